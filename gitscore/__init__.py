@@ -1,0 +1,19 @@
+"""gitscore: trajectory regularity of ODE-based diffusion sampling and GITS (Chen et al., ICML 2024).
+
+Modules: schedules (time schedules), solvers (ODE samplers), denoisers (closed-form and network
+denoisers), trajectory (geometry of sampling trajectories), gits (schedule search), data, nets,
+train, metrics, bench, adapters, export. Heavy modules are imported lazily: `gs.metrics` works.
+"""
+import importlib
+
+from . import denoisers, gits, schedules, solvers, trajectory
+
+__all__ = ["schedules", "solvers", "denoisers", "trajectory", "gits", "data", "nets", "train",
+           "metrics", "bench", "adapters", "export", "dist"]
+__version__ = "0.1.0"
+
+
+def __getattr__(name):
+    if name in __all__:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'gitscore' has no attribute {name!r}")

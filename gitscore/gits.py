@@ -1,0 +1,249 @@
+"""GITS (Chen et al. 2024, Sec. 4): warm-up on a fine teacher grid, Euler-jump cost matrix, DP over the grid.
+
+The search is solver-independent: the cost of a step sigma_i -> sigma_j is always one Euler jump from
+the teacher trajectory, and any solver then runs on the sigmas found (as in the official gits-main).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .schedules import check_sigmas, polynomial
+
+__all__ = ["METRICS", "Warmup", "GITSResult", "teacher_grid", "latents", "warmup", "cost_matrix", "dp",
+           "search_info", "search"]
+
+METRICS = ("dev", "l2", "l1")
+
+
+@dataclass
+class Warmup:
+    """Teacher trajectories of the warm-up (Sec. 4.2): states at every grid point and directions."""
+    xs: torch.Tensor       # (M, n, *shape) teacher states x_i at grid[i], i = 0 .. M-1
+    ds: torch.Tensor       # (M-1, n, *shape) teacher directions d_i = (x_i - D(x_i, sigma_i)) / sigma_i
+    sigmas: torch.Tensor   # (M,) float64 teacher grid
+    seconds: float         # wall time of the teacher runs
+
+
+@dataclass
+class GITSResult:
+    """Outcome of a GITS search; `dp(cost, n, coeff)` re-runs the DP for other step counts or coeffs."""
+    sigmas: torch.Tensor   # (n_steps+1,) float64 schedule = grid[indices]
+    indices: list          # indices into the teacher grid, first 0, last M-1
+    cost: np.ndarray       # (M, M) float64 cost matrix, +inf where i >= j
+    grid: torch.Tensor     # (M,) float64 teacher grid
+    timings: dict = field(default_factory=dict)  # seconds: warmup, cost, dp
+
+
+def teacher_grid(n_points: int = 61, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0) -> torch.Tensor:
+    """The fine teacher grid of the official code: polynomial (rho=7) with n_points sigmas."""
+    if isinstance(n_points, bool) or not isinstance(n_points, int) or n_points < 2:
+        raise ValueError(f"n_points must be an integer >= 2, got {n_points!r}")
+    return polynomial(n_points - 1, sigma_min, sigma_max, rho)
+
+
+def _check_int(name, value, lo, hi=None):
+    ok = not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value >= lo and (hi is None or value <= hi)
+    if not ok:
+        rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
+        raise ValueError(f"{name} must be an integer {rng}, got {value!r}")
+    return int(value)
+
+
+def latents(shape, seed: int, start: int, stop: int, dtype=torch.float64) -> torch.Tensor:
+    """Standard normal latents for samples start..stop-1; sample j depends only on (seed, j)."""
+    seed = _check_int("seed", seed, 0)
+    z = torch.empty((stop - start, *shape), dtype=torch.float64)
+    for row, j in enumerate(range(start, stop)):
+        s = int(np.random.SeedSequence([seed, j]).generate_state(1, dtype=np.uint64)[0])
+        z[row] = torch.randn(tuple(shape), generator=torch.Generator().manual_seed(s), dtype=torch.float64)
+    return z.to(dtype)
+
+
+def _default_device(denoiser):
+    if isinstance(denoiser, torch.nn.Module):
+        for p in denoiser.parameters():
+            return p.device
+    return torch.device("cpu")
+
+
+@torch.no_grad()
+def warmup(denoiser, shape, n_samples: int = 256, *, grid=None, teacher: str = "ipndm", seed: int = 0,
+           batch_size: int | None = None, dtype=torch.float32, device=None, progress: bool = False,
+           teacher_options: dict | None = None) -> Warmup:
+    """Run the teacher solver on the fine grid for n_samples seeded latents x_T = sigma_max z (Sec. 4.2).
+
+    d_i comes from the callback's (x_i, denoised_i), as gits-main records the teacher's d_cur; with
+    teacher_options={"afs": True} d_0 is the analytical first step (as there), and for a unipc teacher
+    denoised_i is UniPC's reused predictor evaluation, so prefer ipndm / euler / heun as teachers.
+    """
+    from .solvers import SOLVERS  # late import: solvers is optional for dp / cost_matrix users
+
+    if teacher not in SOLVERS:
+        raise ValueError(f"teacher must be one of {sorted(SOLVERS)}, got {teacher!r}")
+    n_samples = _check_int("n_samples", n_samples, 1)
+    batch_size = min(n_samples, 256) if batch_size is None else _check_int("batch_size", batch_size, 1)
+    seed = _check_int("seed", seed, 0)
+    shape = tuple(int(s) for s in shape)
+    grid = teacher_grid() if grid is None else check_sigmas(grid).to(torch.float64)
+    device = _default_device(denoiser) if device is None else torch.device(device)
+    solver, options, M = SOLVERS[teacher], dict(teacher_options or {}), len(grid)
+
+    xs = torch.empty((M, n_samples, *shape), dtype=dtype, device=device)
+    ds = torch.empty((M - 1, n_samples, *shape), dtype=dtype, device=device)
+    t0 = time.perf_counter()
+    starts = range(0, n_samples, batch_size)
+    for start in tqdm(starts, desc="GITS warm-up", disable=not progress):
+        stop = min(start + batch_size, n_samples)
+        seen = []
+
+        # The teacher's own state and direction at every grid point, from the solver's callback.
+        def record(info):
+            i, x, den = info["i"], info["x"], info["denoised"]
+            xs[i, start:stop] = x
+            ds[i, start:stop] = (x - den) / float(grid[i])
+            seen.append(i)
+
+        x = float(grid[0]) * latents(shape, seed, start, stop, dtype).to(device)
+        xs[M - 1, start:stop] = solver(denoiser, x, grid, callback=record, progress=progress and len(starts) == 1,
+                                       **options)
+        if sorted(seen) != list(range(M - 1)):
+            raise RuntimeError(f"teacher {teacher!r} reported steps {sorted(set(seen))[:5]}..., expected 0..{M - 2}")
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return Warmup(xs=xs, ds=ds, sigmas=grid, seconds=time.perf_counter() - t0)
+
+
+def _check_coeff(coeff):
+    if isinstance(coeff, bool) or not isinstance(coeff, (int, float, np.floating)) or not math.isfinite(coeff) or coeff <= 0:
+        raise ValueError(f"coeff must be a finite number > 0, got {coeff!r}")
+
+
+def _check_metric(metric):
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {list(METRICS)}, got {metric!r}")
+
+
+@torch.no_grad()
+def cost_matrix(xs: torch.Tensor, ds: torch.Tensor, sigmas, metric: str = "dev", *,
+                max_elements: int = 2 ** 18) -> np.ndarray:
+    """C[i, j] = error of one Euler jump sigma_i -> sigma_j from the teacher point x_i (Sec. 4.2).
+
+    l2 / l1: ||x_i + (sigma_j - sigma_i) d_i - x_j|| per sample, mean over samples.
+    dev: distance of the Euler point to the chord x_T -> x_0 of its own teacher trajectory minus that
+    of x_j, means over samples (no abs, as in gits-main). Entries with i >= j are +inf.
+    `max_elements` bounds the (j-chunk, n, d) temporaries of l2 / l1 (small ones stay in cache: faster).
+    """
+    _check_metric(metric)
+    sigmas = check_sigmas(sigmas).to(torch.float64)
+    M = len(sigmas)
+    if xs.ndim < 3 or xs.shape[0] != M:
+        raise ValueError(f"xs must have shape (M={M}, n, ...), got {tuple(xs.shape)}")
+    if ds.shape[0] not in (M - 1, M) or ds.shape[1:] != xs.shape[1:]:
+        raise ValueError(f"ds must have shape ({M - 1} or {M}, {', '.join(map(str, xs.shape[1:]))}), got {tuple(ds.shape)}")
+    n = xs.shape[1]
+    X, Dd = xs.reshape(M, n, -1), ds[:M - 1].reshape(M - 1, n, -1)
+    C = np.full((M, M), np.inf)
+    if metric == "dev":
+        # Perpendicular part w.r.t. the chord direction u = (x_0 - x_T) / ||x_0 - x_T||, per sample.
+        c = X[-1].double()
+        u = c - X[0].double()
+        u = u / u.norm(dim=-1, keepdim=True)
+        perp = lambda v: v - (v * u).sum(-1, keepdim=True) * u
+        # c - x_hat = (c - x_i) - h d_i and the projection is linear, so x_hat's distance to the chord
+        # is ||A_i - h B_i|| with A_i = P(c - x_i), B_i = P(d_i): three dot products serve every j.
+        aa = torch.empty(M, n, dtype=torch.float64, device=X.device)
+        ab, bb = torch.empty_like(aa[1:]), torch.empty_like(aa[1:])
+        for i in range(M):  # one point at a time: small temporaries stay in cache
+            A = perp(c - X[i].double())
+            aa[i] = torch.linalg.vecdot(A, A)
+            if i < M - 1:
+                B = perp(Dd[i].double())
+                ab[i], bb[i] = torch.linalg.vecdot(A, B), torch.linalg.vecdot(B, B)
+        dev_tea = aa.sqrt().mean(dim=1)  # the teacher point's own distance (0 at x_0)
+        h = (sigmas[None, :] - sigmas[:, None]).to(X.device)[:M - 1, :, None]  # (i, j, 1)
+        dist = (aa[:M - 1, None] - 2 * h * ab[:, None] + h ** 2 * bb[:, None]).clamp_min(0).sqrt()
+        cost = (dist.mean(dim=-1) - dev_tea[None, :]).cpu().numpy()
+        iu = np.triu_indices(M, 1)
+        C[iu] = cost[iu]
+        return C
+
+    # float64 throughout: near sigma_min the jump error is far below float32 resolution of x.
+    s = sigmas.to(X.device)
+    chunk = max(1, max_elements // X[0].numel())
+    for i in range(M - 1):
+        x_i, d_i = X[i].double(), Dd[i].double()
+        for j0 in range(i + 1, M, chunk):
+            j1 = min(j0 + chunk, M)
+            h = (s[j0:j1] - s[i]).reshape(-1, 1, 1)
+            diff = torch.addcmul(x_i - X[j0:j1].double(), h, d_i)  # x_hat - x_j
+            err = torch.linalg.vector_norm(diff, ord=2 if metric == "l2" else 1, dim=-1)
+            C[i, j0:j1] = err.mean(dim=1).cpu().numpy()
+    return C
+
+
+def dp(cost, n_steps: int, coeff: float = 1.15) -> list[int]:
+    """Dynamic programme of GITS (Sec. 4.2): min over paths 0 = p_0 < ... < p_K = M-1 of
+    sum_k coeff**k * C[p_k, p_{k+1}], solved as V[i][1] = C[i][M-1],
+    V[j][k] = min_{j < i < M-1} C[j][i] + coeff * V[i][k-1]; path recovered by back-pointers.
+    """
+    C = np.asarray(cost, dtype=np.float64)
+    if C.ndim != 2 or C.shape[0] != C.shape[1] or C.shape[0] < 2:
+        raise ValueError(f"cost must be a square (M, M) matrix with M >= 2, got shape {C.shape}")
+    M = C.shape[0]
+    if not np.isfinite(C[np.triu_indices(M, 1)]).all():
+        raise ValueError("cost must be finite for every i < j (entries with i >= j are ignored)")
+    K = _check_int("n_steps", n_steps, 1, M - 1)
+    _check_coeff(coeff)
+
+    # Allowed moves j -> i with j < i < M-1 (intermediate points); the last jump always ends at M-1.
+    j_idx, i_idx = np.indices((M, M))
+    Cm = np.where((i_idx > j_idx) & (i_idx < M - 1), C, np.inf)
+    V = np.full((K + 1, M), np.inf)
+    V[1, :M - 1] = C[:M - 1, M - 1]
+    ptr = np.full((K + 1, M), M - 1)
+    rows = np.arange(M)
+    for k in range(2, K + 1):
+        T = Cm + coeff * V[k - 1][None, :]
+        ptr[k] = T.argmin(axis=1)
+        V[k] = T[rows, ptr[k]]
+
+    path = [0]
+    for k in range(K, 0, -1):
+        path.append(int(ptr[k, path[-1]]))
+    return path
+
+
+def search_info(denoiser, shape, n_steps: int, *, n_warmup: int = 256, grid=None, teacher: str = "ipndm",
+                metric: str = "dev", coeff: float = 1.15, seed: int = 0, batch_size: int | None = None,
+                dtype=torch.float32, device=None, progress: bool = False,
+                teacher_options: dict | None = None) -> GITSResult:
+    """GITS search (Sec. 4.2): warm-up, cost matrix, DP; returns the schedule with the cost and timings."""
+    _check_metric(metric)
+    grid = teacher_grid() if grid is None else check_sigmas(grid).to(torch.float64)
+    _check_int("n_steps", n_steps, 1, len(grid) - 1)
+    _check_coeff(coeff)
+
+    w = warmup(denoiser, shape, n_warmup, grid=grid, teacher=teacher, seed=seed, batch_size=batch_size,
+               dtype=dtype, device=device, progress=progress, teacher_options=teacher_options)
+    t0 = time.perf_counter()
+    C = cost_matrix(w.xs, w.ds, grid, metric)
+    t1 = time.perf_counter()
+    indices = dp(C, n_steps, coeff)
+    t2 = time.perf_counter()
+    return GITSResult(sigmas=grid[indices].clone(), indices=indices, cost=C, grid=grid,
+                      timings={"warmup": w.seconds, "cost": t1 - t0, "dp": t2 - t1})
+
+
+def search(denoiser, shape, n_steps: int, *, n_warmup: int = 256, grid=None, teacher: str = "ipndm",
+           metric: str = "dev", coeff: float = 1.15, seed: int = 0, batch_size: int | None = None,
+           dtype=torch.float32, device=None, progress: bool = False, teacher_options: dict | None = None) -> torch.Tensor:
+    """GITS schedule: n_steps+1 float64 sigmas picked from the teacher grid (see search_info)."""
+    return search_info(denoiser, shape, n_steps, n_warmup=n_warmup, grid=grid, teacher=teacher, metric=metric,
+                       coeff=coeff, seed=seed, batch_size=batch_size, dtype=dtype, device=device,
+                       progress=progress, teacher_options=teacher_options).sigmas

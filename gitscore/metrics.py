@@ -1,0 +1,271 @@
+"""Sample quality: FD and KID in the features of a Fashion-MNIST classifier, and error against a reference ODE solution.
+
+The FD here is the Fréchet distance of Heusel et al. (2017) computed in the penultimate features of a small
+CNN trained on Fashion-MNIST, "FD (Fashion-MNIST classifier features)". It is NOT Inception FID and is not
+comparable in absolute value with the FIDs of the paper. The Fréchet and kernel maths are torchmetrics'
+(`FrechetInceptionDistance`, `KernelInceptionDistance`, both fed a custom feature module).
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from . import nets
+from .schedules import polynomial
+from .solvers import SOLVERS
+
+__all__ = ["Classifier", "load_classifier", "CLASSIFIER_PATH", "FD_NAME", "KID_NAME", "ClassifierFeatures",
+           "FeatureStats", "image_features", "reference_features", "frechet_distance", "kid",
+           "classifier_accuracy", "noise_floor", "reference_error", "reference_solution", "check_converged",
+           "Convergence"]
+
+FD_NAME = "FD (Fashion-MNIST classifier features)"
+KID_NAME = "KID (Fashion-MNIST classifier features)"
+CLASSIFIER_PATH = nets.WEIGHTS_DIR / "fmnist_classifier.safetensors"
+IMAGE_SHAPE = (1, 28, 28)
+
+
+# ---------------------------------------------------------------- classifier
+
+class Classifier(nn.Module):
+    """CNN for 1x28x28 images in [-1, 1]: (conv-BN-ReLU, maxpool) per width, then fc `hidden` (the features), fc 10."""
+
+    def __init__(self, channels=(32, 64, 128), hidden: int = 256, dropout: float = 0.3, num_classes: int = 10,
+                 in_channels: int = 1):
+        super().__init__()
+        self.config = dict(channels=list(channels), hidden=hidden, dropout=dropout, num_classes=num_classes,
+                           in_channels=in_channels)
+        layers, cin, size = [], in_channels, IMAGE_SHAPE[-1]
+        for cout in channels:
+            layers += [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+                       nn.MaxPool2d(2)]
+            cin, size = cout, size // 2
+        self.conv = nn.Sequential(*layers)
+        self.fc = nn.Linear(cin * size * size, hidden)
+        self.drop = nn.Dropout(dropout)
+        self.head = nn.Linear(hidden, num_classes)
+        self.num_features = hidden
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Penultimate activations ReLU(fc(conv(x))), shape (N, hidden)."""
+        return F.relu(self.fc(self.drop(self.conv(x).flatten(1))))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.drop(self.features(x)))
+
+
+_CLASSIFIERS: dict = {}
+
+
+def load_classifier(path=None, device=None, verify: bool = True) -> Classifier:
+    """The shipped Fashion-MNIST classifier (sha256-verified safetensors), in eval mode without gradients."""
+    path = Path(path) if path is not None else CLASSIFIER_PATH
+    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    key = (str(path.resolve()), str(device), verify)
+    if key not in _CLASSIFIERS:
+        tensors, config = nets.load_weights(path, verify=verify)
+        if "arch" not in config:
+            raise nets.CheckpointError(f"{path.with_suffix('.json')} lacks the 'arch' entry of a classifier config")
+        model = Classifier(**config["arch"])
+        try:
+            model.load_state_dict(tensors, strict=True)
+        except RuntimeError as e:
+            raise nets.CheckpointError(f"{path.name} does not match its config: {e}") from e
+        model = model.to(device).eval().requires_grad_(False)
+        model.info = config
+        _CLASSIFIERS[key] = model
+    return _CLASSIFIERS[key]
+
+
+def _check_images(images, name="images"):
+    if not (torch.is_tensor(images) and images.is_floating_point()):
+        raise TypeError(f"{name} must be a floating-point torch.Tensor in [-1, 1], got {type(images).__name__}")
+    if images.dim() != 4 or tuple(images.shape[1:]) != IMAGE_SHAPE:
+        raise ValueError(f"{name} must have shape (N, 1, 28, 28), got {tuple(images.shape)}")
+    return images
+
+
+@torch.no_grad()
+def _batched(fn, images, batch_size, classifier):
+    if not (isinstance(batch_size, int) and batch_size > 0):
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    device = next(classifier.parameters()).device
+    out = [fn(images[i:i + batch_size].to(device, torch.float32)).cpu() for i in range(0, len(images), batch_size)]
+    return torch.cat(out) if out else torch.empty(0)
+
+
+@torch.no_grad()
+def classifier_accuracy(images, labels, batch_size: int = 500, classifier=None) -> float:
+    """Top-1 accuracy of the classifier on `images` (N, 1, 28, 28) in [-1, 1] with integer `labels` (N,)."""
+    _check_images(images)
+    labels = torch.as_tensor(labels)
+    if labels.shape != (len(images),):
+        raise ValueError(f"labels must have shape ({len(images)},), got {tuple(labels.shape)}")
+    classifier = classifier or load_classifier()
+    logits = _batched(classifier, images, batch_size, classifier)
+    return (logits.argmax(1) == labels.cpu()).double().mean().item()
+
+
+# ---------------------------------------------------------------- features
+
+class ClassifierFeatures(nn.Module):
+    """Feature extractor for torchmetrics: images (N, 1, 28, 28) in [-1, 1] -> float64 features (N, d).
+
+    A 2-D input of width d is taken as features already extracted (the cached reference statistics).
+    """
+
+    def __init__(self, classifier: Classifier, batch_size: int = 500):
+        super().__init__()
+        self.classifier, self.batch_size = classifier, batch_size
+        self.num_features = classifier.num_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 2 and x.shape[1] == self.num_features:
+            return x.double()
+        return _batched(self.classifier.features, _check_images(x), self.batch_size, self.classifier).double()
+
+
+@dataclass(frozen=True)
+class FeatureStats:
+    """Classifier features of an image set, float64 (N, d); mean and covariance computed in float64."""
+
+    features: torch.Tensor
+
+    @property
+    def n(self) -> int:
+        return self.features.shape[0]
+
+    @property
+    def mu(self) -> torch.Tensor:
+        return self.features.mean(0)
+
+    @property
+    def sigma(self) -> torch.Tensor:
+        return torch.cov(self.features.T)
+
+    def __len__(self) -> int:
+        return self.n
+
+
+def image_features(images, batch_size: int = 500, classifier=None) -> FeatureStats:
+    """FeatureStats of images (N, 1, 28, 28) in [-1, 1]."""
+    classifier = classifier or load_classifier()
+    return FeatureStats(ClassifierFeatures(classifier, batch_size)(images))
+
+
+_REFERENCE: dict = {}
+
+
+def reference_features(split: str = "test", n: int | None = None, seed: int = 0) -> FeatureStats:
+    """Features of the Fashion-MNIST `split` (all of it, or n images drawn with `seed`), cached in memory."""
+    from .data import fashion_mnist
+    key = (split, n, seed)
+    if key not in _REFERENCE:
+        images, _ = fashion_mnist(split)
+        if n is not None:
+            if not (isinstance(n, int) and 2 <= n <= len(images)):
+                raise ValueError(f"n must be an int in [2, {len(images)}] for split {split!r}, got {n!r}")
+            images = images[torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))[:n]]
+        _REFERENCE[key] = image_features(images)
+    return _REFERENCE[key]
+
+
+def _as_stats(x, name, batch_size) -> FeatureStats:
+    if isinstance(x, FeatureStats):
+        return x
+    if isinstance(x, str):
+        return reference_features(x)
+    if torch.is_tensor(x):
+        return image_features(x, batch_size)
+    raise TypeError(f"{name} must be an image tensor (N, 1, 28, 28), a FeatureStats or a split name "
+                    f"('train', 'test'), got {type(x).__name__}")
+
+
+# ---------------------------------------------------------------- FD and KID (torchmetrics)
+
+def frechet_distance(samples, reference="test", batch_size: int = 500) -> float:
+    """FD (Fashion-MNIST classifier features): ||mu_1 - mu_2||^2 + Tr(S_1 + S_2 - 2 (S_1 S_2)^{1/2}) (Heusel et al. 2017).
+
+    `samples`, `reference`: image tensors (N, 1, 28, 28) in [-1, 1], FeatureStats, or a split name.
+    """
+    from torchmetrics.image.fid import FrechetInceptionDistance
+    fake, real = _as_stats(samples, "samples", batch_size), _as_stats(reference, "reference", batch_size)
+    if fake.n < 2 or real.n < 2:
+        raise ValueError(f"samples and reference need at least 2 images each, got {fake.n} and {real.n}")
+    # Sums and covariances are accumulated in float64 inside the metric; features arrive as float64.
+    metric = FrechetInceptionDistance(feature=ClassifierFeatures(load_classifier(), batch_size))
+    metric.update(real.features, real=True)
+    metric.update(fake.features, real=False)
+    return float(metric.compute())
+
+
+def kid(samples, reference="test", subset_size: int = 1000, subsets: int = 100, seed: int = 0,
+        batch_size: int = 500) -> tuple[float, float]:
+    """KID (Fashion-MNIST classifier features): unbiased MMD^2, cubic kernel, mean and std over subsets (Binkowski et al. 2018)."""
+    from torchmetrics.image.kid import KernelInceptionDistance
+    fake, real = _as_stats(samples, "samples", batch_size), _as_stats(reference, "reference", batch_size)
+    if not (isinstance(subset_size, int) and 2 <= subset_size <= min(fake.n, real.n)):
+        raise ValueError(f"subset_size must be an int in [2, {min(fake.n, real.n)}] (the smaller set), got {subset_size!r}")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
+        metric = KernelInceptionDistance(feature=ClassifierFeatures(load_classifier(), batch_size),
+                                         subsets=subsets, subset_size=subset_size)
+    metric.update(real.features, real=True)
+    metric.update(fake.features, real=False)
+    with torch.random.fork_rng(devices=[]):  # the subsets are drawn with torch.randperm
+        torch.manual_seed(seed)
+        mean, std = metric.compute()
+    return float(mean), float(std)
+
+
+def noise_floor(n: int = 10000, seed: int = 0) -> float:
+    """FD between n training images (drawn with `seed`) and the test split: the best a finite sample set can score."""
+    return frechet_distance(reference_features("train", n=n, seed=seed), reference_features("test"))
+
+
+# ---------------------------------------------------------------- error against a reference ODE solution
+
+def reference_error(x: torch.Tensor, x_ref: torch.Tensor) -> float:
+    """Mean over samples of the RMSE ||x - x_ref||_2 / sqrt(d), d the dimension of one sample."""
+    if not (torch.is_tensor(x) and torch.is_tensor(x_ref)):
+        raise TypeError("x and x_ref must be torch.Tensors")
+    if x.shape != x_ref.shape or x.dim() < 1:
+        raise ValueError(f"x and x_ref must have the same shape (B, ...), got {tuple(x.shape)} and {tuple(x_ref.shape)}")
+    diff = (x.double() - x_ref.double().to(x.device)).reshape(len(x), -1)
+    return diff.square().mean(1).sqrt().mean().item()
+
+
+def reference_solution(denoiser, x_T: torch.Tensor, sigmas=None, solver: str = "heun", n_steps: int = 512,
+                       sigma_min: float | None = None, sigma_max: float | None = None, rho: float = 7.0) -> torch.Tensor:
+    """High-accuracy PF-ODE solution from x_T (at sigma_max): `solver` on a fine polynomial (EDM, rho=7) grid."""
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {sorted(SOLVERS)}, got {solver!r}")
+    if sigmas is None:
+        if not (isinstance(n_steps, int) and n_steps >= 1):
+            raise ValueError(f"n_steps must be a positive int, got {n_steps!r}")
+        sigma_min = sigma_min if sigma_min is not None else getattr(denoiser, "sigma_min", 0.002)
+        sigma_max = sigma_max if sigma_max is not None else getattr(denoiser, "sigma_max", 80.0)
+        sigmas = polynomial(n_steps, sigma_min, sigma_max, rho)
+    return SOLVERS[solver](denoiser, x_T, sigmas)
+
+
+class Convergence(NamedTuple):
+    """Distance between the reference solutions on n and 2n steps; `reference` is the 2n one."""
+    error: float       # reference_error(ref_n, ref_2n), same units as the few-step errors it certifies
+    relative: float    # error / RMS of ref_2n
+    reference: torch.Tensor
+
+
+def check_converged(denoiser, x_T: torch.Tensor, n_steps: int = 512, **kw) -> Convergence:
+    """Solve on n_steps and 2 n_steps; the reference has converged if `error` << the smallest error it is used for."""
+    ref_n = reference_solution(denoiser, x_T, n_steps=n_steps, **kw)
+    ref_2n = reference_solution(denoiser, x_T, n_steps=2 * n_steps, **kw)
+    error = reference_error(ref_n, ref_2n)
+    rms = reference_error(ref_2n, torch.zeros_like(ref_2n))
+    return Convergence(error, error / rms if rms > 0 else float("inf"), ref_2n)

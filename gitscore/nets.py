@@ -1,0 +1,228 @@
+"""A small EDM U-Net for 28x28 images, safetensors checkpoints with a sha256 manifest, and the shipped model."""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .denoisers import EDMPrecond
+
+__all__ = ["UNet", "build_denoiser", "save_weights", "load_weights", "load_pretrained", "WEIGHTS_DIR",
+           "CheckpointError", "sha256_file", "atomic_write_bytes"]
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, corrupted (sha256 mismatch) or does not fit its config."""
+
+
+def _norm(ch: int) -> nn.GroupNorm:
+    return nn.GroupNorm(min(8, ch // 4), ch)
+
+
+class FourierEmbedding(nn.Module):
+    """Sinusoidal embedding of c_noise = ln(sigma)/4 (EDM's positional embedding)."""
+
+    def __init__(self, dim: int, max_period: float = 10000.0):
+        super().__init__()
+        self.register_buffer("freqs", torch.exp(-math.log(max_period) * torch.arange(dim // 2) / (dim // 2)), persistent=False)
+
+    def forward(self, c_noise):
+        arg = 1000 * c_noise[:, None] * self.freqs[None]  # scale so ln(sigma)/4 spans many periods
+        return torch.cat([arg.cos(), arg.sin()], dim=1)
+
+
+class ResBlock(nn.Module):
+    """GroupNorm-SiLU-conv x2 with the noise embedding added in between, and a skip connection."""
+
+    def __init__(self, cin: int, cout: int, emb: int, dropout: float = 0.0):
+        super().__init__()
+        self.norm1, self.conv1 = _norm(cin), nn.Conv2d(cin, cout, 3, padding=1)
+        self.emb = nn.Linear(emb, cout)
+        self.norm2, self.conv2 = _norm(cout), nn.Conv2d(cout, cout, 3, padding=1)
+        self.drop = nn.Dropout(dropout)
+        self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
+        nn.init.zeros_(self.conv2.weight)
+        nn.init.zeros_(self.conv2.bias)
+
+    def forward(self, x, e):
+        h = self.conv1(F.silu(self.norm1(x)))
+        h = h + self.emb(e)[:, :, None, None]
+        h = self.conv2(self.drop(F.silu(self.norm2(h))))
+        return (self.skip(x) + h) / math.sqrt(2)
+
+
+class Attention(nn.Module):
+    """Single-head self-attention over pixels (used at the coarsest resolution only)."""
+
+    def __init__(self, ch: int):
+        super().__init__()
+        self.norm, self.qkv, self.out = _norm(ch), nn.Conv2d(ch, 3 * ch, 1), nn.Conv2d(ch, ch, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x):
+        B, C, H, W = x.shape
+        q, k, v = self.qkv(self.norm(x)).reshape(B, 3, C, H * W).unbind(1)
+        h = F.scaled_dot_product_attention(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))
+        return (x + self.out(h.transpose(1, 2).reshape(B, C, H, W))) / math.sqrt(2)
+
+
+class UNet(nn.Module):
+    """U-Net F(c_in x, c_noise) for EDM preconditioning: widths `channels` at 28, 14, 7 pixels."""
+
+    def __init__(self, in_channels: int = 1, channels=(32, 64, 128), blocks: int = 2, emb_dim: int = 128,
+                 attention: bool = True, dropout: float = 0.0, patch: int = 1):
+        super().__init__()
+        self.config = dict(in_channels=in_channels, channels=list(channels), blocks=blocks, emb_dim=emb_dim,
+                           attention=attention, dropout=dropout, patch=patch)
+        # patch > 1: space-to-depth first (28x28x1 -> 14x14x4 for patch 2), depth-to-space at the end;
+        # the U-Net then works at 1/patch resolution, which cuts the compute by about patch**2.
+        self.patch = patch
+        in_channels = in_channels * patch ** 2
+        self.embed = nn.Sequential(FourierEmbedding(emb_dim), nn.Linear(emb_dim, emb_dim), nn.SiLU(),
+                                   nn.Linear(emb_dim, emb_dim), nn.SiLU())
+        self.stem = nn.Conv2d(in_channels, channels[0], 3, padding=1)
+        self.down, skips, ch = nn.ModuleList(), [channels[0]], channels[0]
+        for level, width in enumerate(channels):
+            for _ in range(blocks):
+                self.down.append(ResBlock(ch, width, emb_dim, dropout))
+                ch = width
+                skips.append(ch)
+            if level < len(channels) - 1:
+                self.down.append(nn.Conv2d(ch, ch, 3, stride=2, padding=1))
+                skips.append(ch)
+        self.mid = nn.ModuleList([ResBlock(ch, ch, emb_dim, dropout), ResBlock(ch, ch, emb_dim, dropout)])
+        self.attn = Attention(ch) if attention else nn.Identity()
+        self.up = nn.ModuleList()
+        for level, width in reversed(list(enumerate(channels))):
+            for _ in range(blocks + 1):
+                self.up.append(ResBlock(ch + skips.pop(), width, emb_dim, dropout))
+                ch = width
+            if level > 0:
+                self.up.append(nn.Upsample(scale_factor=2, mode="nearest"))
+        self.head = nn.Sequential(_norm(ch), nn.SiLU(), nn.Conv2d(ch, in_channels, 3, padding=1))
+        nn.init.zeros_(self.head[-1].weight)
+        nn.init.zeros_(self.head[-1].bias)
+
+    def forward(self, x, c_noise):
+        e = self.embed(c_noise.reshape(-1).expand(x.shape[0]))
+        if self.patch > 1:
+            x = F.pixel_unshuffle(x, self.patch)
+        h = self.stem(x)
+        hs = [h]
+        for layer in self.down:
+            h = layer(h, e) if isinstance(layer, ResBlock) else layer(h)
+            hs.append(h)
+        h = self.attn(self.mid[0](h, e))
+        h = self.mid[1](h, e)
+        for layer in self.up:
+            if isinstance(layer, ResBlock):
+                h = layer(torch.cat([h, hs.pop()], dim=1), e)
+            else:
+                h = layer(h)
+                if h.shape[-1] != hs[-1].shape[-1]:  # 7 -> 14 -> 28: sizes match; guard odd sizes
+                    h = F.interpolate(h, size=hs[-1].shape[-2:], mode="nearest")
+        h = self.head(h)
+        return F.pixel_shuffle(h, self.patch) if self.patch > 1 else h
+
+
+def build_denoiser(config: dict) -> EDMPrecond:
+    """An EDM-preconditioned U-Net from a config dict {"unet": {...}, "sigma_data": 0.5}."""
+    return EDMPrecond(UNet(**config.get("unet", {})), sigma_data=config.get("sigma_data", 0.5))
+
+
+# ---------------------------------------------------------------- checkpoints (safetensors only)
+
+def sha256_file(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Write a file atomically (temp file in the same folder, then os.replace)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_weights(path, tensors: dict, config: dict) -> dict:
+    """Save tensors as safetensors + `<name>.json` config + sha256 in the folder's MANIFEST.json, atomically."""
+    from safetensors.torch import save
+    path = Path(path)
+    blob = save({k: v.detach().contiguous().cpu() for k, v in tensors.items()})
+    atomic_write_bytes(path, blob)
+    cfg_path = path.with_suffix(".json")
+    atomic_write_bytes(cfg_path, json.dumps(config, indent=2, sort_keys=True).encode())
+    manifest_path = path.parent / "MANIFEST.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    manifest[path.name] = hashlib.sha256(blob).hexdigest()
+    manifest[cfg_path.name] = sha256_file(cfg_path)
+    atomic_write_bytes(manifest_path, json.dumps(manifest, indent=2, sort_keys=True).encode())
+    return manifest
+
+
+def load_weights(path, verify: bool = True) -> tuple[dict, dict]:
+    """Load (tensors, config) from safetensors + JSON, refusing files whose sha256 differs from MANIFEST.json."""
+    from safetensors.torch import load
+    path = Path(path)
+    cfg_path = path.with_suffix(".json")
+    for p in (path, cfg_path):
+        if not p.is_file():
+            raise CheckpointError(f"checkpoint file {p} not found; train one with `gitscore train` "
+                                  "or reinstall gitscore (the shipped weights live in gitscore/weights/)")
+    blob = path.read_bytes()
+    if verify:
+        manifest_path = path.parent / "MANIFEST.json"
+        if not manifest_path.is_file():
+            raise CheckpointError(f"{manifest_path} not found: cannot verify {path.name} (pass verify=False to skip)")
+        manifest = json.loads(manifest_path.read_text())
+        for name, data in ((path.name, blob), (cfg_path.name, cfg_path.read_bytes())):
+            want = manifest.get(name)
+            got = hashlib.sha256(data).hexdigest()
+            if want != got:
+                raise CheckpointError(f"sha256 of {path.parent / name} is {got}, manifest says {want}: "
+                                      "the file is corrupted or was changed; refusing to load it")
+    try:
+        tensors = load(blob)
+    except Exception as e:  # safetensors raises its own error types
+        raise CheckpointError(f"{path} is not a valid safetensors file: {e}") from e
+    return tensors, json.loads(cfg_path.read_text())
+
+
+def load_pretrained(name: str = "fmnist_edm", device=None, verify: bool = True):
+    """The shipped EDM denoiser D(x, sigma) trained on Fashion-MNIST (EMA weights), in eval mode."""
+    path = WEIGHTS_DIR / f"{name}.safetensors"
+    if not path.is_file():
+        have = sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors"))
+        raise CheckpointError(f"no shipped model named {name!r}; available: {have}")
+    tensors, config = load_weights(path, verify=verify)
+    model = build_denoiser(config)
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as e:
+        raise CheckpointError(f"{path.name} does not match its config: {e}") from e
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model = model.to(device).eval().requires_grad_(False)
+    model.config = config
+    return model

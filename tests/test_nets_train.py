@@ -1,0 +1,122 @@
+import json
+import shutil
+
+import pytest
+import torch
+
+from gitscore import nets
+from gitscore.train import TrainConfig, edm_loss, export_ema, train
+
+TINY = dict(channels=[8, 16], blocks=1, emb_dim=32, attention=True, patch=2)
+
+
+def _data(n=48, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    # Smooth blobs in [-1, 1]: learnable quickly.
+    base = torch.randn(n, 1, 7, 7, generator=g)
+    return torch.tanh(torch.nn.functional.interpolate(base, size=28, mode="bilinear", align_corners=False))
+
+
+def _cfg(**kw):
+    return TrainConfig(**({"steps": 24, "batch_size": 8, "lr": 2e-3, "warmup": 5, "checkpoint_every": 10,
+                           "ema_decay": 0.9, "unet": TINY} | kw))
+
+
+def test_unet_shapes_and_preconditioning():
+    D = nets.build_denoiser({"unet": TINY})
+    x = torch.randn(3, 1, 28, 28)
+    assert D(x, torch.tensor([0.1, 1.0, 10.0])).shape == x.shape
+    # Zero-initialised output layer: F = 0, so D = c_skip x exactly (EDM preconditioning).
+    s = 2.0
+    assert torch.allclose(D(x, s), 0.25 / (s ** 2 + 0.25) * x, atol=1e-6)
+
+
+def test_checkpoint_round_trip_and_tamper(tmp_path):
+    torch.manual_seed(0)
+    D = nets.build_denoiser({"unet": TINY})
+    for p in D.parameters():
+        p.data.normal_()
+    path = tmp_path / "m.safetensors"
+    nets.save_weights(path, D.state_dict(), {"unet": TINY, "sigma_data": 0.5})
+    tensors, cfg = nets.load_weights(path)
+    D2 = nets.build_denoiser(cfg)
+    D2.load_state_dict(tensors)
+    x = torch.randn(2, 1, 28, 28)
+    assert torch.equal(D(x, 1.0), D2(x, 1.0))
+    manifest = json.loads((tmp_path / "MANIFEST.json").read_text())
+    assert set(manifest) == {"m.safetensors", "m.json"}
+    # Flip one byte: refused with a clear error, never loaded.
+    blob = bytearray(path.read_bytes())
+    blob[-5] ^= 0xFF
+    path.write_bytes(bytes(blob))
+    with pytest.raises(nets.CheckpointError, match="sha256"):
+        nets.load_weights(path)
+    # A changed config is refused too.
+    (tmp_path / "m.json").write_text(json.dumps({"unet": TINY | {"blocks": 2}}))
+    with pytest.raises(nets.CheckpointError):
+        nets.load_weights(path)
+
+
+def test_missing_checkpoint_says_how(tmp_path):
+    with pytest.raises(nets.CheckpointError, match="gitscore train"):
+        nets.load_weights(tmp_path / "nope.safetensors")
+    with pytest.raises(nets.CheckpointError, match="available"):
+        nets.load_pretrained("no_such_model")
+
+
+def test_training_lowers_loss_and_resumes_exactly(tmp_path):
+    torch.set_num_threads(1)
+    data = _data()
+    fixed = data[:32]
+
+    def fixed_loss(model):
+        g = torch.Generator().manual_seed(123)
+        with torch.no_grad():
+            return edm_loss(model.eval(), fixed, g).item()
+
+    torch.manual_seed(0)
+    init = nets.build_denoiser(_cfg().model_config())
+    ema_a, step_a = train(data, tmp_path / "a", _cfg(ema_decay=0.0), device="cpu", progress=False, log=lambda *_: None)
+    assert step_a == 24
+    assert fixed_loss(ema_a) < 0.9 * fixed_loss(init)
+
+    # Kill after 15 steps (checkpoint on exit), resume to 24: bit-identical to the uninterrupted run.
+    train(data, tmp_path / "b", _cfg(ema_decay=0.0), device="cpu", progress=False, stop_after=15, log=lambda *_: None)
+    ema_b, step_b = train(data, tmp_path / "b", _cfg(ema_decay=0.0), device="cpu", progress=False, log=lambda *_: None)
+    assert step_b == 24
+    for (k, a), (_, b) in zip(ema_a.state_dict().items(), ema_b.state_dict().items()):
+        assert torch.equal(a, b), k
+    log = (tmp_path / "b" / "train_log.csv").read_text().splitlines()
+    assert log[0] == "step,loss,lr,elapsed_s" and len(log) == 25
+
+    # Export the EMA weights as a shipped model and load it back through the checked path.
+    export_ema(tmp_path / "b" / "checkpoint.safetensors", tmp_path / "ship" / "m.safetensors")
+    tensors, cfg = nets.load_weights(tmp_path / "ship" / "m.safetensors")
+    assert cfg["training"]["steps"] == 24
+    m = nets.build_denoiser(cfg)
+    m.load_state_dict(tensors)
+    x = torch.randn(2, 1, 28, 28)
+    assert torch.equal(m(x, 0.7), ema_b.to(memory_format=torch.contiguous_format)(x, 0.7))
+
+
+def test_bad_train_config():
+    with pytest.raises(ValueError, match="steps"):
+        TrainConfig(steps=0)
+    with pytest.raises(ValueError, match="ema_decay"):
+        TrainConfig(ema_decay=1.0)
+    with pytest.raises(ValueError, match="data must be"):
+        train(torch.zeros(10, 28, 28), "/tmp/unused-gitscore", _cfg(), progress=False)
+
+
+@pytest.mark.skipif(not (nets.WEIGHTS_DIR / "fmnist_edm.safetensors").exists(), reason="shipped model not exported yet")
+def test_shipped_model_denoises():
+    from gitscore.data import fashion_mnist
+    D = nets.load_pretrained("fmnist_edm", device="cpu")
+    x0 = fashion_mnist("test")[0][:64]
+    g = torch.Generator().manual_seed(0)
+    sigma = 0.5
+    noisy = x0 + sigma * torch.randn(x0.shape, generator=g)
+    with torch.no_grad():
+        err_model = (D(noisy, sigma) - x0).pow(2).mean().sqrt()
+    err_input = (noisy - x0).pow(2).mean().sqrt()
+    assert err_model < 0.5 * err_input
