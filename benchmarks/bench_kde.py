@@ -163,7 +163,7 @@ def main(argv=None):
     if not args.no_naive:
         mem["naive full softmax (B x N)"] = peak_memory("naive", argv)
     peak_cmp = 2 * B * d * 8192 / best[peak_name]
-    peak_max = max(f / best[name] for name, (f_, f) in cases.items() if name.startswith("matmul "))
+    peak_max = max(f / best[name] for name, (_, f) in cases.items() if name.startswith("matmul "))
 
     print(f"KDEDenoiser throughput: {source} N={N} d={d}, B={B}, sigma={args.sigma}, {args.dtype}, {device}, "
           f"threads={torch.get_num_threads()}, best of {args.rounds} interleaved rounds")
@@ -174,10 +174,12 @@ def main(argv=None):
         print(f"{name:44s} {best[name] * 1e3:8.1f} {rate / 1e9:8.1f} {rate / peak_cmp:8.2f} {rate / peak_max:6.2f} "
               f"{'' if m is None else f'{m:8.1f}'}")
     print(f"/matmul: ratio to the {peak_name} rate; /max: to the best matmul rate; peak MB: extra memory of one call")
-    print(f"stored data (N x {kde0._Y.shape[1]} {args.dtype}): {kde0._Y.numel() * kde0._Y.element_size() / 2**20:.0f} MB")
+    stored = kde0._Y.numel() * kde0._Y.element_size() / 2 ** 20
+    print(f"stored data (N x {kde0._Y.shape[1]} {args.dtype}): {stored:.0f} MB")
     if not args.no_naive:
         err = (naive(x, Y, args.sigma) - kde0(x, args.sigma)).abs().max().item()
-        print(f"naive / chunked time: {best['naive full softmax (B x N)'] / best[f'KDEDenoiser block {kde0.block_size}']:.2f}; "
+        speedup = best["naive full softmax (B x N)"] / best[f"KDEDenoiser block {kde0.block_size}"]
+        print(f"naive time / chunked (block {kde0.block_size}) time: {speedup:.2f}; "
               f"max |naive - chunked| = {err:.2e}")
 
 

@@ -106,7 +106,9 @@ class DiffusersVPDenoiser(nn.Module):
         t = self.sigma_to_t(s64)
         dtype = next((p.dtype for p in self.unet.parameters()), x.dtype) if isinstance(self.unet, nn.Module) else x.dtype
         c_in = 1 / (1 + s ** 2).sqrt()  # x_vp = sqrt(abar) x with sqrt(abar) = 1 / sqrt(1 + sigma^2)
-        out = self.unet((c_in * x).to(dtype), t if self.timestep_mode == "nearest" else t.to(dtype), **model_kwargs)
+        if self.timestep_mode == "interp":  # float timesteps; never half precision (t up to ~1000)
+            t = t.to(torch.float64 if dtype == torch.float64 else torch.float32)
+        out = self.unet((c_in * x).to(dtype), t, **model_kwargs)
         out = getattr(out, "sample", out)
         out = out[0] if isinstance(out, (tuple, list)) else out
         if out.shape[1] == 2 * x.shape[1] and out.shape[2:] == x.shape[2:]:

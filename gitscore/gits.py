@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from . import dist
 from .schedules import check_sigmas, polynomial
 
 __all__ = ["METRICS", "Warmup", "GITSResult", "teacher_grid", "latents", "warmup", "cost_matrix", "dp",
@@ -94,26 +95,30 @@ def warmup(denoiser, shape, n_samples: int = 256, *, grid=None, teacher: str = "
     device = _default_device(denoiser) if device is None else torch.device(device)
     solver, options, M = SOLVERS[teacher], dict(teacher_options or {}), len(grid)
 
-    xs = torch.empty((M, n_samples, *shape), dtype=dtype, device=device)
-    ds = torch.empty((M - 1, n_samples, *shape), dtype=dtype, device=device)
+    # Under torchrun each rank runs its own slice of the samples; they are gathered in order at the end.
+    lo, hi = dist.shard(n_samples)
+    xs = torch.empty((M, hi - lo, *shape), dtype=dtype, device=device)
+    ds = torch.empty((M - 1, hi - lo, *shape), dtype=dtype, device=device)
     t0 = time.perf_counter()
-    starts = range(0, n_samples, batch_size)
+    starts = range(lo, hi, batch_size)
     for start in tqdm(starts, desc="GITS warm-up", disable=not progress):
-        stop = min(start + batch_size, n_samples)
-        seen = []
+        stop = min(start + batch_size, hi)
+        a, b, seen = start - lo, stop - lo, []
 
         # The teacher's own state and direction at every grid point, from the solver's callback.
         def record(info):
             i, x, den = info["i"], info["x"], info["denoised"]
-            xs[i, start:stop] = x
-            ds[i, start:stop] = (x - den) / float(grid[i])
+            xs[i, a:b] = x
+            ds[i, a:b] = (x - den) / float(grid[i])
             seen.append(i)
 
         x = float(grid[0]) * latents(shape, seed, start, stop, dtype).to(device)
-        xs[M - 1, start:stop] = solver(denoiser, x, grid, callback=record, progress=progress and len(starts) == 1,
-                                       **options)
+        xs[M - 1, a:b] = solver(denoiser, x, grid, callback=record, progress=progress and len(starts) == 1, **options)
         if sorted(seen) != list(range(M - 1)):
             raise RuntimeError(f"teacher {teacher!r} reported steps {sorted(set(seen))[:5]}..., expected 0..{M - 2}")
+    if dist.rank_world()[1] > 1:
+        xs = dist.gather(xs.transpose(0, 1).contiguous()).transpose(0, 1)
+        ds = dist.gather(ds.transpose(0, 1).contiguous()).transpose(0, 1)
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return Warmup(xs=xs, ds=ds, sigmas=grid, seconds=time.perf_counter() - t0)

@@ -64,23 +64,28 @@ _CLASSIFIERS: dict = {}
 
 
 def load_classifier(path=None, device=None, verify: bool = True) -> Classifier:
-    """The shipped Fashion-MNIST classifier (sha256-verified safetensors), in eval mode without gradients."""
-    path = Path(path) if path is not None else CLASSIFIER_PATH
+    """The Fashion-MNIST classifier (sha256-verified safetensors), in eval mode without gradients.
+
+    path=None loads the shipped one, once per process and device; any other path is read again on every call.
+    """
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    key = (str(path.resolve()), str(device), verify)
-    if key not in _CLASSIFIERS:
-        tensors, config = nets.load_weights(path, verify=verify)
-        if "arch" not in config:
-            raise nets.CheckpointError(f"{path.with_suffix('.json')} lacks the 'arch' entry of a classifier config")
-        model = Classifier(**config["arch"])
-        try:
-            model.load_state_dict(tensors, strict=True)
-        except RuntimeError as e:
-            raise nets.CheckpointError(f"{path.name} does not match its config: {e}") from e
-        model = model.to(device).eval().requires_grad_(False)
-        model.info = config
-        _CLASSIFIERS[key] = model
-    return _CLASSIFIERS[key]
+    if path is None:
+        key = (str(device), verify)
+        if key not in _CLASSIFIERS:
+            _CLASSIFIERS[key] = load_classifier(CLASSIFIER_PATH, device, verify)
+        return _CLASSIFIERS[key]
+    path = Path(path)
+    tensors, config = nets.load_weights(path, verify=verify)
+    if "arch" not in config:
+        raise nets.CheckpointError(f"{path.with_suffix('.json')} lacks the 'arch' entry of a classifier config")
+    model = Classifier(**config["arch"])
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as e:
+        raise nets.CheckpointError(f"{path.name} does not match its config: {e}") from e
+    model = model.to(device).eval().requires_grad_(False)
+    model.info = config
+    return model
 
 
 def _check_images(images, name="images"):

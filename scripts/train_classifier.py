@@ -2,7 +2,7 @@
 
     nice -n 10 python scripts/train_classifier.py --epochs 5 --seed 0
 
-Seeded; Adam with a one-cycle learning rate; light augmentation (random shifts of up to +-2 px, horizontal
+Seeded; Adam with a one-cycle learning rate; light augmentation (random shifts of up to +-1 px, horizontal
 flips). The test split is used once, at the end, to report accuracy. Writes
 gitscore/weights/fmnist_classifier.{safetensors,json} and their sha256 in MANIFEST.json.
 """
@@ -45,6 +45,8 @@ def main(argv=None):
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate of the one-cycle schedule")
     p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--dropout", type=float, default=0.2)
+    p.add_argument("--shift", type=int, default=1, help="random shifts of up to +-shift pixels")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--out", default=str(CLASSIFIER_PATH))
@@ -55,7 +57,7 @@ def main(argv=None):
 
     x_train, y_train = fashion_mnist("train")
     x_test, y_test = fashion_mnist("test")
-    arch = dict(channels=[32, 64, 128], hidden=256, dropout=0.3, num_classes=10, in_channels=1)
+    arch = dict(channels=[32, 64, 128], hidden=256, dropout=args.dropout, num_classes=10, in_channels=1)
     model = Classifier(**arch).to(memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     steps_per_epoch = len(x_train) // args.batch_size
@@ -69,7 +71,7 @@ def main(argv=None):
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{args.epochs}", mininterval=10)
         for k in bar:
             idx = perm[k * args.batch_size:(k + 1) * args.batch_size]
-            x = augment(x_train[idx], gen).contiguous(memory_format=torch.channels_last)
+            x = augment(x_train[idx], gen, args.shift).contiguous(memory_format=torch.channels_last)
             loss = F.cross_entropy(model(x), y_train[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -84,7 +86,7 @@ def main(argv=None):
     model = model.to(memory_format=torch.contiguous_format)
     config = dict(arch=arch, test_accuracy=test_acc, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                   weight_decay=args.weight_decay, optimizer="AdamW + OneCycleLR",
-                  augmentation="random shift +-2 px (fill -1), horizontal flip p=0.5",
+                  augmentation=f"random shift +-{args.shift} px (fill -1), horizontal flip p=0.5",
                   wall_time_s=round(wall, 1), seed=args.seed, threads=args.threads,
                   torch_version=torch.__version__, data="Fashion-MNIST train (60000), test accuracy on test (10000)",
                   inputs="1x28x28 in [-1, 1]", features="ReLU(fc) penultimate activations, 256-d")

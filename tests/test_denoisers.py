@@ -182,7 +182,8 @@ def test_gmm_tweedie(kind):
 
 def test_gmm_matches_quadrature_in_1d():
     """E[x0 | x] and p_sigma(x) of a 1-D mixture by brute-force integration over x0."""
-    gmm = GMMDenoiser(torch.tensor([0.2, 0.5, 0.3]), torch.tensor([[-2.0], [0.5], [3.0]]), torch.tensor([0.3, 1.0, 0.1]))
+    gmm = GMMDenoiser(torch.tensor([0.2, 0.5, 0.3]), torch.tensor([[-2.0], [0.5], [3.0]]),
+                      torch.tensor([0.3, 1.0, 0.1]))
     x0 = torch.linspace(-12, 14, 200001, dtype=f64)
     prior = torch.logsumexp(torch.log(gmm.weights)[:, None] - 0.5 * (x0 - gmm.means) ** 2 / gmm.eigval
                             - 0.5 * torch.log(2 * math.pi * gmm.eigval), 0)

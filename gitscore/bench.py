@@ -1,0 +1,276 @@
+"""Benchmark: solvers x schedules (incl. GITS) x NFE on a denoiser; FD and error against a reference ODE solution.
+
+`python -m gitscore bench --help`. Results go to OUT/results.json and OUT/results.csv, rewritten atomically
+after every configuration, so a killed run resumes where it stopped. Under torchrun the samples of every
+configuration are sharded across ranks by their per-sample seeds (identical to one process).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from . import dist, gits, metrics
+from .nets import atomic_write_bytes
+from .schedules import SCHEDULES, get_schedule, polynomial
+from .solvers import SOLVERS
+
+__all__ = ["BenchConfig", "calls_per_step", "run_bench", "markdown_table", "main"]
+
+TWO_CALL = ("heun", "dpm2")
+GITS_PREFIX = "gits_"
+
+
+def calls_per_step(solver: str) -> int:
+    """Denoiser evaluations per step: 2 for heun and dpm2, else 1."""
+    return 2 if solver in TWO_CALL else 1
+
+
+@dataclass
+class BenchConfig:
+    model: str = "fmnist"              # "fmnist" (shipped network) or "kde" (exact denoiser over the training set)
+    solvers: list = field(default_factory=lambda: ["euler", "heun", "dpm2", "dpmpp", "unipc", "deis", "ipndm"])
+    schedules: list = field(default_factory=lambda: ["polynomial", "logsnr", "time_uniform", "time_quadratic",
+                                                     "gits_dev", "gits_l2"])
+    nfes: list = field(default_factory=lambda: list(range(3, 11)))
+    n_fd: int = 10000                  # samples for the FD (Fashion-MNIST classifier features); 0 = no FD
+    n_ref: int = 256                   # samples for the error against the reference solution
+    ref_steps: int = 256               # Heun steps of the reference (checked against 2x as many)
+    eval_seed: int = 1                 # latents of the evaluation (disjoint from the warm-up seed)
+    warmup_seed: int = 0
+    n_warmup: int = 256
+    grid_points: int = 61
+    teacher: str = "ipndm"
+    coeff: float = 1.15
+    kde_size: int = 60000              # training images in the KDE denoiser
+    batch_size: int = 500
+
+    def validate(self):
+        bad = [s for s in self.solvers if s not in SOLVERS]
+        if bad:
+            raise ValueError(f"solvers must be among {sorted(SOLVERS)}, got {bad}")
+        valid = sorted(SCHEDULES) + [GITS_PREFIX + m for m in gits.METRICS]
+        bad = [s for s in self.schedules if s not in valid]
+        if bad:
+            raise ValueError(f"schedules must be among {valid}, got {bad}")
+        if self.model not in ("fmnist", "kde"):
+            raise ValueError(f"model must be 'fmnist' or 'kde', got {self.model!r}")
+        if any(n < 1 for n in self.nfes):
+            raise ValueError(f"nfes must be >= 1, got {self.nfes}")
+        if self.n_ref < 1 or self.n_fd < 0:
+            raise ValueError("n_ref must be >= 1 and n_fd >= 0")
+
+
+def load_model(cfg: BenchConfig):
+    if cfg.model == "fmnist":
+        from .nets import load_pretrained
+        return load_pretrained("fmnist_edm")
+    from .data import fashion_mnist
+    from .denoisers import KDEDenoiser
+    data = fashion_mnist("train")[0]
+    if cfg.kde_size < len(data):
+        data = data[torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:cfg.kde_size]]
+    return KDEDenoiser(data)
+
+
+def _device(denoiser):
+    if isinstance(denoiser, torch.nn.Module):
+        return next(denoiser.parameters()).device
+    return getattr(denoiser, "device", torch.device("cpu"))
+
+
+@torch.no_grad()
+def sample_many(denoiser, solver: str, sigmas, n: int, seed: int, shape, batch_size: int, **options) -> torch.Tensor:
+    """Samples 0..n-1 from their seeded latents; sharded over torchrun ranks and gathered in order."""
+    start, stop = dist.shard(n)
+    device, out = _device(denoiser), []
+    for b in range(start, stop, batch_size):
+        e = min(b + batch_size, stop)
+        x = float(sigmas[0]) * gits.latents(shape, seed, b, e, torch.float32).to(device)
+        out.append(SOLVERS[solver](denoiser, x, sigmas, **options).cpu())
+    local = torch.cat(out) if out else torch.empty((0, *shape))
+    return dist.gather(local)
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                              cwd=Path(__file__).parent).stdout.strip()
+    except Exception:
+        return "unknown"
+
+
+def _write(out: Path, state: dict) -> None:
+    if not dist.is_main():
+        return
+    atomic_write_bytes(out / "results.json", json.dumps(state, indent=1).encode())
+    buf = io.StringIO()
+    cols = ["model", "solver", "schedule", "nfe", "steps", "fd", "ref_error", "ref_error_se", "seconds", "sigmas"]
+    w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore")
+    w.writeheader()
+    for r in state["rows"]:
+        w.writerow(r | {"sigmas": " ".join(f"{s:.6g}" for s in r["sigmas"])})
+    atomic_write_bytes(out / "results.csv", buf.getvalue().encode())
+
+
+def _reference(denoiser, cfg: BenchConfig, shape, out: Path, state: dict) -> torch.Tensor:
+    """Converged reference solutions for the first n_ref evaluation latents (cached in OUT/reference.safetensors)."""
+    from safetensors.torch import load_file, save
+    path = out / "reference.safetensors"
+    if path.exists() and "reference" in state:
+        return load_file(path)["x"]
+    fine = polynomial(cfg.ref_steps, 0.002, 80.0)
+    t0 = time.perf_counter()
+    ref = sample_many(denoiser, "heun", fine, cfg.n_ref, cfg.eval_seed, shape, cfg.batch_size)
+    # Convergence check on a subset: the same solver on twice as many steps.
+    n_chk = min(cfg.n_ref, 64)
+    finer = sample_many(denoiser, "heun", polynomial(2 * cfg.ref_steps, 0.002, 80.0), n_chk, cfg.eval_seed,
+                        shape, cfg.batch_size)
+    state["reference"] = {"solver": "heun", "steps": cfg.ref_steps, "nfe": 2 * cfg.ref_steps,
+                          "distance_to_2x_finer": metrics.reference_error(ref[:n_chk], finer),
+                          "n_checked": n_chk, "seconds": time.perf_counter() - t0}
+    if dist.is_main():
+        atomic_write_bytes(path, save({"x": ref.contiguous()}))
+    return ref
+
+
+def _gits_schedules(denoiser, cfg: BenchConfig, shape, state: dict) -> dict:
+    """GITS schedules for every needed (metric, steps), from one warm-up on the warm-up seeds."""
+    metrics_needed = [s[len(GITS_PREFIX):] for s in cfg.schedules if s.startswith(GITS_PREFIX)]
+    steps_needed = sorted({n // calls_per_step(s) for s in cfg.solvers for n in cfg.nfes if n % calls_per_step(s) == 0})
+    if not metrics_needed:
+        return {}
+    cached = state.get("gits", {})
+    if cached.get("metrics") == metrics_needed and set(map(int, cached.get("schedules", {}).get(metrics_needed[0], {}))) >= set(steps_needed):
+        return {m: {int(k): torch.tensor(v, dtype=torch.float64) for k, v in d.items()}
+                for m, d in cached["schedules"].items()}
+    grid = gits.teacher_grid(cfg.grid_points)
+    w = gits.warmup(denoiser, shape, cfg.n_warmup, grid=grid, teacher=cfg.teacher, seed=cfg.warmup_seed,
+                    batch_size=min(cfg.batch_size, cfg.n_warmup), progress=dist.is_main())
+    found, timings = {}, {"warmup": w.seconds}
+    for m in metrics_needed:
+        t0 = time.perf_counter()
+        C = gits.cost_matrix(w.xs, w.ds, grid, m)
+        timings[f"cost_{m}"] = time.perf_counter() - t0
+        found[m] = {n: grid[gits.dp(C, n, cfg.coeff)] for n in steps_needed}
+    state["gits"] = {"metrics": metrics_needed, "timings": timings, "teacher": cfg.teacher, "coeff": cfg.coeff,
+                     "n_warmup": cfg.n_warmup, "grid_points": cfg.grid_points, "warmup_seed": cfg.warmup_seed,
+                     "schedules": {m: {str(n): s.tolist() for n, s in d.items()} for m, d in found.items()}}
+    return found
+
+
+def run_bench(cfg: BenchConfig, out, progress: bool = True, command: str | None = None) -> dict:
+    """Run (or resume) the sweep; returns the results dict also written to OUT/results.json."""
+    from tqdm.auto import tqdm
+    cfg.validate()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "results.json"
+    state = json.loads(path.read_text()) if path.exists() else {}
+    if state and state.get("config") != asdict(cfg):
+        raise ValueError(f"{path} holds a run with another configuration; use another --out or delete it")
+    state.setdefault("config", asdict(cfg))
+    state.setdefault("rows", [])
+    state["command"] = command or " ".join(sys.argv)
+    state["git_commit"] = _git_commit()
+    t_start = time.perf_counter() - state.get("wall_time_s", 0.0)
+    shape = (1, 28, 28)
+
+    denoiser = load_model(cfg)
+    ref = _reference(denoiser, cfg, shape, out, state)
+    gits_sched = _gits_schedules(denoiser, cfg, shape, state)
+    if cfg.n_fd and cfg.model == "fmnist" and "noise_floor" not in state:
+        floor = metrics.frechet_distance(metrics.reference_features("train", n=cfg.n_fd, seed=0), "test")
+        state["noise_floor"] = {"fd_train_vs_test": floor, "n_train": cfg.n_fd}
+    _write(out, state)
+
+    done = {(r["solver"], r["schedule"], r["nfe"]) for r in state["rows"]}
+    todo = [(s, sch, n) for s in cfg.solvers for sch in cfg.schedules for n in cfg.nfes
+            if n % calls_per_step(s) == 0 and (s, sch, n) not in done]
+    n_samples = max(cfg.n_fd, cfg.n_ref)
+    for solver, sched, nfe in tqdm(todo, desc="bench", disable=not (progress and dist.is_main())):
+        steps = nfe // calls_per_step(solver)
+        if sched.startswith(GITS_PREFIX):
+            sigmas = gits_sched[sched[len(GITS_PREFIX):]][steps]
+        else:
+            sigmas = get_schedule(sched, steps, 0.002, 80.0)
+        t0 = time.perf_counter()
+        x = sample_many(denoiser, solver, sigmas, n_samples, cfg.eval_seed, shape, cfg.batch_size)
+        per = (x[:cfg.n_ref].double() - ref.double()).reshape(cfg.n_ref, -1).square().mean(1).sqrt()
+        row = {"model": cfg.model, "solver": solver, "schedule": sched, "nfe": nfe, "steps": steps,
+               "ref_error": per.mean().item(), "ref_error_se": (per.std() / math.sqrt(len(per))).item(),
+               "fd": (metrics.frechet_distance(x[:cfg.n_fd].clamp(-1, 1)) if cfg.n_fd and cfg.model == "fmnist"
+                      else None),
+               "seconds": time.perf_counter() - t0, "sigmas": sigmas.tolist()}
+        state["rows"].append(row)
+        state["wall_time_s"] = time.perf_counter() - t_start
+        _write(out, state)
+    state["wall_time_s"] = time.perf_counter() - t_start
+    _write(out, state)
+    return state
+
+
+def markdown_table(state: dict, value: str = "fd") -> str:
+    """Rows solver/schedule, columns NFE; `value` is "fd" or "ref_error"."""
+    rows = state["rows"]
+    nfes = sorted({r["nfe"] for r in rows})
+    keys = list(dict.fromkeys((r["solver"], r["schedule"]) for r in rows))
+    cell = {(r["solver"], r["schedule"], r["nfe"]): r[value] for r in rows}
+    lines = ["| solver | schedule | " + " | ".join(f"NFE {n}" for n in nfes) + " |",
+             "|---|---|" + "---|" * len(nfes)]
+    for s, sch in keys:
+        vals = [cell.get((s, sch, n)) for n in nfes]
+        lines.append(f"| {s} | {sch} | " + " | ".join("" if v is None else f"{v:.4g}" for v in vals) + " |")
+    return "\n".join(lines)
+
+
+def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    p = p or argparse.ArgumentParser(prog="gitscore bench", description=__doc__)
+    d = BenchConfig()
+    p.add_argument("--model", choices=["fmnist", "kde"], default=d.model, help="shipped network or exact KDE denoiser")
+    p.add_argument("--solvers", nargs="+", choices=sorted(SOLVERS), default=d.solvers, metavar="SOLVER",
+                   help=f"among {sorted(SOLVERS)}")
+    valid = sorted(SCHEDULES) + [GITS_PREFIX + m for m in gits.METRICS]
+    p.add_argument("--schedules", nargs="+", choices=valid, default=d.schedules, metavar="SCHEDULE", help=f"among {valid}")
+    p.add_argument("--nfe", nargs="+", type=int, default=d.nfes, help="NFE values (odd ones are skipped for heun/dpm2)")
+    for name in ("n_fd", "n_ref", "ref_steps", "eval_seed", "warmup_seed", "n_warmup", "grid_points", "kde_size",
+                 "batch_size"):
+        p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))
+    p.add_argument("--teacher", choices=sorted(SOLVERS), default=d.teacher)
+    p.add_argument("--coeff", type=float, default=d.coeff)
+    p.add_argument("--out", required=True, help="folder for results.json / results.csv (resumed if present)")
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    cfg = BenchConfig(model=args.model, solvers=args.solvers, schedules=args.schedules, nfes=args.nfe,
+                      n_fd=args.n_fd, n_ref=args.n_ref, ref_steps=args.ref_steps, eval_seed=args.eval_seed,
+                      warmup_seed=args.warmup_seed, n_warmup=args.n_warmup, grid_points=args.grid_points,
+                      teacher=args.teacher, coeff=args.coeff, kde_size=args.kde_size, batch_size=args.batch_size)
+    dist.init()
+    cmd = "gitscore bench " + " ".join(argv if argv is not None else sys.argv[1:])
+    state = run_bench(cfg, args.out, progress=not args.no_progress, command=cmd)
+    if dist.is_main():
+        print(f"\nwall time {state['wall_time_s']:.0f} s; reference: {state['reference']}")
+        if cfg.n_fd and cfg.model == "fmnist":
+            print("\nFD (Fashion-MNIST classifier features; not Inception FID), "
+                  f"{cfg.n_fd} samples vs the test split; noise floor {state['noise_floor']['fd_train_vs_test']:.4g}\n")
+            print(markdown_table(state, "fd"))
+        print(f"\nRMSE against the reference ODE solution ({cfg.n_ref} samples)\n")
+        print(markdown_table(state, "ref_error"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,450 @@
+"""Command line: `gitscore search | sample | train | bench` (also `python -m gitscore ...`)."""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import math
+import sys
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import __version__
+from .gits import METRICS, latents, search_info, teacher_grid
+from .schedules import SCHEDULES, get_schedule
+from .solvers import SOLVERS
+
+__all__ = ["main", "build_parser", "toy_gmm", "load_model", "format_schedule", "read_schedule",
+           "MODELS", "FORMATS"]
+
+MODELS = ("fmnist", "kde", "gmm-toy")
+FORMATS = ("json", "diffusers", "k-diffusion", "comfyui", "list")
+ORDER_SOLVERS = ("dpmpp", "ipndm", "unipc", "deis")
+
+EXAMPLES = """\
+examples:
+  gitscore search --model gmm-toy --steps 4 --n-warmup 64           # a GITS schedule on a 2-D toy, JSON on stdout
+  gitscore search --model fmnist --steps 6 --format comfyui         # shipped Fashion-MNIST model, ComfyUI sigmas
+  gitscore search --model kde --kde-size 2000 --steps 5 --out s.json
+  gitscore sample --model fmnist --solver ipndm --sigmas-file s.json --out grid.png
+  gitscore sample --model fmnist --solver dpmpp --schedule polynomial --steps 10 --n 64
+  gitscore train --out runs/mine --steps 20000 --export runs/mine/model.safetensors
+  gitscore bench --help                                             # benchmarks (gitscore.bench)
+"""
+
+
+def toy_gmm(dim: int = 2):
+    """8 isotropic Gaussians (std 0.1) on the unit circle in the first two coordinates of R^dim: a closed-form toy."""
+    from .denoisers import GMMDenoiser
+
+    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 2:
+        raise ValueError(f"dim must be an integer >= 2, got {dim!r}")
+    angle = 2 * math.pi * torch.arange(8, dtype=torch.float64) / 8
+    means = torch.zeros(8, dim, dtype=torch.float64)
+    means[:, 0], means[:, 1] = angle.cos(), angle.sin()
+    return GMMDenoiser(torch.full((8,), 1 / 8, dtype=torch.float64), means, 0.01)
+
+
+@dataclass
+class Model:
+    """A denoiser with what the commands need to drive it."""
+    denoiser: object
+    shape: tuple          # one sample's shape
+    dtype: torch.dtype    # the state's dtype for the solvers
+    device: torch.device
+    sigma_min: float
+    sigma_max: float
+    label: str            # recorded in the schedule's metadata
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _load_checkpoint(path, device):
+    """An EDM denoiser from a safetensors checkpoint: an exported model or a `gitscore train` checkpoint (its EMA)."""
+    from .nets import build_denoiser, load_weights
+
+    tensors, config = load_weights(path)
+    if any(k.startswith("ema.") for k in tensors):  # training checkpoint: the EMA weights, as export_ema does
+        tensors, config = {k[4:]: v for k, v in tensors.items() if k.startswith("ema.")}, config["model_config"]
+    model = build_denoiser(config)
+    model.load_state_dict(tensors, strict=True)
+    return model.to(device).eval().requires_grad_(False)
+
+
+def load_model(name: str, *, checkpoint=None, kde_size=None, device="auto") -> Model:
+    """The denoiser behind --model: the shipped (or --checkpoint) Fashion-MNIST net, the exact KDE, or the toy GMM."""
+    dev = _device(device)
+    if name == "gmm-toy":
+        D = toy_gmm(2)
+        return Model(D, (2,), torch.float64, dev, D.sigma_min, D.sigma_max, "gmm-toy")
+    if name == "kde":
+        from .data import fashion_mnist
+        from .denoisers import KDEDenoiser
+
+        images = fashion_mnist("train")[0]
+        if kde_size is not None:
+            if not 1 <= kde_size <= len(images):
+                raise ValueError(f"--kde-size must be in [1, {len(images)}], got {kde_size}")
+            images = images[:kde_size]
+        D = KDEDenoiser(images, device=dev)
+        return Model(D, (1, 28, 28), torch.float32, dev, D.sigma_min, D.sigma_max, f"kde (N={len(images)})")
+    if name == "fmnist":
+        from .nets import CheckpointError, load_pretrained
+
+        try:
+            D = _load_checkpoint(checkpoint, dev) if checkpoint else load_pretrained("fmnist_edm", device=dev)
+        except CheckpointError as e:
+            raise CheckpointError(f"{e}. Train a model with `gitscore train --out DIR --export PATH` and pass "
+                                  "--checkpoint PATH, or try --model gmm-toy / kde") from None
+        label = f"fmnist ({checkpoint})" if checkpoint else "fmnist (shipped fmnist_edm)"
+        return Model(D, (1, 28, 28), torch.float32, dev, D.sigma_min, D.sigma_max, label)
+    raise ValueError(f"model must be one of {list(MODELS)}, got {name!r}")
+
+
+def format_schedule(sigmas, fmt: str, metadata: dict | None = None) -> str:
+    """The schedule as text in one of FORMATS (all but comfyui are JSON; every one reads back with read_schedule)."""
+    from .export import comfyui_string, to_diffusers, to_json, to_k_diffusion
+
+    if fmt == "json":
+        return to_json(sigmas, **(metadata or {}))
+    if fmt == "diffusers":
+        return json.dumps(to_diffusers(sigmas), indent=2)
+    if fmt == "k-diffusion":
+        return json.dumps(to_k_diffusion(sigmas, dtype=torch.float64).tolist())
+    if fmt == "comfyui":
+        return comfyui_string(sigmas)
+    if fmt == "list":
+        return json.dumps(torch.as_tensor(sigmas, dtype=torch.float64).tolist())
+    raise ValueError(f"format must be one of {list(FORMATS)}, got {fmt!r}")
+
+
+def read_schedule(path) -> tuple[torch.Tensor, dict]:
+    """(sigmas, metadata) from a file written by `gitscore search` in any format (or a hand-written list)."""
+    from .export import from_json
+
+    text = Path(path).read_text().strip()
+    if not text.startswith(("[", "{")):  # the comfyui form: comma-separated numbers
+        text = f"[{text}]"
+    try:
+        return from_json(text)
+    except ValueError as e:
+        raise ValueError(f"--sigmas-file {path}: {e}") from None
+
+
+def _write(path, data: bytes):
+    """Atomic write; the file gets the usual umask permissions (the temp file behind it is created 0600)."""
+    import os
+
+    from .nets import atomic_write_bytes
+
+    atomic_write_bytes(path, data)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
+def _short(sigmas) -> str:
+    return ", ".join(f"{float(s):.4g}" for s in sigmas)
+
+
+# ---------------------------------------------------------------- search
+
+def _model_from_args(args) -> Model:
+    return load_model(args.model, checkpoint=args.checkpoint, kde_size=args.kde_size, device=args.device)
+
+
+def _gits(args, model: Model, n_steps: int, seed: int):
+    smin = model.sigma_min if args.sigma_min is None else args.sigma_min
+    smax = model.sigma_max if args.sigma_max is None else args.sigma_max
+    if n_steps >= args.grid_points:
+        raise ValueError(f"--steps ({n_steps}) must be smaller than --grid-points ({args.grid_points}): "
+                         "GITS picks the schedule's sigmas from the teacher grid")
+    grid = teacher_grid(args.grid_points, smin, smax)
+    res = search_info(model.denoiser, model.shape, n_steps, n_warmup=args.n_warmup, grid=grid, teacher=args.teacher,
+                      metric=args.metric, coeff=args.coeff, seed=seed, batch_size=args.batch_size, dtype=model.dtype,
+                      device=model.device, progress=args.progress)
+    t = res.timings
+    print(f"GITS: {n_steps} steps from a {len(grid)}-point teacher grid [{smin:g}, {smax:g}] ({args.teacher}, "
+          f"{args.n_warmup} warm-up samples, metric {args.metric}, coeff {args.coeff}); "
+          f"warm-up {t['warmup']:.2f} s, cost {t['cost']:.3f} s, DP {t['dp']:.4f} s", file=sys.stderr)
+    meta = dict(model=model.label, solver=getattr(args, "solver", None), teacher=args.teacher,
+                metric=args.metric, coeff=args.coeff, n_warmup=args.n_warmup, grid_points=args.grid_points,
+                seed=seed, sigma_min=smin, sigma_max=smax, indices=res.indices, gitscore_version=__version__)
+    return res.sigmas, meta
+
+
+def cmd_search(args) -> int:
+    model = _model_from_args(args)
+    sigmas, meta = _gits(args, model, args.steps, args.seed)
+    text = format_schedule(sigmas, args.format, meta) + "\n"
+    print(f"sigmas: {_short(sigmas)}", file=sys.stderr)
+    if args.out:
+        _write(args.out, text.encode())
+        print(f"wrote {args.out} ({args.format})", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+# ---------------------------------------------------------------- sample
+
+def _image_grid(x: np.ndarray) -> np.ndarray:
+    """(n, C, H, W) in [-1, 1] -> one uint8 image (rows of ceil(sqrt(n))), 1-pixel gaps."""
+    n, C, H, W = x.shape
+    cols = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    grid = np.zeros((rows * (H + 1) - 1, cols * (W + 1) - 1, C), dtype=np.uint8)
+    img = ((np.clip(x, -1, 1) + 1) * 127.5).round().astype(np.uint8).transpose(0, 2, 3, 1)
+    for k in range(n):
+        r, c = divmod(k, cols)
+        grid[r * (H + 1):r * (H + 1) + H, c * (W + 1):c * (W + 1) + W] = img[k]
+    return grid[..., 0] if C == 1 else grid
+
+
+def _scatter(x: np.ndarray, size: int = 256) -> np.ndarray:
+    """Points (n, d >= 2) drawn as dots on a white square (first two coordinates), axes through 0."""
+    lim = max(1e-9, float(np.abs(x[:, :2]).max())) * 1.1
+    img = np.full((size, size), 255, dtype=np.uint8)
+    img[size // 2, :] = img[:, size // 2] = 200
+    px = np.clip(((x[:, :2] / lim + 1) / 2 * (size - 1)).round().astype(int), 1, size - 2)
+    for u, v in px:
+        img[size - 1 - v - 1:size - 1 - v + 2, u - 1:u + 2] = 0
+    return img
+
+
+def _png_bytes(pixels: np.ndarray) -> bytes:
+    try:
+        from PIL import Image
+    except ImportError:
+        raise ValueError("writing the PNG needs Pillow: pip install pillow (the .npy was written)") from None
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def cmd_sample(args) -> int:
+    out = Path(args.out)
+    if out.suffix.lower() != ".png":
+        raise ValueError(f"--out must be a .png path (the array goes next to it as .npy), got {args.out}")
+    if args.order is not None and args.solver not in ORDER_SOLVERS:
+        raise ValueError(f"--order applies to the solvers {list(ORDER_SOLVERS)}, not {args.solver!r}")
+    model = _model_from_args(args)
+    smin = model.sigma_min if args.sigma_min is None else args.sigma_min
+    smax = model.sigma_max if args.sigma_max is None else args.sigma_max
+    if args.sigmas_file:
+        sigmas, meta = read_schedule(args.sigmas_file)
+        if args.steps is not None and args.steps != len(sigmas) - 1:
+            raise ValueError(f"--steps {args.steps} disagrees with {args.sigmas_file}, which has {len(sigmas) - 1} steps")
+        what = f"{args.sigmas_file}" + (f" (GITS, {meta['model']})" if "model" in meta else "")
+    else:
+        steps = 6 if args.steps is None else args.steps
+        if args.schedule == "gits":
+            sigmas, _ = _gits(args, model, steps, args.search_seed)
+        else:
+            sigmas = get_schedule(args.schedule, steps, smin, smax)
+        what = args.schedule
+    print(f"sigmas: {_short(sigmas)}")
+
+    from .denoisers import CallCounter
+
+    D = CallCounter(model.denoiser)
+    options = {k: v for k, v in (("order", args.order), ("afs", args.afs or None)) if v is not None}
+    batch = args.batch_size or args.n
+    chunks = []
+    for start in range(0, args.n, batch):
+        stop = min(start + batch, args.n)
+        x = float(sigmas[0]) * latents(model.shape, args.seed, start, stop, model.dtype).to(model.device)
+        chunks.append(SOLVERS[args.solver](D, x, sigmas, progress=args.progress, **options).cpu())
+    samples = torch.cat(chunks).float().numpy()
+    n_batches = math.ceil(args.n / batch)
+
+    buf = io.BytesIO()
+    np.save(buf, samples)
+    _write(out.with_suffix(".npy"), buf.getvalue())
+    pixels = _image_grid(samples) if samples.ndim == 4 else _scatter(samples.reshape(len(samples), -1))
+    _write(out, _png_bytes(pixels))
+    print(f"{args.solver} on {what}: {len(sigmas) - 1} steps, NFE {D.calls // n_batches} per sample")
+    print(f"wrote {out} and {out.with_suffix('.npy')} ({args.n} samples, shape {tuple(samples.shape[1:])})")
+    return 0
+
+
+# ---------------------------------------------------------------- train / bench
+
+def cmd_train(args) -> int:
+    from .data import fashion_mnist
+    from .train import TrainConfig, export_ema, train
+
+    config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+                         checkpoint_every=args.checkpoint_every)
+    images = fashion_mnist("train")[0]
+    _, step = train(images, args.out, config, device=_device(args.device), progress=not args.quiet)
+    ckpt = Path(args.out) / "checkpoint.safetensors"
+    print(f"trained to step {step}; checkpoint {ckpt} (rerun the same command to resume)")
+    if args.export:
+        export_ema(ckpt, args.export)
+        print(f"exported the EMA weights to {args.export} (use: gitscore search --model fmnist --checkpoint {args.export})")
+    return 0
+
+
+def cmd_bench(argv) -> int:
+    try:
+        from . import bench
+    except ImportError as e:
+        print(f"gitscore bench: error: the benchmarks module gitscore.bench could not be imported ({e})", file=sys.stderr)
+        raise SystemExit(2) from None
+    try:
+        rc = bench.main(list(argv))
+    except (ValueError, FileNotFoundError) as e:
+        print(f"gitscore bench: error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    return 0 if rc is None else int(rc)
+
+
+# ---------------------------------------------------------------- parser
+
+def _int_at_least(lo: int):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if value < lo:
+            raise argparse.ArgumentTypeError(f"must be >= {lo}, got {value}")
+        return value
+    parse.__name__ = f"integer >= {lo}"
+    return parse
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
+    return value
+
+
+def _model_args(p):
+    g = p.add_argument_group("model")
+    g.add_argument("--model", choices=MODELS, default="fmnist",
+                   help="fmnist: the shipped EDM net (or --checkpoint); kde: exact denoiser of Fashion-MNIST "
+                        "(slow; see --kde-size); gmm-toy: 8 Gaussians in 2-D, exact and instant (default: fmnist)")
+    g.add_argument("--checkpoint", metavar="PATH", help="fmnist: a .safetensors from `gitscore train` (checkpoint or --export)")
+    g.add_argument("--kde-size", type=_int_at_least(1), metavar="N", help="kde: use the first N training images (default: all 60000)")
+    g.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1, ... (default: auto)")
+    g.add_argument("--sigma-min", type=_positive_float, metavar="SIGMA", help="smallest sigma (default: the model's, 0.002)")
+    g.add_argument("--sigma-max", type=_positive_float, metavar="SIGMA", help="largest sigma (default: the model's, 80)")
+
+
+def _gits_args(p, title="GITS search (Chen et al. 2024, Sec. 4)"):
+    g = p.add_argument_group(title)
+    g.add_argument("--teacher", choices=sorted(SOLVERS), default="ipndm",
+                   help="solver run on the fine grid during warm-up (default: ipndm)")
+    g.add_argument("--n-warmup", type=_int_at_least(1), default=256, metavar="N", help="warm-up trajectories (default: 256)")
+    g.add_argument("--grid-points", type=_int_at_least(2), default=61, metavar="M",
+                   help="points of the polynomial (rho=7) teacher grid (default: 61)")
+    g.add_argument("--metric", choices=METRICS, default="dev", help="step cost (default: dev)")
+    g.add_argument("--coeff", type=_positive_float, default=1.15, help="DP weight growth per step (default: 1.15)")
+    g.add_argument("--batch-size", type=_int_at_least(1), metavar="B", help="samples per denoiser batch (default: all, at most 256)")
+    g.add_argument("--progress", action="store_true", help="show progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="gitscore", formatter_class=fmt, epilog=EXAMPLES,
+        description="Time schedules for ODE-based diffusion sampling: GITS search (Chen et al., ICML 2024),\n"
+                    "sampling with any schedule and solver, training the Fashion-MNIST model, benchmarks.\n"
+                    "`gitscore COMMAND --help` explains each command.")
+    parser.add_argument("--version", action="version", version=f"gitscore {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("search", help="find a GITS schedule and print or save it",
+                       description="Warm up a teacher solver on a fine grid, build the Euler-jump cost matrix and "
+                                   "pick --steps sigmas by dynamic programming. The schedule is solver-independent: "
+                                   "use it with any --solver in `gitscore sample`.",
+                       epilog="formats: json (with metadata; reload with --sigmas-file), diffusers "
+                              "({\"sigmas\": [..., 0]} for set_timesteps(sigmas=)), k-diffusion (list ending in 0), "
+                              "comfyui (comma-separated, for ManualSigmas), list (the N+1 sigmas)")
+    _model_args(p)
+    p.add_argument("--steps", type=_int_at_least(1), default=6, metavar="N", help="number of sampling steps (default: 6)")
+    p.add_argument("--solver", choices=sorted(SOLVERS), default="ipndm",
+                   help="solver you intend to use, recorded in the metadata only (the search uses --teacher)")
+    p.add_argument("--seed", type=_int_at_least(0), default=0, help="seed of the warm-up latents (default: 0)")
+    p.add_argument("--format", choices=FORMATS, default="json", help="output format (default: json)")
+    p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of stdout")
+    _gits_args(p)
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("sample", help="draw samples with a solver and a schedule; save a PNG + .npy",
+                       description="Solve the PF-ODE from seeded noise with --solver on a base --schedule, on a GITS "
+                                   "schedule searched on the fly (--schedule gits) or on a saved one (--sigmas-file). "
+                                   "Writes an image grid (a scatter plot for gmm-toy) and the raw array.")
+    _model_args(p)
+    p.add_argument("--solver", choices=sorted(SOLVERS), default="ipndm", help="ODE solver (default: ipndm)")
+    p.add_argument("--steps", type=_int_at_least(1), metavar="N", help="number of steps (default: 6, or the --sigmas-file's)")
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--schedule", choices=sorted(SCHEDULES) + ["gits"], default="polynomial",
+                     help="time schedule (default: polynomial, EDM's rho=7)")
+    src.add_argument("--sigmas-file", metavar="FILE", help="a schedule written by `gitscore search` (any format)")
+    p.add_argument("--order", type=int, help=f"order of the multistep solvers {', '.join(ORDER_SOLVERS)}")
+    p.add_argument("--afs", action="store_true", help="analytical first step (saves one NFE)")
+    p.add_argument("--n", type=_int_at_least(1), default=16, help="number of samples (default: 16)")
+    p.add_argument("--seed", type=_int_at_least(0), default=0, help="seed of the sample latents; sample j depends only on (seed, j)")
+    p.add_argument("--search-seed", type=_int_at_least(0), default=0, metavar="SEED", help="--schedule gits: seed of the warm-up latents (default: 0)")
+    p.add_argument("--out", default="grid.png", metavar="FILE.png", help="PNG path; the array goes to FILE.npy (default: grid.png)")
+    _gits_args(p, "GITS search (with --schedule gits)")
+    p.set_defaults(func=cmd_sample)
+
+    from .train import TrainConfig  # light: torch and safetensors only
+
+    defaults = {f.name: f.default for f in fields(TrainConfig)}
+    p = sub.add_parser("train", help="train the EDM model on Fashion-MNIST (resumable)",
+                       description="EDM training (Karras et al. 2022) of the small U-Net on Fashion-MNIST. Checkpoints "
+                                   "go to --out every --checkpoint-every steps; rerunning the same command resumes.")
+    p.add_argument("--out", required=True, metavar="DIR", help="run folder (checkpoint.safetensors, train_log.csv)")
+    p.add_argument("--steps", type=_int_at_least(1), default=defaults["steps"], metavar="N", help=f"total optimisation steps (default: {defaults['steps']})")
+    p.add_argument("--batch-size", type=_int_at_least(1), default=defaults["batch_size"], metavar="B",
+                   help=f"images per step (default: {defaults['batch_size']})")
+    p.add_argument("--lr", type=_positive_float, default=defaults["lr"], help=f"Adam learning rate (default: {defaults['lr']})")
+    p.add_argument("--seed", type=_int_at_least(0), default=defaults["seed"], help=f"(default: {defaults['seed']})")
+    p.add_argument("--checkpoint-every", type=_int_at_least(1), default=defaults["checkpoint_every"], metavar="N",
+                   help=f"steps between checkpoints (default: {defaults['checkpoint_every']})")
+    p.add_argument("--export", metavar="PATH.safetensors", help="afterwards, export the EMA weights here, with PATH.json and the folder's MANIFEST.json "
+                        "(then: --model fmnist --checkpoint PATH)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, ... (default: auto)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_train)
+
+    sub.add_parser("bench", help="benchmarks: passes every following argument to gitscore.bench.main "
+                                 "(`gitscore bench --help` lists them)", add_help=False)
+    return parser
+
+
+def main(argv=None) -> int:
+    """Entry point of the `gitscore` console script; returns the exit code (errors exit 2, argparse-style)."""
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    if argv[:1] == ["bench"]:  # everything after `bench` belongs to gitscore.bench
+        return cmd_bench(argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args) or 0
+    except (ValueError, FileNotFoundError) as e:  # bad arguments, missing data or checkpoint: a message, no traceback
+        parser.exit(2, f"gitscore {args.command}: error: {e}\n")
+    except FloatingPointError as e:
+        parser.exit(1, f"gitscore {args.command}: sampling diverged: {e}\n")
+    except KeyboardInterrupt:
+        parser.exit(130, "interrupted\n")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""The `gitscore` command line, run in-process on the closed-form toy (and a 2-step training run)."""
+import json
+import sys
+import types
+
+import numpy as np
+import pytest
+import torch
+
+import gitscore
+from gitscore.cli import FORMATS, main, read_schedule, toy_gmm
+from gitscore.gits import teacher_grid
+
+TINY = ["--model", "gmm-toy", "--steps", "4", "--n-warmup", "16", "--grid-points", "13"]
+
+
+def run(capsys, *argv):
+    """main(argv) -> (exit code, stdout, stderr); argparse exits become codes."""
+    try:
+        code = main(list(argv))
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("cmd", [[], ["search"], ["sample"], ["train"]])
+def test_help(capsys, cmd):
+    code, out, _ = run(capsys, *cmd, "--help")
+    assert code == 0 and out.startswith("usage: gitscore")
+    if not cmd:
+        assert all(c in out for c in ("search", "sample", "train", "bench", "examples:"))
+    if cmd == ["search"]:
+        assert "--teacher" in out and "comfyui" in out and "--n-warmup" in out
+
+
+def test_search_json(tmp_path, capsys):
+    out = tmp_path / "s.json"
+    code, stdout, err = run(capsys, "search", *TINY, "--format", "json", "--out", str(out))
+    assert code == 0 and stdout == "" and "wrote" in err and "Traceback" not in err
+    doc = json.loads(out.read_text())
+    s = torch.tensor(doc["sigmas"], dtype=torch.float64)
+    assert len(s) == 5 and (s[1:] < s[:-1]).all() and doc["n_steps"] == 4
+    grid = teacher_grid(13)
+    assert s[0] == 80.0 and s[-1] == 0.002 and torch.equal(s, grid[doc["indices"]])
+    assert doc["model"] == "gmm-toy" and doc["metric"] == "dev" and doc["seed"] == 0
+    # Same seed, same bytes; the schedule comes back from the file exactly.
+    out2 = tmp_path / "again.json"
+    run(capsys, "search", *TINY, "--format", "json", "--out", str(out2))
+    assert out2.read_bytes() == out.read_bytes()
+    assert torch.equal(read_schedule(out)[0], s)
+
+
+def test_search_formats_read_back(tmp_path, capsys):
+    code, stdout, _ = run(capsys, "search", *TINY)  # stdout by default
+    assert code == 0
+    ref = torch.tensor(json.loads(stdout)["sigmas"], dtype=torch.float64)
+    for fmt in FORMATS:
+        path = tmp_path / f"s.{fmt}"
+        assert run(capsys, "search", *TINY, "--format", fmt, "--out", str(path))[0] == 0
+        assert torch.equal(read_schedule(path)[0], ref), fmt
+    # list: the N+1 sigmas; k-diffusion / comfyui / diffusers append the final 0.
+    assert json.loads((tmp_path / "s.list").read_text()) == ref.tolist()
+    assert json.loads((tmp_path / "s.k-diffusion").read_text()) == ref.tolist() + [0.0]
+    assert json.loads((tmp_path / "s.diffusers").read_text())["sigmas"] == ref.tolist() + [0.0]
+    assert (tmp_path / "s.comfyui").read_text().strip().endswith(", 0")
+
+
+@pytest.mark.parametrize("flag, bad, valid", [("--metric", "l3", "'dev', 'l2', 'l1'"),
+                                              ("--solver", "rk4", "'deis', 'dpm2'"),
+                                              ("--format", "yaml", "'json', 'diffusers'"),
+                                              ("--model", "sd15", "'fmnist', 'kde', 'gmm-toy'")])
+def test_bad_choice_lists_valid_ones(capsys, flag, bad, valid):
+    code, _, err = run(capsys, "search", *TINY, flag, bad)
+    assert code == 2 and "invalid choice" in err and valid in err
+
+
+def test_library_errors_are_messages(capsys, tmp_path):
+    code, _, err = run(capsys, "search", "--model", "gmm-toy", "--steps", "20", "--grid-points", "13")
+    assert code == 2 and "--steps (20) must be smaller than --grid-points (13)" in err and "Traceback" not in err
+    code, _, err = run(capsys, "search", *TINY, "--n-warmup", "0")
+    assert code == 2 and "--n-warmup" in err and ">= 1" in err
+    (tmp_path / "bad.json").write_text("[1.0, 2.0]")
+    code, _, err = run(capsys, "sample", "--model", "gmm-toy", "--sigmas-file", str(tmp_path / "bad.json"))
+    assert code == 2 and "strictly decreasing" in err and "Traceback" not in err
+    code, _, err = run(capsys, "sample", "--model", "gmm-toy", "--solver", "euler", "--order", "2")
+    assert code == 2 and "--order" in err
+    code, _, err = run(capsys, "sample", "--model", "fmnist", "--checkpoint", str(tmp_path / "none.safetensors"))
+    assert code == 2 and "not found" in err
+
+
+def test_sample_writes_png_and_npy(tmp_path, capsys):
+    sched = tmp_path / "s.json"
+    run(capsys, "search", *TINY, "--out", str(sched))
+    png = tmp_path / "grid.png"
+    code, out, _ = run(capsys, "sample", "--model", "gmm-toy", "--sigmas-file", str(sched), "--solver", "heun",
+                       "--n", "8", "--out", str(png))
+    assert code == 0 and "NFE 8 per sample" in out  # heun: 2 per step, 4 steps
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    x = np.load(tmp_path / "grid.npy")
+    assert x.shape == (8, 2) and np.isfinite(x).all()
+    # Sample j depends only on (seed, j): a smaller batch gives the first rows again.
+    run(capsys, "sample", "--model", "gmm-toy", "--sigmas-file", str(sched), "--solver", "heun", "--n", "3",
+        "--batch-size", "2", "--out", str(tmp_path / "few.png"))
+    np.testing.assert_array_equal(np.load(tmp_path / "few.npy"), x[:3])
+
+
+def test_sample_lands_on_the_toy_data(tmp_path, capsys):
+    """A fine Heun solve maps noise onto the 8 modes (std 0.1) on the unit circle."""
+    code, out, _ = run(capsys, "sample", "--model", "gmm-toy", "--solver", "heun", "--schedule", "polynomial",
+                       "--steps", "40", "--n", "64", "--out", str(tmp_path / "t.png"))
+    assert code == 0 and "NFE 80" in out
+    r = np.linalg.norm(np.load(tmp_path / "t.npy"), axis=1)
+    assert np.abs(r - 1).max() < 0.5 and abs(np.median(r) - 1) < 0.1
+    D = toy_gmm(5)
+    assert D.means.shape == (8, 5) and torch.allclose(D.means[:, :2].norm(dim=1), torch.ones(8, dtype=torch.float64))
+    with pytest.raises(ValueError, match="dim"):
+        toy_gmm(1)
+
+
+def test_bench_delegates_argv(monkeypatch, capsys):
+    seen = []
+    fake = types.ModuleType("gitscore.bench")
+    fake.main = lambda argv: seen.append(argv) or 3
+    monkeypatch.setitem(sys.modules, "gitscore.bench", fake)
+    monkeypatch.setattr(gitscore, "bench", fake, raising=False)
+    assert main(["bench", "--help", "--solver", "euler"]) == 3
+    assert seen == [["--help", "--solver", "euler"]]
+    fake.main = lambda argv: (_ for _ in ()).throw(ValueError("nfe must be >= 1"))
+    code, _, err = run(capsys, "bench", "--nfe", "0")
+    assert code == 2 and "nfe must be >= 1" in err and "Traceback" not in err
+
+
+def test_bench_missing_module(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "gitscore.bench", None)  # makes the import fail
+    if "bench" in vars(gitscore):
+        monkeypatch.delattr(gitscore, "bench")
+    code, _, err = run(capsys, "bench", "--quick")
+    assert code == 2 and "gitscore.bench" in err
+
+
+def test_train_wiring(monkeypatch, tmp_path, capsys):
+    """`train` hands its flags to gitscore.train.train and exports the run's checkpoint (training itself: test_train)."""
+    import gitscore.data
+    import gitscore.train
+
+    calls = {}
+    images = torch.zeros(8, 1, 28, 28)
+    monkeypatch.setattr(gitscore.data, "fashion_mnist", lambda split="train": (images, torch.zeros(8)))
+    monkeypatch.setattr(gitscore.train, "train", lambda data, out_dir, config, **kw: calls.update(
+        data=data, out_dir=out_dir, config=config, **kw) or (None, config.steps))
+    monkeypatch.setattr(gitscore.train, "export_ema", lambda ckpt, out: calls.update(export=(ckpt, out)))
+    code, out, _ = run(capsys, "train", "--out", str(tmp_path), "--steps", "7", "--batch-size", "4", "--lr", "2e-4",
+                       "--seed", "3", "--checkpoint-every", "5", "--export", str(tmp_path / "m.safetensors"),
+                       "--device", "cpu", "--quiet")
+    assert code == 0 and "step 7" in out and calls["data"] is images and calls["progress"] is False
+    c = calls["config"]
+    assert (c.steps, c.batch_size, c.lr, c.seed, c.checkpoint_every) == (7, 4, 2e-4, 3, 5)
+    assert calls["export"] == (tmp_path / "checkpoint.safetensors", str(tmp_path / "m.safetensors"))
+
+
+def test_sample_from_checkpoints(tmp_path, capsys):
+    """--checkpoint takes an exported model and a training checkpoint (its EMA weights)."""
+    from gitscore.nets import build_denoiser, save_weights
+
+    config = {"unet": {"channels": [8, 16], "blocks": 1, "emb_dim": 16, "attention": False, "patch": 2}, "sigma_data": 0.5}
+    torch.manual_seed(0)
+    net = build_denoiser(config)
+    for p in net.parameters():  # the U-Net starts with zeroed output layers; make F non-trivial
+        p.data.normal_(0, 0.05)
+    state = net.state_dict()
+    save_weights(tmp_path / "model.safetensors", state, config)
+    both = {f"model.{k}": torch.zeros_like(v) for k, v in state.items()} | {f"ema.{k}": v for k, v in state.items()}
+    save_weights(tmp_path / "run" / "checkpoint.safetensors", both, {"model_config": config, "step": 1})
+    arrays = []
+    for ckpt in (tmp_path / "model.safetensors", tmp_path / "run" / "checkpoint.safetensors"):
+        png = tmp_path / f"{ckpt.parent.name}.png"
+        code, out, _ = run(capsys, "sample", "--model", "fmnist", "--checkpoint", str(ckpt), "--device", "cpu",
+                           "--solver", "euler", "--steps", "2", "--n", "2", "--out", str(png))
+        assert code == 0 and "NFE 2" in out
+        arrays.append(np.load(png.with_suffix(".npy")))
+    assert arrays[0].shape == (2, 1, 28, 28)
+    np.testing.assert_array_equal(arrays[0], arrays[1])  # the EMA weights, not the zeroed model ones
