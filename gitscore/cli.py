@@ -139,15 +139,8 @@ def read_schedule(path) -> tuple[torch.Tensor, dict]:
 
 
 def _write(path, data: bytes):
-    """Atomic write; the file gets the usual umask permissions (the temp file behind it is created 0600)."""
-    import os
-
     from .nets import atomic_write_bytes
-
     atomic_write_bytes(path, data)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(path, 0o666 & ~umask)
 
 
 def _short(sigmas) -> str:
