@@ -122,12 +122,24 @@ def _write(out: Path, state: dict) -> None:
     atomic_write_bytes(out / "results.csv", buf.getvalue().encode())
 
 
-def _reference(denoiser, cfg: BenchConfig, shape, out: Path, state: dict) -> torch.Tensor:
+def _reference(denoiser, cfg: BenchConfig, shape, out: Path, state: dict, reuse=None) -> torch.Tensor:
     """Converged reference solutions for the first n_ref evaluation latents (cached in OUT/reference.safetensors)."""
     from safetensors.torch import load_file, save
     path = out / "reference.safetensors"
     if path.exists() and "reference" in state:
         return load_file(path)["x"]
+    if reuse is not None:  # the reference of another run with the same model, eval seed and ref_steps
+        other = json.loads((Path(reuse) / "results.json").read_text())
+        oc = other["config"]
+        mismatch = {k: (oc[k], getattr(cfg, k)) for k in ("model", "eval_seed", "ref_steps", "kde_size")
+                    if oc[k] != getattr(cfg, k)}
+        if mismatch or oc["n_ref"] < cfg.n_ref:
+            raise ValueError(f"--reference-from {reuse}: its run differs ({mismatch}, n_ref {oc['n_ref']})")
+        ref = load_file(Path(reuse) / "reference.safetensors")["x"][:cfg.n_ref]
+        state["reference"] = dict(other["reference"], reused_from=str(reuse))
+        if dist.is_main():
+            atomic_write_bytes(path, save({"x": ref.contiguous()}))
+        return ref
     fine = polynomial(cfg.ref_steps, 0.002, 80.0)
     t0 = time.perf_counter()
     ref = sample_many(denoiser, "heun", fine, cfg.n_ref, cfg.eval_seed, shape, cfg.batch_size)
@@ -168,7 +180,8 @@ def _gits_schedules(denoiser, cfg: BenchConfig, shape, state: dict) -> dict:
     return found
 
 
-def run_bench(cfg: BenchConfig, out, progress: bool = True, command: str | None = None) -> dict:
+def run_bench(cfg: BenchConfig, out, progress: bool = True, command: str | None = None,
+              reference_from=None) -> dict:
     """Run (or resume) the sweep; returns the results dict also written to OUT/results.json."""
     from tqdm.auto import tqdm
     cfg.validate()
@@ -186,7 +199,7 @@ def run_bench(cfg: BenchConfig, out, progress: bool = True, command: str | None 
     shape = (1, 28, 28)
 
     denoiser = load_model(cfg)
-    ref = _reference(denoiser, cfg, shape, out, state)
+    ref = _reference(denoiser, cfg, shape, out, state, reference_from)
     gits_sched = _gits_schedules(denoiser, cfg, shape, state)
     if cfg.n_fd and cfg.model == "fmnist" and "noise_floor" not in state:
         floor = metrics.frechet_distance(metrics.reference_features("train", n=cfg.n_fd, seed=0), "test")
@@ -248,6 +261,8 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
     p.add_argument("--teacher", choices=sorted(SOLVERS), default=d.teacher)
     p.add_argument("--coeff", type=float, default=d.coeff)
     p.add_argument("--out", required=True, help="folder for results.json / results.csv (resumed if present)")
+    p.add_argument("--reference-from", default=None, metavar="DIR",
+                   help="reuse the reference solutions of an earlier run in DIR (same model, eval seed, ref steps)")
     p.add_argument("--no-progress", action="store_true")
     return p
 
@@ -260,7 +275,8 @@ def main(argv=None) -> int:
                       teacher=args.teacher, coeff=args.coeff, kde_size=args.kde_size, batch_size=args.batch_size)
     dist.init()
     cmd = "gitscore bench " + " ".join(argv if argv is not None else sys.argv[1:])
-    state = run_bench(cfg, args.out, progress=not args.no_progress, command=cmd)
+    state = run_bench(cfg, args.out, progress=not args.no_progress, command=cmd,
+                      reference_from=args.reference_from)
     if dist.is_main():
         print(f"\nwall time {state['wall_time_s']:.0f} s; reference: {state['reference']}")
         if cfg.n_fd and cfg.model == "fmnist":

@@ -1,0 +1,50 @@
+import json
+
+import pytest
+import torch
+
+from gitscore import bench
+
+
+def _cfg(**kw):
+    base = dict(model="kde", kde_size=300, solvers=["euler", "heun"], schedules=["polynomial", "gits_dev"],
+                nfes=[3, 4], n_fd=0, n_ref=4, ref_steps=16, n_warmup=4, grid_points=9, batch_size=3)
+    return bench.BenchConfig(**(base | kw))
+
+
+def test_small_sweep_resumes_and_tables(tmp_path):
+    torch.set_num_threads(1)
+    state = bench.run_bench(_cfg(), tmp_path, progress=False, command="test")
+    keys = [(r["solver"], r["schedule"], r["nfe"]) for r in state["rows"]]
+    # heun needs 2 calls per step: only the even NFE runs.
+    assert keys == [("euler", "polynomial", 3), ("euler", "polynomial", 4), ("euler", "gits_dev", 3),
+                    ("euler", "gits_dev", 4), ("heun", "polynomial", 4), ("heun", "gits_dev", 4)]
+    for r in state["rows"]:
+        assert len(r["sigmas"]) == r["steps"] + 1 and r["ref_error"] >= 0 and r["fd"] is None
+    # GITS schedules are picked from the teacher grid, first and last points included.
+    grid = bench.gits.teacher_grid(9).tolist()
+    g3 = next(r for r in state["rows"] if r["schedule"] == "gits_dev" and r["nfe"] == 3)["sigmas"]
+    assert set(g3) <= set(grid) and g3[0] == grid[0] and g3[-1] == grid[-1]
+    # The reference is converged far below the few-step errors it is used for.
+    assert state["reference"]["distance_to_2x_finer"] < 0.01 * min(r["ref_error"] for r in state["rows"])
+    on_disk = json.loads((tmp_path / "results.json").read_text())
+    assert on_disk["rows"] == state["rows"] and (tmp_path / "results.csv").read_text().count("\n") == 7
+    # Resuming a finished run recomputes nothing; a changed config is refused.
+    again = bench.run_bench(_cfg(), tmp_path, progress=False)
+    assert again["rows"] == state["rows"]
+    with pytest.raises(ValueError, match="another configuration"):
+        bench.run_bench(_cfg(nfes=[5]), tmp_path, progress=False)
+    # A second run can reuse the reference solutions.
+    other = bench.run_bench(_cfg(solvers=["euler"], schedules=["logsnr"], nfes=[3]), tmp_path / "b",
+                            progress=False, reference_from=tmp_path)
+    assert other["reference"]["reused_from"] == str(tmp_path)
+    table = bench.markdown_table(state, "ref_error")
+    assert table.splitlines()[0] == "| solver | schedule | NFE 3 | NFE 4 |" and len(table.splitlines()) == 6
+
+
+def test_bad_config():
+    with pytest.raises(ValueError, match="solvers must be among"):
+        _cfg(solvers=["rk4"]).validate()
+    with pytest.raises(ValueError, match="schedules must be among"):
+        _cfg(schedules=["gits_cosine"]).validate()
+    assert bench.calls_per_step("heun") == 2 and bench.calls_per_step("ipndm") == 1
