@@ -1,0 +1,344 @@
+"""The built book in a real browser: Debian's headless Chromium opens every chapter of `_build/html` offline.
+
+Run by `make browser-test` (after the book is built from its stored outputs); not part of `pytest tests`.
+Chromium is driven over the DevTools protocol on a pipe (--remote-debugging-pipe: no port, no driver, no extra
+package); the pages are served by a loopback http.server (127.0.0.1 only). Each chapter must load, every image must
+decode, every maths element must be typeset by the local MathJax, no output cell may be an error, no request may leave
+the machine or fail, and a full-page screenshot of each chapter is kept in _build/screenshots/.
+
+Environment: BOOK_HTML (default _build/html), BOOK_TOC (default _toc.yml), SCREENSHOTS (default _build/screenshots),
+CHROMIUM (default /usr/bin/chromium, else `chromium` on PATH).
+"""
+import base64
+import fcntl
+import functools
+import http.server
+import json
+import os
+import re
+import select
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html"))
+TOC = Path(os.environ.get("BOOK_TOC", ROOT / "_toc.yml"))
+SHOTS = Path(os.environ.get("SCREENSHOTS", ROOT / "_build" / "screenshots"))
+TIMEOUT = 60.0         # seconds for one page to load, typeset and settle
+WIDTH, HEIGHT = 1280, 900
+MAX_SHOT_HEIGHT = 16000  # keeps a screenshot's PNG a few MB; longer pages are cut there
+
+# Console errors of the toolchain, not of the book: Sphinx 7.4's html builder re-adds inline scripts registered after
+# Builder.init() (filename None vs ''), so sphinx-thebe's `const THEBE_JS_URL = ...` is declared twice on every page.
+KNOWN_CONSOLE_ERRORS = ["Identifier 'THEBE_JS_URL' has already been declared"]
+
+# Traces of an output cell that raised (myst-nb's traceback container, nbformat's error fields).
+ERROR_MARKERS = ["Traceback (most recent call last)", 'class="output traceback', "output_error", '"ename"']
+
+
+def toc_pages(toc_path=TOC):
+    """Every document of the table of contents, root first, as paths without suffix (e.g. 'book/01_ode')."""
+    toc = yaml.safe_load(Path(toc_path).read_text())
+    pages = [toc["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                pages.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk({k: v for k, v in toc.items() if k != "root"})
+    return [re.sub(r"\.(md|ipynb|py|rst)$", "", p) for p in pages]
+
+
+PAGES = toc_pages()
+
+
+# --- Chrome DevTools protocol over --remote-debugging-pipe: NUL-separated JSON on fds 3 (in) and 4 (out).
+
+def _renumber(fd):
+    """The same pipe end numbered 10 or more, so that moving it to fd 3 or 4 cannot overwrite its partner."""
+    high = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 10)
+    os.close(fd)
+    return high
+
+
+class Chromium:
+    """A headless Chromium with one page, driven over the DevTools pipe."""
+
+    def __init__(self, binary, log_path):
+        self.profile = tempfile.mkdtemp(prefix="chromium-profile-")
+        fd_in, self._to_chrome = os.pipe()
+        self._from_chrome, fd_out = os.pipe()
+        fd_in, fd_out = _renumber(fd_in), _renumber(fd_out)
+        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--disable-extensions", "--disable-default-apps", "--hide-scrollbars", "--mute-audio",
+                 f"--window-size={WIDTH},{HEIGHT}", f"--user-data-dir={self.profile}",
+                 "--remote-debugging-pipe", "about:blank"]
+        self._log = open(log_path, "wb")
+        # Chromium reads commands on fd 3 and writes replies on fd 4: bash moves the pipe ends there.
+        move = f'exec "$@" 3<&{fd_in} 4>&{fd_out} {fd_in}<&- {fd_out}>&-'
+        self.proc = subprocess.Popen(["bash", "-c", move, "bash", binary, *flags], stdin=subprocess.DEVNULL,
+                                     stdout=self._log, stderr=subprocess.STDOUT, pass_fds=(fd_in, fd_out))
+        os.close(fd_in)
+        os.close(fd_out)
+        self._buf, self._next_id, self.events, self.session = b"", 0, [], None
+
+    def _read_message(self, deadline):
+        while b"\0" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._from_chrome], [], [], left)[0]:
+                raise TimeoutError("Chromium did not answer in time")
+            chunk = os.read(self._from_chrome, 1 << 20)
+            if not chunk:
+                raise RuntimeError(f"Chromium closed the DevTools pipe (exit code {self.proc.poll()})")
+            self._buf += chunk
+        message, self._buf = self._buf.split(b"\0", 1)
+        return json.loads(message)
+
+    def send(self, method, timeout=TIMEOUT, session=True, **params):
+        """Send one command (to the page's session unless session=False) and return its result."""
+        self._next_id += 1
+        msg = {"id": self._next_id, "method": method, "params": params}
+        if session and self.session:
+            msg["sessionId"] = self.session
+        os.write(self._to_chrome, json.dumps(msg).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = self._read_message(deadline)
+            if reply.get("id") == self._next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply["result"]
+            self.events.append(reply)
+
+    def wait_event(self, method, timeout=TIMEOUT):
+        """Wait for the first event named method (events already received count)."""
+        deadline = time.monotonic() + timeout
+        for i, event in enumerate(self.events):
+            if event.get("method") == method:
+                return self.events.pop(i)
+        while True:
+            event = self._read_message(deadline)
+            if event.get("method") == method:
+                return event
+            self.events.append(event)
+
+    def evaluate(self, expression, timeout=TIMEOUT):
+        """The JSON value of a JavaScript expression (promises are awaited)."""
+        result = self.send("Runtime.evaluate", timeout=timeout, expression=expression, awaitPromise=True,
+                           returnByValue=True)
+        if "exceptionDetails" in result:
+            raise RuntimeError(f"JavaScript error: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    def open_page(self):
+        target = self.send("Target.createTarget", session=False, url="about:blank")["targetId"]
+        self.session = self.send("Target.attachToTarget", session=False, targetId=target, flatten=True)["sessionId"]
+        for domain in ("Page", "Runtime", "Network", "Log"):
+            self.send(f"{domain}.enable")
+        self.send("Emulation.setDeviceMetricsOverride", width=WIDTH, height=HEIGHT, deviceScaleFactor=1, mobile=False)
+
+    def close(self):
+        try:
+            self.send("Browser.close", session=False, timeout=10)
+        except Exception:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        os.close(self._to_chrome)
+        os.close(self._from_chrome)
+        self._log.close()
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+
+def find_chromium():
+    binary = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(binary).exists():
+        pytest.fail(f"Chromium not found at {binary}: `apt-get install chromium` (make browser-test does it as root)")
+    return binary
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/favicon.ico" and not (HTML / "favicon.ico").exists():  # the browser's own guess, not the book's
+            self.send_response(204)
+            self.end_headers()
+            return
+        super().do_GET()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def server():
+    """The built HTML on a loopback-only http server."""
+    if not (HTML / "index.html").is_file():
+        pytest.fail(f"{HTML}/index.html not found: build the book first (make book-stored)")
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(QuietHandler, directory=str(HTML)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    chrome = Chromium(find_chromium(), SHOTS / "chromium.log")
+    try:
+        chrome.send("Browser.getVersion", session=False, timeout=60)
+        chrome.open_page()
+        yield chrome
+    finally:
+        chrome.close()
+
+
+# Run in the page once it has loaded: let lazy images load, wait for them and for MathJax, then report.
+INSPECT = """(async () => {
+  const imgs = [...document.images];
+  imgs.forEach(i => { i.loading = 'eager'; });
+  await Promise.all(imgs.map(i => i.complete ? null : new Promise(r => { i.onload = i.onerror = r; })));
+  const mj = window.MathJax;
+  if (mj && mj.startup && mj.startup.promise) { await mj.startup.promise; }
+  const maths = [...document.querySelectorAll('.math')];
+  return {
+    title: document.title,
+    mathjax: !!(mj && mj.version), mathjax_version: (mj && mj.version) || null,
+    maths: maths.length,
+    untypeset: maths.filter(m => !m.querySelector('mjx-container')).map(m => m.textContent.slice(0, 80)),
+    merrors: [...document.querySelectorAll('[data-mml-node="merror"], mjx-merror')]
+      .map(e => e.getAttribute('data-mjx-error') || e.textContent),
+    images: imgs.length,
+    broken: imgs.filter(i => !i.complete || i.naturalWidth === 0).map(i => i.getAttribute('src')),
+    figures: document.querySelectorAll('.cell_output img, figure img').length,
+    height: Math.ceil(document.documentElement.scrollHeight),
+  };
+})()"""
+
+
+def visit(chrome, url):
+    """Load url, wait for images and maths, return the page report plus its requests and console errors."""
+    chrome.events.clear()
+    chrome.send("Page.navigate", url=url)
+    chrome.wait_event("Page.loadEventFired")
+    report = chrome.evaluate(INSPECT)
+    time.sleep(0.2)  # let late console messages arrive
+    chrome.evaluate("1")
+    requested, failed, console = {}, [], []
+    for event in chrome.events:
+        method, params = event.get("method"), event.get("params", {})
+        if method == "Network.requestWillBeSent":
+            requested[params["requestId"]] = params["request"]["url"]
+        elif method == "Network.responseReceived" and params["response"]["status"] >= 400:
+            failed.append(f"{params['response']['status']} {params['response']['url']}")
+        elif method == "Network.loadingFailed" and not params.get("canceled"):
+            failed.append(f"{params.get('errorText')} {requested.get(params['requestId'], '?')}")
+        elif method == "Runtime.exceptionThrown":
+            console.append(params["exceptionDetails"].get("exception", {}).get("description")
+                           or params["exceptionDetails"].get("text"))
+        elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
+            console.append(f"{params['entry']['text']} {params['entry'].get('url', '')}")
+    report["requests"] = sorted(set(requested.values()))
+    report["failed"] = failed
+    report["console_errors"] = [c for c in console if not any(k in (c or "") for k in KNOWN_CONSOLE_ERRORS)]
+    return report
+
+
+def screenshot(chrome, path, height):
+    """A full-page PNG of the current page (cut at MAX_SHOT_HEIGHT): the viewport is made as tall as the page."""
+    height = min(max(height, HEIGHT), MAX_SHOT_HEIGHT)
+    chrome.send("Emulation.setDeviceMetricsOverride", width=WIDTH, height=height, deviceScaleFactor=1, mobile=False)
+    try:
+        chrome.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        data = chrome.send("Page.captureScreenshot", format="png")["data"]
+    finally:
+        chrome.send("Emulation.setDeviceMetricsOverride", width=WIDTH, height=HEIGHT, deviceScaleFactor=1,
+                    mobile=False)
+    path.write_bytes(base64.b64decode(data))
+    return path
+
+
+def local(url):
+    parts = urlsplit(url)
+    return parts.scheme in ("data", "blob", "about") or parts.hostname == "127.0.0.1"
+
+
+# --- Tests
+
+def test_toc_pages_built():
+    """Every page of _toc.yml was built."""
+    missing = [p for p in PAGES if not (HTML / f"{p}.html").is_file()]
+    assert not missing, f"pages of {TOC.name} missing from {HTML}: {missing}"
+    index = (HTML / "index.html").read_text(encoding="utf-8")
+    assert f"{PAGES[0]}.html" in index, "index.html does not lead to the root page"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_error_cells(page):
+    """No output cell of the built page is an error (a traceback, or nbformat's error output)."""
+    path = HTML / f"{page}.html"
+    if not path.is_file():
+        pytest.fail(f"{path} not built")
+    text = path.read_text(encoding="utf-8")
+    found = [m for m in ERROR_MARKERS if m in text]
+    assert not found, f"{page}: error output in the HTML ({found})"
+
+
+def test_mathjax_is_local():
+    """The pages load MathJax from the book's own _static folder, never from a CDN."""
+    text = (HTML / f"{PAGES[0]}.html").read_text(encoding="utf-8")
+    scripts = re.findall(r'<script[^>]*src="([^"]*mathjax[^"]*)"', text, flags=re.I)
+    assert scripts, "no MathJax script tag"
+    assert all(s.startswith("_static/") or "/_static/" in s for s in scripts), scripts
+    assert all("://" not in s for s in scripts), f"MathJax from the network: {scripts}"
+    for src in scripts:
+        assert (HTML / f"{PAGES[0]}.html").parent.joinpath(src.split("?")[0]).resolve().is_file(), src
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_page_in_chromium(page, server, browser):
+    """The page loads offline, its images decode, its maths is typeset; a screenshot is kept."""
+    report = visit(browser, f"{server}/{page}.html")
+    shot = screenshot(browser, SHOTS / (page.replace("/", "__") + ".png"), report["height"])
+    summary = {k: report[k] for k in ("title", "mathjax_version", "maths", "images", "figures", "height")}
+    print(f"{page}: {summary} -> {shot.relative_to(ROOT) if shot.is_relative_to(ROOT) else shot}")
+
+    problems = []
+    if not report["title"] or "Error response" in report["title"]:  # http.server's error page
+        problems.append(f"title {report['title']!r}")
+    if report["broken"]:
+        problems.append(f"images that did not load: {report['broken']}")
+    if report["maths"] and not report["mathjax"]:
+        problems.append(f"{report['maths']} maths elements but MathJax did not load")
+    if report["untypeset"]:
+        problems.append(f"maths not typeset: {report['untypeset'][:5]}")
+    if report["merrors"]:
+        problems.append(f"TeX errors: {report['merrors'][:5]}")
+    offsite = [u for u in report["requests"] if not local(u)]
+    if offsite:
+        problems.append(f"requests leaving the machine: {offsite}")
+    if report["failed"]:
+        problems.append(f"failed requests: {report['failed']}")
+    if report["console_errors"]:
+        problems.append(f"JavaScript errors: {report['console_errors'][:5]}")
+    assert not problems, f"{page}:\n  " + "\n  ".join(problems)
+    assert shot.stat().st_size > 1000
