@@ -1,8 +1,8 @@
 """Train the Fashion-MNIST classifier whose features define FD/KID in gitscore.metrics, and ship its weights.
 
-    nice -n 10 python scripts/train_classifier.py --epochs 5 --seed 0
+    nice -n 10 python scripts/train_classifier.py --epochs 5 --seed 0   # 92.0% test accuracy, ~6.5 min on 1 busy core
 
-Seeded; Adam with a one-cycle learning rate; light augmentation (random shifts of up to +-1 px, horizontal
+Seeded; AdamW with a one-cycle learning rate; light augmentation (random shifts of up to +-1 px, horizontal
 flips). The test split is used once, at the end, to report accuracy. Writes
 gitscore/weights/fmnist_classifier.{safetensors,json} and their sha256 in MANIFEST.json.
 """
@@ -20,7 +20,7 @@ from gitscore.data import fashion_mnist
 from gitscore.metrics import CLASSIFIER_PATH, Classifier
 
 
-def augment(x: torch.Tensor, generator: torch.Generator, shift: int = 2) -> torch.Tensor:
+def augment(x: torch.Tensor, generator: torch.Generator, shift: int = 1) -> torch.Tensor:
     """Per-image random shift in [-shift, shift]^2 (background -1 fills in) and horizontal flip with p = 1/2."""
     B, _, H, W = x.shape
     xp = F.pad(x, (shift,) * 4, value=-1.0)
