@@ -10,8 +10,8 @@ VERDICTS = ("holds", "holds partly", "does not hold here")
 _TAG = "VERDICT"
 
 
-def verdict(claim: str, paper: str, ours: str, result: str, anchor: str = "") -> str:
-    """Print (and return) one verdict line: claim, the paper's figure/number, our measurement, the verdict."""
+def verdict(claim: str, paper: str, ours: str, result: str, anchor: str = "") -> None:
+    """Print one verdict line: claim, the paper's figure/number, our measurement, the verdict."""
     if result not in VERDICTS:
         raise ValueError(f"result must be one of {list(VERDICTS)}, got {result!r}")
     for name, text in (("claim", claim), ("paper", paper), ("ours", ours), ("anchor", anchor)):
@@ -19,7 +19,6 @@ def verdict(claim: str, paper: str, ours: str, result: str, anchor: str = "") ->
             raise ValueError(f"{name} must not contain '|' or newlines, got {text!r}")
     line = f"{_TAG} | {claim} | {paper} | {ours} | {result} | {anchor}"
     print(line)
-    return line
 
 
 def collect(book_dir) -> list[dict]:

@@ -108,7 +108,6 @@ def test_bad_train_config():
         train(torch.zeros(10, 28, 28), "/tmp/unused-gitscore", _cfg(), progress=False)
 
 
-@pytest.mark.skipif(not (nets.WEIGHTS_DIR / "fmnist_edm.safetensors").exists(), reason="shipped model not exported yet")
 def test_shipped_model_denoises():
     from gitscore.data import fashion_mnist
     D = nets.load_pretrained("fmnist_edm", device="cpu")
