@@ -120,7 +120,8 @@ def record(sampler, denoiser, x, sigmas, *, dtype: torch.dtype | None = None, **
 # Input handling.
 
 def _scalar(s, name) -> float:
-    s = torch.as_tensor(s).detach().reshape(-1)
+    # python floats stay float64 (torch.as_tensor would round them to float32)
+    s = (s if torch.is_tensor(s) else torch.as_tensor(s, dtype=torch.float64)).detach().reshape(-1)
     if s.numel() == 0 or not bool((s == s[0]).all()):
         raise ValueError(f"{name} must be one noise level for the whole batch, got {s.tolist()}")
     return float(s[0])
