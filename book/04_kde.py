@@ -1,0 +1,479 @@
+# ---
+# jupyter:
+#   jupytext:
+#     formats: ipynb,py:percent
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#   kernelspec:
+#     display_name: Python 3
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # The closed-form KDE denoiser
+#
+# ## Overview
+#
+# A trained network only approximates the optimal denoiser $D^*(x;\sigma) = E[x_0 \mid x]$. For one
+# data model the optimum is available in closed form: the empirical distribution of the training set
+# $\{y_i\}_{i=1}^N$ itself. Noised at level $\sigma$ it becomes a Gaussian kernel density estimate
+# (KDE) with bandwidth $\sigma$,
+#
+# $$
+# p_\sigma(x) = \frac1N \sum_{i=1}^N \mathcal N(x;\, y_i,\, \sigma^2 I),
+# \qquad
+# D^*(x;\sigma) = \sum_{i=1}^N w_i(x,\sigma)\, y_i,
+# \qquad
+# w(x,\sigma) = \operatorname{softmax}_i\!\left(-\frac{\lVert x - y_i\rVert^2}{2\sigma^2}\right).
+# $$
+#
+# {cite}`chen2024trajectory` use this model to analyse sampling in closed form, and claim that
+#
+# 1. sampling the probability-flow ODE with $D^*$ reproduces training images (it *memorises*), and
+# 2. its trajectories have the same regularity as those of a trained network (Chapter 2).
+#
+# We build $D^*$ over all 60,000 Fashion-MNIST training images, check it against a brute-force
+# implementation and against Tweedie's formula $D^* = x + \sigma^2 \nabla \log p_\sigma(x)$, sample
+# with it, and compare it step by step with the trained network started from the same noise, to find
+# the noise levels where the two part ways.
+#
+# **Prerequisites.** Chapter 1 (the PF-ODE $dx/d\sigma = (x - D(x;\sigma))/\sigma$, solvers) and
+# Chapter 2 (deviation, reconstruction error, the boomerang frame).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+import time
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import numpy as np
+import seaborn as sns
+import torch
+
+import gitscore as gs
+
+t_start = time.perf_counter()
+torch.set_num_threads(2)  # one fixed thread count: float32 round-off, hence every printed digit, repeats
+sns.set_theme(style="whitegrid", context="notebook")
+
+
+@dataclass
+class Params:
+    n_samples: int = 16             # trajectories, from the same x_T = 80 z for the KDE and the network
+    n_steps: int = 20               # Heun steps on EDM's polynomial grid 80 -> 0.002 (39 denoiser calls)
+    seed: int = 0                   # latents z_j = gs.gits.latents(..., seed, j, j + 1)
+    n_slice: int = 2000             # training images in the slice for the brute-force check
+    check_sigmas: tuple = (0.05, 0.5, 5.0, 50.0)  # noise levels of the exactness checks
+    n_check: int = 4                # query points (noised test images) per noise level
+    n_gap: int = 8                  # trajectories on which each denoiser is evaluated at the other's points
+    commit: float = 0.5             # the KDE has "chosen" a training image once its largest weight passes this
+
+
+P = Params()
+T = gs.trajectory
+sigmas = gs.schedules.polynomial(P.n_steps)
+print(P)
+
+# %% [markdown]
+# ## The denoiser
+#
+# `KDEDenoiser` stores the training images once and scans them in blocks with an online log-sum-exp,
+# so a call never holds more than a block of weights; each call costs two matrix products over the
+# whole training set. The call itself:
+#
+# ```{literalinclude} ../gitscore/denoisers.py
+# :pyobject: KDEDenoiser.__call__
+# ```
+#
+# and the scan it runs:
+#
+# ```{literalinclude} ../gitscore/denoisers.py
+# :pyobject: KDEDenoiser._scan
+# ```
+#
+# We use all 60,000 training images (no subsampling), in float32.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+images, labels = gs.data.fashion_mnist("train")
+test_images, _ = gs.data.fashion_mnist("test")
+kde = gs.denoisers.KDEDenoiser(images)
+net = gs.nets.load_pretrained()
+print(f"KDE over N = {kde.N} images of d = {kde.d} pixels, storage {kde.dtype}")
+
+# %% [markdown]
+# ### Check 1: against brute force
+#
+# On a slice of the first 2,000 training images we compare the blocked float32 (and float64)
+# implementation with the textbook formula in float64: all $B \times N$ squared distances at once,
+# a softmax, a weighted sum. The queries are test images noised at four levels, from
+# $\sigma = 0.05$ (one weight close to 1) to $\sigma = 50$ (all weights nearly equal).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+def brute_force_denoiser(x, Y, sigma):
+    """D*(x; sigma) from the full (B, N) softmax in float64 (reference only: holds B x N numbers)."""
+    x, Y = x.flatten(1).double(), Y.flatten(1).double()
+    w = torch.softmax(-torch.cdist(x, Y).square() / (2 * sigma ** 2), dim=1)
+    return w @ Y
+
+
+def rel_err(a, b):
+    """max over rows of ||a - b|| / ||b||."""
+    a, b = a.flatten(1).double(), b.flatten(1).double()
+    return ((a - b).norm(dim=1) / b.norm(dim=1)).max().item()
+
+
+Y = images[:P.n_slice]
+kde_slice = {torch.float32: gs.denoisers.KDEDenoiser(Y), torch.float64: gs.denoisers.KDEDenoiser(Y, dtype=torch.float64)}
+for sigma in P.check_sigmas:
+    x = test_images[:P.n_check].double() + sigma * gs.gits.latents((1, 28, 28), P.seed + 1, 0, P.n_check)
+    ref = brute_force_denoiser(x, Y, sigma)
+    e32 = rel_err(kde_slice[torch.float32](x.float(), sigma), ref)
+    e64 = rel_err(kde_slice[torch.float64](x, sigma), ref)
+    print(f"sigma = {sigma:5}: relative error float32 {'< 1e-5' if e32 < 1e-5 else f'{e32:.1e}'}, "
+          f"float64 {'< 1e-12' if e64 < 1e-12 else f'{e64:.1e}'}")
+    assert e32 < 1e-5 and e64 < 1e-12
+
+# %% [markdown]
+# ### Check 2: Tweedie's formula
+#
+# For Gaussian noise the optimal denoiser is the score step $D^*(x;\sigma) = x + \sigma^2 \nabla_x
+# \log p_\sigma(x)$. We differentiate `KDEDenoiser.log_density` (the exact $\log p_\sigma$ over all
+# 60,000 images) with autograd and compare the step with the denoiser's output, relative to the
+# size of the step $\lVert D - x\rVert$. The same check on a Gaussian mixture with one component
+# per class (class mean, diagonal class variances; `GMMDenoiser`, float64) shows the formula at
+# float64 precision.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+X = images.flatten(1).double()
+classes = range(len(gs.data.CLASSES))
+gmm = gs.denoisers.GMMDenoiser(torch.bincount(labels).double() / len(labels),
+                               torch.stack([X[labels == c].mean(0) for c in classes]).reshape(-1, 1, 28, 28),
+                               torch.stack([X[labels == c].var(0) for c in classes]) + 1e-3)
+
+s = torch.tensor(P.check_sigmas, dtype=torch.float64).repeat_interleave(P.n_check)  # one sigma per point
+x0 = test_images[:P.n_check].repeat(len(P.check_sigmas), 1, 1, 1).double()
+x = x0 + s.reshape(-1, 1, 1, 1) * gs.gits.latents((1, 28, 28), P.seed + 2, 0, len(s))
+tweedie_err = {}
+for name, den, dtype, tol in (("KDE, 60k images, float32", kde, torch.float32, 1e-5),
+                              ("GMM, 10 classes, float64", gmm, torch.float64, 1e-10)):
+    xq = x.to(dtype).requires_grad_(True)
+    score, = torch.autograd.grad(den.log_density(xq, s).sum(), xq)
+    with torch.no_grad():
+        D = den(xq, s).double()
+    step = (xq + s.reshape(-1, 1, 1, 1) ** 2 * score).detach().double()
+    err = ((step - D).flatten(1).norm(dim=1) / (D - x).flatten(1).norm(dim=1)).reshape(len(P.check_sigmas), -1).amax(1)
+    tweedie_err[name] = err
+    print(f"{name}: max ||x + sigma^2 grad log p - D|| / ||D - x|| per sigma {P.check_sigmas}: "
+          + ", ".join(f"< {tol:.0e}" if e < tol else f"{e:.1e}" for e in err.tolist()))
+assert (tweedie_err["KDE, 60k images, float32"] < 1e-5).all() and (tweedie_err["GMM, 10 classes, float64"] < 1e-10).all()
+
+# %% [markdown]
+# Both checks hold: the blocked denoiser is the brute-force formula to float32 round-off, and it is
+# the score step of the exact KDE log-density. Chapter 5 reads the same identity as one step of
+# mean shift.
+#
+# ## Sampling with the KDE denoiser memorises
+#
+# We run Heun's method (20 steps, 39 denoiser calls) from 16 latents $x_T = 80\,z$ with the KDE
+# denoiser, and with the trained network from the *same* latents.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+x_T = 80 * gs.gits.latents((1, 28, 28), P.seed, 0, P.n_samples, dtype=torch.float32)
+trajs, seconds = {}, {}
+for name, den in (("KDE", kde), ("network", net)):
+    t0 = time.perf_counter()
+    trajs[name] = T.record(gs.solvers.sample_heun, den, x_T, sigmas, dtype=torch.float64)
+    seconds[name] = time.perf_counter() - t0
+    print(f"{name}: {P.n_samples} samples, {2 * P.n_steps - 1} calls, {seconds[name]:.1f} s")
+
+# %% [markdown]
+# Is a KDE sample a training image? `KDEDenoiser.nearest` returns exact distances to the nearest
+# training images. As a scale we take the distance from a training image to its nearest *other*
+# training image (the second neighbour, the first being itself) and from a test image to its nearest
+# training image.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+idx_train = torch.randperm(kde.N, generator=torch.Generator().manual_seed(P.seed))[:P.n_samples]
+queries = {"KDE samples": trajs["KDE"].xs[:, -1], "network samples": trajs["network"].xs[:, -1],
+           "training images (other)": images[idx_train].flatten(1), "test images": test_images[:P.n_samples].flatten(1)}
+dist, idx = kde.nearest(torch.cat(list(queries.values())).float().reshape(-1, 1, 28, 28), k=2)
+dist, idx = dist.double().split(P.n_samples), idx.split(P.n_samples)
+nn = {q: dist[j][:, 1 if q.startswith("training") else 0] for j, q in enumerate(queries)}
+nn_idx = {q: idx[j][:, 0] for j, q in enumerate(queries)}
+scale = nn["training images (other)"].median().item()
+for q, v in nn.items():
+    print(f"{q:24s} distance to nearest training image: median {v.median().item():.3g}   "
+          f"(/ training NN median: {v.median().item() / scale:.2g})")
+floor = gs.denoisers.KDEDenoiser.sigma_min * kde.d ** 0.5
+print(f"sigma_min * sqrt(d) = {floor:.3g}; distinct training images reached by the {P.n_samples} KDE samples: "
+      f"{len(nn_idx['KDE samples'].unique())}")
+assert nn["KDE samples"].max() < 2 * floor and nn["KDE samples"].max() / scale < 0.02
+assert nn["network samples"].median() / scale > 0.3
+
+# %% tags=["hide-input"]
+rows = {"KDE sample": trajs["KDE"].xs[:, -1], "its nearest training image": kde.points(nn_idx["KDE samples"]),
+        "network sample": trajs["network"].xs[:, -1], "its nearest training image ": kde.points(nn_idx["network samples"])}
+fig, axes = plt.subplots(len(rows), P.n_samples, figsize=(P.n_samples * 0.9, len(rows) * 1.05))
+for i, (name, v) in enumerate(rows.items()):
+    for j in range(P.n_samples):
+        ax = axes[i, j]
+        ax.imshow(v[j].reshape(28, 28).clamp(-1, 1).numpy(), cmap="gray", vmin=-1, vmax=1)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[i, 0].set_ylabel(name.strip(), fontsize=8, rotation=0, ha="right", va="center")
+fig.subplots_adjust(wspace=0.05, hspace=0.08)
+plt.show()
+
+# %% [markdown]
+# **Figure 4.1.** Rows 1-2: the 16 KDE samples and the training image nearest to each. Rows 3-4:
+# the trained network's samples from the same 16 latents and their nearest training images.
+
+# %% tags=["hide-input"]
+fig, ax = plt.subplots(figsize=(9, 3))
+for k, (q, v) in enumerate(nn.items()):
+    ax.scatter(v.numpy(), np.full(len(v), k) + np.linspace(-0.2, 0.2, len(v)), s=18)
+ax.axvline(floor, color="k", ls=":", label=r"$\sigma_{\min}\sqrt{d}$")
+ax.set(xscale="log", yticks=range(len(nn)), yticklabels=list(nn), xlabel="L2 distance to the nearest training image")
+ax.legend(loc="center")
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# **Figure 4.2.** Distance to the nearest training image (log scale) of the KDE samples, the
+# network samples, 16 training images (their nearest *other* training image) and 16 test images.
+#
+# The claim holds: every KDE sample sits on a training image, at distance $\approx \sigma_{\min}
+# \sqrt d$, which is the noise the ODE still carries at $\sigma_{\min} = 0.002$ (one more denoiser
+# call returns the training image exactly), two orders of magnitude below the distance between
+# neighbouring training images. The KDE reproduces its data; it cannot produce anything else. The
+# network's samples from the same latents are about as far from the training set as held-out test
+# images are (the assert asks for more than 0.3 training-neighbour distances): it does not copy.
+#
+# ## Same regularity as the trained network
+#
+# Chapter 2 measured the regularity on 30 trajectories per model. Here we only compare the two
+# models on the *same* latents: the largest deviation from the chord relative to the largest sample
+# distance $\lVert x_T - x_0\rVert$, and the mean L2 error of the 3-D reconstruction relative to the
+# same length.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+geometry = {}
+for name, tr in trajs.items():
+    chord = T.sample_distance(tr)[:, 0]
+    geometry[name] = {"dev": T.deviation(tr).amax(1) / chord,
+                      "rec3": T.reconstruction_error(tr, ks=[3])[:, 0] / chord}
+    g = geometry[name]
+    print(f"{name:8s} max deviation / sample distance: median {g['dev'].median().item():.2g}, worst {g['dev'].max().item():.2g}; "
+          f"3-D reconstruction error / length: median {g['rec3'].median().item():.2g}, worst {g['rec3'].max().item():.2g}")
+    assert g["dev"].max() < 0.02 and g["rec3"].max() < 1e-3
+
+# %% tags=["hide-input"]
+sig = sigmas.numpy()
+colors = {"KDE": "tab:orange", "network": "tab:blue"}
+fig, axes = plt.subplots(1, 2, figsize=(13, 4))
+for name, tr in trajs.items():
+    d = (T.deviation(tr) / T.sample_distance(tr)[:, :1]).numpy()
+    axes[0].plot(sig, np.median(d, 0), color=colors[name], label=name)
+    axes[0].fill_between(sig, d.min(0), d.max(0), color=colors[name], alpha=0.2, lw=0)
+    Yn = T.project_3d(tr, normalize=True)
+    for b in range(P.n_samples):
+        axes[1].plot(Yn[b, :, 0], Yn[b, :, 1], color=colors[name], alpha=0.5, lw=1, label=name if b == 0 else None)
+axes[0].set(xscale="log", xlabel=r"$\sigma$", ylabel=r"deviation / $\|x_T - x_0\|$", title="deviation from the chord")
+axes[0].invert_xaxis()
+axes[1].set(xlabel="chord coordinate / chord length", ylabel="PC 1 of the complement / chord length",
+            title="boomerang frame")
+for ax in axes:
+    ax.legend()
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# **Figure 4.3.** Left: deviation from the chord along $\sigma$ (80 to 0.002, left to right), relative
+# to the chord length; median and range over the 16 trajectories. Right: the trajectories in the
+# boomerang frame of Chapter 2 (chord coordinate against the first principal component of the
+# complement), normalised by the chord length.
+#
+# The claim holds: from the same latents the KDE and the network draw equally straight,
+# equally low-dimensional trajectories of the same boomerang shape. Regularity does not tell a
+# memorising denoiser from a generalising one.
+#
+# ## Where the network and the KDE part ways
+#
+# Both runs start at the same $x_T$. We measure along the way
+#
+# - $\lVert x_t^{\text{net}} - x_t^{\text{KDE}}\rVert$, the gap between the two trajectories;
+# - $\lVert D_{\text{net}}(x) - D^*(x)\rVert$ at the *same* points $x$: at the KDE's points and at
+#   the network's points, on the first 8 trajectories;
+# - the largest KDE weight $\max_i w_i(x_t,\sigma_t)$ along the KDE trajectory (`weights_topk`): near
+#   $1/N$ when $D^*$ averages the whole data set, 1 when it has chosen one training image;
+# - as a reference for "smooth" denoising, the gap between $D^*$ and the linear denoiser of a
+#   Gaussian with the data's mean and covariance (`GaussianDenoiser`), at the KDE's points.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+n = P.n_gap
+kde_tr, net_tr = trajs["KDE"], trajs["network"]
+s_pts = sigmas[:-1].repeat(n)                                   # sigma of each point, trajectory-major
+pts_kde = kde_tr.xs[:n, :-1].reshape(-1, 1, 28, 28).float()
+pts_net = net_tr.xs[:n, :-1].reshape(-1, 1, 28, 28).float()
+gauss = gs.denoisers.GaussianDenoiser(X.mean(0).reshape(1, 28, 28), torch.cov(X.T))
+with torch.no_grad():
+    D_net_at_kde = net(pts_kde, s_pts.float()).double()
+    D_kde_at_net = kde(pts_net, s_pts).double()
+    D_gauss_at_kde = gauss(pts_kde.double(), s_pts)
+    w_top, _ = kde.weights_topk(pts_kde, s_pts, k=1)
+
+
+def gap(a, b):
+    """||a - b|| per point, as (trajectory, step)."""
+    return (a.reshape(n * P.n_steps, -1).double() - b.reshape(n * P.n_steps, -1).double()).norm(dim=1).reshape(n, -1)
+
+
+gaps = {
+    "||x_net - x_kde||": (net_tr.xs - kde_tr.xs).norm(dim=-1)[:, :-1],
+    "||D_net - D*|| at KDE points": gap(D_net_at_kde, kde_tr.denoised[:n]),
+    "||D_net - D*|| at network points": gap(net_tr.denoised[:n], D_kde_at_net),
+    "||D_gauss - D*|| at KDE points": gap(D_gauss_at_kde, kde_tr.denoised[:n]),
+}
+w_top = w_top.double().reshape(n, -1)
+med = {k: v.median(0).values for k, v in gaps.items()}
+print("sigma    " + "  ".join(f"{k:>22s}" for k in med) + "   median max_i w_i")
+for j in range(P.n_steps):
+    print(f"{sigmas[j].item():7.3g}  " + "  ".join(f"{v[j].item():22.3g}" for v in med.values())
+          + f"   {w_top[:, j].median().item():.3g}")
+
+# %% [markdown]
+# The table above (medians over trajectories, not checked by the tests since it holds many
+# float32 digits) is summarised below: the noise level where the KDE chooses its training image,
+# and how much of the final gap between the two samples builds up before, during and after that
+# choice.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+sig_grid = sigmas[:-1]
+chosen = w_top >= P.commit                                        # (n, steps); monotone in practice
+first = chosen.double().argmax(1)                                 # first step with max weight >= commit
+sigma_commit = sig_grid[first]
+w_med = w_top.median(0).values
+lo_idx, hi_idx = int((w_med >= 0.1).double().argmax()), int((w_med >= 0.9).double().argmax())
+window = (sig_grid[lo_idx].item(), sig_grid[hi_idx].item())
+gx = gaps["||x_net - x_kde||"]
+final_gap = (net_tr.xs[:, -1] - kde_tr.xs[:, -1]).norm(dim=-1)
+share = lambda j: (gx[:, j] / final_gap).median().item()          # median share of the final gap at step j
+print(f"KDE commits (largest weight >= {P.commit}) at sigma: median {sigma_commit.median().item():.3g}, "
+      f"range [{sigma_commit.min().item():.3g}, {sigma_commit.max().item():.3g}]")
+print(f"median largest weight rises from 0.1 to 0.9 between sigma = {window[0]:.3g} and {window[1]:.3g}")
+print(f"median largest weight at sigma >= 10: max {w_med[sig_grid >= 10].max().item():.2g}")
+print(f"final ||x_net - x_kde||: median {final_gap.median().item():.3g} "
+      f"(= {final_gap.median().item() / scale:.2g} x the training NN distance)")
+before, after = max(lo_idx - 1, 0), min(hi_idx + 1, P.n_steps - 1)
+print(f"share of the final gap reached at sigma = {sig_grid[before].item():.3g} (just before the window): "
+      f"{share(before):.2f}; at sigma = {sig_grid[after].item():.3g} (just after): {share(after):.2f}")
+print("most of the final gap is there before the KDE commits (the network's high-noise error dominates)"
+      if share(before) > 0.5 else "most of the final gap builds up from the KDE's choice on (the memorisation split dominates)")
+dk = gaps["||D_net - D*|| at KDE points"]
+dn = gaps["||D_net - D*|| at network points"]
+print(f"||D_net - D*|| at the KDE points, last step / largest: {(dk[:, -1] / dk.amax(1)).median().item():.2g}")
+print(f"||D_net - D*|| at the network points, last step / network sample's NN distance: "
+      f"{(dn[:, -1] / nn['network samples'][:n]).median().item():.3f}")
+assert 0.1 <= sigma_commit.median() <= 20 and w_med[sig_grid >= 10].max() < 0.05
+assert (w_top[:, -1] > 0.99).all()
+assert (dk[:, -1] / dk.amax(1)).median() < 0.05
+assert ((dn[:, -1] / nn["network samples"][:n]) - 1).abs().max() < 0.05
+assert final_gap.median() > 0.5 * scale
+
+# %% tags=["hide-input"]
+fig, axes = plt.subplots(1, 2, figsize=(14, 4.5))
+styles = {"||x_net - x_kde||": ("k", "-"), "||D_net - D*|| at KDE points": ("tab:orange", "-"),
+          "||D_net - D*|| at network points": ("tab:blue", "-"), "||D_gauss - D*|| at KDE points": ("tab:green", "--")}
+for k, v in gaps.items():
+    c, ls = styles[k]
+    axes[0].plot(sig_grid, v.median(0).values, color=c, ls=ls, label=k)
+    axes[0].fill_between(sig_grid, v.amin(0), v.amax(0), color=c, alpha=0.12, lw=0)
+axes[0].axhline(scale, color="gray", ls=":", label="training NN distance (median)")
+axes[1].plot(sig_grid, w_med, color="tab:orange", label="median")
+axes[1].fill_between(sig_grid, w_top.amin(0), w_top.amax(0), color="tab:orange", alpha=0.2, lw=0, label="range")
+for ax in axes:
+    ax.axvspan(window[1], window[0], color="tab:red", alpha=0.1)
+    ax.set(xscale="log", xlabel=r"$\sigma$")
+    ax.invert_xaxis()
+axes[0].set(ylabel="L2 distance", title="gaps between the network and the KDE")
+axes[1].set(ylabel=r"largest KDE weight $\max_i w_i$", yscale="log", title="the KDE chooses a training image")
+axes[0].legend(fontsize=8)
+axes[1].legend()
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
+# **Figure 4.4.** Left: trajectory gap $\lVert x_t^{\text{net}} - x_t^{\text{KDE}}\rVert$ (black) and
+# denoiser gaps at the same points (orange: at the KDE's points; blue: at the network's points;
+# dashed green: linear Gaussian denoiser vs $D^*$ at the KDE's points); median and range over
+# trajectories. Right: the KDE's largest weight along its trajectories. Shaded red: the window where
+# the median largest weight rises from 0.1 to 0.9. $\sigma$ decreases from left to right.
+#
+# Reading the curves from left to right:
+#
+# - **High noise** ($\sigma \gtrsim 10$). The KDE weights are all tiny: $D^*$ averages thousands of
+#   training images and is almost the linear Gaussian denoiser (dashed green). The optimum here is
+#   close to the data mean, and the net-KDE gap is the *network's* error around it (EDM's training
+#   noise distribution rarely visits such $\sigma$). The trajectory gap grows, then levels off,
+#   because the flow shrinks old differences by $\sigma_t / \sigma_s$.
+# - **The choice** (shaded window, printed above; it depends on the KDE alone, not on the
+#   network). The softmax, which has been narrowing since $\sigma \approx 20$ (the green curve rises),
+#   collapses onto one training image: $D^*$ is now a training-set neighbour distance away from the
+#   Gaussian denoiser and jumps to that image, while the network keeps denoising towards an image of
+#   its own. The trajectory gap starts growing again.
+# - **Low noise** ($\sigma \lesssim 0.3$). At the KDE's points both denoisers are nearly the identity
+#   (orange falls to 0). At the network's points the KDE still pulls to the nearest training image:
+#   the blue gap ends at exactly the network sample's distance to the training set.
+#
+# So the memorisation split happens at the noise levels where the KDE commits to one training
+# image, $\sigma$ of order 1-3 for Fashion-MNIST; there the network does not follow, and the two
+# samples end about two training-set neighbour distances apart. How the final gap divides between
+# the network's high-noise error and this split depends on the weights; the printed shares give it
+# for the shipped network, and a printed verdict says which of the two dominates.
+
+# %% [markdown]
+# ## Verdicts
+
+# %%
+# NBVAL_CHECK_OUTPUT
+gs.report.verdict("the KDE denoiser is exact (softmax over the data; Tweedie)", "Sec. 4.3",
+                  "equals brute force to < 1e-5 (float32) and Tweedie to < 1e-5", "holds")
+gs.report.verdict("sampling with the KDE denoiser reproduces training images", "Sec. 4.3",
+                  f"KDE samples' nearest-neighbour distance {nn['KDE samples'].median().item() / scale:.2g} x a training "
+                  f"image's; network samples {nn['network samples'].median().item() / scale:.2g} x", "holds")
+gs.report.verdict("KDE trajectories show the same regularity as the network's", "Sec. 4.3",
+                  f"max deviation / distance {geometry['KDE']['dev'].max().item():.2g} (KDE) vs "
+                  f"{geometry['network']['dev'].max().item():.2g} (net)", "holds")
+
+# %% [markdown]
+# ## Summary
+#
+# In this chapter we
+#
+# - built the exact optimal denoiser of the 60,000 Fashion-MNIST training images and checked it
+#   against brute force and against Tweedie's formula $D^* = x + \sigma^2\nabla\log p_\sigma$;
+# - sampled with it: every sample is a training image, up to the $\sigma_{\min}\sqrt d$ noise left at
+#   the end (memorisation holds), while the trained network from the same latents produces images
+#   as far from the training set as test images are;
+# - found the same trajectory regularity for the KDE as for the network (deviation, 3-D
+#   reconstruction, boomerang frame);
+# - located where the two part ways: at high noise the network merely errs around the data mean,
+#   and the decisive split comes in the decade of $\sigma$ where the KDE's softmax commits to a
+#   single training image.
+#
+# **What's next.** Chapter 5 reads $D^*$ as one step of mean shift and the ODE as *annealed mean
+# shift*, and measures the sampling length $\sigma_T\sqrt d$ across dimensions.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+print(f"chapter executed in {time.perf_counter() - t_start:.0f} s")
