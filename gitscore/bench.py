@@ -183,7 +183,7 @@ def _gits_schedules(denoiser, cfg: BenchConfig, shape, state: dict) -> dict:
 def run_bench(cfg: BenchConfig, out, progress: bool = True, command: str | None = None,
               reference_from=None) -> dict:
     """Run (or resume) the sweep; returns the results dict also written to OUT/results.json."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
     cfg.validate()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

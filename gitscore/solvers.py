@@ -25,7 +25,7 @@ import math
 
 import numpy as np
 import torch
-from tqdm.auto import trange
+from tqdm import trange
 
 from .schedules import check_sigmas, vp_sigma_inv
 

@@ -91,7 +91,7 @@ def train(data: torch.Tensor, out_dir, config: TrainConfig | None = None, *, dev
     steps, a CSV log of the loss, and returns (ema_model, history). `stop_after` ends the run early
     after that many new steps (used by tests to simulate a kill).
     """
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     config = config or TrainConfig()
     if data.ndim != 4:
