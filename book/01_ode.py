@@ -105,11 +105,7 @@ X = images.reshape(len(images), -1)
 net = gs.nets.load_pretrained("fmnist_edm", device=P.device)
 kde = gs.denoisers.KDEDenoiser(images, device=P.device)
 
-classes = range(len(gs.data.CLASSES))
-means = torch.stack([X[labels == c].double().mean(0) for c in classes])
-covs = torch.stack([torch.cov(X[labels == c].T).double() for c in classes])
-covs = (covs + covs.mT) / 2 + P.gmm_ridge * torch.eye(X.shape[1], dtype=torch.float64)
-gmm = gs.denoisers.GMMDenoiser(torch.bincount(labels).double() / len(labels), means.reshape(-1, *shape), covs)
+gmm = gs.denoisers.GMMDenoiser.from_classes(images, labels, P.gmm_ridge)  # one Gaussian per class
 
 gauss = gs.denoisers.GaussianDenoiser(X.double().mean(0).reshape(shape), X.double().var(0).reshape(shape))
 

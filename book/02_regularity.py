@@ -87,12 +87,7 @@ net = gs.nets.load_pretrained(device=P.device)
 kde = gs.denoisers.KDEDenoiser(images, device=P.device)
 
 X = images.reshape(len(images), -1)
-classes = range(len(gs.data.CLASSES))
-means = torch.stack([X[labels == c].double().mean(0) for c in classes])
-covs = torch.stack([torch.cov(X[labels == c].T).double() for c in classes])
-covs = (covs + covs.mT) / 2 + P.gmm_ridge * torch.eye(X.shape[1], dtype=torch.float64)
-weights = torch.bincount(labels).double() / len(labels)
-gmm = gs.denoisers.GMMDenoiser(weights, means.reshape(-1, 1, 28, 28), covs)
+gmm = gs.denoisers.GMMDenoiser.from_classes(images, labels, P.gmm_ridge)  # one Gaussian per class
 
 solver = gs.solvers.SOLVERS[P.solver]
 with torch.no_grad():

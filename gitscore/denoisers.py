@@ -297,6 +297,24 @@ class GMMDenoiser:
         """log p_sigma(x) = log sum_k pi_k N(x; mu_k, Sigma_k + sigma^2 I), shape (B,)."""
         return torch.logsumexp(self._components(x, sigma)[0], 1)
 
+    @classmethod
+    def from_classes(cls, images: torch.Tensor, labels: torch.Tensor, ridge: float = 1e-3) -> "GMMDenoiser":
+        """One full-covariance Gaussian per class (float64): class frequencies, means, covariances + ridge * I.
+
+        The ridge keeps covariances positive definite where pixels never vary within a class.
+        """
+        if len(images) != len(labels):
+            raise ValueError(f"images and labels must have the same length, got {len(images)} and {len(labels)}")
+        if not ridge >= 0:
+            raise ValueError(f"ridge must be >= 0, got {ridge!r}")
+        X = images.reshape(len(images), -1).double()
+        classes = labels.unique()
+        means = torch.stack([X[labels == c].mean(0) for c in classes])
+        covs = torch.stack([torch.cov(X[labels == c].T) for c in classes])
+        covs = (covs + covs.mT) / 2 + ridge * torch.eye(X.shape[1], dtype=torch.float64)
+        weights = torch.stack([(labels == c).double().mean() for c in classes])
+        return cls(weights, means.reshape(len(classes), *images.shape[1:]), covs)
+
     def sample(self, n: int, generator: torch.Generator | None = None, dtype=torch.float64) -> torch.Tensor:
         """n draws x0 ~ sum_k pi_k N(mu_k, Sigma_k), shape (n, ...)."""
         if not isinstance(n, int) or n < 1:

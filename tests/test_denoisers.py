@@ -229,3 +229,21 @@ def test_gmm_bad_input():
         gmm(torch.zeros(4, 3), 0.0)
     with pytest.raises(ValueError, match="n must"):
         gmm.sample(0)
+
+
+def test_gmm_from_classes_matches_manual_fit():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(60, 1, 2, 2, generator=g, dtype=torch.float64)
+    y = torch.arange(60) % 3
+    gmm = GMMDenoiser.from_classes(x, y, ridge=0.01)
+    X = x.reshape(60, -1)
+    want_cov = torch.cov(X[y == 1].T) + 0.01 * torch.eye(4, dtype=torch.float64)
+    # Against a GMM built by hand: identical denoiser outputs.
+    means = torch.stack([X[y == c].mean(0) for c in range(3)])
+    covs = torch.stack([torch.cov(X[y == c].T) + 0.01 * torch.eye(4, dtype=torch.float64) for c in range(3)])
+    ref = GMMDenoiser(torch.full((3,), 1 / 3, dtype=torch.float64), means, covs)
+    q = torch.randn(5, 4, generator=g, dtype=torch.float64)
+    assert torch.allclose(gmm(q.reshape(5, 1, 2, 2), 0.7).reshape(5, 4), ref(q, 0.7), atol=1e-12)
+    assert torch.allclose(covs[1], want_cov)
+    with pytest.raises(ValueError, match="same length"):
+        GMMDenoiser.from_classes(x, y[:10])
