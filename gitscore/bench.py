@@ -82,17 +82,11 @@ def load_model(cfg: BenchConfig):
     return KDEDenoiser(data)
 
 
-def _device(denoiser):
-    if isinstance(denoiser, torch.nn.Module):
-        return next(denoiser.parameters()).device
-    return getattr(denoiser, "device", torch.device("cpu"))
-
-
 @torch.no_grad()
 def sample_many(denoiser, solver: str, sigmas, n: int, seed: int, shape, batch_size: int, **options) -> torch.Tensor:
     """Samples 0..n-1 from their seeded latents; sharded over torchrun ranks and gathered in order."""
     start, stop = dist.shard(n)
-    device, out = _device(denoiser), []
+    device, out = gits._default_device(denoiser), []
     for b in range(start, stop, batch_size):
         e = min(b + batch_size, stop)
         x = float(sigmas[0]) * gits.latents(shape, seed, b, e, torch.float32).to(device)

@@ -14,6 +14,7 @@ import torch
 
 from . import __version__
 from .gits import METRICS, latents, search_info, teacher_grid
+from .nets import atomic_write_bytes
 from .schedules import SCHEDULES, get_schedule
 from .solvers import SOLVERS
 
@@ -138,11 +139,6 @@ def read_schedule(path) -> tuple[torch.Tensor, dict]:
         raise ValueError(f"--sigmas-file {path}: {e}") from None
 
 
-def _write(path, data: bytes):
-    from .nets import atomic_write_bytes
-    atomic_write_bytes(path, data)
-
-
 def _short(sigmas) -> str:
     return ", ".join(f"{float(s):.4g}" for s in sigmas)
 
@@ -179,7 +175,7 @@ def cmd_search(args) -> int:
     text = format_schedule(sigmas, args.format, meta) + "\n"
     print(f"sigmas: {_short(sigmas)}", file=sys.stderr)
     if args.out:
-        _write(args.out, text.encode())
+        atomic_write_bytes(args.out, text.encode())
         print(f"wrote {args.out} ({args.format})", file=sys.stderr)
     else:
         sys.stdout.write(text)
@@ -260,9 +256,9 @@ def cmd_sample(args) -> int:
 
     buf = io.BytesIO()
     np.save(buf, samples)
-    _write(out.with_suffix(".npy"), buf.getvalue())
+    atomic_write_bytes(out.with_suffix(".npy"), buf.getvalue())
     pixels = _image_grid(samples) if samples.ndim == 4 else _scatter(samples.reshape(len(samples), -1))
-    _write(out, _png_bytes(pixels))
+    atomic_write_bytes(out, _png_bytes(pixels))
     print(f"{args.solver} on {what}: {len(sigmas) - 1} steps, NFE {D.calls // n_batches} per sample")
     print(f"wrote {out} and {out.with_suffix('.npy')} ({args.n} samples, shape {tuple(samples.shape[1:])})")
     return 0

@@ -67,10 +67,11 @@ def latents(shape, seed: int, start: int, stop: int, dtype=torch.float64) -> tor
 
 
 def _default_device(denoiser):
+    """Where a denoiser computes: its parameters' device, its `device` attribute (KDE), else the CPU."""
     if isinstance(denoiser, torch.nn.Module):
         for p in denoiser.parameters():
             return p.device
-    return torch.device("cpu")
+    return torch.device(getattr(denoiser, "device", "cpu"))
 
 
 @torch.no_grad()
