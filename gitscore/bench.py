@@ -222,6 +222,10 @@ def run_bench(cfg: BenchConfig, out, progress: bool = True, command: str | None 
         state["wall_time_s"] = time.perf_counter() - t_start
         _write(out, state)
     state["wall_time_s"] = time.perf_counter() - t_start
+    if state["rows"]:  # the reference must be converged far below every error scored against it
+        smallest = min(r["ref_error"] for r in state["rows"])
+        state["reference"]["smallest_ref_error"] = smallest
+        state["reference"]["converged_ratio"] = state["reference"]["distance_to_2x_finer"] / smallest
     _write(out, state)
     return state
 

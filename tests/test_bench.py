@@ -27,6 +27,9 @@ def test_small_sweep_resumes_and_tables(tmp_path):
     assert set(g3) <= set(grid) and g3[0] == grid[0] and g3[-1] == grid[-1]
     # The reference is converged far below the few-step errors it is used for.
     assert state["reference"]["distance_to_2x_finer"] < 0.01 * min(r["ref_error"] for r in state["rows"])
+    assert state["reference"]["converged_ratio"] == state["reference"]["distance_to_2x_finer"] / min(
+        r["ref_error"] for r in state["rows"])
+    assert state["reference"]["converged_ratio"] < 0.01
     on_disk = json.loads((tmp_path / "results.json").read_text())
     assert on_disk["rows"] == state["rows"] and (tmp_path / "results.csv").read_text().count("\n") == 7
     # Resuming a finished run recomputes nothing; a changed config is refused.
