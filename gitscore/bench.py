@@ -273,8 +273,11 @@ def main(argv=None) -> int:
                       teacher=args.teacher, coeff=args.coeff, kde_size=args.kde_size, batch_size=args.batch_size)
     dist.init()
     cmd = "gitscore bench " + " ".join(argv if argv is not None else sys.argv[1:])
-    state = run_bench(cfg, args.out, progress=not args.no_progress, command=cmd,
-                      reference_from=args.reference_from)
+    try:
+        state = run_bench(cfg, args.out, progress=not args.no_progress, command=cmd,
+                          reference_from=args.reference_from)
+    finally:
+        dist.close()
     if dist.is_main():
         print(f"\nwall time {state['wall_time_s']:.0f} s; reference: {state['reference']}")
         if cfg.n_fd and cfg.model == "fmnist":

@@ -10,7 +10,7 @@ import os
 
 import torch
 
-__all__ = ["init", "rank_world", "shard", "gather", "is_main", "barrier"]
+__all__ = ["init", "close", "rank_world", "shard", "gather", "is_main", "barrier"]
 
 
 def init(backend: str | None = None) -> tuple[int, int]:
@@ -22,6 +22,18 @@ def init(backend: str | None = None) -> tuple[int, int]:
         if backend == "nccl":
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     return rank_world()
+
+
+def close() -> None:
+    """Wait for every rank, then tear the process group down (a no-op without one).
+
+    Call it before a torchrun worker exits: a gloo group left alive aborts the process at
+    interpreter exit ("terminate called without an active exception") on some runs.
+    """
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def rank_world() -> tuple[int, int]:

@@ -15,3 +15,4 @@ x = bench.sample_many(D, "ipndm", gits.teacher_grid(6), 9, 5, (16,), 2)
 if rank == 0:
     from safetensors.torch import save_file
     save_file({"xs": w.xs.contiguous(), "ds": w.ds.contiguous(), "x": x.contiguous()}, sys.argv[1])
+dist.close()

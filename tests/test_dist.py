@@ -19,6 +19,11 @@ def test_shard_covers_everything_once():
             assert all(a[1] == b[0] for a, b in zip(parts, parts[1:]))
 
 
+def test_close_without_a_group_is_a_no_op():
+    dist.close()
+    assert dist.rank_world() == (0, 1)
+
+
 def test_torchrun_two_processes_match_single(tmp_path):
     out = tmp_path / "dist.safetensors"
     env = dict(os.environ, OMP_NUM_THREADS="1", MASTER_ADDR="127.0.0.1")
