@@ -582,7 +582,7 @@ def live_errors(solver, sigmas):
     """Per-sample reference error of the first n_eval evaluation latents (as gs.bench scores them)."""
     x = gs.bench.sample_many(net, solver, torch.as_tensor(sigmas, dtype=torch.float64), n_eval, cfg["eval_seed"],
                              shape, P.batch_size)
-    return (x.double() - ref).reshape(n_eval, -1).square().mean(1).sqrt()
+    return gs.metrics.rmse_per_sample(x, ref)
 
 
 cache = {}

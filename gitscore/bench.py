@@ -83,13 +83,15 @@ def load_model(cfg: BenchConfig):
 
 
 @torch.no_grad()
-def sample_many(denoiser, solver: str, sigmas, n: int, seed: int, shape, batch_size: int, **options) -> torch.Tensor:
-    """Samples 0..n-1 from their seeded latents; sharded over torchrun ranks and gathered in order."""
+def sample_many(denoiser, solver: str, sigmas, n: int, seed: int, shape, batch_size: int, *,
+                dtype=torch.float32, device=None, **options) -> torch.Tensor:
+    """Samples 0..n-1 from their seeded latents (in `dtype`, on `device`, default the denoiser's), by `solver`
+    with `options`, `batch_size` at a time; sharded over torchrun ranks and gathered in order (on the CPU)."""
     start, stop = dist.shard(n)
-    device, out = gits._default_device(denoiser), []
+    device, out = gits._default_device(denoiser) if device is None else torch.device(device), []
     for b in range(start, stop, batch_size):
         e = min(b + batch_size, stop)
-        x = float(sigmas[0]) * gits.latents(shape, seed, b, e, torch.float32).to(device)
+        x = float(sigmas[0]) * gits.latents(shape, seed, b, e, dtype).to(device)
         out.append(SOLVERS[solver](denoiser, x, sigmas, **options).cpu())
     local = torch.cat(out) if out else torch.empty((0, *shape))
     return dist.gather(local)
@@ -195,9 +197,10 @@ def run_bench(cfg: BenchConfig, out, progress: bool = True, command: str | None 
     denoiser = load_model(cfg)
     ref = _reference(denoiser, cfg, shape, out, state, reference_from)
     gits_sched = _gits_schedules(denoiser, cfg, shape, state)
-    if cfg.n_fd and cfg.model == "fmnist" and "noise_floor" not in state:
-        floor = metrics.frechet_distance(metrics.reference_features("train", n=cfg.n_fd, seed=0), "test")
-        state["noise_floor"] = {"fd_train_vs_test": floor, "n_train": cfg.n_fd}
+    # FD is scored by the main rank only (the others' state is never written).
+    with_fd = bool(cfg.n_fd) and cfg.model == "fmnist" and dist.is_main()
+    if with_fd and "noise_floor" not in state:
+        state["noise_floor"] = {"fd_train_vs_test": metrics.noise_floor(cfg.n_fd, seed=0), "n_train": cfg.n_fd}
     _write(out, state)
 
     done = {(r["solver"], r["schedule"], r["nfe"]) for r in state["rows"]}
@@ -212,11 +215,10 @@ def run_bench(cfg: BenchConfig, out, progress: bool = True, command: str | None 
             sigmas = get_schedule(sched, steps, 0.002, 80.0)
         t0 = time.perf_counter()
         x = sample_many(denoiser, solver, sigmas, n_samples, cfg.eval_seed, shape, cfg.batch_size)
-        per = (x[:cfg.n_ref].double() - ref.double()).reshape(cfg.n_ref, -1).square().mean(1).sqrt()
+        per = metrics.rmse_per_sample(x[:cfg.n_ref], ref)
         row = {"model": cfg.model, "solver": solver, "schedule": sched, "nfe": nfe, "steps": steps,
                "ref_error": per.mean().item(), "ref_error_se": (per.std() / math.sqrt(len(per))).item(),
-               "fd": (metrics.frechet_distance(x[:cfg.n_fd].clamp(-1, 1)) if cfg.n_fd and cfg.model == "fmnist"
-                      else None),
+               "fd": metrics.frechet_distance(x[:cfg.n_fd].clamp(-1, 1)) if with_fd else None,
                "seconds": time.perf_counter() - t0, "sigmas": sigmas.tolist()}
         state["rows"].append(row)
         state["wall_time_s"] = time.perf_counter() - t_start

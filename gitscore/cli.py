@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from . import __version__
-from .gits import METRICS, latents, search_info, teacher_grid
+from .gits import METRICS, search_info, teacher_grid
 from .nets import atomic_write_bytes
 from .schedules import SCHEDULES, get_schedule
 from .solvers import SOLVERS
@@ -241,17 +241,14 @@ def cmd_sample(args) -> int:
         what = args.schedule
     print(f"sigmas: {_short(sigmas)}")
 
+    from .bench import sample_many
     from .denoisers import CallCounter
 
     D = CallCounter(model.denoiser)
     options = {k: v for k, v in (("order", args.order), ("afs", args.afs or None)) if v is not None}
     batch = args.batch_size or args.n
-    chunks = []
-    for start in range(0, args.n, batch):
-        stop = min(start + batch, args.n)
-        x = float(sigmas[0]) * latents(model.shape, args.seed, start, stop, model.dtype).to(model.device)
-        chunks.append(SOLVERS[args.solver](D, x, sigmas, progress=args.progress, **options).cpu())
-    samples = torch.cat(chunks).float().numpy()
+    samples = sample_many(D, args.solver, sigmas, args.n, args.seed, model.shape, batch, dtype=model.dtype,
+                          device=model.device, progress=args.progress, **options).float().numpy()
     n_batches = math.ceil(args.n / batch)
 
     buf = io.BytesIO()

@@ -22,7 +22,7 @@ from .solvers import SOLVERS
 
 __all__ = ["Classifier", "load_classifier", "CLASSIFIER_PATH", "FD_NAME", "KID_NAME", "ClassifierFeatures",
            "FeatureStats", "image_features", "reference_features", "frechet_distance", "kid",
-           "classifier_accuracy", "noise_floor", "reference_error", "reference_solution", "check_converged",
+           "classifier_accuracy", "noise_floor", "rmse_per_sample", "reference_error", "reference_solution", "check_converged",
            "Convergence"]
 
 FD_NAME = "FD (Fashion-MNIST classifier features)"
@@ -236,14 +236,19 @@ def noise_floor(n: int = 10000, seed: int = 0) -> float:
 
 # ---------------------------------------------------------------- error against a reference ODE solution
 
-def reference_error(x: torch.Tensor, x_ref: torch.Tensor) -> float:
-    """Mean over samples of the RMSE ||x - x_ref||_2 / sqrt(d), d the dimension of one sample."""
+def rmse_per_sample(x: torch.Tensor, x_ref: torch.Tensor) -> torch.Tensor:
+    """RMSE ||x_j - x_ref_j||_2 / sqrt(d) of every sample j (float64, shape (B,)), d the dimension of one sample."""
     if not (torch.is_tensor(x) and torch.is_tensor(x_ref)):
         raise TypeError("x and x_ref must be torch.Tensors")
     if x.shape != x_ref.shape or x.dim() < 1:
         raise ValueError(f"x and x_ref must have the same shape (B, ...), got {tuple(x.shape)} and {tuple(x_ref.shape)}")
     diff = (x.double() - x_ref.double().to(x.device)).reshape(len(x), -1)
-    return diff.square().mean(1).sqrt().mean().item()
+    return diff.square().mean(1).sqrt()
+
+
+def reference_error(x: torch.Tensor, x_ref: torch.Tensor) -> float:
+    """Mean over samples of the RMSE ||x - x_ref||_2 / sqrt(d) (see rmse_per_sample)."""
+    return rmse_per_sample(x, x_ref).mean().item()
 
 
 def reference_solution(denoiser, x_T: torch.Tensor, sigmas=None, solver: str = "heun", n_steps: int = 512,

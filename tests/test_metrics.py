@@ -135,6 +135,7 @@ def test_reference_error():
     x_ref = torch.zeros(2, 3, 4)
     x = torch.stack([torch.ones(3, 4), torch.full((3, 4), -3.0)])
     assert metrics.reference_error(x, x_ref) == pytest.approx(2.0)
+    assert metrics.rmse_per_sample(x, x_ref).tolist() == pytest.approx([1.0, 3.0])
     # RMSE of one sample equals ||x - x_ref|| / sqrt(d)
     v = torch.randn(1, 10, dtype=torch.float64)
     assert metrics.reference_error(v, torch.zeros_like(v)) == pytest.approx(float(v.norm() / 10 ** 0.5))
