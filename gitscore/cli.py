@@ -268,7 +268,7 @@ def cmd_train(args) -> int:
     from .train import TrainConfig, export_ema, train
 
     config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                         checkpoint_every=args.checkpoint_every)
+                         checkpoint_every=args.checkpoint_every, snapshot_every=args.snapshot_every)
     images = fashion_mnist("train")[0]
     _, step = train(images, args.out, config, device=_device(args.device), progress=not args.quiet)
     ckpt = Path(args.out) / "checkpoint.safetensors"
@@ -404,6 +404,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_int_at_least(0), default=defaults["seed"], help=f"(default: {defaults['seed']})")
     p.add_argument("--checkpoint-every", type=_int_at_least(1), default=defaults["checkpoint_every"], metavar="N",
                    help=f"steps between checkpoints (default: {defaults['checkpoint_every']})")
+    p.add_argument("--snapshot-every", type=_int_at_least(0), default=defaults["snapshot_every"], metavar="N",
+                   help="also keep the EMA weights every N steps in DIR/snapshots/ (for a quality-vs-images-seen curve; default: 0, never)")
     p.add_argument("--export", metavar="PATH.safetensors", help="afterwards, export the EMA weights here, with PATH.json and the folder's MANIFEST.json "
                         "(then: --model fmnist --checkpoint PATH)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, ... (default: auto)")

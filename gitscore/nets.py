@@ -29,14 +29,30 @@ def _norm(ch: int) -> nn.GroupNorm:
 
 
 class FourierEmbedding(nn.Module):
-    """Sinusoidal embedding of c_noise = ln(sigma)/4 (EDM's positional embedding)."""
+    """Sinusoidal embedding of c_noise = ln(sigma)/4.
 
-    def __init__(self, dim: int, max_period: float = 10000.0):
+    kind="positional" is EDM's (DDPM++ with EDM preconditioning): frequencies 1 ... 1/max_period on
+    c_noise itself (endpoint included), so the embedding, and with it D(x, sigma), is smooth in sigma.
+    kind="scaled1000" is gitscore's first network's: c_noise multiplied by 1000 first, which makes the
+    fastest sinusoid turn ~20 times per unit of ln(sigma) and the network rough in sigma; kept only
+    to load that network (`fmnist_edm_rough`).
+    """
+
+    KINDS = ("positional", "scaled1000")
+
+    def __init__(self, dim: int, max_period: float = 10000.0, kind: str = "positional"):
         super().__init__()
-        self.register_buffer("freqs", torch.exp(-math.log(max_period) * torch.arange(dim // 2) / (dim // 2)), persistent=False)
+        if kind not in self.KINDS:
+            raise ValueError(f"embedding must be one of {self.KINDS}, got {kind!r}")
+        if dim < 4 or dim % 2:
+            raise ValueError(f"emb_dim must be an even number >= 4, got {dim!r}")
+        half = dim // 2
+        denom = half - 1 if kind == "positional" else half
+        self.kind, self.scale = kind, 1.0 if kind == "positional" else 1000.0
+        self.register_buffer("freqs", torch.exp(-math.log(max_period) * torch.arange(half) / denom), persistent=False)
 
     def forward(self, c_noise):
-        arg = 1000 * c_noise[:, None] * self.freqs[None]  # scale so ln(sigma)/4 spans many periods
+        arg = self.scale * c_noise[:, None] * self.freqs[None]
         return torch.cat([arg.cos(), arg.sin()], dim=1)
 
 
@@ -80,15 +96,15 @@ class UNet(nn.Module):
     """U-Net F(c_in x, c_noise) for EDM preconditioning: widths `channels` at 28, 14, 7 pixels."""
 
     def __init__(self, in_channels: int = 1, channels=(32, 64, 128), blocks: int = 2, emb_dim: int = 128,
-                 attention: bool = True, dropout: float = 0.0, patch: int = 1):
+                 attention: bool = True, dropout: float = 0.0, patch: int = 1, embedding: str = "positional"):
         super().__init__()
         self.config = dict(in_channels=in_channels, channels=list(channels), blocks=blocks, emb_dim=emb_dim,
-                           attention=attention, dropout=dropout, patch=patch)
+                           attention=attention, dropout=dropout, patch=patch, embedding=embedding)
         # patch > 1: space-to-depth first (28x28x1 -> 14x14x4 for patch 2), depth-to-space at the end;
         # the U-Net then works at 1/patch resolution, which cuts the compute by about patch**2.
         self.patch = patch
         in_channels = in_channels * patch ** 2
-        self.embed = nn.Sequential(FourierEmbedding(emb_dim), nn.Linear(emb_dim, emb_dim), nn.SiLU(),
+        self.embed = nn.Sequential(FourierEmbedding(emb_dim, kind=embedding), nn.Linear(emb_dim, emb_dim), nn.SiLU(),
                                    nn.Linear(emb_dim, emb_dim), nn.SiLU())
         self.stem = nn.Conv2d(in_channels, channels[0], 3, padding=1)
         self.down, skips, ch = nn.ModuleList(), [channels[0]], channels[0]
@@ -136,8 +152,13 @@ class UNet(nn.Module):
 
 
 def build_denoiser(config: dict) -> EDMPrecond:
-    """An EDM-preconditioned U-Net from a config dict {"unet": {...}, "sigma_data": 0.5}."""
-    return EDMPrecond(UNet(**config.get("unet", {})), sigma_data=config.get("sigma_data", 0.5))
+    """An EDM-preconditioned U-Net from a config dict {"unet": {...}, "sigma_data": 0.5}.
+
+    A saved config without "embedding" predates the choice and was trained with "scaled1000".
+    """
+    unet = dict(config.get("unet", {}))
+    unet.setdefault("embedding", "scaled1000")
+    return EDMPrecond(UNet(**unet), sigma_data=config.get("sigma_data", 0.5))
 
 
 # ---------------------------------------------------------------- checkpoints (safetensors only)

@@ -13,7 +13,7 @@ import torch
 
 from .nets import atomic_write_bytes, build_denoiser, load_weights, save_weights
 
-__all__ = ["TrainConfig", "edm_loss", "train", "export_ema"]
+__all__ = ["TrainConfig", "edm_loss", "sample_train_sigma", "train", "export_ema"]
 
 
 @dataclass
@@ -23,31 +23,62 @@ class TrainConfig:
     lr: float = 1e-3               # Adam learning rate after warm-up
     warmup: int = 500              # linear learning-rate warm-up steps
     ema_decay: float = 0.999       # EMA of the weights (the shipped model)
-    p_mean: float = -1.2           # ln(sigma) ~ N(p_mean, p_std^2) during training
+    p_mean: float = -1.2           # ln(sigma) ~ N(p_mean, p_std^2) during training (EDM) ...
     p_std: float = 1.2
+    p_uniform: float = 0.25        # ... except this fraction: ln(sigma) ~ U[ln sigma_min, ln sigma_max], the samplers' range
+    sigma_min: float = 0.002
+    sigma_max: float = 80.0
     sigma_data: float = 0.5
     grad_clip: float = 1.0
     seed: int = 0
     checkpoint_every: int = 250
-    unet: dict = field(default_factory=lambda: dict(channels=[32, 64], blocks=1, emb_dim=128, attention=True, patch=2))
+    snapshot_every: int = 0        # also keep the EMA weights every this many steps (snapshots/), 0: never
+    unet: dict = field(default_factory=lambda: dict(channels=[32, 64, 128], blocks=1, emb_dim=128, attention=True, patch=2,
+                                                    embedding="positional"))
 
     def __post_init__(self):
         for name in ("steps", "batch_size", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        if self.snapshot_every < 0:
+            raise ValueError(f"snapshot_every must be >= 0, got {self.snapshot_every!r}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr!r}")
         if not 0 <= self.ema_decay < 1:
             raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay!r}")
+        if not 0 <= self.p_uniform <= 1:
+            raise ValueError(f"p_uniform must be in [0, 1], got {self.p_uniform!r}")
+        if not 0 < self.sigma_min < self.sigma_max < math.inf:
+            raise ValueError(f"need 0 < sigma_min < sigma_max < inf, got {self.sigma_min!r}, {self.sigma_max!r}")
 
     def model_config(self) -> dict:
         return {"unet": dict(self.unet), "sigma_data": self.sigma_data}
 
 
-def edm_loss(model, y: torch.Tensor, generator: torch.Generator, p_mean=-1.2, p_std=1.2, sigma_data=0.5):
-    """EDM loss: lambda(sigma) ||D(y + sigma n; sigma) - y||^2 with ln sigma ~ N(p_mean, p_std^2)."""
-    rnd = torch.randn(y.shape[0], generator=generator, device=y.device)
+def sample_train_sigma(n: int, generator: torch.Generator, p_mean=-1.2, p_std=1.2, p_uniform=0.0,
+                       sigma_min=0.002, sigma_max=80.0, device=None) -> torch.Tensor:
+    """Training noise levels: ln sigma ~ N(p_mean, p_std^2) (EDM), a fraction p_uniform of them U[ln sigma_min, ln sigma_max].
+
+    EDM's log-normal alone puts ~0.2% of the draws above sigma = 10, where the samplers' first steps
+    live; the log-uniform part covers the whole sampling interval (above 10: ~5% with p_uniform = 0.25)
+    so that the network is never worse than the data mean there. Always draws the same random numbers,
+    so p_uniform = 0 gives EDM's draws exactly.
+    """
+    device = device or generator.device
+    rnd = torch.randn(n, generator=generator, device=device)
     sigma = (rnd * p_std + p_mean).exp()
+    if p_uniform > 0:
+        u = torch.rand(n, generator=generator, device=device)
+        pick = torch.rand(n, generator=generator, device=device) < p_uniform
+        lo, hi = math.log(sigma_min), math.log(sigma_max)
+        sigma = torch.where(pick, (lo + u * (hi - lo)).exp(), sigma)
+    return sigma
+
+
+def edm_loss(model, y: torch.Tensor, generator: torch.Generator, p_mean=-1.2, p_std=1.2, sigma_data=0.5,
+             p_uniform=0.0, sigma_min=0.002, sigma_max=80.0):
+    """EDM loss: lambda(sigma) ||D(y + sigma n; sigma) - y||^2, lambda = (sigma^2 + sigma_data^2) / (sigma sigma_data)^2."""
+    sigma = sample_train_sigma(y.shape[0], generator, p_mean, p_std, p_uniform, sigma_min, sigma_max, y.device)
     weight = (sigma ** 2 + sigma_data ** 2) / (sigma * sigma_data) ** 2
     n = torch.randn(y.shape, generator=generator, device=y.device) * sigma[:, None, None, None]
     D = model(y + n, sigma)
@@ -143,7 +174,8 @@ def train(data: torch.Tensor, out_dir, config: TrainConfig | None = None, *, dev
         lr = config.lr * min(1.0, (step + 1) / config.warmup)
         for group in opt.param_groups:
             group["lr"] = lr
-        loss = edm_loss(model, data[idx].contiguous(memory_format=torch.channels_last), g, config.p_mean, config.p_std, config.sigma_data)
+        loss = edm_loss(model, data[idx].contiguous(memory_format=torch.channels_last), g, config.p_mean, config.p_std,
+                        config.sigma_data, config.p_uniform, config.sigma_min, config.sigma_max)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"training loss became {loss.item()} at step {step}")
         opt.zero_grad(set_to_none=True)
@@ -161,6 +193,10 @@ def train(data: torch.Tensor, out_dir, config: TrainConfig | None = None, *, dev
         bar.set_postfix(loss=f"{loss:.4f}")
         if step % config.checkpoint_every == 0 or step == config.steps:
             checkpoint()
+        if config.snapshot_every and step % config.snapshot_every == 0:
+            model_config = config.model_config() | {"unet": dict(config.unet, in_channels=data.shape[1])}
+            save_weights(out_dir / "snapshots" / f"ema_{step:07d}.safetensors", ema.state_dict(),
+                         model_config | {"training": {"steps": step, "images_seen": step * config.batch_size}})
     if history:
         checkpoint()
     bar.close()

@@ -79,5 +79,5 @@ assert set(table["verdict"]) <= set(gs.report.VERDICTS)
 # - saw which of the paper's claims hold on a network we trained, on the exact KDE denoiser over real
 #   Fashion-MNIST images, and on analytic Gaussian-mixture data.
 #
-# The [model card](08_model_card) describes the trained network and the feature classifier behind
+# The [model card](10_model_card) describes the trained network and the feature classifier behind
 # the FD (Fashion-MNIST classifier features).
