@@ -1,0 +1,95 @@
+"""What a denoiser must get right for GITS: smoothness in sigma and accuracy at every noise level.
+
+Two measurements used by the model card and the tests:
+
+- `sigma_roughness`: how far D(x, sigma), as a function of ln sigma on a short interval, departs from
+  the best quadratic through it, relative to how much it changes over the interval. An exact
+  denoiser is analytic in sigma (roughness ~ 0 up to the quadratic's own truncation error); a noise
+  embedding with frequencies far above 1 per unit of ln sigma makes a network ripple instead.
+- `denoising_errors`: the mean squared error of D(x0 + sigma eps, sigma) against x0 at each sigma,
+  beside the data mean's (the best constant denoiser) and, optionally, an exact reference denoiser's.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+
+__all__ = ["sigma_roughness", "DenoisingErrors", "denoising_errors"]
+
+
+def _check_positive(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+@torch.no_grad()
+def sigma_roughness(denoiser, x: torch.Tensor, sigma: float, half_width: float = 0.1, n_points: int = 21) -> float:
+    """max_i ||D(x, s_i) - q(s_i)|| / ||D(x, s_last) - D(x, s_first)|| over ln s_i in ln sigma +- half_width.
+
+    q is the least-squares quadratic in ln s through the n_points values (one per element of x), so a
+    denoiser smooth on the interval scores ~0 and one that ripples scores the ripple's size as a
+    fraction of its whole change there. x (B, ...) is held fixed while sigma moves.
+    """
+    sigma, half_width = _check_positive("sigma", sigma), _check_positive("half_width", half_width)
+    if isinstance(n_points, bool) or not isinstance(n_points, int) or n_points < 5:
+        raise ValueError(f"n_points must be an int >= 5, got {n_points!r}")
+    t = math.log(sigma) + torch.linspace(-half_width, half_width, n_points, dtype=torch.float64)
+    ys = []
+    for ti in t.tolist():
+        s = torch.full((x.shape[0],), math.exp(ti), dtype=x.dtype, device=x.device)
+        ys.append(denoiser(x, s).double().reshape(-1).cpu())
+    Y = torch.stack(ys)                                        # (n_points, B * d)
+    u = (t - t.mean()) / half_width                            # well-conditioned abscissa in [-1, 1]
+    V = torch.stack([torch.ones_like(u), u, u * u], dim=1)     # Vandermonde (n_points, 3)
+    coef = torch.linalg.lstsq(V, Y).solution
+    resid = Y - V @ coef
+    change = (Y[-1] - Y[0]).norm()
+    if change == 0:
+        return 0.0 if resid.norm() == 0 else math.inf
+    return (resid.norm(dim=1).max() / change).item()
+
+
+class DenoisingErrors(NamedTuple):
+    """Per-sigma mean squared errors against the clean images (float64 tensors of len(sigmas))."""
+    sigmas: torch.Tensor
+    model: torch.Tensor        # E ||D(x0 + sigma eps, sigma) - x0||^2 / d
+    data_mean: torch.Tensor    # the same for D = data mean (the best constant)
+    reference: torch.Tensor | None  # the same for the reference denoiser, if one was given
+    model_vs_reference: torch.Tensor | None  # E ||D - D_ref||^2 / d
+
+
+@torch.no_grad()
+def denoising_errors(denoiser, x0: torch.Tensor, eps: torch.Tensor, sigmas, data_mean: torch.Tensor,
+                     reference=None, batch_size: int = 256) -> DenoisingErrors:
+    """MSE of `denoiser` (and of the data mean, and of `reference`) on x = x0 + sigma eps at each sigma.
+
+    The same eps for every denoiser, so ratios between them are paired comparisons.
+    """
+    if x0.shape != eps.shape:
+        raise ValueError(f"x0 and eps must have the same shape, got {tuple(x0.shape)} and {tuple(eps.shape)}")
+    if data_mean.shape != x0.shape[1:]:
+        raise ValueError(f"data_mean must have the shape of one sample {tuple(x0.shape[1:])}, got {tuple(data_mean.shape)}")
+    sigmas = torch.as_tensor(sigmas, dtype=torch.float64).reshape(-1)
+    if len(sigmas) == 0 or not bool(torch.isfinite(sigmas).all() and (sigmas > 0).all()):
+        raise ValueError("sigmas must be a non-empty list of finite numbers > 0")
+    d = x0[0].numel()
+    out = {k: torch.zeros(len(sigmas), dtype=torch.float64) for k in ("model", "mean", "ref", "gap")}
+    for k, s in enumerate(sigmas.tolist()):
+        for b in range(0, len(x0), batch_size):
+            c, e = x0[b:b + batch_size], eps[b:b + batch_size]
+            x = c + s * e
+            sig = torch.full((len(c),), s, dtype=x.dtype, device=x.device)
+            Dm = denoiser(x, sig).double()
+            out["model"][k] += (Dm - c.double()).square().sum().item()
+            out["mean"][k] += (data_mean.double() - c.double()).square().sum().item()
+            if reference is not None:
+                Dr = reference(x, sig).double()
+                out["ref"][k] += (Dr - c.double()).square().sum().item()
+                out["gap"][k] += (Dm - Dr).square().sum().item()
+    n = len(x0) * d
+    has_ref = reference is not None
+    return DenoisingErrors(sigmas, out["model"] / n, out["mean"] / n,
+                           out["ref"] / n if has_ref else None, out["gap"] / n if has_ref else None)
