@@ -1,0 +1,341 @@
+"""Beyond GITS: the oracle schedule (the limit) and searches that refine GITS towards it.
+
+- `oracle`: the schedule that minimises the end-to-end error (per-sample RMSE against a converged ODE
+  solution, `metrics.rmse_per_sample`) on training latents, by Adam through a differentiable solver on a
+  monotone parametrisation of the log sigmas (as LD3, Tong et al. 2025, does): positive increments
+  softmax(logits) * (ln sigma_max - ln sigma_min), endpoints fixed. Best iterate kept, never worse than
+  its start on its training latents.
+- `search_info` / `search`: GITS's warm-up and DP, then optionally (coeffs) the DP weight chosen on the
+  warm-up latents by the target solver's end-to-end error against the teacher's final states, and
+  (sweeps) derivative-free coordinate descent on each interior log sigma on the same objective. With
+  both off it returns `gits.search`'s schedule exactly.
+- `sample`: Euler, iPNDM and DPM-Solver++(3M) written with tensor sigmas, differentiable in the
+  sigmas (the solvers of `gitscore.solvers` take floats under no_grad); equal to them on fixed sigmas.
+- `SoftmaxKDE`: the exact KDE denoiser in plain autograd ops (KDEDenoiser is no_grad), for the oracle.
+- `paired_bootstrap`: CI of a ratio of mean errors over shared latents.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm import trange
+
+from . import gits
+from .denoisers import CallCounter
+from .metrics import rmse_per_sample
+from .schedules import check_sigmas
+from .solvers import IPNDM_COEFFS, SOLVERS
+
+__all__ = ["DIFFERENTIABLE", "sample", "to_logits", "from_logits", "SoftmaxKDE", "OracleResult", "oracle",
+           "end_to_end_error", "SearchResult", "search_info", "search", "paired_bootstrap"]
+
+DIFFERENTIABLE = ("euler", "ipndm", "dpmpp")
+
+
+# ---------------------------------------------------------------- differentiable solvers
+
+def _check_solver(solver, allowed):
+    if solver not in allowed:
+        raise ValueError(f"solver must be one of {list(allowed)}, got {solver!r}")
+
+
+def _euler(denoiser, x, t):
+    for i in range(len(t) - 1):
+        d_cur = (x - denoiser(x, t[i])) / t[i]
+        x = x + (t[i + 1] - t[i]) * d_cur
+    return x
+
+
+def _ipndm(denoiser, x, t, order=4):
+    old_d = []
+    for i in range(len(t) - 1):
+        old_d = (old_d + [(x - denoiser(x, t[i])) / t[i]])[-order:]
+        weights = [(t[i + 1] - t[i]) * c for c in IPNDM_COEFFS[len(old_d)]]
+        x = x + sum(w * d for w, d in zip(weights, reversed(old_d)))
+    return x
+
+
+def _dpmpp(denoiser, x, t, order=3, lower_order_final=True):
+    n, old_den, old_lam = len(t) - 1, [], []
+    for i in range(n):
+        t_cur, t_next = t[i], t[i + 1]
+        denoised = denoiser(x, t_cur)
+        old_den, old_lam = (old_den + [denoised])[-3:], (old_lam + [-torch.log(t_cur)])[-3:]
+        # Warm start at lower order, then (lower_order_final) lower again over the last steps.
+        p = i + 1 if i + 1 < order else min(order, n - i) if lower_order_final else order
+        h = torch.log(t_cur / t_next)
+        phi_1 = torch.expm1(-h)
+        x_next = (t_next / t_cur) * x - phi_1 * denoised
+        if p >= 2:
+            r0 = (old_lam[-1] - old_lam[-2]) / h
+            D1_0 = (old_den[-1] - old_den[-2]) / r0
+        if p == 2:
+            x_next = x_next - 0.5 * phi_1 * D1_0
+        elif p == 3:
+            r1 = (old_lam[-2] - old_lam[-3]) / h
+            D1_1 = (old_den[-2] - old_den[-3]) / r1
+            D1 = D1_0 + r0 / (r0 + r1) * (D1_0 - D1_1)
+            D2 = 2 * (D1_0 - D1_1) / (r0 + r1)
+            phi_2 = phi_1 / h + 1
+            phi_3 = phi_2 / h - 0.5
+            x_next = x_next + phi_2 * D1 - phi_3 * D2
+        x = x_next
+    return x
+
+
+_SAMPLERS = {"euler": _euler, "ipndm": _ipndm, "dpmpp": _dpmpp}
+
+
+def sample(solver: str, denoiser, x: torch.Tensor, sigmas: torch.Tensor, **options) -> torch.Tensor:
+    """`solver` (euler, ipndm, dpmpp) from x at sigmas[0] to sigmas[-1], differentiable in x and in `sigmas`.
+
+    Same steps as `gitscore.solvers.sample_<solver>` (options: ipndm `order`; dpmpp `order`,
+    `lower_order_final`); the denoiser receives sigma as a 0-d tensor.
+    """
+    _check_solver(solver, DIFFERENTIABLE)
+    if not torch.is_tensor(sigmas) or sigmas.ndim != 1 or len(sigmas) < 2:
+        raise ValueError(f"sigmas must be a 1-D tensor of at least 2 sigmas, got {sigmas!r}")
+    check_sigmas(sigmas.detach())
+    return _SAMPLERS[solver](denoiser, x, list(sigmas.unbind()), **options)
+
+
+# ---------------------------------------------------------------- monotone parametrisation
+
+def to_logits(sigmas) -> torch.Tensor:
+    """Logits whose softmax gives the schedule's increments of -ln sigma as fractions of the total."""
+    s = check_sigmas(sigmas).to(torch.float64)
+    return (s[:-1].log() - s[1:].log()).log()
+
+
+def from_logits(logits: torch.Tensor, sigma_max: float, sigma_min: float) -> torch.Tensor:
+    """Schedule of len(logits) steps from sigma_max to sigma_min, exactly, with ln-increments softmax(logits)."""
+    lmax, lmin = math.log(sigma_max), math.log(sigma_min)
+    inc = torch.softmax(logits, 0) * (lmax - lmin)
+    interior = (lmax - torch.cumsum(inc, 0)[:-1]).exp()
+    return torch.cat([logits.new_tensor([sigma_max]), interior, logits.new_tensor([sigma_min])])
+
+
+# ---------------------------------------------------------------- a differentiable exact denoiser
+
+class SoftmaxKDE:
+    """Exact optimal denoiser of the empirical distribution of `data`, D = sum_i softmax_i(-||x - y_i||^2 / 2 sigma^2) y_i,
+    in plain autograd ops (differentiable in x and sigma), computed in x's dtype on centred data.
+
+    Same function as `denoisers.KDEDenoiser` (which is chunked and no_grad); holds a (B, N) graph per call,
+    so it suits N up to a few 10^4.
+    """
+
+    sigma_min, sigma_max = 0.002, 80.0
+
+    def __init__(self, data):
+        data = torch.as_tensor(data)
+        if data.ndim < 2 or len(data) == 0:
+            raise ValueError(f"data must have shape (N, ...) with N >= 1, got {tuple(data.shape)}")
+        flat = data.reshape(len(data), -1).double()
+        self.mean = flat.mean(0)
+        self.Y = flat - self.mean
+        self.half_sq = 0.5 * self.Y.square().sum(1)
+
+    def __call__(self, x: torch.Tensor, sigma) -> torch.Tensor:
+        B = x.shape[0]
+        s2 = torch.as_tensor(sigma, dtype=x.dtype).reshape(-1, 1) ** 2
+        Y, mean = self.Y.to(x.dtype), self.mean.to(x.dtype)
+        xc = x.reshape(B, -1) - mean
+        logits = (xc @ Y.T - self.half_sq.to(x.dtype)) / s2     # -||x - y||^2 / 2 s2 up to a per-row constant
+        return (torch.softmax(logits, 1) @ Y + mean).reshape(x.shape)
+
+
+# ---------------------------------------------------------------- the oracle
+
+@dataclass
+class OracleResult:
+    """An oracle schedule and how it was found."""
+    sigmas: torch.Tensor        # (n+1,) float64, the best iterate (the start if nothing beat it)
+    start: torch.Tensor         # the starting schedule
+    start_name: str             # its name among the candidates
+    error: float                # mean RMSE of `sigmas` on the training latents (gitscore.solvers)
+    start_error: float          # the same for `start`
+    history: list               # training loss of every iterate (differentiable solver)
+    calls: int                  # denoiser calls (forward), backward passes not counted
+    seconds: float
+
+
+def end_to_end_error(denoiser, solver: str, x_T, x_ref, sigmas, **options) -> torch.Tensor:
+    """Per-sample RMSE (metrics.rmse_per_sample) of `solver` from x_T on `sigmas` against x_ref."""
+    return rmse_per_sample(SOLVERS[solver](denoiser, x_T, sigmas, **options), x_ref)
+
+
+def _candidates(start):
+    if torch.is_tensor(start):
+        return {"start": start}
+    if isinstance(start, dict) and start and all(torch.is_tensor(v) for v in start.values()):
+        return start
+    raise TypeError("start must be a schedule tensor or a non-empty dict {name: schedule tensor}")
+
+
+def oracle(denoiser, solver: str, x_T: torch.Tensor, x_ref: torch.Tensor, start, *, iters: int = 50,
+           lr: float = 0.05, options: dict | None = None, progress: bool = False) -> OracleResult:
+    """Schedule minimising the mean RMSE against x_ref of `solver` from the latents x_T (at sigma_max), by Adam.
+
+    `start`: a schedule, or {name: schedule} of which the best on (x_T, x_ref) is the start; all must share
+    the endpoints. Parameters: to_logits(start); each iteration runs `sample` and steps Adam on the mean
+    RMSE; the best iterate (by the differentiable solver) is compared with the start once more by
+    `gitscore.solvers`, so the result is never worse than the start on these latents.
+    """
+    _check_solver(solver, DIFFERENTIABLE)
+    gits._check_int("iters", iters, 0)
+    if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
+    if x_T.shape != x_ref.shape:
+        raise ValueError(f"x_T and x_ref must have the same shape, got {tuple(x_T.shape)} and {tuple(x_ref.shape)}")
+    options, counter, t0 = dict(options or {}), CallCounter(denoiser), time.perf_counter()
+    err = lambda s: float(end_to_end_error(counter, solver, x_T, x_ref, s, **options).mean())
+    cands = {k: check_sigmas(v).to(torch.float64) for k, v in _candidates(start).items()}
+    errors = {k: err(s) for k, s in cands.items()}
+    start_name = min(errors, key=errors.get)
+    s0 = cands[start_name]
+    smax, smin = float(s0[0]), float(s0[-1])
+
+    logits = to_logits(s0).requires_grad_(True)
+    opt = torch.optim.Adam([logits], lr=lr)
+    best, best_loss, history = s0, math.inf, []
+    for it in trange(iters + 1, desc=f"oracle {solver} {len(s0) - 1} steps", disable=not progress):
+        sigmas = from_logits(logits, smax, smin)
+        if not bool((sigmas[1:] < sigmas[:-1]).all()):  # increments underflowed: the optimiser has run away
+            break
+        with torch.set_grad_enabled(it < iters):
+            loss = rmse_per_sample(sample(solver, counter, x_T, sigmas, **options), x_ref).mean()
+        if not torch.isfinite(loss):
+            break
+        history.append(loss.item())
+        if history[-1] < best_loss:
+            best, best_loss = sigmas.detach().clone(), history[-1]
+        if it < iters:
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    best_error = err(best) if best is not s0 else errors[start_name]
+    if not best_error < errors[start_name]:
+        best, best_error = s0, errors[start_name]
+    return OracleResult(sigmas=best, start=s0, start_name=start_name, error=best_error,
+                        start_error=errors[start_name], history=history, calls=counter.calls,
+                        seconds=time.perf_counter() - t0)
+
+
+# ---------------------------------------------------------------- GITS, then tuned on the warm-up
+
+@dataclass
+class SearchResult:
+    """A refined GITS search: the schedule, GITS's own, and the costs of both parts."""
+    sigmas: torch.Tensor        # (n+1,) float64 schedule found
+    gits_sigmas: torch.Tensor   # GITS's schedule (DP at the given coeff), = gits.search's
+    coeff: float                # DP weight of the schedule the sweeps started from
+    tune_error: float | None    # mean RMSE of `sigmas` on the tuning latents vs the teacher's end states
+    gits_tune_error: float | None  # the same for gits_sigmas (None when nothing was tuned)
+    calls: int                  # denoiser calls, warm-up included
+    seconds: float              # wall time, warm-up included
+    timings: dict = field(default_factory=dict)  # seconds: warmup, cost, coeff, sweeps
+
+
+def _coordinate_descent(f, sigmas, sweeps, max_evals):
+    """Minimise f(sigmas) over each interior ln sigma_i in turn (bounded Brent within its neighbours), `sweeps` times."""
+    from scipy.optimize import minimize_scalar
+
+    s, best = sigmas.clone(), f(sigmas)
+    for _ in range(sweeps):
+        for i in range(1, len(s) - 1):
+            a, b = math.log(float(s[i + 1])), math.log(float(s[i - 1]))
+            margin = 1e-3 * (b - a)
+
+            def g(u, i=i):
+                trial = s.clone()
+                trial[i] = math.exp(u)
+                return f(trial)
+
+            r = minimize_scalar(g, bounds=(a + margin, b - margin), method="bounded",
+                                options={"maxiter": max_evals, "xatol": 1e-3 * (b - a)})
+            if r.fun < best:
+                s[i], best = math.exp(r.x), float(r.fun)
+    return s, best
+
+
+def search_info(denoiser, shape, n_steps: int, *, solver: str = "ipndm", coeffs=(), sweeps: int = 0,
+                n_tune: int | None = None, max_evals: int = 8, solver_options: dict | None = None, n_warmup: int = 256,
+                grid=None, teacher: str = "ipndm", metric: str = "dev", coeff: float = 1.15, seed: int = 0,
+                batch_size: int | None = None, dtype=torch.float32, device=None, progress: bool = False,
+                teacher_options: dict | None = None) -> SearchResult:
+    """GITS (warm-up, cost matrix, DP; see gits.search_info), then tuned for `solver` on the warm-up itself.
+
+    The objective of the tuning is the end-to-end error of `solver` from the first n_tune (default: up to 64) warm-up latents
+    against the teacher's final states (no extra reference solutions). `coeffs`: other DP weights to try
+    besides `coeff`, the best kept; `sweeps`: rounds of coordinate descent on each interior ln sigma
+    (bounded Brent, at most max_evals solves per coordinate; accepted only when it lowers the objective).
+    With coeffs=() and sweeps=0 the result is gits.search's schedule, exactly.
+    """
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {sorted(SOLVERS)}, got {solver!r}")
+    coeffs = list(coeffs)
+    for c in [coeff, *coeffs]:
+        gits._check_coeff(c)
+    sweeps = gits._check_int("sweeps", sweeps, 0)
+    n_tune = min(n_warmup, 64) if n_tune is None else gits._check_int("n_tune", n_tune, 1, n_warmup)
+    max_evals = gits._check_int("max_evals", max_evals, 1)
+    gits._check_metric(metric)
+    grid = gits.teacher_grid() if grid is None else check_sigmas(grid).to(torch.float64)
+    gits._check_int("n_steps", n_steps, 1, len(grid) - 1)
+
+    counter, t0 = CallCounter(denoiser), time.perf_counter()
+    w = gits.warmup(counter, shape, n_warmup, grid=grid, teacher=teacher, seed=seed, batch_size=batch_size,
+                    dtype=dtype, device=device if device is not None else gits._default_device(denoiser),
+                    progress=progress, teacher_options=teacher_options)
+    t1 = time.perf_counter()
+    C = gits.cost_matrix(w.xs, w.ds, grid, metric)
+    gits_sigmas = grid[gits.dp(C, n_steps, coeff)].clone()
+    t2 = time.perf_counter()
+    timings = {"warmup": w.seconds, "cost": t2 - t1}
+    if not coeffs and not sweeps:
+        return SearchResult(gits_sigmas, gits_sigmas, coeff, None, None, counter.calls, time.perf_counter() - t0, timings)
+
+    x_T, target, options = w.xs[0, :n_tune], w.xs[-1, :n_tune], dict(solver_options or {})
+    f = lambda s: float(end_to_end_error(counter, solver, x_T, target, s, **options).mean())
+    # The DP weight: GITS's own first, so ties keep it.
+    tried = {}
+    for c in [coeff, *coeffs]:
+        s = grid[gits.dp(C, n_steps, c)].clone()
+        key = tuple(s.tolist())
+        if key not in tried:
+            tried[key] = (f(s), c, s)
+    gits_error = tried[tuple(gits_sigmas.tolist())][0]
+    best_error, best_coeff, sigmas = min(tried.values(), key=lambda v: v[0])
+    t3 = time.perf_counter()
+    timings["coeff"] = t3 - t2
+    if sweeps:
+        sigmas, best_error = _coordinate_descent(f, sigmas, sweeps, max_evals)
+        timings["sweeps"] = time.perf_counter() - t3
+    return SearchResult(sigmas, gits_sigmas, best_coeff, best_error, gits_error, counter.calls,
+                        time.perf_counter() - t0, timings)
+
+
+def search(denoiser, shape, n_steps: int, **kw) -> torch.Tensor:
+    """The schedule of search_info (same arguments)."""
+    return search_info(denoiser, shape, n_steps, **kw).sigmas
+
+
+# ---------------------------------------------------------------- statistics
+
+def paired_bootstrap(a, b, n_boot: int = 10000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
+    """mean(a) / mean(b) and its percentile bootstrap CI at `level`, resampling the latents of the pairs (a_j, b_j) jointly."""
+    a, b = (np.asarray(torch.as_tensor(v, dtype=torch.float64).cpu(), dtype=np.float64) for v in (a, b))
+    if a.ndim != 1 or a.shape != b.shape or len(a) < 2:
+        raise ValueError(f"a and b must be 1-D of the same length >= 2, got shapes {a.shape} and {b.shape}")
+    gits._check_int("n_boot", n_boot, 1)
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    idx = np.random.default_rng(seed).integers(0, len(a), size=(n_boot, len(a)))
+    ratios = a[idx].mean(1) / b[idx].mean(1)
+    lo, hi = np.quantile(ratios, [(1 - level) / 2, (1 + level) / 2])
+    return float(a.mean() / b.mean()), float(lo), float(hi)

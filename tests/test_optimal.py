@@ -1,0 +1,216 @@
+"""Oracle schedules and refined GITS: differentiable solvers against gitscore.solvers, gradients against finite
+differences, the oracle against brute force, never worse than its start, the search equal to GITS with options off."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from gitscore import gits, optimal, solvers
+from gitscore.denoisers import CallCounter, GaussianDenoiser, KDEDenoiser
+from gitscore.schedules import logsnr, polynomial, time_uniform
+
+VARS = torch.tensor([0.01, 0.3, 4.0])  # anisotropic Gaussian: no schedule makes every coordinate exact
+
+
+def gaussian():
+    return GaussianDenoiser(torch.zeros(3), VARS)
+
+
+def latents(n, dtype=torch.float64, seed=0):
+    return 80.0 * torch.randn(n, 3, generator=torch.Generator().manual_seed(seed), dtype=dtype)
+
+
+def exact(x_T, sigma_min=0.002, sigma_max=80.0):
+    """PF-ODE solution of N(0, diag(VARS)): each coordinate scales by sqrt((v + s_min^2) / (v + s_max^2))."""
+    return x_T * ((VARS + sigma_min ** 2) / (VARS + sigma_max ** 2)).sqrt().to(x_T.dtype)
+
+
+# ---- differentiable solvers ----
+
+@pytest.mark.parametrize("solver", optimal.DIFFERENTIABLE)
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("n", [1, 2, 5, 9])
+def test_sample_equals_library_solver(solver, dtype, n):
+    D = gaussian()
+    x = latents(4, dtype)
+    for sigmas in (polynomial(n), logsnr(n), time_uniform(n)):
+        ours = optimal.sample(solver, D, x, sigmas)
+        ref = solvers.SOLVERS[solver](D, x, sigmas)
+        tol = 1e-12 if dtype == torch.float64 else 1e-6
+        assert ours.dtype == ref.dtype
+        torch.testing.assert_close(ours, ref, rtol=tol, atol=tol * float(ref.abs().max()))
+
+
+@pytest.mark.parametrize("solver,options", [("ipndm", {"order": 2}), ("dpmpp", {"order": 2}),
+                                            ("dpmpp", {"lower_order_final": False})])
+def test_sample_options_equal_library(solver, options):
+    D, x, sigmas = gaussian(), latents(3), polynomial(6)
+    torch.testing.assert_close(optimal.sample(solver, D, x, sigmas, **options),
+                               solvers.SOLVERS[solver](D, x, sigmas, **options), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("solver", optimal.DIFFERENTIABLE)
+def test_gradient_matches_finite_differences(solver):
+    D, x = gaussian(), latents(5)
+    target = exact(x)
+    logits = optimal.to_logits(polynomial(4)) + torch.tensor([0.1, -0.2, 0.05, 0.0], dtype=torch.float64)
+
+    def loss(z):
+        s = optimal.from_logits(z, 80.0, 0.002)
+        return optimal.rmse_per_sample(optimal.sample(solver, D, x, s), target).mean()
+
+    z = logits.clone().requires_grad_(True)
+    loss(z).backward()
+    h = 1e-6
+    fd = torch.stack([(loss(logits + h * e) - loss(logits - h * e)) / (2 * h) for e in torch.eye(4, dtype=torch.float64)])
+    torch.testing.assert_close(z.grad, fd, rtol=1e-5, atol=1e-8)
+
+
+def test_logits_round_trip_and_monotone():
+    s = polynomial(7)
+    back = optimal.from_logits(optimal.to_logits(s), 80.0, 0.002)
+    torch.testing.assert_close(back, s, rtol=1e-12, atol=0)
+    z = torch.randn(6, generator=torch.Generator().manual_seed(1), dtype=torch.float64) * 3
+    t = optimal.from_logits(z, 80.0, 0.002)
+    assert t[0].item() == 80.0 and t[-1].item() == 0.002 and bool((t[1:] < t[:-1]).all())
+
+
+def test_sample_rejects_bad_input():
+    with pytest.raises(ValueError, match="solver"):
+        optimal.sample("heun", gaussian(), latents(2), polynomial(3))
+    with pytest.raises(ValueError, match="increasing|decreasing"):
+        optimal.sample("euler", gaussian(), latents(2), polynomial(3).flip(0))
+
+
+# ---- differentiable KDE ----
+
+@pytest.mark.parametrize("sigma", [0.002, 0.05, 0.5, 3.0, 80.0])
+def test_softmax_kde_equals_kde(sigma):
+    g = torch.Generator().manual_seed(0)
+    data = torch.rand(300, 1, 4, 4, generator=g, dtype=torch.float64) * 2 - 1
+    x = data[:5] + sigma * torch.randn(5, 1, 4, 4, generator=g, dtype=torch.float64)
+    ours = optimal.SoftmaxKDE(data)(x, sigma)
+    ref = KDEDenoiser(data, device="cpu", dtype=torch.float64, block_size=64)(x, sigma)
+    torch.testing.assert_close(ours, ref, rtol=1e-9, atol=1e-9)
+
+
+def test_softmax_kde_is_differentiable_in_sigma_and_x():
+    data = torch.rand(50, 6, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    kde = optimal.SoftmaxKDE(data)
+    x = torch.rand(3, 6, dtype=torch.float64, requires_grad=True)
+    s = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(lambda x, s: kde(x, s), (x, s))
+
+
+# ---- the oracle ----
+
+def brute_force_two_steps(solver, x, target, n=4001):
+    """Min over the single interior sigma of a 2-step schedule, on a fine grid in ln sigma."""
+    u = np.linspace(math.log(0.002), math.log(80.0), n + 2)[1:-1]
+    errs = [optimal.end_to_end_error(gaussian(), solver, x, target, torch.tensor([80.0, math.exp(v), 0.002],
+                                     dtype=torch.float64)).mean().item() for v in u]
+    return min(errs)
+
+
+@pytest.mark.parametrize("solver", ["euler", "dpmpp"])
+def test_oracle_reaches_brute_force_optimum(solver):
+    x = latents(32)
+    target = exact(x)
+    res = optimal.oracle(gaussian(), solver, x, target, polynomial(2), iters=300, lr=0.05)
+    best = brute_force_two_steps(solver, x, target)
+    assert res.error <= best * (1 + 1e-3)
+    assert res.error < res.start_error
+
+
+@pytest.mark.parametrize("solver", optimal.DIFFERENTIABLE)
+@pytest.mark.parametrize("lr", [0.05, 50.0])  # 50: wild steps; the best iterate still never loses to the start
+def test_oracle_never_worse_than_its_start(solver, lr):
+    D, x = gaussian(), latents(16, torch.float32)
+    target = exact(x.double()).float()
+    starts = {"polynomial": polynomial(5), "logsnr": logsnr(5), "time_uniform": time_uniform(5)}
+    res = optimal.oracle(D, solver, x, target, starts, iters=10, lr=lr)
+    start_errors = {k: optimal.end_to_end_error(D, solver, x, target, s).mean().item() for k, s in starts.items()}
+    assert res.start_name == min(start_errors, key=start_errors.get)
+    assert res.start_error == start_errors[res.start_name]
+    # Checked by the library solver, not the differentiable one.
+    assert optimal.end_to_end_error(D, solver, x, target, res.sigmas).mean().item() <= min(start_errors.values())
+    assert res.sigmas[0] == 80.0 and res.sigmas[-1] == 0.002 and bool((res.sigmas[1:] < res.sigmas[:-1]).all())
+    assert res.calls >= 5 * len(res.history) and len(res.history) <= 11
+
+
+def test_oracle_rejects_bad_input():
+    x = latents(2)
+    with pytest.raises(ValueError, match="solver"):
+        optimal.oracle(gaussian(), "unipc", x, x, polynomial(3))
+    with pytest.raises(ValueError, match="iters"):
+        optimal.oracle(gaussian(), "euler", x, x, polynomial(3), iters=-1)
+    with pytest.raises(ValueError, match="lr"):
+        optimal.oracle(gaussian(), "euler", x, x, polynomial(3), lr=0)
+    with pytest.raises(TypeError, match="start"):
+        optimal.oracle(gaussian(), "euler", x, x, [80.0, 1.0, 0.002])
+
+
+# ---- refined GITS search ----
+
+SEARCH = dict(n_warmup=24, grid=gits.teacher_grid(21), batch_size=8, seed=3)
+
+
+@pytest.mark.parametrize("n_steps", [2, 4, 6])
+@pytest.mark.parametrize("metric,coeff", [("dev", 1.15), ("l2", 0.9)])
+def test_search_with_options_off_is_gits(n_steps, metric, coeff):
+    D = gaussian()
+    ours = optimal.search_info(D, (3,), n_steps, metric=metric, coeff=coeff, **SEARCH)
+    ref = gits.search(D, (3,), n_steps, metric=metric, coeff=coeff, **SEARCH)
+    assert torch.equal(ours.sigmas, ref) and torch.equal(ours.gits_sigmas, ref)
+    assert ours.tune_error is None
+    # Cost: the warm-up only, one call per teacher step per batch.
+    assert ours.calls == (len(SEARCH["grid"]) - 1) * math.ceil(SEARCH["n_warmup"] / SEARCH["batch_size"])
+
+
+@pytest.mark.parametrize("solver", ["euler", "ipndm", "unipc"])
+def test_search_tuning_never_worse_on_its_objective(solver):
+    D = gaussian()
+    res = optimal.search_info(D, (3,), 4, solver=solver, coeffs=(0.8, 1.0, 1.3), sweeps=1, n_tune=16, **SEARCH)
+    assert res.tune_error <= res.gits_tune_error
+    torch.testing.assert_close(res.gits_sigmas, gits.search(D, (3,), 4, **SEARCH), rtol=0, atol=0)
+    # The reported objective is the solver's error against the teacher's end states on the first 16 latents.
+    w = gits.warmup(D, (3,), 24, grid=SEARCH["grid"], batch_size=8, seed=3)
+    again = optimal.end_to_end_error(D, solver, w.xs[0, :16], w.xs[-1, :16], res.sigmas).mean().item()
+    assert again == pytest.approx(res.tune_error, rel=1e-12)
+    assert bool((res.sigmas[1:] < res.sigmas[:-1]).all()) and res.sigmas[0] == 80.0 and res.sigmas[-1] == 0.002
+
+
+def test_coordinate_descent_finds_two_step_optimum():
+    """One sweep on a 2-step schedule is a 1-D bounded minimisation: it must match brute force on its objective."""
+    D = gaussian()
+    res = optimal.search_info(D, (3,), 2, solver="euler", sweeps=1, max_evals=60, n_tune=24, **SEARCH)
+    w = gits.warmup(D, (3,), 24, grid=SEARCH["grid"], batch_size=8, seed=3)
+    best = brute_force_two_steps("euler", w.xs[0], w.xs[-1], n=4001)
+    assert res.tune_error <= best * (1 + 1e-3)
+
+
+def test_search_rejects_bad_input():
+    with pytest.raises(ValueError, match="solver"):
+        optimal.search_info(gaussian(), (3,), 3, solver="rk4", **SEARCH)
+    with pytest.raises(ValueError, match="coeff"):
+        optimal.search_info(gaussian(), (3,), 3, coeffs=(1.0, -1.0), **SEARCH)
+    with pytest.raises(ValueError, match="sweeps"):
+        optimal.search_info(gaussian(), (3,), 3, sweeps=-1, **SEARCH)
+    with pytest.raises(ValueError, match="n_tune"):
+        optimal.search_info(gaussian(), (3,), 3, n_tune=25, sweeps=1, **SEARCH)
+
+
+# ---- bootstrap ----
+
+def test_paired_bootstrap():
+    b = torch.rand(50, generator=torch.Generator().manual_seed(0), dtype=torch.float64) + 0.5
+    assert optimal.paired_bootstrap(2 * b, b) == pytest.approx((2.0, 2.0, 2.0))
+    a = b * (1 + 0.1 * torch.randn(50, generator=torch.Generator().manual_seed(1), dtype=torch.float64))
+    r, lo, hi = optimal.paired_bootstrap(a, b, n_boot=2000)
+    assert lo < r < hi and r == pytest.approx(float(a.mean() / b.mean()))
+    assert optimal.paired_bootstrap(a, b, n_boot=2000, seed=5) == optimal.paired_bootstrap(a, b, n_boot=2000, seed=5)
+    with pytest.raises(ValueError, match="same length"):
+        optimal.paired_bootstrap(a, b[:10])
+    with pytest.raises(ValueError, match="level"):
+        optimal.paired_bootstrap(a, b, level=1.5)
