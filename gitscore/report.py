@@ -1,36 +1,187 @@
-"""Claim verdicts: chapters print one parseable line per claim; the summary chapter collects them."""
+"""How the book reports: claim verdicts, HTML tables, numbered figures, matplotlib style.
+
+A chapter calls `verdict(...)` once per claim: the notebook shows a coloured box (an HTML admonition),
+its text/plain form is one machine-readable line (`VERDICT | claim | ...`), and the verdict is
+recorded in the kernel. The chapter's last cell calls `glue_verdicts(chapter)`, which glues the
+recorded verdicts (an HTML table, JSON as text/plain) under the key `verdicts`; the summary chapter
+pastes that key from every chapter with myst-nb's cross-document `{glue}` directive, so the summary
+shows what the build executed. `collect(book_dir)` reads the same verdicts back from stored notebooks.
+"""
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
-__all__ = ["VERDICTS", "verdict", "collect"]
+__all__ = ["VERDICTS", "Verdict", "verdict", "recorded", "glue_verdicts", "verdict_table", "collect",
+           "html_table", "figure", "book_style", "TEXT_WIDTH_IN"]
 
 VERDICTS = ("holds", "holds partly", "does not hold here")
 _TAG = "VERDICT"
+_ADMONITION = {"holds": "tip", "holds partly": "warning", "does not hold here": "danger"}
+_RECORDED: list[dict] = []
+TEXT_WIDTH_IN = 7.0  # the book's text column, inches at the figure dpi (figures wider than this shrink)
 
 
-def verdict(claim: str, paper: str, ours: str, result: str, anchor: str = "") -> None:
-    """Print one verdict line: claim, the paper's figure/number, our measurement, the verdict."""
-    if result not in VERDICTS:
-        raise ValueError(f"result must be one of {list(VERDICTS)}, got {result!r}")
-    for name, text in (("claim", claim), ("paper", paper), ("ours", ours), ("anchor", anchor)):
-        if "|" in text or "\n" in text:
-            raise ValueError(f"{name} must not contain '|' or newlines, got {text!r}")
-    line = f"{_TAG} | {claim} | {paper} | {ours} | {result} | {anchor}"
-    print(line)
+def _check_text(name: str, text) -> str:
+    if not isinstance(text, str):
+        raise TypeError(f"{name} must be a str, got {type(text).__name__}")
+    if "|" in text or "\n" in text:
+        raise ValueError(f"{name} must not contain '|' or newlines, got {text!r}")
+    return text
+
+
+class Verdict:
+    """One claim's verdict: an HTML admonition in the notebook, one parseable line as text/plain."""
+
+    def __init__(self, claim: str, paper: str, ours: str, result: str, anchor: str = "",
+                 beyond_paper: bool = False):
+        if result not in VERDICTS:
+            raise ValueError(f"result must be one of {list(VERDICTS)}, got {result!r}")
+        if not isinstance(beyond_paper, bool):
+            raise TypeError(f"beyond_paper must be a bool, got {type(beyond_paper).__name__}")
+        self.claim, self.paper, self.ours = (_check_text(n, t) for n, t in
+                                             (("claim", claim), ("paper", paper), ("ours", ours)))
+        self.anchor = _check_text("anchor", anchor)
+        self.result, self.beyond_paper = result, beyond_paper
+
+    def as_dict(self) -> dict:
+        return {"claim": self.claim, "paper": self.paper, "ours": self.ours, "verdict": self.result,
+                "anchor": self.anchor, "beyond_paper": self.beyond_paper}
+
+    def __repr__(self) -> str:
+        paper = self.paper + (" (beyond the paper)" if self.beyond_paper else "")
+        return f"{_TAG} | {self.claim} | {paper} | {self.ours} | {self.result} | {self.anchor}"
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        source = "a test beyond the paper" if self.beyond_paper else e(self.paper)
+        rows = [("claim", e(self.claim)), ("paper", source), ("measured", e(self.ours))]
+        body = "".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in rows)
+        return (f'<div class="admonition {_ADMONITION[self.result]} gs-verdict">'
+                f'<p class="admonition-title">Verdict: {e(self.result)}</p>'
+                f'<table class="gs-verdict-table">{body}</table></div>')
+
+
+def verdict(claim: str, paper: str, ours: str, result: str, anchor: str = "",
+            beyond_paper: bool = False) -> None:
+    """Show one claim's verdict (claim, the paper's figure/number, our measurement) and record it.
+
+    beyond_paper=True marks a test the paper does not make (shown and counted as such in the summary).
+    """
+    v = Verdict(claim, paper, ours, result, anchor, beyond_paper)
+    _RECORDED.append(v.as_dict())
+    try:
+        from IPython.display import display
+    except ImportError:  # pragma: no cover - IPython is a dependency of the book extra
+        print(repr(v))
+        return
+    display(v)
+
+
+def recorded() -> list[dict]:
+    """The verdicts recorded in this kernel so far (a copy)."""
+    return [dict(r) for r in _RECORDED]
+
+
+def verdict_table(rows: list[dict], chapter: str = "") -> str:
+    """An HTML table of verdict rows; with chapter (e.g. '01_ode'), claims link to chapter.html#anchor."""
+    e = html.escape
+    head = "<tr><th>claim</th><th>paper</th><th>measured</th><th>verdict</th></tr>"
+    body = []
+    for r in rows:
+        claim = e(r["claim"])
+        if chapter:
+            target = f"{chapter}.html" + (f"#{r['anchor']}" if r.get("anchor") else "")
+            claim = f'<a href="{e(target)}">{claim}</a>'
+        paper = "<em>beyond the paper</em>" if r.get("beyond_paper") else e(r["paper"])
+        cls = r["verdict"].replace(" ", "-")
+        body.append(f'<tr><td>{claim}</td><td>{paper}</td><td>{e(r["ours"])}</td>'
+                    f'<td class="gs-{cls}"><strong>{e(r["verdict"])}</strong></td></tr>')
+    return f'<table class="table gs-verdicts">{head}{"".join(body)}</table>'
+
+
+class _Glued:
+    def __init__(self, html_text: str, plain: str):
+        self._html, self._plain = html_text, plain
+
+    def _repr_html_(self):
+        return self._html
+
+    def __repr__(self):
+        return self._plain
+
+
+def glue_verdicts(chapter: str) -> list[dict]:
+    """Glue this kernel's verdicts under the key 'verdicts' (HTML table; JSON as text/plain) and return them."""
+    if not isinstance(chapter, str) or not chapter:
+        raise ValueError(f"chapter must be the notebook's name, e.g. '01_ode', got {chapter!r}")
+    from myst_nb import glue
+    rows = recorded()
+    if not rows:
+        raise ValueError("no verdicts recorded in this kernel: call verdict(...) first")
+    glue("verdicts", _Glued(verdict_table(rows, chapter), json.dumps(rows)), display=False)
+    return rows
+
+
+def _output_text(out) -> str:
+    text = out.get("text") or out.get("data", {}).get("text/plain", "")
+    return "".join(text) if isinstance(text, list) else text
 
 
 def collect(book_dir) -> list[dict]:
-    """Verdict lines from the stored outputs of the executed chapters book_dir/NN_*.ipynb, in chapter order."""
+    """The verdicts stored in book_dir/NN_*.ipynb, in chapter order: each chapter's glued 'verdicts'
+    where present, else its VERDICT lines (text/plain of the verdict boxes, or printed lines)."""
     rows = []
     for nb in sorted(Path(book_dir).glob("[0-9][0-9]_*.ipynb")):
+        glued, lines = None, []
         for cell in json.loads(nb.read_text())["cells"]:
             for out in cell.get("outputs", []):
-                text = out.get("text") or "".join(out.get("data", {}).get("text/plain", []))
-                for line in ("".join(text) if isinstance(text, list) else text).splitlines():
+                if out.get("metadata", {}).get("scrapbook", {}).get("name") == "verdicts":
+                    glued = json.loads(_output_text(out))
+                for line in _output_text(out).splitlines():
                     if line.startswith(_TAG + " | "):
                         _, claim, paper, ours, result, anchor = [p.strip() for p in line.split("|")]
-                        rows.append({"chapter": nb.stem, "claim": claim, "paper": paper, "ours": ours,
-                                     "verdict": result, "anchor": anchor})
+                        beyond = paper.endswith("(beyond the paper)")
+                        lines.append({"claim": claim, "paper": paper.removesuffix("(beyond the paper)").strip(),
+                                      "ours": ours, "verdict": result, "anchor": anchor, "beyond_paper": beyond})
+        rows += [{"chapter": nb.stem, **r} for r in (glued if glued is not None else lines)]
     return rows
+
+
+def html_table(df, floatfmt: str = "{:.3g}", index: bool = False, caption: str = ""):
+    """A pandas DataFrame as a compact HTML table (IPython HTML object) that fits the text column."""
+    from IPython.display import HTML
+    fmt = {c: floatfmt.format for c in df.columns if df[c].dtype.kind == "f"}
+    text = df.to_html(index=index, formatters=fmt, border=0, classes="table gs-table", escape=True)
+    if caption:
+        text = text.replace(">\n  <thead>", f">\n  <caption>{html.escape(caption)}</caption>\n  <thead>", 1)
+    return HTML(text)
+
+
+def figure(fig, name: str) -> None:
+    """Glue a matplotlib figure under name (for `{glue:figure}` + `{numref}`) and close it.
+
+    A figure wider than the text column (TEXT_WIDTH_IN) is scaled down to it, aspect kept, so that its
+    fonts (set in points) stay legible in the rendered page instead of being shrunk with the image.
+    """
+    if not isinstance(name, str) or not name or not name.replace("_", "").replace("-", "").isalnum():
+        raise ValueError(f"name must be letters, digits, '_' or '-', got {name!r}")
+    import matplotlib.pyplot as plt
+    from myst_nb import glue
+    w, h = fig.get_size_inches()
+    if w > TEXT_WIDTH_IN:
+        fig.set_size_inches(TEXT_WIDTH_IN, h * TEXT_WIDTH_IN / w)
+    glue(name, fig, display=False)
+    plt.close(fig)
+
+
+def book_style() -> None:
+    """The book's matplotlib style: seaborn whitegrid, fonts >= 9 pt, figures sized for the text column."""
+    import matplotlib as mpl
+    import seaborn as sns
+    sns.set_theme(style="whitegrid", context="paper")
+    mpl.rcParams.update({"font.size": 9, "axes.titlesize": 9.5, "axes.labelsize": 9, "xtick.labelsize": 9,
+                         "ytick.labelsize": 9, "legend.fontsize": 9, "figure.titlesize": 10,
+                         "figure.dpi": 100, "savefig.dpi": 100, "figure.figsize": (TEXT_WIDTH_IN, 3.5)})
+

@@ -5,14 +5,44 @@ import pytest
 from gitscore import report
 
 
-def test_verdict_round_trip(tmp_path, capsys):
-    report.verdict("trajectories are straight", "Fig. 2", "ratio 0.01", "holds", "fig2")
-    line = capsys.readouterr().out
-    nb = {"cells": [{"cell_type": "code", "outputs": [{"name": "stdout", "output_type": "stream", "text": [line]}]}]}
-    (tmp_path / "02_x.ipynb").write_text(json.dumps(nb))
-    rows = report.collect(tmp_path)
-    assert rows == [{"chapter": "02_x", "claim": "trajectories are straight", "paper": "Fig. 2",
-                     "ours": "ratio 0.01", "verdict": "holds", "anchor": "fig2"}]
+def _nb(outputs):
+    return {"cells": [{"cell_type": "code", "outputs": outputs}]}
+
+
+def test_verdict_round_trip_plain_line(tmp_path):
+    v = report.Verdict("trajectories are straight", "Fig. 2", "ratio 0.01", "holds", "fig2")
+    out = {"output_type": "display_data", "metadata": {},
+           "data": {"text/plain": repr(v), "text/html": v._repr_html_()}}
+    (tmp_path / "02_x.ipynb").write_text(json.dumps(_nb([out])))
+    assert report.collect(tmp_path) == [{"chapter": "02_x", "claim": "trajectories are straight", "paper": "Fig. 2",
+                                         "ours": "ratio 0.01", "verdict": "holds", "anchor": "fig2",
+                                         "beyond_paper": False}]
+    assert 'class="admonition tip gs-verdict"' in v._repr_html_()
+
+
+def test_beyond_paper_round_trip_and_escaping(tmp_path):
+    v = report.Verdict("weight <D> grows", "Sec. 4.1", "a & b", "holds partly", beyond_paper=True)
+    assert "&lt;D&gt;" in v._repr_html_() and "beyond the paper" in v._repr_html_()
+    out = {"output_type": "stream", "name": "stdout", "text": [repr(v) + "\n"]}
+    (tmp_path / "01_y.ipynb").write_text(json.dumps(_nb([out])))
+    (row,) = report.collect(tmp_path)
+    assert row["beyond_paper"] is True and row["paper"] == "Sec. 4.1" and row["claim"] == "weight <D> grows"
+
+
+def test_glued_verdicts_take_precedence(tmp_path):
+    rows = [report.Verdict("c", "p", "o", "does not hold here", "sec").as_dict()]
+    glued = {"output_type": "display_data", "metadata": {"scrapbook": {"name": "verdicts"}},
+             "data": {"text/plain": json.dumps(rows), "text/html": report.verdict_table(rows, "03_z")}}
+    (tmp_path / "03_z.ipynb").write_text(json.dumps(_nb([glued])))
+    assert report.collect(tmp_path) == [{"chapter": "03_z", **rows[0]}]
+    assert 'href="03_z.html#sec"' in glued["data"]["text/html"]
+
+
+def test_verdict_records():
+    n = len(report.recorded())
+    report.verdict("c", "p", "o", "holds")
+    assert report.recorded()[n:] == [{"claim": "c", "paper": "p", "ours": "o", "verdict": "holds",
+                                      "anchor": "", "beyond_paper": False}]
 
 
 def test_bad_verdicts():
@@ -20,3 +50,18 @@ def test_bad_verdicts():
         report.verdict("c", "p", "o", "maybe")
     with pytest.raises(ValueError, match="ours"):
         report.verdict("c", "p", "a | b", "holds")
+    with pytest.raises(TypeError, match="beyond_paper"):
+        report.verdict("c", "p", "o", "holds", beyond_paper="yes")
+    with pytest.raises(ValueError, match="chapter"):
+        report.glue_verdicts("")
+
+
+def test_figure_fits_the_column():
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig = plt.figure(figsize=(2 * report.TEXT_WIDTH_IN, 4))
+    report.figure(fig, "too-wide")
+    assert tuple(fig.get_size_inches()) == (report.TEXT_WIDTH_IN, 2.0)
+    with pytest.raises(ValueError, match="name"):
+        report.figure(fig, "bad name")
