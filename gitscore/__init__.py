@@ -2,14 +2,14 @@
 
 Modules: schedules (time schedules), solvers (ODE samplers), denoisers (closed-form and network
 denoisers), trajectory (geometry of sampling trajectories), gits (schedule search), data, nets,
-train, metrics, bench, adapters, export, diagnostics (smoothness and accuracy of a denoiser in sigma). Heavy modules are imported lazily: `gs.metrics` works.
+train, metrics, bench, adapters, export, diagnostics (smoothness and accuracy of a denoiser in sigma), controls (null-model denoisers), report (verdicts, tables, figures). Heavy modules are imported lazily: `gs.metrics` works.
 """
 import importlib
 
 from . import denoisers, gits, schedules, solvers, trajectory
 
 __all__ = ["schedules", "solvers", "denoisers", "trajectory", "gits", "data", "nets", "train",
-           "metrics", "bench", "adapters", "export", "dist", "report", "diagnostics"]
+           "metrics", "bench", "adapters", "export", "dist", "report", "diagnostics", "controls"]
 __version__ = "0.1.0"
 
 
