@@ -4,7 +4,10 @@ Run by `make browser-test` (after the book is built from its stored outputs); no
 Chromium is driven over the DevTools protocol on a pipe (--remote-debugging-pipe: no port, no driver, no extra
 package); the pages are served by a loopback http.server (127.0.0.1 only). Each chapter must load, every image must
 decode, every maths element must be typeset by the local MathJax, no output cell may be an error, no request may leave
-the machine or fail, and a full-page screenshot of each chapter is kept in _build/screenshots/.
+the machine or fail, no visible text may be a raw markdown table (`| a | b |`), no output (printed text, table,
+image, verdict box) may be wider than the text column, and a full-page screenshot of each chapter is kept in
+_build/screenshots/. Every internal link of every page must resolve to a built file, and its #fragment to an id in it
+(checked on the HTML files, without the browser).
 
 Environment: BOOK_HTML (default _build/html), BOOK_TOC (default _toc.yml), SCREENSHOTS (default _build/screenshots),
 CHROMIUM (default /usr/bin/chromium, else `chromium` on PATH).
@@ -23,7 +26,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
+from html.parser import HTMLParser
+from urllib.parse import unquote, urlsplit
 
 import pytest
 import yaml
@@ -214,6 +218,29 @@ def browser():
 
 # Run in the page once it has loaded: let lazy images load, wait for them and for MathJax, then report.
 INSPECT = """(async () => {
+  // Visible text outside code inputs: lines that look like a markdown table (`| a | b |`, `|---|`).
+  const rawPipes = () => {
+    const main = document.querySelector('main') || document.body;
+    const hidden = [...main.querySelectorAll('.cell_input, div[class*="highlight-python"], div[class*="highlight-ipython"], mjx-container, .math')];
+    const shown = hidden.map(e => e.style.display);
+    hidden.forEach(e => { e.style.display = 'none'; });
+    const lines = main.innerText.split('\\n').map(l => l.trim());  // rendered text, one line per block
+    hidden.forEach((e, i) => { e.style.display = shown[i]; });
+    return lines.filter(l => /^\\|.*\\|$/.test(l) || /\\|\\s*:?-{3,}:?\\s*\\|/.test(l)).slice(0, 5);
+  };
+  // Output elements wider than their column: content scrolls inside them, or they stick out of the article.
+  const overflowing = () => {
+    const column = document.querySelector('article.bd-article') || document.querySelector('main');
+    const right = column ? column.getBoundingClientRect().right : window.innerWidth;
+    const sel = '.cell_output pre, .cell_output table, .cell_output .output, .cell_output img, figure img, .gs-verdict';
+    return [...document.querySelectorAll(sel)]
+      .filter(e => e.offsetParent !== null)
+      .filter(e => e.scrollWidth > e.clientWidth + 1 || e.getBoundingClientRect().right > right + 1)
+      .map(e => `${e.tagName.toLowerCase()}.${[...e.classList].join('.')}: scrollWidth ${e.scrollWidth} > ` +
+                `clientWidth ${e.clientWidth} or right edge ${Math.round(e.getBoundingClientRect().right)} > ${Math.round(right)}: ` +
+                (e.innerText || e.getAttribute('src') || '').slice(0, 60).replace(/\\s+/g, ' '))
+      .slice(0, 5);
+  };
   const imgs = [...document.images];
   imgs.forEach(i => { i.loading = 'eager'; });
   await Promise.all(imgs.map(i => i.complete ? null : new Promise(r => { i.onload = i.onerror = r; })));
@@ -231,6 +258,8 @@ INSPECT = """(async () => {
     broken: imgs.filter(i => !i.complete || i.naturalWidth === 0).map(i => i.getAttribute('src')),
     figures: document.querySelectorAll('.cell_output img, figure img').length,
     height: Math.ceil(document.documentElement.scrollHeight),
+    pipes: rawPipes(),
+    overflow: overflowing(),
   };
 })()"""
 
@@ -303,6 +332,64 @@ def test_no_error_cells(page):
     assert not found, f"{page}: error output in the HTML ({found})"
 
 
+class _Links(HTMLParser):
+    """The href of every <a> and every id of a page."""
+
+    def __init__(self):
+        super().__init__()
+        self.hrefs, self.ids = [], set()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if attrs.get("id"):
+            self.ids.add(attrs["id"])
+        if tag == "a" and attrs.get("href"):
+            self.hrefs.append(attrs["href"])
+
+
+@functools.lru_cache(maxsize=None)
+def _parse(path):
+    parser = _Links()
+    parser.feed(Path(path).read_text(encoding="utf-8"))
+    return parser
+
+
+def internal_link_problems(page_path, html_root=HTML):
+    """Internal links of a built page that do not resolve to a file (or to an id in it) under html_root."""
+    problems = []
+    for href in sorted(set(_parse(page_path).hrefs)):
+        parts = urlsplit(href)
+        if parts.scheme or parts.netloc or href.startswith(("mailto:", "javascript:")):
+            continue
+        target = (Path(page_path).parent / unquote(parts.path)).resolve() if parts.path else Path(page_path)
+        if target.is_dir():
+            target = target / "index.html"
+        if not target.is_file() or not target.is_relative_to(Path(html_root).resolve()):
+            problems.append(f"{href}: no file {target}")
+        elif parts.fragment and target.suffix == ".html" and unquote(parts.fragment) not in _parse(target).ids:
+            problems.append(f"{href}: no id {parts.fragment!r} in {target.name}")
+    return problems
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_internal_links_resolve(page):
+    """Every relative link of the page leads to a built file, and every #fragment to an id in it."""
+    path = HTML / f"{page}.html"
+    if not path.is_file():
+        pytest.fail(f"{path} not built")
+    problems = internal_link_problems(path)
+    assert not problems, f"{page}: dead internal links:\n  " + "\n  ".join(problems[:20])
+
+
+def test_link_checker_finds_dead_links(tmp_path):
+    """The checker itself: a missing file, a missing id and a good link."""
+    (tmp_path / "a.html").write_text('<p id="x"><a href="b.html#y">1</a><a href="c">2</a><a href="#x">3</a>'
+                                     '<a href="https://example.org/z">4</a></p>')
+    (tmp_path / "b.html").write_text('<p id="z"></p>')
+    assert internal_link_problems(tmp_path / "a.html", tmp_path) == [
+        f"b.html#y: no id 'y' in b.html", f"c: no file {tmp_path / 'c'}"]
+
+
 def test_mathjax_is_local():
     """The pages load MathJax from the book's own _static folder, never from a CDN."""
     text = (HTML / f"{PAGES[0]}.html").read_text(encoding="utf-8")
@@ -340,5 +427,9 @@ def test_page_in_chromium(page, server, browser):
         problems.append(f"failed requests: {report['failed']}")
     if report["console_errors"]:
         problems.append(f"JavaScript errors: {report['console_errors'][:5]}")
+    if report["pipes"]:
+        problems.append(f"raw markdown table text (not rendered as a table): {report['pipes']}")
+    if report["overflow"]:
+        problems.append(f"output wider than its column (cut off or scrolling): {report['overflow']}")
     assert not problems, f"{page}:\n  " + "\n  ".join(problems)
     assert shot.stat().st_size > 1000

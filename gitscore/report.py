@@ -14,12 +14,13 @@ import json
 from pathlib import Path
 
 __all__ = ["VERDICTS", "Verdict", "verdict", "recorded", "glue_verdicts", "verdict_table", "collect",
-           "html_table", "figure", "book_style", "TEXT_WIDTH_IN"]
+           "html_table", "figure", "book_style", "show_params", "TEXT_WIDTH_IN", "LINE_WIDTH"]
 
 VERDICTS = ("holds", "holds partly", "does not hold here")
 _TAG = "VERDICT"
 _ADMONITION = {"holds": "tip", "holds partly": "warning", "does not hold here": "danger"}
 _RECORDED: list[dict] = []
+LINE_WIDTH = 88  # characters of printed output that fit the text column
 TEXT_WIDTH_IN = 7.0  # the book's text column, inches at the figure dpi (figures wider than this shrink)
 
 
@@ -125,7 +126,9 @@ def glue_verdicts(chapter: str) -> list[dict]:
 
 
 def _output_text(out) -> str:
-    text = out.get("text") or out.get("data", {}).get("text/plain", "")
+    data = out.get("data", {})
+    prefix = out.get("metadata", {}).get("scrapbook", {}).get("mime_prefix", "")
+    text = out.get("text") or data.get("text/plain") or data.get(prefix + "text/plain", "")
     return "".join(text) if isinstance(text, list) else text
 
 
@@ -185,3 +188,15 @@ def book_style() -> None:
                          "ytick.labelsize": 9, "legend.fontsize": 9, "figure.titlesize": 10,
                          "figure.dpi": 100, "savefig.dpi": 100, "figure.figsize": (TEXT_WIDTH_IN, 3.5)})
 
+
+
+def show_params(params, skip=()) -> None:
+    """Print a dataclass of parameters one field per line (`name = value`), each line cut to LINE_WIDTH."""
+    import dataclasses
+    if not dataclasses.is_dataclass(params):
+        raise TypeError(f"params must be a dataclass instance, got {type(params).__name__}")
+    fields = [f.name for f in dataclasses.fields(params) if f.name not in skip]
+    width = max(map(len, fields))
+    for name in fields:
+        line = f"{name:<{width}} = {getattr(params, name)!r}"
+        print(line if len(line) <= LINE_WIDTH else line[:LINE_WIDTH - 3] + "...")

@@ -31,11 +31,12 @@ def test_beyond_paper_round_trip_and_escaping(tmp_path):
 
 def test_glued_verdicts_take_precedence(tmp_path):
     rows = [report.Verdict("c", "p", "o", "does not hold here", "sec").as_dict()]
-    glued = {"output_type": "display_data", "metadata": {"scrapbook": {"name": "verdicts"}},
-             "data": {"text/plain": json.dumps(rows), "text/html": report.verdict_table(rows, "03_z")}}
+    pre = "application/papermill.record/"
+    glued = {"output_type": "display_data", "metadata": {"scrapbook": {"name": "verdicts", "mime_prefix": pre}},
+             "data": {pre + "text/plain": json.dumps(rows), pre + "text/html": report.verdict_table(rows, "03_z")}}
     (tmp_path / "03_z.ipynb").write_text(json.dumps(_nb([glued])))
     assert report.collect(tmp_path) == [{"chapter": "03_z", **rows[0]}]
-    assert 'href="03_z.html#sec"' in glued["data"]["text/html"]
+    assert 'href="03_z.html#sec"' in glued["data"][pre + "text/html"]
 
 
 def test_verdict_records():
@@ -65,3 +66,18 @@ def test_figure_fits_the_column():
     assert tuple(fig.get_size_inches()) == (report.TEXT_WIDTH_IN, 2.0)
     with pytest.raises(ValueError, match="name"):
         report.figure(fig, "bad name")
+
+
+def test_show_params(capsys):
+    from dataclasses import dataclass
+
+    @dataclass
+    class P:
+        a: int = 1
+        long_name: str = "x" * 200
+
+    report.show_params(P())
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "a         = 1" and len(lines[1]) == report.LINE_WIDTH and lines[1].endswith("...")
+    with pytest.raises(TypeError, match="params"):
+        report.show_params({"a": 1})
