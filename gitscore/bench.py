@@ -7,10 +7,14 @@ configuration are sharded across ranks by their per-sample seeds (identical to o
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import fcntl
 import io
 import json
 import math
+import os
+import socket
 import subprocess
 import sys
 import time
@@ -20,7 +24,7 @@ from pathlib import Path
 import torch
 
 from . import dist, gits, metrics
-from .nets import atomic_write_bytes
+from .checkpoints import atomic_write_bytes, check_output_dir
 from .schedules import SCHEDULES, get_schedule, polynomial
 from .solvers import SOLVERS
 
@@ -55,19 +59,45 @@ class BenchConfig:
     batch_size: int = 500
 
     def validate(self):
+        """Check every field (messages name the --option), before any work."""
         bad = [s for s in self.solvers if s not in SOLVERS]
-        if bad:
-            raise ValueError(f"solvers must be among {sorted(SOLVERS)}, got {bad}")
+        if not self.solvers or bad:
+            raise ValueError(f"solvers must be among {sorted(SOLVERS)}, got {bad or self.solvers}")
         valid = sorted(SCHEDULES) + [GITS_PREFIX + m for m in gits.METRICS]
         bad = [s for s in self.schedules if s not in valid]
-        if bad:
-            raise ValueError(f"schedules must be among {valid}, got {bad}")
+        if not self.schedules or bad:
+            raise ValueError(f"schedules must be among {valid}, got {bad or self.schedules}")
         if self.model not in ("fmnist", "kde"):
             raise ValueError(f"model must be 'fmnist' or 'kde', got {self.model!r}")
-        if any(n < 1 for n in self.nfes):
-            raise ValueError(f"nfes must be >= 1, got {self.nfes}")
-        if self.n_ref < 1 or self.n_fd < 0:
-            raise ValueError("n_ref must be >= 1 and n_fd >= 0")
+        if self.teacher not in SOLVERS:
+            raise ValueError(f"teacher must be one of {sorted(SOLVERS)}, got {self.teacher!r}")
+        for name, lo in INT_FIELDS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+                raise ValueError(f"--{name.replace('_', '-')} must be an integer >= {lo}, got {value!r}")
+        if any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in self.nfes) or not self.nfes:
+            raise ValueError(f"--nfe values must be integers >= 1, got {self.nfes}")
+        if isinstance(self.coeff, bool) or not isinstance(self.coeff, (int, float)) or not (
+                math.isfinite(self.coeff) and self.coeff > 0):
+            raise ValueError(f"--coeff must be a finite number > 0, got {self.coeff!r}")
+        self._check_reachable()
+
+    def _check_reachable(self):
+        """Every --nfe is a whole number of steps for at least one solver, and GITS has the grid points for it."""
+        for n in self.nfes:
+            fits = [s for s in self.solvers if n % calls_per_step(s) == 0]
+            if not fits:
+                raise ValueError(f"--nfe {n} is not reachable by --solvers {' '.join(self.solvers)} "
+                                 f"({', '.join(TWO_CALL)} take 2 evaluations per step: use even NFE)")
+            steps = max(n // calls_per_step(s) for s in fits)
+            if any(s.startswith(GITS_PREFIX) for s in self.schedules) and steps >= self.grid_points:
+                raise ValueError(f"--nfe {n} needs {steps} steps, but a GITS schedule on --grid-points "
+                                 f"{self.grid_points} has at most {self.grid_points - 1}")
+
+
+# Integer fields and their smallest allowed value.
+INT_FIELDS = {"n_fd": 0, "n_ref": 1, "ref_steps": 1, "eval_seed": 0, "warmup_seed": 0, "n_warmup": 1,
+              "grid_points": 2, "kde_size": 1, "batch_size": 1}
 
 
 def load_model(cfg: BenchConfig):
@@ -84,17 +114,67 @@ def load_model(cfg: BenchConfig):
 
 @torch.no_grad()
 def sample_many(denoiser, solver: str, sigmas, n: int, seed: int, shape, batch_size: int, *,
-                dtype=torch.float32, device=None, **options) -> torch.Tensor:
+                dtype=torch.float32, device=None, into=None, **options) -> torch.Tensor:
     """Samples 0..n-1 from their seeded latents (in `dtype`, on `device`, default the denoiser's), by `solver`
-    with `options`, `batch_size` at a time; sharded over torchrun ranks and gathered in order (on the CPU)."""
-    start, stop = dist.shard(n)
+    with `options`, in the batches [0, B), [B, 2B), ... (B = batch_size) whatever the number of processes,
+    so torchrun gives the single-process result bit for bit (see gitscore.dist); sharded over torchrun
+    ranks by whole batches and gathered in order (on the CPU).
+
+    `into`: an array of shape (n, *shape) (e.g. a numpy memmap) that receives each batch as it is done,
+    so memory does not grow with n (single process only); it is returned instead of a tensor.
+    """
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    if into is not None and dist.rank_world()[1] > 1:
+        raise ValueError("sample_many(into=...) writes in one process; under torchrun gather the result instead")
+    start, stop = dist.shard(n, batch_size=batch_size)
     device, out = gits._default_device(denoiser) if device is None else torch.device(device), []
     for b in range(start, stop, batch_size):
         e = min(b + batch_size, stop)
         x = float(sigmas[0]) * gits.latents(shape, seed, b, e, dtype).to(device)
-        out.append(SOLVERS[solver](denoiser, x, sigmas, **options).cpu())
+        x = SOLVERS[solver](denoiser, x, sigmas, **options).cpu()
+        if into is not None:
+            into[b:e] = x.numpy()
+        else:
+            out.append(x)
+    if into is not None:
+        return into
     local = torch.cat(out) if out else torch.empty((0, *shape))
     return dist.gather(local)
+
+
+@contextlib.contextmanager
+def locked(out: Path, command: str):
+    """Hold an exclusive lock on the folder `out` (OUT/.lock, which names the holder) for a run.
+
+    A second run into the same folder is refused with a message naming the first (its pid and command).
+    Under torchrun the main rank locks and every rank learns the outcome.
+    """
+    f = None
+    if dist.is_main():
+        f = open(out / ".lock", "a+")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            f.close()
+            f = holder
+    holder = dist.from_main(f if isinstance(f, str) else None)
+    if holder is not None:
+        raise ValueError(f"--out {out} is in use by {holder}; wait for that run to finish or use another --out")
+    try:
+        if f is not None:
+            f.seek(0)
+            f.truncate()
+            f.write(f"pid {os.getpid()} on {socket.gethostname()} ({command})\n")
+            f.flush()
+        yield
+    finally:
+        if f is not None:
+            f.truncate(0)
+            fcntl.flock(f, fcntl.LOCK_UN)
+            f.close()
 
 
 def _git_commit() -> str:
@@ -179,17 +259,23 @@ def _gits_schedules(denoiser, cfg: BenchConfig, shape, state: dict) -> dict:
 def run_bench(cfg: BenchConfig, out, progress: bool = True, command: str | None = None,
               reference_from=None) -> dict:
     """Run (or resume) the sweep; returns the results dict also written to OUT/results.json."""
-    from tqdm import tqdm
     cfg.validate()
-    out = Path(out)
+    out = check_output_dir(out, "--out")
     out.mkdir(parents=True, exist_ok=True)
+    command = command or " ".join(sys.argv)
+    with locked(out, command):
+        return _run_locked(cfg, out, progress, command, reference_from)
+
+
+def _run_locked(cfg: BenchConfig, out: Path, progress: bool, command: str, reference_from) -> dict:
+    from tqdm import tqdm
     path = out / "results.json"
     state = json.loads(path.read_text()) if path.exists() else {}
     if state and state.get("config") != asdict(cfg):
         raise ValueError(f"{path} holds a run with another configuration; use another --out or delete it")
     state.setdefault("config", asdict(cfg))
     state.setdefault("rows", [])
-    state["command"] = command or " ".join(sys.argv)
+    state["command"] = command
     state["git_commit"] = _git_commit()
     t_start = time.perf_counter() - state.get("wall_time_s", 0.0)
     shape = (1, 28, 28)
@@ -273,6 +359,13 @@ def main(argv=None) -> int:
                       n_fd=args.n_fd, n_ref=args.n_ref, ref_steps=args.ref_steps, eval_seed=args.eval_seed,
                       warmup_seed=args.warmup_seed, n_warmup=args.n_warmup, grid_points=args.grid_points,
                       teacher=args.teacher, coeff=args.coeff, kde_size=args.kde_size, batch_size=args.batch_size)
+    cfg.validate()
+    check_output_dir(args.out, "--out")
+    if args.reference_from is not None:
+        ref = Path(args.reference_from)
+        if not ((ref / "results.json").is_file() and (ref / "reference.safetensors").is_file()):
+            raise ValueError(f"--reference-from {ref} is not the --out folder of a finished bench run "
+                             "(results.json and reference.safetensors)")
     dist.init()
     cmd = "gitscore bench " + " ".join(argv if argv is not None else sys.argv[1:])
     try:

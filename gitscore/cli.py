@@ -14,7 +14,7 @@ import torch
 
 from . import __version__
 from .gits import METRICS, search_info, teacher_grid
-from .nets import atomic_write_bytes
+from .checkpoints import atomic_path, atomic_write_bytes, check_output_dir, check_output_file, is_run_file
 from .schedules import SCHEDULES, get_schedule
 from .solvers import SOLVERS
 
@@ -61,22 +61,39 @@ class Model:
     label: str            # recorded in the schedule's metadata
 
 
-def _device(name: str) -> torch.device:
+def _device(name) -> torch.device:
+    """--device: auto, cpu, cuda or cuda:N; ValueError naming --device if it does not exist here."""
+    if isinstance(name, torch.device):
+        return name
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+    try:
+        dev = torch.device(name)
+    except (RuntimeError, TypeError):
+        dev = None
+    if dev is None or dev.type not in ("cpu", "cuda"):
+        raise ValueError(f"--device must be auto, cpu, cuda or cuda:N, got {name!r}")
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {name}: CUDA is not available (this torch build or machine has no GPU); "
+                             "use --device cpu or auto")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here")
+    return dev
 
 
-def _load_checkpoint(path, device):
-    """An EDM denoiser from a safetensors checkpoint: an exported model or a `gitscore train` checkpoint (its EMA)."""
-    from .nets import build_denoiser, load_weights
+def _images(split: str) -> torch.Tensor:
+    """Fashion-MNIST images of a split; an unreadable data file is a ValueError naming the data folder."""
+    import gzip
+    import zlib
 
-    tensors, config = load_weights(path)
-    if any(k.startswith("ema.") for k in tensors):  # training checkpoint: the EMA weights, as export_ema does
-        tensors, config = {k[4:]: v for k, v in tensors.items() if k.startswith("ema.")}, config["model_config"]
-    model = build_denoiser(config)
-    model.load_state_dict(tensors, strict=True)
-    return model.to(device).eval().requires_grad_(False)
+    from .data import ENV_VAR, fashion_mnist
+
+    try:
+        return fashion_mnist(split)[0]
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
+        raise ValueError(f"the Fashion-MNIST {split} files (${ENV_VAR} or the Debian package's folder) are not "
+                         f"valid gzip IDX files ({e}); reinstall or re-download them") from None
 
 
 def load_model(name: str, *, checkpoint=None, kde_size=None, device="auto") -> Model:
@@ -86,10 +103,9 @@ def load_model(name: str, *, checkpoint=None, kde_size=None, device="auto") -> M
         D = toy_gmm(2)
         return Model(D, (2,), torch.float64, dev, D.sigma_min, D.sigma_max, "gmm-toy")
     if name == "kde":
-        from .data import fashion_mnist
         from .denoisers import KDEDenoiser
 
-        images = fashion_mnist("train")[0]
+        images = _images("train")
         if kde_size is not None:
             if not 1 <= kde_size <= len(images):
                 raise ValueError(f"--kde-size must be in [1, {len(images)}], got {kde_size}")
@@ -97,10 +113,10 @@ def load_model(name: str, *, checkpoint=None, kde_size=None, device="auto") -> M
         D = KDEDenoiser(images, device=dev)
         return Model(D, (1, 28, 28), torch.float32, dev, D.sigma_min, D.sigma_max, f"kde (N={len(images)})")
     if name == "fmnist":
-        from .nets import CheckpointError, load_pretrained
+        from .nets import CheckpointError, load_checkpoint, load_pretrained
 
         try:
-            D = _load_checkpoint(checkpoint, dev) if checkpoint else load_pretrained("fmnist_edm", device=dev)
+            D = load_checkpoint(checkpoint, dev) if checkpoint else load_pretrained("fmnist_edm", device=dev)
         except CheckpointError as e:
             raise CheckpointError(f"{e}. Train a model with `gitscore train --out DIR --export PATH` and pass "
                                   "--checkpoint PATH, or try --model gmm-toy / kde") from None
@@ -130,7 +146,15 @@ def read_schedule(path) -> tuple[torch.Tensor, dict]:
     """(sigmas, metadata) from a file written by `gitscore search` in any format (or a hand-written list)."""
     from .export import from_json
 
-    text = Path(path).read_text().strip()
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"--sigmas-file {path} is a folder; give the file written by `gitscore search`")
+    if not path.is_file():
+        raise ValueError(f"--sigmas-file {path} not found")
+    try:
+        text = path.read_text().strip()
+    except UnicodeDecodeError:
+        raise ValueError(f"--sigmas-file {path} is not a text file (expected JSON or comma-separated sigmas)") from None
     if not text.startswith(("[", "{")):  # the comfyui form: comma-separated numbers
         text = f"[{text}]"
     try:
@@ -218,17 +242,28 @@ def _png_bytes(pixels: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def cmd_sample(args) -> int:
+GRID_MAX = 256       # images in the PNG grid (the first ones); the .npy holds all
+SCATTER_MAX = 10000  # points in the scatter plot
+
+
+def _check_sample_args(args) -> None:
     out = Path(args.out)
     if out.suffix.lower() != ".png":
         raise ValueError(f"--out must be a .png path (the array goes next to it as .npy), got {args.out}")
+    check_output_file(out, "--out")
+    check_output_file(out.with_suffix(".npy"), "--out (its .npy)")
     if args.order is not None and args.solver not in ORDER_SOLVERS:
         raise ValueError(f"--order applies to the solvers {list(ORDER_SOLVERS)}, not {args.solver!r}")
+
+
+def cmd_sample(args) -> int:
+    out = Path(args.out)
+    schedule = read_schedule(args.sigmas_file) if args.sigmas_file else None
     model = _model_from_args(args)
     smin = model.sigma_min if args.sigma_min is None else args.sigma_min
     smax = model.sigma_max if args.sigma_max is None else args.sigma_max
-    if args.sigmas_file:
-        sigmas, meta = read_schedule(args.sigmas_file)
+    if schedule is not None:
+        sigmas, meta = schedule
         if args.steps is not None and args.steps != len(sigmas) - 1:
             raise ValueError(f"--steps {args.steps} disagrees with {args.sigmas_file}, which has {len(sigmas) - 1} steps")
         what = f"{args.sigmas_file}" + (f" (GITS, {meta['model']})" if "model" in meta else "")
@@ -246,35 +281,47 @@ def cmd_sample(args) -> int:
 
     D = CallCounter(model.denoiser)
     options = {k: v for k, v in (("order", args.order), ("afs", args.afs or None)) if v is not None}
-    batch = args.batch_size or args.n
-    samples = sample_many(D, args.solver, sigmas, args.n, args.seed, model.shape, batch, dtype=model.dtype,
-                          device=model.device, progress=args.progress, **options).float().numpy()
+    batch = args.batch_size or min(args.n, 256)
+    # Batches go straight into the .npy (a memory map): memory does not grow with --n.
+    with atomic_path(out.with_suffix(".npy")) as tmp:
+        samples = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(args.n, *model.shape))
+        sample_many(D, args.solver, sigmas, args.n, args.seed, model.shape, batch, dtype=model.dtype,
+                    device=model.device, progress=args.progress, into=samples, **options)
+        samples.flush()
+        image = samples.ndim == 4
+        shown = np.array(samples[:GRID_MAX if image else SCATTER_MAX])
+        del samples
     n_batches = math.ceil(args.n / batch)
-
-    buf = io.BytesIO()
-    np.save(buf, samples)
-    atomic_write_bytes(out.with_suffix(".npy"), buf.getvalue())
-    pixels = _image_grid(samples) if samples.ndim == 4 else _scatter(samples.reshape(len(samples), -1))
+    pixels = _image_grid(shown) if image else _scatter(shown.reshape(len(shown), -1))
     atomic_write_bytes(out, _png_bytes(pixels))
     print(f"{args.solver} on {what}: {len(sigmas) - 1} steps, NFE {D.calls // n_batches} per sample")
-    print(f"wrote {out} and {out.with_suffix('.npy')} ({args.n} samples, shape {tuple(samples.shape[1:])})")
+    print(f"wrote {out} (the first {len(shown)}) and {out.with_suffix('.npy')} ({args.n} samples, "
+          f"shape {tuple(model.shape)})")
     return 0
 
 
 # ---------------------------------------------------------------- train / bench
 
+def _check_train_args(args) -> None:
+    check_output_dir(args.out, "--out")
+    if args.export:
+        if is_run_file(args.export, args.out):
+            raise ValueError(f"--export {args.export} would overwrite the training checkpoint in {args.out}; "
+                             "export to another file, e.g. model.safetensors")
+        check_output_file(args.export, "--export")
+
+
 def cmd_train(args) -> int:
-    from .data import fashion_mnist
     from .train import TrainConfig, export_ema, train
 
     config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                          checkpoint_every=args.checkpoint_every, snapshot_every=args.snapshot_every)
-    images = fashion_mnist("train")[0]
-    _, step = train(images, args.out, config, device=_device(args.device), progress=not args.quiet)
-    ckpt = Path(args.out) / "checkpoint.safetensors"
-    print(f"trained to step {step}; checkpoint {ckpt} (rerun the same command to resume)")
+    images = _images("train")
+    _, step = train(images, args.out, config, device=_device(args.device), progress=not args.quiet,
+                    allow_config_change=args.allow_config_change)
+    print(f"trained to step {step}; checkpoints in {args.out} (rerun the same command to resume)")
     if args.export:
-        export_ema(ckpt, args.export)
+        export_ema(Path(args.out), args.export)
         print(f"exported the EMA weights to {args.export} (use: gitscore search --model fmnist --checkpoint {args.export})")
     return 0
 
@@ -287,7 +334,7 @@ def cmd_bench(argv) -> int:
         raise SystemExit(2) from None
     try:
         rc = bench.main(list(argv))
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, OSError, EOFError) as e:
         print(f"gitscore bench: error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     return 0 if rc is None else int(rc)
@@ -396,7 +443,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train the EDM model on Fashion-MNIST (resumable)",
                        description="EDM training (Karras et al. 2022) of the small U-Net on Fashion-MNIST. Checkpoints "
                                    "go to --out every --checkpoint-every steps; rerunning the same command resumes.")
-    p.add_argument("--out", required=True, metavar="DIR", help="run folder (checkpoint.safetensors, train_log.csv)")
+    p.add_argument("--out", required=True, metavar="DIR", help="run folder (ckpt-STEP/ checkpoints, LATEST, train_log.csv)")
     p.add_argument("--steps", type=_int_at_least(1), default=defaults["steps"], metavar="N", help=f"total optimisation steps (default: {defaults['steps']})")
     p.add_argument("--batch-size", type=_int_at_least(1), default=defaults["batch_size"], metavar="B",
                    help=f"images per step (default: {defaults['batch_size']})")
@@ -409,12 +456,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--export", metavar="PATH.safetensors", help="afterwards, export the EMA weights here, with PATH.json and the folder's MANIFEST.json "
                         "(then: --model fmnist --checkpoint PATH)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, ... (default: auto)")
+    p.add_argument("--allow-config-change", action="store_true",
+                   help="resume even though hyperparameters other than --steps / --checkpoint-every / "
+                        "--snapshot-every differ from the checkpoint's (recorded in its config)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
     sub.add_parser("bench", help="benchmarks: passes every following argument to gitscore.bench.main "
                                  "(`gitscore bench --help` lists them)", add_help=False)
     return parser
+
+
+def _check_args(args) -> None:
+    """Validate the paths and options of a command before it loads or computes anything."""
+    _device(args.device)
+    if args.command == "search" and args.out:
+        check_output_file(args.out, "--out")
+    if args.command == "sample":
+        _check_sample_args(args)
+    if args.command == "train":
+        _check_train_args(args)
+    if getattr(args, "checkpoint", None) and not Path(args.checkpoint).is_file():
+        what = "is a folder" if Path(args.checkpoint).is_dir() else "not found"
+        raise ValueError(f"--checkpoint {args.checkpoint} {what}; give a .safetensors written by `gitscore train`")
 
 
 def main(argv=None) -> int:
@@ -425,8 +489,9 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        _check_args(args)  # every path and option, before any work
         return args.func(args) or 0
-    except (ValueError, FileNotFoundError) as e:  # bad arguments, missing data or checkpoint: a message, no traceback
+    except (ValueError, OSError, EOFError) as e:  # bad arguments, files, data or checkpoint: a message, no traceback
         parser.exit(2, f"gitscore {args.command}: error: {e}\n")
     except FloatingPointError as e:
         parser.exit(1, f"gitscore {args.command}: sampling diverged: {e}\n")

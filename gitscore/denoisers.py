@@ -173,6 +173,10 @@ class KDEDenoiser:
         xc, s2 = self._centred(x, sigma)
         _, acc, _ = self._scan(self._augment(xc, s2))
         D = (acc[:, :self.d] / acc[:, self.d:]).double() + self.mean
+        bad = ~torch.isfinite(D).all(1)
+        if bad.any():  # logits overflowed (sigma ~ 1e-19 in float32): the sigma -> 0 limit, the nearest point
+            D[bad] = self.points(self.nearest(x.reshape(len(D), -1)[bad.to(x.device)].reshape(-1, *x.shape[1:]))[1][:, 0]
+                                 ).reshape(-1, self.d)
         return D.to(x.device, x.dtype).reshape(x.shape)
 
     def log_density(self, x: torch.Tensor, sigma) -> torch.Tensor:
@@ -227,7 +231,7 @@ def _merge_topk(top, L: torch.Tensor, lo: int, k: int):
     v, i = L.topk(min(k, L.shape[1]), dim=1)
     if top is not None:
         v, i = torch.cat([top[0], v], 1), torch.cat([top[1], i + lo], 1)
-        v, j = v.topk(k, dim=1)
+        v, j = v.topk(min(k, v.shape[1]), dim=1)  # fewer than k rows seen so far when k > block_size
         return v, i.gather(1, j)
     return v, i + lo
 

@@ -1,7 +1,22 @@
 """Multi-process sampling with torch.distributed (torchrun): shard samples by index, gather in order.
 
 Each sample j has its own seeded latent (gitscore.gits.latents), so a rank computes samples
-[start, stop) and the gathered result equals a single-process run bit for bit (same device/dtype).
+[start, stop) and the gathered result holds the same samples as a single-process run. When are they
+bit-identical? The solvers' arithmetic is per sample, but a denoiser evaluates a whole batch, and
+batched kernels (convolutions, matmuls) may round a sample differently in a batch of another size
+or composition (~1e-6 in float32). So results are bit-identical exactly when every sample is
+computed in the same batch (same batch_size, same batch boundaries), on the same device, dtype and
+library versions:
+
+- `shard(n, batch_size=B)` (used by bench.sample_many, hence `gitscore bench` and `gitscore sample`)
+  hands each rank whole batches of the single-process split [0, B), [B, 2B), ...: any number of
+  processes gives the single-process result bit for bit, for a given batch size;
+- `shard(n)` (batch_size=1, used by gits.warmup) splits samples evenly; the ranks' batches then start
+  at n * r // world, and match the single-process ones only when those starts are multiples of the
+  batch size (e.g. n = 1024, batch 256, 2 or 4 processes);
+- a different batch size may change the last bits of any sample whose denoiser computes in batches;
+  a denoiser that computes each row on its own (Gaussian, GMM in float64) gives the same bits anyway.
+
 Without torchrun (no WORLD_SIZE), everything runs in-process with rank 0 of 1.
 """
 from __future__ import annotations
@@ -10,7 +25,7 @@ import os
 
 import torch
 
-__all__ = ["init", "close", "rank_world", "shard", "gather", "is_main", "barrier"]
+__all__ = ["init", "close", "rank_world", "shard", "gather", "from_main", "is_main", "barrier"]
 
 
 def init(backend: str | None = None) -> tuple[int, int]:
@@ -53,13 +68,17 @@ def barrier() -> None:
         dist.barrier()
 
 
-def shard(n: int, rank: int | None = None, world: int | None = None) -> tuple[int, int]:
-    """The contiguous slice [start, stop) of n samples that `rank` of `world` computes."""
+def shard(n: int, rank: int | None = None, world: int | None = None, batch_size: int = 1) -> tuple[int, int]:
+    """The contiguous slice [start, stop) of n samples that `rank` of `world` computes: whole batches
+    [k B, (k+1) B) of the single-process split (B = batch_size), spread evenly over the ranks."""
     if rank is None or world is None:
         rank, world = rank_world()
     if not 0 <= rank < world:
         raise ValueError(f"rank must be in [0, {world}), got {rank}")
-    return n * rank // world, n * (rank + 1) // world
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    batches = -(-n // batch_size)
+    return (min(n, batch_size * (batches * rank // world)), min(n, batch_size * (batches * (rank + 1) // world)))
 
 
 def gather(x: torch.Tensor) -> torch.Tensor:
@@ -71,3 +90,13 @@ def gather(x: torch.Tensor) -> torch.Tensor:
     parts = [None] * world
     dist.all_gather_object(parts, x.cpu())
     return torch.cat(parts).to(x.device)
+
+
+def from_main(value):
+    """The main rank's `value`, on every rank (e.g. whether it could lock the output folder)."""
+    import torch.distributed as dist
+    if rank_world()[1] == 1:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]

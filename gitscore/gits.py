@@ -197,6 +197,9 @@ def dp(cost, n_steps: int, coeff: float = 1.15) -> list[int]:
     """Dynamic programme of GITS (Sec. 4.2): min over paths 0 = p_0 < ... < p_K = M-1 of
     sum_k coeff**k * C[p_k, p_{k+1}], solved as V[i][1] = C[i][M-1],
     V[j][k] = min_{j < i < M-1} C[j][i] + coeff * V[i][k-1]; path recovered by back-pointers.
+
+    Should a value overflow (huge costs, coeff**k beyond float64), the same minimum is found in a
+    scale that cannot overflow (see _dp_scaled); the path returned is always valid.
     """
     C = np.asarray(cost, dtype=np.float64)
     if C.ndim != 2 or C.shape[0] != C.shape[1] or C.shape[0] < 2:
@@ -207,22 +210,47 @@ def dp(cost, n_steps: int, coeff: float = 1.15) -> list[int]:
     K = _check_int("n_steps", n_steps, 1, M - 1)
     _check_coeff(coeff)
 
+    with np.errstate(over="ignore", invalid="ignore"):
+        path = _dp_pointers(C, K, lambda k: 1.0, coeff)
+    if path is None:
+        path = _dp_scaled(C, K, coeff)
+    if path is None or not (len(path) == K + 1 and path[0] == 0 and path[-1] == M - 1 and all(np.diff(path) > 0)):
+        raise ValueError(f"dp found no valid path of {K} steps (got {path}); the cost matrix is degenerate")
+    return path
+
+
+def _dp_pointers(C, K, weight, coeff):
+    """Back-pointer DP for V[k] = min_i w_k C[j, i] + coeff V[k-1][i] (w_k = weight(k)); the path, or None
+    if a reachable value overflowed (then the argmin may point anywhere)."""
+    M = C.shape[0]
     # Allowed moves j -> i with j < i < M-1 (intermediate points); the last jump always ends at M-1.
     j_idx, i_idx = np.indices((M, M))
-    Cm = np.where((i_idx > j_idx) & (i_idx < M - 1), C, np.inf)
+    allowed = (i_idx > j_idx) & (i_idx < M - 1)
     V = np.full((K + 1, M), np.inf)
-    V[1, :M - 1] = C[:M - 1, M - 1]
+    V[1, :M - 1] = weight(1) * C[:M - 1, M - 1]
     ptr = np.full((K + 1, M), M - 1)
     rows = np.arange(M)
     for k in range(2, K + 1):
-        T = Cm + coeff * V[k - 1][None, :]
+        T = np.where(allowed, weight(k) * C, np.inf) + coeff * V[k - 1][None, :]
         ptr[k] = T.argmin(axis=1)
         V[k] = T[rows, ptr[k]]
-
+        if not np.isfinite(V[k, :M - k]).all():  # rows j <= M-1-k have a path of k steps
+            return None
     path = [0]
     for k in range(K, 0, -1):
         path.append(int(ptr[k, path[-1]]))
     return path
+
+
+def _dp_scaled(C, K, coeff):
+    """The same DP on C / max|C|, its values divided by coeff**(k-1) when coeff > 1 (weights coeff**-(k-1)
+    from exp of a log, which underflow to 0 instead of overflowing): every value stays within K in size."""
+    C = C / max(np.abs(C[np.triu_indices(C.shape[0], 1)]).max(), np.finfo(np.float64).tiny)
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        if coeff <= 1:
+            return _dp_pointers(C, K, lambda k: 1.0, coeff)
+        log_c = math.log(coeff)
+        return _dp_pointers(C, K, lambda k: math.exp(-(k - 1) * log_c), 1.0)
 
 
 def search_info(denoiser, shape, n_steps: int, *, n_warmup: int = 256, grid=None, teacher: str = "ipndm",

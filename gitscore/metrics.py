@@ -16,7 +16,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from . import nets
+from . import checkpoints, nets
 from .schedules import polynomial
 from .solvers import SOLVERS
 
@@ -75,14 +75,15 @@ def load_classifier(path=None, device=None, verify: bool = True) -> Classifier:
             _CLASSIFIERS[key] = load_classifier(CLASSIFIER_PATH, device, verify)
         return _CLASSIFIERS[key]
     path = Path(path)
-    tensors, config = nets.load_weights(path, verify=verify)
-    if "arch" not in config:
-        raise nets.CheckpointError(f"{path.with_suffix('.json')} lacks the 'arch' entry of a classifier config")
-    model = Classifier(**config["arch"])
+    tensors, config = checkpoints.load_weights(path, verify=verify)
+    tensors, config = checkpoints.model_weights(tensors, config, path)
+    if not isinstance(config.get("arch"), dict):
+        raise checkpoints.CheckpointError(f"{path.with_suffix('.json')} lacks the 'arch' entry of a classifier config")
     try:
+        model = Classifier(**config["arch"])
         model.load_state_dict(tensors, strict=True)
-    except RuntimeError as e:
-        raise nets.CheckpointError(f"{path.name} does not match its config: {e}") from e
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise checkpoints.CheckpointError(f"{path.name} does not match its config (not a classifier?): {e}") from None
     model = model.to(device).eval().requires_grad_(False)
     model.info = config
     return model

@@ -1,27 +1,21 @@
-"""A small EDM U-Net for 28x28 images, safetensors checkpoints with a sha256 manifest, and the shipped model."""
+"""A small EDM U-Net for 28x28 images, the shipped model and loading networks from checkpoints (gitscore.checkpoints)."""
 from __future__ import annotations
 
-import hashlib
-import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+# Checkpoint files live in gitscore.checkpoints; the names are re-exported here for compatibility.
+from .checkpoints import CheckpointError, atomic_write_bytes, load_weights, model_weights, save_weights, sha256_file
 from .denoisers import EDMPrecond
 
-__all__ = ["UNet", "build_denoiser", "save_weights", "load_weights", "load_pretrained", "WEIGHTS_DIR",
-           "CheckpointError", "sha256_file", "atomic_write_bytes"]
+__all__ = ["UNet", "build_denoiser", "save_weights", "load_weights", "load_pretrained", "load_checkpoint",
+           "WEIGHTS_DIR", "CheckpointError", "sha256_file", "atomic_write_bytes"]
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
-
-
-class CheckpointError(ValueError):
-    """A checkpoint is missing, corrupted (sha256 mismatch) or does not fit its config."""
 
 
 def _norm(ch: int) -> nn.GroupNorm:
@@ -161,77 +155,34 @@ def build_denoiser(config: dict) -> EDMPrecond:
     return EDMPrecond(UNet(**unet), sigma_data=config.get("sigma_data", 0.5))
 
 
-# ---------------------------------------------------------------- checkpoints (safetensors only)
+# ---------------------------------------------------------------- loading (files: gitscore.checkpoints)
 
-def sha256_file(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-def atomic_write_bytes(path, data: bytes) -> None:
-    """Write a file atomically (temp file in the same folder, then os.replace)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+def _build_loaded(tensors: dict, config: dict, path) -> EDMPrecond:
+    """The EDM denoiser described by `config` with `tensors` loaded; CheckpointError if they do not fit."""
+    if not isinstance(config.get("unet", {}), dict):
+        raise CheckpointError(f"{path}: config entry 'unet' must be an object, got {config.get('unet')!r}")
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def save_weights(path, tensors: dict, config: dict) -> dict:
-    """Save tensors as safetensors + `<name>.json` config + sha256 in the folder's MANIFEST.json, atomically."""
-    from safetensors.torch import save
-    path = Path(path)
-    blob = save({k: v.detach().contiguous().cpu() for k, v in tensors.items()})
-    atomic_write_bytes(path, blob)
-    cfg_path = path.with_suffix(".json")
-    atomic_write_bytes(cfg_path, json.dumps(config, indent=2, sort_keys=True).encode())
-    manifest_path = path.parent / "MANIFEST.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    manifest[path.name] = hashlib.sha256(blob).hexdigest()
-    manifest[cfg_path.name] = sha256_file(cfg_path)
-    atomic_write_bytes(manifest_path, json.dumps(manifest, indent=2, sort_keys=True).encode())
-    return manifest
-
-
-def load_weights(path, verify: bool = True) -> tuple[dict, dict]:
-    """Load (tensors, config) from safetensors + JSON, refusing files whose sha256 differs from MANIFEST.json."""
-    from safetensors.torch import load
-    path = Path(path)
-    cfg_path = path.with_suffix(".json")
-    for p in (path, cfg_path):
-        if not p.is_file():
-            raise CheckpointError(f"checkpoint file {p} not found; train one with `gitscore train` "
-                                  "or reinstall gitscore (the shipped weights live in gitscore/weights/)")
-    blob = path.read_bytes()
-    if verify:
-        manifest_path = path.parent / "MANIFEST.json"
-        if not manifest_path.is_file():
-            raise CheckpointError(f"{manifest_path} not found: cannot verify {path.name} (pass verify=False to skip)")
-        manifest = json.loads(manifest_path.read_text())
-        for name, data in ((path.name, blob), (cfg_path.name, cfg_path.read_bytes())):
-            want = manifest.get(name)
-            got = hashlib.sha256(data).hexdigest()
-            if want != got:
-                raise CheckpointError(f"sha256 of {path.parent / name} is {got}, manifest says {want}: "
-                                      "the file is corrupted or was changed; refusing to load it")
+        model = build_denoiser(config)
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{path} has a config this U-Net cannot be built from ({e}); "
+                              "is it a checkpoint for another network?") from None
     try:
-        tensors = load(blob)
-    except Exception as e:  # safetensors raises its own error types
-        raise CheckpointError(f"{path} is not a valid safetensors file: {e}") from e
-    return tensors, json.loads(cfg_path.read_text())
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()
+        raise CheckpointError(f"{Path(path).name} does not match its config (a checkpoint for another network?): "
+                              f"{first[1].strip() if len(first) > 1 else first[0]}") from None
+    return model
+
+
+def load_checkpoint(path, device="cpu", verify: bool = True) -> EDMPrecond:
+    """An EDM denoiser from a model file or a `gitscore train` checkpoint (its EMA weights), in eval mode."""
+    tensors, config = load_weights(path, verify=verify)
+    tensors, config = model_weights(tensors, config, path)
+    model = _build_loaded(tensors, config, path)
+    model = model.to(device).eval().requires_grad_(False)
+    model.config = config
+    return model
 
 
 def load_pretrained(name: str = "fmnist_edm", device=None, verify: bool = True):
@@ -240,13 +191,5 @@ def load_pretrained(name: str = "fmnist_edm", device=None, verify: bool = True):
     if not path.is_file():
         have = sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors"))
         raise CheckpointError(f"no shipped model named {name!r}; available: {have}")
-    tensors, config = load_weights(path, verify=verify)
-    model = build_denoiser(config)
-    try:
-        model.load_state_dict(tensors, strict=True)
-    except RuntimeError as e:
-        raise CheckpointError(f"{path.name} does not match its config: {e}") from e
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model = model.to(device).eval().requires_grad_(False)
-    model.config = config
-    return model
+    return load_checkpoint(path, device, verify)

@@ -22,21 +22,42 @@ def _check(n, sigma_min, sigma_max):
         raise ValueError(f"need 0 < sigma_min < sigma_max, got sigma_min={sigma_min!r}, sigma_max={sigma_max!r}")
 
 
-def _finish(sigmas: torch.Tensor, sigma_min: float, sigma_max: float) -> torch.Tensor:
-    # Pin the endpoints exactly (pow/exp round-off would otherwise move them by an ulp).
+def _check_rho(rho):
+    if isinstance(rho, bool) or not isinstance(rho, (int, float)) or not (math.isfinite(rho) and rho > 0):
+        raise ValueError(f"rho must be a finite number > 0, got {rho!r}")
+
+
+def _finish(sigmas: torch.Tensor, sigma_min: float, sigma_max: float, args: str) -> torch.Tensor:
+    """Check the computed schedule (finite, endpoints within rounding, strictly decreasing, positive),
+    then pin the endpoints exactly (pow/exp round-off would otherwise move them by an ulp).
+
+    `args` names the arguments that produced it, for the error message.
+    """
     sigmas = sigmas.to(torch.float64)
+    first, last = float(sigmas[0]), float(sigmas[-1])
+    if not (bool(torch.isfinite(sigmas).all()) and math.isclose(first, sigma_max, rel_tol=1e-6)
+            and math.isclose(last, sigma_min, rel_tol=1e-6)):
+        raise ValueError(f"{args} are out of range: the schedule is not finite or misses its endpoints in float64 "
+                         f"(first {first!r}, last {last!r}, expected sigma_max={sigma_max!r}, sigma_min={sigma_min!r})")
     sigmas[0], sigmas[-1] = sigma_max, sigma_min
+    if not (bool((sigmas > 0).all()) and bool((sigmas[1:] < sigmas[:-1]).all())):
+        raise ValueError(f"{args} give a schedule that is not strictly decreasing in float64 (repeated sigmas); "
+                         "use fewer steps or a wider [sigma_min, sigma_max]")
     return sigmas
 
 
 def polynomial(n: int, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0) -> torch.Tensor:
     """EDM's polynomial schedule (Karras et al. 2022, Eq. 5): uniform in sigma**(1/rho)."""
     _check(n, sigma_min, sigma_max)
-    if not rho > 0:
-        raise ValueError(f"rho must be > 0, got {rho!r}")
+    _check_rho(rho)
     ramp = torch.linspace(0, 1, n + 1, dtype=torch.float64)
-    lo, hi = sigma_min ** (1 / rho), sigma_max ** (1 / rho)
-    return _finish((hi + ramp * (lo - hi)) ** rho, sigma_min, sigma_max)
+    try:
+        lo, hi = sigma_min ** (1 / rho), sigma_max ** (1 / rho)
+        sigmas = (hi + ramp * (lo - hi)) ** rho
+    except OverflowError:
+        raise ValueError(f"rho={rho!r} is too small for sigma_max={sigma_max!r}: sigma_max ** (1/rho) overflows "
+                         "float64") from None
+    return _finish(sigmas, sigma_min, sigma_max, f"rho={rho!r}, sigma_min={sigma_min!r}, sigma_max={sigma_max!r}")
 
 
 def logsnr(n: int, sigma_min: float = 0.002, sigma_max: float = 80.0) -> torch.Tensor:
@@ -44,7 +65,7 @@ def logsnr(n: int, sigma_min: float = 0.002, sigma_max: float = 80.0) -> torch.T
     _check(n, sigma_min, sigma_max)
     ramp = torch.linspace(0, 1, n + 1, dtype=torch.float64)
     return _finish(torch.exp(math.log(sigma_max) + ramp * (math.log(sigma_min) - math.log(sigma_max))),
-                   sigma_min, sigma_max)
+                   sigma_min, sigma_max, f"n={n!r}, sigma_min={sigma_min!r}, sigma_max={sigma_max!r}")
 
 
 def vp_sigma(t, beta_d: float = VP_BETA_D, beta_min: float = VP_BETA_MIN):
@@ -62,12 +83,18 @@ def vp_sigma_inv(sigma, beta_d: float = VP_BETA_D, beta_min: float = VP_BETA_MIN
 def time_uniform(n: int, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 1.0) -> torch.Tensor:
     """Grid uniform in VP time t**(1/rho) (rho=1: time-uniform as DDIM; rho=2: time-quadratic)."""
     _check(n, sigma_min, sigma_max)
-    if not rho > 0:
-        raise ValueError(f"rho must be > 0, got {rho!r}")
+    _check_rho(rho)
     t_max, t_min = float(vp_sigma_inv(sigma_max)), float(vp_sigma_inv(sigma_min))
+    if not math.isfinite(t_max):
+        raise ValueError(f"sigma_max={sigma_max!r} is too large for the VP time grid (sigma_max**2 overflows float64)")
+    if not t_min > 0:
+        raise ValueError(f"sigma_min={sigma_min!r} is too small for the VP time grid (its VP time rounds to 0)")
     ramp = torch.linspace(0, 1, n + 1, dtype=torch.float64)
-    t = (t_max ** (1 / rho) + ramp * (t_min ** (1 / rho) - t_max ** (1 / rho))) ** rho
-    return _finish(vp_sigma(t), sigma_min, sigma_max)
+    try:
+        t = (t_max ** (1 / rho) + ramp * (t_min ** (1 / rho) - t_max ** (1 / rho))) ** rho
+    except (OverflowError, ZeroDivisionError):
+        raise ValueError(f"rho={rho!r} is out of range for the VP time grid (t ** (1/rho) overflows)") from None
+    return _finish(vp_sigma(t), sigma_min, sigma_max, f"rho={rho!r}, sigma_min={sigma_min!r}, sigma_max={sigma_max!r}")
 
 
 SCHEDULES = {

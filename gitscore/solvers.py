@@ -5,7 +5,10 @@ Every sampler has one signature::
     sample_<name>(denoiser, x, sigmas, *, callback=None, progress=False, **options) -> x at sigmas[-1]
 
 `x` is the state at sigmas[0] (already scaled by sigma_max), `sigmas` a strictly decreasing schedule
-of N + 1 positive sigmas for N steps (no trailing zero), `denoiser(x, sigma) -> x0_hat`.
+of N + 1 positive sigmas for N steps (no trailing zero), `denoiser(x, sigma) -> x0_hat`. The denoiser
+gets sigma as a (B,) tensor in x's dtype and device (as k-diffusion does), so `sigma.reshape(-1, 1, 1, 1)`
+and `sigma.log()` work; it must return a tensor of x's shape (else TypeError / ValueError naming the
+solver, step and sigma). A float16 / bfloat16 state warns: keep x in float32.
 
 Callback: once per step i = 0..N-1, before the update, `callback` receives the dict
 {"i": i, "x": x_i, "sigma": sigma_i, "sigma_next": sigma_{i+1}, "denoised": D(x_i, sigma_i)},
@@ -22,6 +25,8 @@ the step and sigma. NFE: euler, dpmpp, ipndm, unipc, deis 1 per step; heun and d
 from __future__ import annotations
 
 import math
+import sys
+import warnings
 
 import numpy as np
 import torch
@@ -47,6 +52,10 @@ def _prepare(x, sigmas):
     if not (torch.is_tensor(x) and x.is_floating_point()):
         raise TypeError(f"x must be a floating-point torch.Tensor, got {type(x).__name__}"
                         + (f" of dtype {x.dtype}" if torch.is_tensor(x) else ""))
+    if x.dtype in (torch.float16, torch.bfloat16):
+        warnings.warn(f"the solver state x is {x.dtype}: every step rounds it to {torch.finfo(x.dtype).eps:.1g} "
+                      "relative precision, far above the ODE's discretisation error; pass x in float32 "
+                      "(the denoiser may still compute in half precision)", stacklevel=3)
     return [float(s) for s in check_sigmas(sigmas)]
 
 
@@ -61,8 +70,24 @@ def _finite(t, i, sigma, what):
     return t
 
 
+def _solver_name():
+    """The sample_<name> running: named in the errors about the denoiser's output."""
+    frame = sys._getframe(3)
+    while frame is not None and not frame.f_code.co_name.startswith("sample_"):
+        frame = frame.f_back
+    return frame.f_code.co_name if frame is not None else "solver"
+
+
 def _denoise(denoiser, x, sigma, i):
-    return _finite(denoiser(x, sigma), i, sigma, "denoiser output")
+    """D(x, sigma) with sigma handed over as a (B,) tensor in x's dtype and device (the k-diffusion contract)."""
+    out = denoiser(x, torch.full((x.shape[0],), sigma, dtype=x.dtype, device=x.device))
+    if not torch.is_tensor(out):
+        raise TypeError(f"{_solver_name()}: the denoiser returned {type(out).__name__} at step {i} (sigma={sigma:.6g}); "
+                        f"it must return a tensor shaped like x, {tuple(x.shape)}")
+    if out.shape != x.shape:
+        raise ValueError(f"{_solver_name()}: the denoiser returned shape {tuple(out.shape)} at step {i} "
+                         f"(sigma={sigma:.6g}); it must return x's shape {tuple(x.shape)}")
+    return _finite(out, i, sigma, "denoiser output")
 
 
 def _first_denoised(denoiser, x, sigma, i, afs):

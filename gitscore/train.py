@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import csv
-import json
+import io
 import math
 import os
 import time
@@ -11,7 +11,9 @@ from pathlib import Path
 
 import torch
 
-from .nets import atomic_write_bytes, build_denoiser, load_weights, save_weights
+from .checkpoints import (CheckpointError, atomic_write_bytes, is_run_file, load_training, load_weights, model_weights,
+                          save_training, save_weights)
+from .nets import build_denoiser
 
 __all__ = ["TrainConfig", "edm_loss", "sample_train_sigma", "train", "export_ema"]
 
@@ -114,13 +116,84 @@ def _load_state(tensors: dict, model, ema, opt) -> None:
     opt.load_state_dict(sd)
 
 
-def train(data: torch.Tensor, out_dir, config: TrainConfig | None = None, *, device=None, progress=True,
-          log=print, stop_after: int | None = None):
-    """Train an EDM denoiser on `data` (N, C, H, W in [-1, 1]); resumes from out_dir/checkpoint.safetensors.
+# Fields that may change when a run resumes: they do not change what a step computes.
+RESUMABLE = ("steps", "checkpoint_every", "snapshot_every")
+LOG_HEADER = ["step", "loss", "lr", "elapsed_s"]
 
-    Writes out_dir/checkpoint.safetensors (+ .json: step, config) atomically every `checkpoint_every`
-    steps, a CSV log of the loss, and returns (ema_model, history). `stop_after` ends the run early
-    after that many new steps (used by tests to simulate a kill).
+
+def _config_changes(old: dict, new: dict) -> dict:
+    """{field: (checkpoint's value, requested value)} for the fields that differ, except RESUMABLE ones."""
+    return {k: (old.get(k), new.get(k)) for k in sorted(set(old) | set(new))
+            if k not in RESUMABLE and old.get(k) != new.get(k)}
+
+
+def _check_resume(meta: dict, config: TrainConfig, path, allow_config_change: bool, log) -> dict:
+    """Refuse to resume with other hyperparameters (the network never; others without allow_config_change)."""
+    changes = _config_changes(meta.get("train_config", {}), asdict(config))
+    if "unet" in changes:
+        raise ValueError(f"{path} was trained with a different network config ({changes['unet'][0]}); "
+                         "use another --out")
+    if changes and not allow_config_change:
+        text = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changes.items())
+        raise ValueError(f"resuming {path} with changed hyperparameters ({text}); only {', '.join(RESUMABLE)} may "
+                         "change on resume. Pass the run's values, use another --out, or pass --allow-config-change "
+                         "(allow_config_change=True) to change them on purpose")
+    if changes:
+        log(f"resuming with changed hyperparameters: {changes}")
+    return changes
+
+
+def _read_log(path: Path) -> list[list[str]]:
+    """The complete rows of the CSV log (a partial last line from a kill is dropped)."""
+    if not path.exists():
+        return []
+    text = path.read_text()
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines = lines[:-1]
+    rows = list(csv.reader(io.StringIO("".join(lines))))
+    return [r for r in rows[1:] if len(r) == len(LOG_HEADER) and r[0].isdigit()]
+
+
+def _sync_log(path: Path, step: int, log) -> None:
+    """Make the log hold exactly the rows of steps 1..step: the checkpoint's step is the truth.
+
+    Rows are appended before each checkpoint, so after a kill the log may run ahead of the checkpoint
+    (cut here; those steps are recomputed identically) but never behind it (except for logs written
+    by gitscore before 0.2, which appended after the checkpoint; a gap is reported).
+    """
+    rows = _read_log(path)
+    kept = [r for r in rows if int(r[0]) <= step]
+    if path.exists() and (len(kept) != len(rows) or not path.read_text().endswith("\n")):
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows([LOG_HEADER] + kept)
+        atomic_write_bytes(path, buf.getvalue().encode())
+    last = int(kept[-1][0]) if kept else 0
+    if last < step:
+        log(f"{path} has no rows for steps {last + 1}..{step} (lost by an earlier version's kill)")
+
+
+def _append_log(path: Path, rows: list) -> None:
+    new = not path.exists()
+    with open(path, "a", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        if new:
+            w.writerow(LOG_HEADER)
+        w.writerows(rows)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def train(data: torch.Tensor, out_dir, config: TrainConfig | None = None, *, device=None, progress=True,
+          log=print, stop_after: int | None = None, allow_config_change: bool = False):
+    """Train an EDM denoiser on `data` (N, C, H, W in [-1, 1]); resumes from the newest checkpoint in out_dir.
+
+    Every `checkpoint_every` steps: the loss rows go to out_dir/train_log.csv, then the model, EMA and
+    optimiser state to out_dir/ckpt-STEP/ (one unit, see gitscore.checkpoints; the previous one is kept).
+    Resuming takes the newest checkpoint that verifies (also a pre-0.2 out_dir/checkpoint.safetensors),
+    cuts the log back to its step, and refuses changed hyperparameters other than RESUMABLE ones unless
+    `allow_config_change`. Returns (ema_model, step). `stop_after` ends the run early after that many new
+    steps (used by tests to simulate a kill).
     """
     from tqdm import tqdm
 
@@ -139,31 +212,32 @@ def train(data: torch.Tensor, out_dir, config: TrainConfig | None = None, *, dev
         model, ema = model.to(memory_format=torch.channels_last), ema.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999), eps=1e-8)
 
-    ckpt = out_dir / "checkpoint.safetensors"
     log_path = out_dir / "train_log.csv"
-    step, elapsed = 0, 0.0
-    if ckpt.exists():
-        tensors, meta = load_weights(ckpt)
-        if meta.get("train_config", {}).get("unet") != asdict(config)["unet"]:
-            raise ValueError(f"{ckpt} was trained with a different network config; use another out_dir")
+    step, elapsed, changes = 0, 0.0, []
+    found = load_training(out_dir, log)
+    if found:
+        tensors, meta, path = found
+        changed = _check_resume(meta, config, path, allow_config_change, log)
+        changes = list(meta.get("config_changes", []))
+        if changed:
+            changes.append({"step": meta["step"], "changed": {k: list(v) for k, v in changed.items()}})
         _load_state({k: v.to(device) for k, v in tensors.items()}, model, ema, opt)
         step, elapsed = meta["step"], meta.get("elapsed_s", 0.0)
-        log(f"resumed from {ckpt} at step {step}")
+        _sync_log(log_path, step, log)
+        log(f"resumed from {path} at step {step}")
+    elif log_path.exists():
+        _sync_log(log_path, 0, log)
     data = data.to(device)
     history = []
 
     def checkpoint():
         meta = {"step": step, "elapsed_s": elapsed, "train_config": asdict(config),
                 "model_config": config.model_config() | {"unet": dict(config.unet, in_channels=data.shape[1])}}
-        save_weights(ckpt, _state_tensors(model, ema, opt), meta)
-        rows = history[:]
+        if changes:
+            meta["config_changes"] = changes
+        _append_log(log_path, history)  # first: a kill in between leaves rows ahead, cut on resume
         history.clear()
-        new = not log_path.exists()
-        with open(log_path, "a", newline="") as f:  # append-only; a kill loses at most unflushed rows
-            w = csv.writer(f)
-            if new:
-                w.writerow(["step", "loss", "lr", "elapsed_s"])
-            w.writerows(rows)
+        save_training(out_dir, _state_tensors(model, ema, opt), meta)
 
     bar = tqdm(total=config.steps, initial=step, disable=not progress, desc="train", dynamic_ncols=True)
     start_step, t0 = step, time.time() - elapsed
@@ -204,10 +278,34 @@ def train(data: torch.Tensor, out_dir, config: TrainConfig | None = None, *, dev
     return ema, step
 
 
+def _run_folder(path: Path) -> Path:
+    """The run folder of a checkpoint path (RUN, RUN/checkpoint.safetensors or RUN/ckpt-STEP/...)."""
+    if path.is_dir():
+        return path.parent if path.name.startswith("ckpt-") else path
+    return path.parent.parent if path.parent.name.startswith("ckpt-") else path.parent
+
+
 def export_ema(checkpoint_path, out_path) -> dict:
-    """Export the EMA weights of a training checkpoint as a shipped model (safetensors + config + manifest)."""
-    tensors, meta = load_weights(checkpoint_path)
-    ema = {k[4:]: v for k, v in tensors.items() if k.startswith("ema.")}
+    """Export the EMA weights of a training checkpoint as a shipped model (safetensors + config + manifest).
+
+    `checkpoint_path` is a run folder (its newest checkpoint that verifies) or one checkpoint's weights
+    file. Writing over any file of the run (its checkpoints, LATEST, the log) is refused.
+    """
+    path = Path(checkpoint_path)
+    run = _run_folder(path)
+    if is_run_file(out_path, run):
+        raise ValueError(f"--export {out_path} would overwrite the training checkpoint in {run}; "
+                         f"export to another file (e.g. {run / 'model.safetensors'})")
+    if path.is_dir() and not path.name.startswith("ckpt-"):
+        found = load_training(path)
+        if found is None:
+            raise CheckpointError(f"{path} holds no training checkpoint; train with `gitscore train --out {path}`")
+        tensors, meta, path = found
+    else:
+        tensors, meta = load_weights(path / "checkpoint.safetensors" if path.is_dir() else path)
+    if not any(k.startswith("ema.") for k in tensors) or "step" not in meta:
+        raise CheckpointError(f"{path} is not a training checkpoint (no EMA weights or no step)")
+    ema, _ = model_weights(tensors, meta, path)
     config = dict(meta["model_config"])
     config["training"] = {"steps": meta["step"], "wall_time_s": round(meta["elapsed_s"], 1),
                           "train_config": meta["train_config"]}

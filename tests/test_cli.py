@@ -156,7 +156,7 @@ def test_train_wiring(monkeypatch, tmp_path, capsys):
     assert code == 0 and "step 7" in out and calls["data"] is images and calls["progress"] is False
     c = calls["config"]
     assert (c.steps, c.batch_size, c.lr, c.seed, c.checkpoint_every) == (7, 4, 2e-4, 3, 5)
-    assert calls["export"] == (tmp_path / "checkpoint.safetensors", str(tmp_path / "m.safetensors"))
+    assert calls["export"] == (tmp_path, str(tmp_path / "m.safetensors"))  # the run folder: its newest checkpoint
 
 
 def test_sample_from_checkpoints(tmp_path, capsys):

@@ -90,7 +90,7 @@ def test_training_lowers_loss_and_resumes_exactly(tmp_path):
     assert log[0] == "step,loss,lr,elapsed_s" and len(log) == 25
 
     # Export the EMA weights as a shipped model and load it back through the checked path.
-    export_ema(tmp_path / "b" / "checkpoint.safetensors", tmp_path / "ship" / "m.safetensors")
+    export_ema(tmp_path / "b", tmp_path / "ship" / "m.safetensors")
     tensors, cfg = nets.load_weights(tmp_path / "ship" / "m.safetensors")
     assert cfg["training"]["steps"] == 24
     m = nets.build_denoiser(cfg)

@@ -82,7 +82,8 @@ def test_nominal_order_without_startup_error(name, kw, expected):
         return torch.cat([torch.tensor([hi, hi - delta, hi - 2 * delta], dtype=torch.float64), body])
 
     exact = lambda s: x + F(float(s[-1])) - F(float(s[0]))
-    p = observed_order(name, kw, lambda y, s: y - s * f(s), x, exact, grid, (40, 80))
+    f_t = lambda s: a * torch.cos(s) + b * torch.sin(s / 2)            # f on the solvers' (B,) sigma tensor
+    p = observed_order(name, kw, lambda y, s: y - s[:, None] * f_t(s[:, None]), x, exact, grid, (40, 80))
     assert p > expected - 0.3, f"{name} {kw}: observed order {p:.2f}, expected {expected}"
 
 
@@ -191,7 +192,7 @@ def test_nan_names_step_and_sigma(problem, name):
     # NaN from the first evaluation at or below sigmas[4]; step 3 reaches it first for every solver
     # except that 1-stage one-step/multistep solvers evaluate there at the start of step 4 (UniPC's
     # corrector evaluates at sigma_next, i.e. in step 3, as do Heun's correction).
-    nan_den = lambda y, s: den(y, s) * (float("nan") if s <= bad else 1.0)
+    nan_den = lambda y, s: den(y, s) * (float("nan") if bool((s <= bad).all()) else 1.0)
     step = {"heun": 3, "unipc": 3}.get(name, 4)
     with pytest.raises(FloatingPointError, match=rf"step {step} \(sigma={bad:.6g}\)"):
         solvers.sample(name, nan_den, x, sigmas)

@@ -1,0 +1,285 @@
+"""Checkpoints and safe writes: safetensors + JSON config + sha256 manifest, never pickle; atomic files.
+
+Three kinds of file live here:
+
+- a *model* (`save_weights` / `load_weights`): NAME.safetensors, NAME.json (config) and the folder's
+  MANIFEST.json with the sha256 of both, as shipped in gitscore/weights/;
+- a *training checkpoint* (`save_training` / `load_training`): a folder RUN/ckpt-STEP/ holding one model
+  triple (weights of model, EMA and optimiser; config with step and hyperparameters), written under a
+  temporary name and switched in by one rename, then named in RUN/LATEST (written atomically). The
+  previous checkpoint is kept; loading takes the newest one that verifies. A run written before
+  versioned folders (RUN/checkpoint.safetensors + .json + MANIFEST.json) still loads;
+- plain outputs, through `atomic_write_bytes` / `atomic_path`, which never replace a symlink (they write
+  to its target), a folder or a device node.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import stat
+import tempfile
+from pathlib import Path
+
+__all__ = ["CheckpointError", "sha256_file", "atomic_write_bytes", "atomic_path", "check_output_file",
+           "check_output_dir", "save_weights", "load_weights", "model_weights", "save_training", "load_training",
+           "training_checkpoints", "is_run_file", "KEEP"]
+
+KEEP = 2                  # training checkpoints kept: the newest and the one before it
+LATEST = "LATEST"         # RUN/LATEST names the newest checkpoint folder
+LEGACY = "checkpoint.safetensors"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, corrupted (sha256 mismatch) or does not fit its config."""
+
+
+def sha256_file(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------- safe output paths
+
+def _target(path: Path) -> Path:
+    """Where writing `path` lands: the file itself, or the final target of a symlink."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
+def _first_existing(folder: Path) -> Path:
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
+def _check_folder_writable(folder: Path, what: str) -> None:
+    """The folder (or the nearest existing one above it, where it would be created) is a writable folder."""
+    base = _first_existing(folder)
+    if not base.is_dir():
+        raise ValueError(f"{what}: {base} is a file, not a folder")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=base, prefix=".gitscore-probe.")
+    except OSError as e:
+        raise ValueError(f"{what}: cannot write in {base} ({e.strerror or e})") from None
+    os.close(fd)
+    os.unlink(tmp)
+
+
+def check_output_file(path, what: str = "--out", probe: bool = True) -> Path:
+    """Check, before any work, that `path` can be written as a regular file; returns where it lands.
+
+    Refused: a folder, a device node, FIFO or socket (never replaced), a path under a file, a folder
+    that cannot be written. A symlink is followed: its target is written.
+    """
+    path = Path(path)
+    target = _target(path)
+    label = f"{what} {path}" + (f" (a symlink to {target})" if target != path else "")
+    if target.is_dir():
+        raise ValueError(f"{label} is a folder; give a file name")
+    if target.exists() and not stat.S_ISREG(target.stat().st_mode):
+        raise ValueError(f"{label} exists and is not a regular file (a device, FIFO or socket); refusing to replace it")
+    if probe:
+        _check_folder_writable(target.parent, label)
+    return target
+
+
+def check_output_dir(path, what: str = "--out") -> Path:
+    """Check, before any work, that `path` is (or can be created as) a writable folder."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{what} {path} exists and is not a folder")
+    _check_folder_writable(path, f"{what} {path}")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a temporary path next to `path`'s target; on success it replaces the target in one rename.
+
+    For writers that need a file name (np.memmap, ...). The target is checked as in check_output_file.
+    """
+    target = check_output_file(path, "output", probe=False)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Write a file atomically (temp file in the same folder, then os.replace).
+
+    A symlink is written through (its target is replaced, the link stays); a folder, device node,
+    FIFO or socket is never replaced (ValueError).
+    """
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+
+
+# ---------------------------------------------------------------- models: safetensors + config + manifest
+
+def _manifest_update(folder: Path, entries: dict) -> dict:
+    manifest_path = folder / "MANIFEST.json"
+    manifest = _read_json(manifest_path) if manifest_path.exists() else {}
+    manifest.update(entries)
+    atomic_write_bytes(manifest_path, json.dumps(manifest, indent=2, sort_keys=True).encode())
+    return manifest
+
+
+def save_weights(path, tensors: dict, config: dict) -> dict:
+    """Save tensors as safetensors + `<name>.json` config + sha256 in the folder's MANIFEST.json, atomically."""
+    from safetensors.torch import save
+    path = Path(path)
+    blob = save({k: v.detach().contiguous().cpu() for k, v in tensors.items()})
+    text = json.dumps(config, indent=2, sort_keys=True).encode()
+    atomic_write_bytes(path, blob)
+    cfg_path = path.with_suffix(".json")
+    atomic_write_bytes(cfg_path, text)
+    return _manifest_update(path.parent, {path.name: hashlib.sha256(blob).hexdigest(),
+                                          cfg_path.name: hashlib.sha256(text).hexdigest()})
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        value = json.loads(path.read_bytes())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{path} is not valid JSON ({e})") from None
+    if not isinstance(value, dict):
+        raise CheckpointError(f"{path} must hold a JSON object, got {type(value).__name__}")
+    return value
+
+
+def load_weights(path, verify: bool = True) -> tuple[dict, dict]:
+    """Load (tensors, config) from safetensors + JSON, refusing files whose sha256 differs from MANIFEST.json."""
+    from safetensors.torch import load
+    path = Path(path)
+    cfg_path = path.with_suffix(".json")
+    for p in (path, cfg_path):
+        if not p.is_file():
+            what = "is a folder, not a checkpoint file" if p.is_dir() else "not found"
+            raise CheckpointError(f"checkpoint file {p} {what}; train one with `gitscore train` "
+                                  "or reinstall gitscore (the shipped weights live in gitscore/weights/)")
+    blob, cfg_bytes = path.read_bytes(), cfg_path.read_bytes()
+    if verify:
+        manifest_path = path.parent / "MANIFEST.json"
+        if not manifest_path.is_file():
+            raise CheckpointError(f"{manifest_path} not found: cannot verify {path.name} (pass verify=False to skip)")
+        manifest = _read_json(manifest_path)
+        for name, data in ((path.name, blob), (cfg_path.name, cfg_bytes)):
+            want = manifest.get(name)
+            got = hashlib.sha256(data).hexdigest()
+            if want != got:
+                raise CheckpointError(f"sha256 of {path.parent / name} is {got}, manifest says {want}: "
+                                      "the file is corrupted or was changed; refusing to load it")
+    try:
+        tensors = load(blob)
+    except Exception as e:  # safetensors raises its own error types
+        raise CheckpointError(f"{path} is not a valid safetensors file: {e}") from e
+    return tensors, _read_json(cfg_path)
+
+
+def model_weights(tensors: dict, config: dict, path="checkpoint") -> tuple[dict, dict]:
+    """(weights, model config) of a model file, or of a training checkpoint: its EMA weights ("ema." prefix)."""
+    if not any(k.startswith("ema.") for k in tensors):
+        return tensors, config
+    if not isinstance(config.get("model_config"), dict):
+        raise CheckpointError(f"{path} holds training weights but its config lacks 'model_config'")
+    return {k[4:]: v for k, v in tensors.items() if k.startswith("ema.")}, config["model_config"]
+
+
+# ---------------------------------------------------------------- training checkpoints: one folder per step
+
+def _step_folder(run: Path, step: int) -> Path:
+    return run / f"ckpt-{step:08d}"
+
+
+def training_checkpoints(run) -> list[Path]:
+    """The run's checkpoint weight files, newest first: versioned folders (LATEST first), then the legacy file."""
+    run = Path(run)
+    found = sorted((p for p in run.glob("ckpt-*") if p.is_dir() and p.name[5:].isdigit()),
+                   key=lambda p: int(p.name[5:]), reverse=True)
+    latest = run / LATEST
+    if latest.is_file():
+        named = run / latest.read_text().strip()
+        if named in found:
+            found.remove(named)
+            found.insert(0, named)
+    files = [p / LEGACY for p in found]
+    if (run / LEGACY).is_file():
+        files.append(run / LEGACY)
+    return files
+
+
+def save_training(run, tensors: dict, meta: dict) -> Path:
+    """Write a training checkpoint as one unit RUN/ckpt-STEP/ (renamed into place), point LATEST at it,
+    and delete all but the KEEP newest folders. Returns the weights path."""
+    run = Path(run)
+    final = _step_folder(run, int(meta["step"]))
+    tmp = Path(tempfile.mkdtemp(dir=run, prefix=f".{final.name}.", suffix=".tmp"))
+    try:
+        save_weights(tmp / LEGACY, tensors, meta)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if final.exists():  # the same step again (a rerun after a kill): the new one is identical
+            shutil.rmtree(final)
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    atomic_write_bytes(run / LATEST, (final.name + "\n").encode())
+    for old in [p.parent for p in training_checkpoints(run) if p.parent != run][KEEP:]:
+        shutil.rmtree(old, ignore_errors=True)
+    for stale in run.glob(".ckpt-*.tmp"):  # left by a kill during a write
+        shutil.rmtree(stale, ignore_errors=True)
+    return final / LEGACY
+
+
+def load_training(run, log=print) -> tuple[dict, dict, Path] | None:
+    """(tensors, meta, path) of the newest training checkpoint in `run` that verifies; None if there is none.
+
+    A checkpoint that fails to verify is reported through `log` and skipped; if every one fails, the
+    newest one's error is raised.
+    """
+    errors = []
+    for path in training_checkpoints(run):
+        try:
+            tensors, meta = load_weights(path)
+            if "step" not in meta or "train_config" not in meta:
+                raise CheckpointError(f"{path.with_suffix('.json')} lacks 'step' or 'train_config': not a training checkpoint")
+            return tensors, meta, path
+        except CheckpointError as e:
+            errors.append(e)
+            log(f"skipping checkpoint {path}: {e}")
+    if errors:
+        raise CheckpointError(f"no checkpoint in {run} verifies; the newest failed with: {errors[0]}")
+    return None
+
+
+def is_run_file(path, run) -> bool:
+    """Whether writing `path` (or its .json) would overwrite a file of the training run in `run`."""
+    run = Path(os.path.realpath(run))
+    for p in (Path(path), Path(path).with_suffix(".json")):
+        p = Path(os.path.realpath(p))
+        if p.parent == run and p.name in (LEGACY, "checkpoint.json", LATEST, "train_log.csv"):
+            return True
+        if p.parent.parent == run and p.parent.name.startswith(("ckpt-", ".ckpt-")):
+            return True
+    return False
