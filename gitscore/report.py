@@ -13,8 +13,8 @@ import html
 import json
 from pathlib import Path
 
-__all__ = ["VERDICTS", "Verdict", "verdict", "recorded", "glue_verdicts", "verdict_table", "collect",
-           "html_table", "figure", "book_style", "show_params", "TEXT_WIDTH_IN", "LINE_WIDTH"]
+__all__ = ["VERDICTS", "Verdict", "verdict", "recorded", "glue_verdicts", "glue_text", "verdict_table", "collect",
+           "html_table", "figure", "book_style", "show_params", "fold", "FoldedStream", "TEXT_WIDTH_IN", "LINE_WIDTH"]
 
 VERDICTS = ("holds", "holds partly", "does not hold here")
 _TAG = "VERDICT"
@@ -122,7 +122,21 @@ def glue_verdicts(chapter: str) -> list[dict]:
     if not rows:
         raise ValueError("no verdicts recorded in this kernel: call verdict(...) first")
     glue("verdicts", _Glued(verdict_table(rows, chapter), json.dumps(rows)), display=False)
+    counts = [(v, sum(r["verdict"] == v for r in rows if not r["beyond_paper"])) for v in VERDICTS]
+    beyond = sum(r["beyond_paper"] for r in rows)
+    text = ", ".join(f"{n} {v}" for v, n in counts if n) or "no claim of the paper"
+    glue_text("verdict_counts", text + (f" (and {beyond} beyond the paper)" if beyond else ""))
+    for i, r in enumerate(rows, 1):
+        glue_text(f"verdict_{i}", r["verdict"])
     return rows
+
+
+def glue_text(name: str, text: str) -> None:
+    """Glue a plain string (no quotes in text/plain) for `{glue:text}` on this or another page."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    from myst_nb import glue
+    glue(name, _Glued(html.escape(text), text), display=False)
 
 
 def _output_text(out) -> str:
@@ -155,8 +169,11 @@ def collect(book_dir) -> list[dict]:
 def html_table(df, floatfmt: str = "{:.3g}", index: bool = False, caption: str = ""):
     """A pandas DataFrame as a compact HTML table (IPython HTML object) that fits the text column."""
     from IPython.display import HTML
-    fmt = {c: floatfmt.format for c in df.columns if df[c].dtype.kind == "f"}
-    text = df.to_html(index=index, formatters=fmt, border=0, classes="table gs-table", escape=True)
+    def number(v):
+        return "-" if v != v else floatfmt.format(v)  # NaN (a cell not reported) as "-"
+
+    fmt = {c: number for c in df.columns if df[c].dtype.kind == "f"}
+    text = df.to_html(index=index, formatters=fmt, border=0, classes="table gs-table", escape=True, na_rep="-")
     if caption:
         text = text.replace(">\n  <thead>", f">\n  <caption>{html.escape(caption)}</caption>\n  <thead>", 1)
     return HTML(text)
@@ -179,8 +196,49 @@ def figure(fig, name: str) -> None:
     plt.close(fig)
 
 
+def fold(line: str, width: int = LINE_WIDTH, indent: str = "    ") -> list[str]:
+    """One printed line as lines of at most `width` characters: cut at spaces, continuations indented."""
+    if width < 20:
+        raise ValueError(f"width must be >= 20, got {width!r}")
+    out, rest = [], line
+    while len(rest) > width:
+        cut = rest.rfind(" ", len(indent) + 1 if out else 1, width + 1)
+        if cut <= (len(indent) if out else 0):
+            cut = width  # no space: hard cut
+        out.append(rest[:cut].rstrip())
+        rest = indent + rest[cut:].lstrip()
+    return out + [rest]
+
+
+class FoldedStream:
+    """A text stream that folds every line longer than `width` (see `fold`) before writing it to `stream`."""
+
+    def __init__(self, stream, width: int = LINE_WIDTH):
+        self.stream, self.width, self._buf = stream, width, ""
+
+    def write(self, text: str) -> int:
+        self._buf += text
+        *lines, self._buf = self._buf.split("\n")
+        for line in lines:
+            self.stream.write("\n".join(fold(line, self.width)) + "\n")
+        return len(text)
+
+    def flush(self):
+        if self._buf:
+            self.stream.write("\n".join(fold(self._buf, self.width)))
+            self._buf = ""
+        self.stream.flush()
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
+
+
 def book_style() -> None:
-    """The book's matplotlib style: seaborn whitegrid, fonts >= 9 pt, figures sized for the text column."""
+    """The book's style: seaborn whitegrid, fonts >= 9 pt, figures sized for the text column, and printed
+    lines folded at LINE_WIDTH characters so that no output runs past the text column."""
+    import sys
+    if not isinstance(sys.stdout, FoldedStream):
+        sys.stdout = FoldedStream(sys.stdout)
     import matplotlib as mpl
     import seaborn as sns
     sns.set_theme(style="whitegrid", context="paper")

@@ -81,3 +81,23 @@ def test_show_params(capsys):
     assert lines[0] == "a         = 1" and len(lines[1]) == report.LINE_WIDTH and lines[1].endswith("...")
     with pytest.raises(TypeError, match="params"):
         report.show_params({"a": 1})
+
+
+def test_fold_keeps_text_and_width():
+    line = "word " * 50 + "x" * 120
+    parts = report.fold(line, 40)
+    assert all(len(p) <= 40 for p in parts)
+    assert "".join(p.strip() for p in parts).replace(" ", "") == line.replace(" ", "")
+    assert report.fold("short", 40) == ["short"]
+    with pytest.raises(ValueError, match="width"):
+        report.fold("x", 5)
+
+
+def test_folded_stream_buffers_partial_lines():
+    import io
+    buf = io.StringIO()
+    out = report.FoldedStream(buf, 30)
+    out.write("a" * 10 + " ")
+    out.write("b" * 25 + "\nshort\n")
+    out.flush()
+    assert buf.getvalue() == "a" * 10 + "\n    " + "b" * 25 + "\nshort\n"
