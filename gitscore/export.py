@@ -9,7 +9,10 @@ Where each format comes from:
   ComfyUI    the SIGMAS type is a 1-D float tensor ending in 0; the core ManualSigmas node (and custom-sigmas
              nodes) take the same numbers as a comma-separated string.
 With the trailing zero the last step is sigma_min -> 0, i.e. one more denoiser call that returns
-D(x, sigma_min) with an Euler step (EDM's sampler does the same); gitscore's own solvers stop at sigma_min.
+D(x, sigma_min) with an Euler step (EDM's sampler does the same): N steps exported this way cost N+1
+UNet calls in diffusers and k-diffusion; gitscore's own solvers stop at sigma_min (N calls for euler).
+Given the model (its alphas_cumprod, scheduler or pipeline), the diffusers export refuses sigmas outside
+the model's range (check_range), where diffusers would clamp the timestep or fail.
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ import torch
 from .schedules import check_sigmas
 
 __all__ = ["to_diffusers", "to_k_diffusion", "to_comfyui", "comfyui_string", "to_json", "from_json",
-           "loglinear_interp", "nearest_timesteps", "FORMAT_NAME"]
+           "loglinear_interp", "nearest_timesteps", "check_range", "FORMAT_NAME"]
 
 FORMAT_NAME = "gitscore.schedule"
 
@@ -41,45 +44,72 @@ def _with_zero(sigmas, dtype, device=None) -> torch.Tensor:
     return torch.cat([s, s.new_zeros(1)]).to(device=device, dtype=dtype)
 
 
+def _table(model) -> torch.Tensor:
+    """The float64 sigma table of a model given as alphas_cumprod, a scheduler or a pipeline (pipe.scheduler)."""
+    from .adapters import vp_sigmas  # table maths lives with the adapter
+
+    model = getattr(model, "scheduler", model)
+    return vp_sigmas(getattr(model, "alphas_cumprod", model))
+
+
+def check_range(sigmas, alphas_cumprod, rtol: float = 1e-5) -> None:
+    """Raise ValueError unless every sigma lies in the model's [sigma_0, sigma_{T-1}] (to rtol, float32 rounding).
+
+    Outside it diffusers clamps the timestep to 0 or T-1 while scaling with the sigma asked for (a different
+    ODE), and two sigmas above sigma_max both become timestep T-1, which EulerDiscreteScheduler cannot step.
+    `alphas_cumprod` may also be a scheduler or a pipeline.
+    """
+    s, table = _schedule(sigmas), _table(alphas_cumprod)
+    lo, hi = float(table[0]), float(table[-1])
+    if float(s[-1]) < lo * (1 - rtol) or float(s[0]) > hi * (1 + rtol):
+        raise ValueError(
+            f"sigmas span [{float(s[-1]):.6g}, {float(s[0]):.6g}] but the model's timesteps cover only [{lo:.6g}, {hi:.6g}]: "
+            "search inside that range: gitscore.gits.search(D, ...) with the default grid follows D.sigma_min / "
+            "D.sigma_max of D = gitscore.adapters.from_pipeline(pipe); with your own grid, build it as "
+            "gitscore.gits.teacher_grid(61, D.sigma_min, D.sigma_max)")
+
+
 def nearest_timesteps(sigmas, alphas_cumprod) -> list[int]:
     """Discrete timesteps t whose sigma_t = sqrt((1 - abar_t) / abar_t) is nearest in log sigma, strictly decreasing.
 
-    Raises ValueError if a sigma lies outside the table's [sigma_0, sigma_{T-1}] (beyond 0.1% relative)
-    or if two sigmas fall on the same timestep (the schedule is too fine for this training grid).
+    Raises ValueError if a sigma lies outside the table's [sigma_0, sigma_{T-1}] (check_range) or if two
+    sigmas fall on the same timestep (the schedule is too fine for this training grid). `alphas_cumprod`
+    may also be a scheduler or a pipeline.
     """
-    from .adapters import vp_sigmas  # table maths lives with the adapter
-
-    s = _schedule(sigmas)
-    abar = getattr(alphas_cumprod, "alphas_cumprod", alphas_cumprod)  # a scheduler is accepted too
-    table = vp_sigmas(abar)
-    lo, hi = float(table[0]), float(table[-1])
-    if float(s[-1]) < lo * (1 - 1e-3) or float(s[0]) > hi * (1 + 1e-3):
-        raise ValueError(f"sigmas span [{float(s[-1]):.6g}, {float(s[0]):.6g}] but the model's timesteps cover only "
-                         f"[{lo:.6g}, {hi:.6g}]: search with sigma_min/sigma_max inside that range")
+    s, table = _schedule(sigmas), _table(alphas_cumprod)
+    check_range(s, alphas_cumprod)
     t = (s.log()[:, None] - table.log()[None, :]).abs().argmin(dim=1).tolist()
     clash = [(i, t[i]) for i in range(len(t) - 1) if t[i] <= t[i + 1]]
     if clash:
         i, ti = clash[0]
         raise ValueError(f"sigmas {float(s[i]):.6g} and {float(s[i + 1]):.6g} both map to timestep {ti}: "
-                         "the schedule is finer than the model's timestep grid")
+                         "the schedule is finer than the model's timestep grid (use sigmas=, not timesteps=)")
     return t
 
 
-def to_diffusers(sigmas, alphas_cumprod=None, final_zero: bool = True) -> dict:
-    """{"sigmas": [...], "num_inference_steps": n, "timesteps": [...] if alphas_cumprod is given} for diffusers.
+def to_diffusers(sigmas, alphas_cumprod=None, final_zero: bool = True, *, timesteps: bool = False) -> dict:
+    """{"sigmas": [...], "num_inference_steps": n, "timesteps": [...] if asked} for diffusers.
 
-    scheduler.set_timesteps(sigmas=d["sigmas"]) (EulerDiscreteScheduler) runs len(sigmas) - 1 steps;
-    with final_zero (default) the list ends in 0 as diffusers' own schedules do (N+1 steps, the last a
-    denoise at sigma_min); final_zero=False gives exactly the N steps sigma_max -> sigma_min (diffusers'
-    final_sigmas_type="sigma_min"). `timesteps` (for set_timesteps(timesteps=...)) are the nearest discrete
-    timesteps of the N+1 sigmas; `alphas_cumprod` may also be the scheduler itself.
+    scheduler.set_timesteps(sigmas=d["sigmas"]) (EulerDiscreteScheduler; pipelines' `sigmas=`) runs
+    len(sigmas) - 1 steps, one UNet call each; with final_zero (default) the list ends in 0 as diffusers'
+    own schedules do: N+1 steps and N+1 UNet calls, the last a denoise at sigma_min (the result is
+    D(x, sigma_min) of gitscore's Euler); final_zero=False gives exactly the N steps sigma_max -> sigma_min
+    (diffusers' final_sigmas_type="sigma_min"). With `alphas_cumprod` (or the scheduler, or the pipeline)
+    sigmas outside the model's range are refused (check_range); `timesteps=True` adds the nearest discrete
+    timesteps of the N+1 sigmas, for schedulers that take only set_timesteps(timesteps=...).
     """
     if not isinstance(final_zero, bool):
         raise TypeError(f"final_zero must be a bool, got {type(final_zero).__name__}")
+    if not isinstance(timesteps, bool):
+        raise TypeError(f"timesteps must be a bool, got {type(timesteps).__name__}")
+    if timesteps and alphas_cumprod is None:
+        raise ValueError("timesteps=True needs alphas_cumprod (the model's, or its scheduler or pipeline)")
     s = _schedule(sigmas)
     out = [float(v) for v in s] + ([0.0] if final_zero else [])
     d = {"sigmas": out, "num_inference_steps": len(out) - 1}
     if alphas_cumprod is not None:
+        check_range(s, alphas_cumprod)
+    if timesteps:
         d["timesteps"] = nearest_timesteps(s, alphas_cumprod)
     return d
 

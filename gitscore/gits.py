@@ -16,7 +16,7 @@ from tqdm import tqdm
 from . import dist
 from .schedules import check_sigmas, polynomial
 
-__all__ = ["METRICS", "Warmup", "GITSResult", "teacher_grid", "latents", "warmup", "cost_matrix", "dp",
+__all__ = ["METRICS", "Warmup", "GITSResult", "teacher_grid", "model_grid", "latents", "warmup", "cost_matrix", "dp",
            "search_info", "search"]
 
 METRICS = ("dev", "l2", "l1")
@@ -46,6 +46,20 @@ def teacher_grid(n_points: int = 61, sigma_min: float = 0.002, sigma_max: float 
     if isinstance(n_points, bool) or not isinstance(n_points, int) or n_points < 2:
         raise ValueError(f"n_points must be an integer >= 2, got {n_points!r}")
     return polynomial(n_points - 1, sigma_min, sigma_max, rho)
+
+
+def model_grid(denoiser, n_points: int = 61, rho: float = 7.0) -> torch.Tensor:
+    """The teacher grid over the denoiser's own range: its `sigma_min` / `sigma_max` attributes where it has
+    them (a diffusers model: the sigmas of its first and last timestep), else EDM's [0.002, 80]."""
+    lo, hi = getattr(denoiser, "sigma_min", 0.002), getattr(denoiser, "sigma_max", 80.0)
+    try:
+        ok = not isinstance(lo, bool) and not isinstance(hi, bool) and 0 < float(lo) < float(hi) < math.inf
+    except (TypeError, ValueError, RuntimeError):
+        ok = False
+    if not ok:
+        raise ValueError(f"denoiser.sigma_min / sigma_max must be finite numbers with 0 < sigma_min < sigma_max, "
+                         f"got {lo!r}, {hi!r}; or pass grid=teacher_grid(n_points, sigma_min, sigma_max)")
+    return teacher_grid(n_points, float(lo), float(hi), rho)
 
 
 def _check_int(name, value, lo, hi=None):
@@ -257,9 +271,13 @@ def search_info(denoiser, shape, n_steps: int, *, n_warmup: int = 256, grid=None
                 metric: str = "dev", coeff: float = 1.15, seed: int = 0, batch_size: int | None = None,
                 dtype=torch.float32, device=None, progress: bool = False,
                 teacher_options: dict | None = None) -> GITSResult:
-    """GITS search (Sec. 4.2): warm-up, cost matrix, DP; returns the schedule with the cost and timings."""
+    """GITS search (Sec. 4.2): warm-up, cost matrix, DP; returns the schedule with the cost and timings.
+
+    The default grid is model_grid(denoiser): 61 sigmas (rho = 7) inside the denoiser's own
+    [sigma_min, sigma_max], so the schedule never leaves the range the model was trained on.
+    """
     _check_metric(metric)
-    grid = teacher_grid() if grid is None else check_sigmas(grid).to(torch.float64)
+    grid = model_grid(denoiser) if grid is None else check_sigmas(grid).to(torch.float64)
     _check_int("n_steps", n_steps, 1, len(grid) - 1)
     _check_coeff(coeff)
 
@@ -277,7 +295,8 @@ def search_info(denoiser, shape, n_steps: int, *, n_warmup: int = 256, grid=None
 def search(denoiser, shape, n_steps: int, *, n_warmup: int = 256, grid=None, teacher: str = "ipndm",
            metric: str = "dev", coeff: float = 1.15, seed: int = 0, batch_size: int | None = None,
            dtype=torch.float32, device=None, progress: bool = False, teacher_options: dict | None = None) -> torch.Tensor:
-    """GITS schedule: n_steps+1 float64 sigmas picked from the teacher grid (see search_info)."""
+    """GITS schedule: n_steps+1 float64 sigmas picked from the teacher grid (default: model_grid(denoiser),
+    inside the denoiser's sigma_min / sigma_max; see search_info)."""
     return search_info(denoiser, shape, n_steps, n_warmup=n_warmup, grid=grid, teacher=teacher, metric=metric,
                        coeff=coeff, seed=seed, batch_size=batch_size, dtype=dtype, device=device,
                        progress=progress, teacher_options=teacher_options).sigmas

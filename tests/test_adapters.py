@@ -151,3 +151,68 @@ def test_from_pipeline():
     assert out.shape == (2, 1, 8, 8) and out.dtype == torch.float64
     with pytest.raises(ValueError, match="unet"):
         from_pipeline(object())
+
+
+# ---------------------------------------------------------------- conditioning, guidance, search range
+
+class ToyConditioned(torch.nn.Module):
+    """eps = c x_vp + t / 1000 with a per-sample scalar conditioning c (shape (B, 1, 1, 1))."""
+
+    def forward(self, x_vp, t, c):
+        return c * x_vp + t.reshape(-1, 1, 1, 1) / 1000
+
+
+def test_bind_broadcasts_and_checks_the_batch():
+    D = DiffusersVPDenoiser(ToyConditioned(), linear_alphas_cumprod())
+    x = torch.randn(4, 1, 2, 2, dtype=torch.float64)
+    c = torch.full((1, 1, 1, 1), 0.3, dtype=torch.float64)
+    Db = D.bind(c=c)
+    assert Db.unet is D.unet and D.model_kwargs == {} and Db.timestep_mode == "interp"
+    torch.testing.assert_close(Db(x, 2.0), D(x, 2.0, c=c.expand(4, 1, 1, 1)), rtol=0, atol=0)
+    torch.testing.assert_close(Db(x, 2.0), D(x, 2.0, c=c), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="batch size 3"):
+        D.bind(c=torch.ones(3, 1, 1, 1, dtype=torch.float64))(x, 2.0)
+    with pytest.raises(TypeError, match="model_kwargs"):
+        DiffusersVPDenoiser(ToyConditioned(), linear_alphas_cumprod(), model_kwargs=[1])
+
+
+def test_guided_is_guidance_of_the_denoiser():
+    """CFG on eps is CFG on D = x - sigma eps: D_u + w (D_c - D_u), one batched call (uncond first)."""
+    calls = []
+    unet = ToyConditioned()
+    unet.register_forward_hook(lambda m, a, o: calls.append(a[0].shape[0]))
+    D = DiffusersVPDenoiser(unet, linear_alphas_cumprod())
+    cu, cc = (torch.full((1, 1, 1, 1), v, dtype=torch.float64) for v in (0.1, 0.8))
+    G = D.bind(c=cc).guided(7.5, c=cu)
+    x = torch.randn(3, 1, 2, 2, dtype=torch.float64)
+    sigma = torch.tensor([0.05, 1.0, 40.0], dtype=torch.float64)
+    calls.clear()
+    out = G(x, sigma)
+    assert calls == [6] and G.is_guided
+    want = D(x, sigma, c=cu) + 7.5 * (D(x, sigma, c=cc) - D(x, sigma, c=cu))
+    torch.testing.assert_close(out, want, rtol=1e-12, atol=1e-12)
+    assert not G.guided(1.0).is_guided  # scale 1: the conditional denoiser
+    torch.testing.assert_close(G.guided(1.0)(x, sigma), D(x, sigma, c=cc), rtol=0, atol=0)
+    with pytest.raises(ValueError, match="uncond_kwargs"):
+        DiffusersVPDenoiser(unet, linear_alphas_cumprod(), guidance_scale=2.0)
+    with pytest.raises(ValueError, match="guidance_scale"):
+        D.guided(float("inf"), c=cu)
+    with pytest.raises(ValueError, match="batched tensor"):
+        D.bind(c=cc, k=1).guided(2.0, c=cu, k=2)(x, sigma)
+
+
+def test_search_stays_inside_the_model_range():
+    """The default teacher grid follows D.sigma_min / D.sigma_max: EDM's 0.002 lies below this table's 0.01."""
+    from gitscore.gits import model_grid, search, teacher_grid
+
+    abar = linear_alphas_cumprod()
+    D = DiffusersVPDenoiser(lambda x, t: x, abar, "epsilon")
+    D.unet = GaussianVPModel(D.t_to_sigma, "epsilon")
+    torch.testing.assert_close(model_grid(D), teacher_grid(61, D.sigma_min, D.sigma_max), rtol=0, atol=0)
+    s = search(D, (1, 2, 2), n_steps=4, n_warmup=4)
+    assert s[0] == D.sigma_max and s[-1] == D.sigma_min and ((s >= D.sigma_min) & (s <= D.sigma_max)).all()
+    assert model_grid(lambda x, sigma: x)[0] == 80.0  # no attributes: EDM's range
+    bad = lambda x, sigma: x
+    bad.sigma_min, bad.sigma_max = 5.0, 1.0
+    with pytest.raises(ValueError, match="sigma_min"):
+        search(bad, (1, 2, 2), n_steps=2, n_warmup=2)

@@ -53,7 +53,7 @@ def test_diffusers_schedulers_accept_the_export():
     sched = diffusers.EulerDiscreteScheduler(num_train_timesteps=1000, beta_schedule="scaled_linear")
     table = vp_sigmas(sched.alphas_cumprod)
     s = polynomial(60, float(table[0]) * 1.01, float(table[-1]) * 0.99)[[0, 12, 25, 40, 60]]
-    d = to_diffusers(s, sched)
+    d = to_diffusers(s, sched, timesteps=True)
     sched.set_timesteps(sigmas=d["sigmas"])
     assert len(sched.timesteps) == len(s)
     torch.testing.assert_close(sched.sigmas, torch.tensor(d["sigmas"], dtype=torch.float32))
@@ -76,6 +76,32 @@ def test_nearest_timesteps_errors():
         nearest_timesteps(torch.tensor([float(table[10]), float(table[0]) * 1.0001, float(table[0])]), abar)
     with pytest.raises(ValueError, match="cover only"):
         nearest_timesteps(polynomial(5), abar)  # sigma_min 0.002 < sigma_0 = 0.01 of this table
+
+
+def test_diffusers_export_refuses_out_of_range_sigmas():
+    """EDM's [0.002, 80] against a table of [0.01, 157]: the message names the range and the fix."""
+    abar = torch.cumprod(1 - torch.linspace(1e-4, 0.02, 1000, dtype=torch.float64), 0)
+    table = vp_sigmas(abar)
+    sched = diffusers.EulerDiscreteScheduler(num_train_timesteps=1000)
+    for model in (abar, sched):
+        with pytest.raises(ValueError, match=r"cover only \[0.01.*teacher_grid\(61, D.sigma_min, D.sigma_max\)"):
+            to_diffusers(polynomial(5), model)
+    too_high = torch.tensor([float(table[-1]) * 1.001, 1.0, float(table[0])], dtype=torch.float64)
+    with pytest.raises(ValueError, match="cover only"):
+        to_diffusers(too_high, abar)
+    # The table's own ends pass (float32 rounding of diffusers' sigmas included); no model, no check.
+    ends = torch.tensor([float(table[-1]), 1.0, float(table[0])], dtype=torch.float64)
+    own = vp_sigmas(sched.alphas_cumprod)  # diffusers' float32 table: its sigma_0 is 8e-5 above the float64 one
+    own_ends = torch.tensor([float(own[-1]), 1.0, float(own[0])], dtype=torch.float64)
+    assert to_diffusers(own_ends, sched)["sigmas"] == own_ends.tolist() + [0.0]
+    with pytest.raises(ValueError, match="cover only"):
+        to_diffusers(ends, sched)
+    assert to_diffusers(ends.float().double(), abar, final_zero=False)["sigmas"] == ends.float().double().tolist()
+    assert "timesteps" not in to_diffusers(polynomial(5))
+    with pytest.raises(ValueError, match="alphas_cumprod"):
+        to_diffusers(ends, timesteps=True)
+    with pytest.raises(TypeError, match="timesteps"):
+        to_diffusers(ends, abar, timesteps="yes")
 
 
 def test_loglinear_interp_properties():
