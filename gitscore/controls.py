@@ -5,6 +5,9 @@ means something only if a denoiser *without* that structure fails it. `NullDenoi
 denoiser: at every call it returns, for each sample, a training image chosen at random, independently
 of x, so D carries no information about the current point and jumps between unrelated images from
 one sigma to the next. It is seeded and deterministic: the image depends only on (seed, sigma, row).
+
+`HybridDenoiser` separates a method from a network: it is one denoiser above a noise level (e.g. the
+exact KDE denoiser) and another below it (e.g. the trained network).
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ import torch
 
 from .denoisers import as_sigma
 
-__all__ = ["NullDenoiser"]
+__all__ = ["NullDenoiser", "HybridDenoiser"]
 
 
 class NullDenoiser:
@@ -44,3 +47,27 @@ class NullDenoiser:
         s = as_sigma(sigma, x).reshape(-1).double().cpu().tolist()
         idx = torch.tensor([self.index(sb, b) for b, sb in enumerate(s)])
         return self.data[idx].to(device=x.device, dtype=x.dtype)
+
+
+class HybridDenoiser:
+    """D(x, sigma) = high(x, sigma) where sigma >= sigma_c, low(x, sigma) below (per sample).
+
+    Used to ask whether a schedule search fails because of the network's error at high noise: with
+    high = the exact denoiser above sigma_c, the network only acts below it. The output has x's dtype.
+    """
+
+    def __init__(self, high, low, sigma_c: float):
+        if not (callable(high) and callable(low)):
+            raise TypeError("high and low must be denoisers, callables D(x, sigma)")
+        if not isinstance(sigma_c, (int, float)) or isinstance(sigma_c, bool) or not sigma_c > 0:
+            raise ValueError(f"sigma_c must be a number > 0, got {sigma_c!r}")
+        self.high, self.low, self.sigma_c = high, low, float(sigma_c)
+
+    def __call__(self, x: torch.Tensor, sigma) -> torch.Tensor:
+        s = as_sigma(sigma, x).reshape(-1)
+        hi = s >= self.sigma_c
+        out = torch.empty_like(x)
+        for mask, D in ((hi, self.high), (~hi, self.low)):
+            if mask.any():
+                out[mask] = D(x[mask], s[mask]).to(dtype=x.dtype, device=x.device)
+        return out

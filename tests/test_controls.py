@@ -51,3 +51,22 @@ def test_null_denoiser_bad_input():
         controls.NullDenoiser(_data(), seed=-1)
     with pytest.raises(ValueError, match="x must have samples"):
         controls.NullDenoiser(_data())(torch.zeros(2, 3), 1.0)
+
+
+def test_hybrid_switches_at_sigma_c_per_sample():
+    from gitscore.denoisers import GaussianDenoiser
+    data = _data()
+    a, b = GaussianDenoiser(data.mean(0), data.var(0)), GaussianDenoiser(0.0, 1.0)
+    h = controls.HybridDenoiser(a, b, sigma_c=1.0)
+    x = torch.randn(4, 1, 4, 4, dtype=torch.float64)
+    assert torch.equal(h(x, 2.0), a(x, 2.0)) and torch.equal(h(x, 1.0), a(x, 1.0))
+    assert torch.equal(h(x, 0.5), b(x, 0.5))
+    s = torch.tensor([2.0, 0.5, 3.0, 0.1], dtype=torch.float64)
+    out = h(x, s)
+    for i in range(4):
+        ref = (a if s[i] >= 1 else b)(x[i:i + 1], s[i:i + 1])
+        assert torch.allclose(out[i:i + 1], ref)
+    with pytest.raises(ValueError, match="sigma_c"):
+        controls.HybridDenoiser(a, b, 0.0)
+    with pytest.raises(TypeError, match="denoisers"):
+        controls.HybridDenoiser(a, None, 1.0)
