@@ -42,8 +42,7 @@
 # **Prerequisites.** Chapter 1 (the PF-ODE $dx/d\sigma = (x - D(x;\sigma))/\sigma$, solvers) and
 # Chapter 2 (deviation, reconstruction error, the boomerang frame).
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 import time
 from dataclasses import dataclass
 
@@ -56,7 +55,7 @@ import gitscore as gs
 
 t_start = time.perf_counter()
 torch.set_num_threads(2)  # one fixed thread count: float32 round-off, hence every printed digit, repeats
-sns.set_theme(style="whitegrid", context="notebook")
+gs.report.book_style()
 
 
 @dataclass
@@ -74,7 +73,7 @@ class Params:
 P = Params()
 T = gs.trajectory
 sigmas = gs.schedules.polynomial(P.n_steps)
-print(P)
+gs.report.show_params(P)
 
 # %% [markdown]
 # ## The denoiser
@@ -95,8 +94,7 @@ print(P)
 #
 # We use all 60,000 training images (no subsampling), in float32.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 images, labels = gs.data.fashion_mnist("train")
 test_images, _ = gs.data.fashion_mnist("test")
 kde = gs.denoisers.KDEDenoiser(images)
@@ -111,8 +109,7 @@ print(f"KDE over N = {kde.N} images of d = {kde.d} pixels, storage {kde.dtype}")
 # a softmax, a weighted sum. The queries are test images noised at four levels, from
 # $\sigma = 0.05$ (one weight close to 1) to $\sigma = 50$ (all weights nearly equal).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 def brute_force_denoiser(x, Y, sigma):
     """D*(x; sigma) from the full (B, N) softmax in float64 (reference only: holds B x N numbers)."""
     x, Y = x.flatten(1).double(), Y.flatten(1).double()
@@ -147,8 +144,7 @@ for sigma in P.check_sigmas:
 # per class (class mean, diagonal class variances; `GMMDenoiser`, float64) shows the formula at
 # float64 precision.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 X = images.flatten(1).double()
 classes = range(len(gs.data.CLASSES))
 gmm = gs.denoisers.GMMDenoiser(torch.bincount(labels).double() / len(labels),
@@ -182,8 +178,7 @@ assert (tweedie_err["KDE, 60k images, float32"] < 1e-5).all() and (tweedie_err["
 # We run Heun's method (20 steps, 39 denoiser calls) from 16 latents $x_T = 80\,z$ with the KDE
 # denoiser, and with the trained network from the *same* latents.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 x_T = 80 * gs.gits.latents((1, 28, 28), P.seed, 0, P.n_samples, dtype=torch.float32)
 trajs, seconds = {}, {}
 for name, den in (("KDE", kde), ("network", net)):
@@ -198,8 +193,7 @@ for name, den in (("KDE", kde), ("network", net)):
 # training image (the second neighbour, the first being itself) and from a test image to its nearest
 # training image.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 idx_train = torch.randperm(kde.N, generator=torch.Generator().manual_seed(P.seed))[:P.n_samples]
 queries = {"KDE samples": trajs["KDE"].xs[:, -1], "network samples": trajs["network"].xs[:, -1],
            "training images (other)": images[idx_train].flatten(1), "test images": test_images[:P.n_samples].flatten(1)}
@@ -227,27 +221,35 @@ for i, (name, v) in enumerate(rows.items()):
         ax.imshow(v[j].reshape(28, 28).clamp(-1, 1).numpy(), cmap="gray", vmin=-1, vmax=1)
         ax.set_xticks([])
         ax.set_yticks([])
-    axes[i, 0].set_ylabel(name.strip(), fontsize=8, rotation=0, ha="right", va="center")
+    axes[i, 0].set_ylabel(name.strip(), fontsize=9, rotation=0, ha="right", va="center")
 fig.subplots_adjust(wspace=0.05, hspace=0.08)
-plt.show()
+gs.report.figure(fig, "fig-kde-1")
 
 # %% [markdown]
-# **Figure 4.1.** Rows 1-2: the 16 KDE samples and the training image nearest to each. Rows 3-4:
+# ```{glue:figure} fig-kde-1
+# :name: fig-kde-1
+#
+# Rows 1-2: the 16 KDE samples and the training image nearest to each. Rows 3-4:
 # the trained network's samples from the same 16 latents and their nearest training images.
+# ```
 
 # %% tags=["hide-input"]
-fig, ax = plt.subplots(figsize=(9, 3))
+fig, ax = plt.subplots(figsize=(7, 2.6))
 for k, (q, v) in enumerate(nn.items()):
     ax.scatter(v.numpy(), np.full(len(v), k) + np.linspace(-0.2, 0.2, len(v)), s=18)
 ax.axvline(floor, color="k", ls=":", label=r"$\sigma_{\min}\sqrt{d}$")
 ax.set(xscale="log", yticks=range(len(nn)), yticklabels=list(nn), xlabel="L2 distance to the nearest training image")
 ax.legend(loc="center")
-fig.tight_layout()
-plt.show()
+fig.set_layout_engine("tight")
+gs.report.figure(fig, "fig-kde-2")
 
 # %% [markdown]
-# **Figure 4.2.** Distance to the nearest training image (log scale) of the KDE samples, the
+# ```{glue:figure} fig-kde-2
+# :name: fig-kde-2
+#
+# Distance to the nearest training image (log scale) of the KDE samples, the
 # network samples, 16 training images (their nearest *other* training image) and 16 test images.
+# ```
 #
 # The claim holds: every KDE sample sits on a training image, at distance $\approx \sigma_{\min}
 # \sqrt d$, which is the noise the ODE still carries at $\sigma_{\min} = 0.002$ (one more denoiser
@@ -263,8 +265,7 @@ plt.show()
 # distance $\lVert x_T - x_0\rVert$, and the mean L2 error of the 3-D reconstruction relative to the
 # same length.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 geometry = {}
 for name, tr in trajs.items():
     chord = T.sample_distance(tr)[:, 0]
@@ -278,7 +279,7 @@ for name, tr in trajs.items():
 # %% tags=["hide-input"]
 sig = sigmas.numpy()
 colors = {"KDE": "tab:orange", "network": "tab:blue"}
-fig, axes = plt.subplots(1, 2, figsize=(13, 4))
+fig, axes = plt.subplots(1, 2, figsize=(7, 2.9))
 for name, tr in trajs.items():
     d = (T.deviation(tr) / T.sample_distance(tr)[:, :1]).numpy()
     axes[0].plot(sig, np.median(d, 0), color=colors[name], label=name)
@@ -292,14 +293,18 @@ axes[1].set(xlabel="chord coordinate / chord length", ylabel="PC 1 of the comple
             title="boomerang frame")
 for ax in axes:
     ax.legend()
-fig.tight_layout()
-plt.show()
+fig.set_layout_engine("tight")
+gs.report.figure(fig, "fig-kde-3")
 
 # %% [markdown]
-# **Figure 4.3.** Left: deviation from the chord along $\sigma$ (80 to 0.002, left to right), relative
+# ```{glue:figure} fig-kde-3
+# :name: fig-kde-3
+#
+# Left: deviation from the chord along $\sigma$ (80 to 0.002, left to right), relative
 # to the chord length; median and range over the 16 trajectories. Right: the trajectories in the
 # boomerang frame of Chapter 2 (chord coordinate against the first principal component of the
 # complement), normalised by the chord length.
+# ```
 #
 # The claim holds: from the same latents the KDE and the network draw equally straight,
 # equally low-dimensional trajectories of the same boomerang shape. Regularity does not tell a
@@ -317,8 +322,7 @@ plt.show()
 # - as a reference for "smooth" denoising, the gap between $D^*$ and the linear denoiser of a
 #   Gaussian with the data's mean and covariance (`GaussianDenoiser`), at the KDE's points.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 n = P.n_gap
 kde_tr, net_tr = trajs["KDE"], trajs["network"]
 s_pts = sigmas[:-1].repeat(n)                                   # sigma of each point, trajectory-major
@@ -356,8 +360,7 @@ for j in range(P.n_steps):
 # and how much of the final gap between the two samples builds up before, during and after that
 # choice.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 sig_grid = sigmas[:-1]
 chosen = w_top >= P.commit                                        # (n, steps); monotone in practice
 first = chosen.double().argmax(1)                                 # first step with max weight >= commit
@@ -391,7 +394,7 @@ assert ((dn[:, -1] / nn["network samples"][:n]) - 1).abs().max() < 0.05
 assert final_gap.median() > 0.5 * scale
 
 # %% tags=["hide-input"]
-fig, axes = plt.subplots(1, 2, figsize=(14, 4.5))
+fig, axes = plt.subplots(1, 2, figsize=(7, 3.2))
 styles = {"||x_net - x_kde||": ("k", "-"), "||D_net - D*|| at KDE points": ("tab:orange", "-"),
           "||D_net - D*|| at network points": ("tab:blue", "-"), "||D_gauss - D*|| at KDE points": ("tab:green", "--")}
 for k, v in gaps.items():
@@ -407,17 +410,21 @@ for ax in axes:
     ax.invert_xaxis()
 axes[0].set(ylabel="L2 distance", title="gaps between the network and the KDE")
 axes[1].set(ylabel=r"largest KDE weight $\max_i w_i$", yscale="log", title="the KDE chooses a training image")
-axes[0].legend(fontsize=8)
+axes[0].legend(fontsize=9)
 axes[1].legend()
-fig.tight_layout()
-plt.show()
+fig.set_layout_engine("tight")
+gs.report.figure(fig, "fig-kde-4")
 
 # %% [markdown]
-# **Figure 4.4.** Left: trajectory gap $\lVert x_t^{\text{net}} - x_t^{\text{KDE}}\rVert$ (black) and
+# ```{glue:figure} fig-kde-4
+# :name: fig-kde-4
+#
+# Left: trajectory gap $\lVert x_t^{\text{net}} - x_t^{\text{KDE}}\rVert$ (black) and
 # denoiser gaps at the same points (orange: at the KDE's points; blue: at the network's points;
 # dashed green: linear Gaussian denoiser vs $D^*$ at the KDE's points); median and range over
 # trajectories. Right: the KDE's largest weight along its trajectories. Shaded red: the window where
 # the median largest weight rises from 0.1 to 0.9. $\sigma$ decreases from left to right.
+# ```
 #
 # Reading the curves from left to right:
 #
@@ -444,8 +451,7 @@ plt.show()
 # %% [markdown]
 # ## Verdicts
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 gs.report.verdict("the KDE denoiser is exact (softmax over the data; Tweedie)", "Sec. 4.3",
                   "equals brute force to < 1e-5 (float32) and Tweedie to < 1e-5", "holds")
 gs.report.verdict("sampling with the KDE denoiser reproduces training images", "Sec. 4.3",
@@ -454,6 +460,7 @@ gs.report.verdict("sampling with the KDE denoiser reproduces training images", "
 gs.report.verdict("KDE trajectories show the same regularity as the network's", "Sec. 4.3",
                   f"max deviation / distance {geometry['KDE']['dev'].max().item():.2g} (KDE) vs "
                   f"{geometry['network']['dev'].max().item():.2g} (net)", "holds")
+gs.report.glue_verdicts("04_kde");
 
 # %% [markdown]
 # ## Summary
@@ -474,6 +481,5 @@ gs.report.verdict("KDE trajectories show the same regularity as the network's", 
 # **What's next.** Chapter 5 reads $D^*$ as one step of mean shift and the ODE as *annealed mean
 # shift*, and measures the sampling length $\sigma_T\sqrt d$ across dimensions.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 print(f"chapter executed in {time.perf_counter() - t_start:.0f} s")
