@@ -211,18 +211,24 @@ def _step_folder(run: Path, step: int) -> Path:
 def training_checkpoints(run) -> list[Path]:
     """The run's checkpoint weight files, newest first: versioned folders (LATEST first), then the legacy file."""
     run = Path(run)
-    found = sorted((p for p in run.glob("ckpt-*") if p.is_dir() and p.name[5:].isdigit()),
-                   key=lambda p: int(p.name[5:]), reverse=True)
-    latest = run / LATEST
-    if latest.is_file():
-        named = run / latest.read_text().strip()
-        if named in found:
-            found.remove(named)
-            found.insert(0, named)
-    files = [p / LEGACY for p in found]
+    steps = {p / LEGACY: int(p.name[5:]) for p in run.glob("ckpt-*") if p.is_dir() and p.name[5:].isdigit()}
     if (run / LEGACY).is_file():
-        files.append(run / LEGACY)
+        steps[run / LEGACY] = _legacy_step(run)
+    files = sorted(steps, key=lambda p: (steps[p], p.parent != run), reverse=True)
+    latest = run / LATEST
+    named = run / latest.read_text().strip() / LEGACY if latest.is_file() else None
+    if named in files:
+        files.remove(named)
+        files.insert(0, named)
     return files
+
+
+def _legacy_step(run: Path) -> int:
+    """The step of a pre-versioned RUN/checkpoint.safetensors (from its JSON; -1 if unreadable)."""
+    try:
+        return int(json.loads((run / "checkpoint.json").read_text())["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return -1
 
 
 def save_training(run, tensors: dict, meta: dict) -> Path:
