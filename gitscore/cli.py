@@ -193,9 +193,28 @@ def _gits(args, model: Model, n_steps: int, seed: int):
     return res.sigmas, meta
 
 
+def _beyond_gits(args, model: Model):
+    """--method refine | oracle (gitscore.optimal): GITS tuned for --solver on its warm-up, or the oracle schedule."""
+    from . import optimal
+    smin = model.sigma_min if args.sigma_min is None else args.sigma_min
+    smax = model.sigma_max if args.sigma_max is None else args.sigma_max
+    sigmas, info = optimal.method_search(args.method, model.denoiser, model.shape, args.steps, solver=args.solver,
+                                         grid=teacher_grid(args.grid_points, smin, smax), n_warmup=args.n_warmup,
+                                         seed=args.seed, teacher=args.teacher, metric=args.metric, coeff=args.coeff,
+                                         batch_size=args.batch_size, dtype=model.dtype, device=model.device,
+                                         progress=args.progress)
+    print(f"{args.method} for {args.solver}: {info['calls']} denoiser calls, {info['seconds']:.1f} s", file=sys.stderr)
+    return sigmas, dict(model=model.label, teacher=args.teacher, metric=args.metric, n_warmup=args.n_warmup,
+                        grid_points=args.grid_points, seed=args.seed, sigma_min=smin, sigma_max=smax, **info,
+                        gitscore_version=__version__)
+
+
 def cmd_search(args) -> int:
     model = _model_from_args(args)
-    sigmas, meta = _gits(args, model, args.steps, args.seed)
+    if args.method == "gits":
+        sigmas, meta = _gits(args, model, args.steps, args.seed)
+    else:
+        sigmas, meta = _beyond_gits(args, model)
     text = format_schedule(sigmas, args.format, meta) + "\n"
     print(f"sigmas: {_short(sigmas)}", file=sys.stderr)
     if args.out:
@@ -410,7 +429,12 @@ def build_parser() -> argparse.ArgumentParser:
     _model_args(p)
     p.add_argument("--steps", type=_int_at_least(1), default=6, metavar="N", help="number of sampling steps (default: 6)")
     p.add_argument("--solver", choices=sorted(SOLVERS), default="ipndm",
-                   help="solver you intend to use, recorded in the metadata only (the search uses --teacher)")
+                   help="solver you intend to use: recorded in the metadata for --method gits (the search uses "
+                        "--teacher); the solver tuned for by --method refine and oracle (oracle: euler, ipndm, dpmpp)")
+    p.add_argument("--method", choices=("gits", "refine", "oracle"), default="gits",
+                   help="gits (default); refine: GITS, then its coeff and sigmas tuned for --solver on the warm-up "
+                        "latents; oracle: Adam on the end-to-end error against Heun-256 on 32 more latents "
+                        "(gitscore.optimal)")
     p.add_argument("--seed", type=_int_at_least(0), default=0, help="seed of the warm-up latents (default: 0)")
     p.add_argument("--format", choices=FORMATS, default="json", help="output format (default: json)")
     p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of stdout")

@@ -30,7 +30,8 @@ from .metrics import rmse_per_sample
 from .schedules import check_sigmas
 from .solvers import IPNDM_COEFFS, SOLVERS
 
-__all__ = ["DIFFERENTIABLE", "sample", "to_logits", "from_logits", "SoftmaxKDE", "OracleResult", "oracle",
+__all__ = ["DIFFERENTIABLE", "METHODS", "COEFFS", "sample", "to_logits", "from_logits", "SoftmaxKDE", "differentiable",
+           "OracleResult", "oracle", "method_search",
            "end_to_end_error", "SearchResult", "search_info", "search", "paired_bootstrap"]
 
 DIFFERENTIABLE = ("euler", "ipndm", "dpmpp")
@@ -161,6 +162,7 @@ class OracleResult:
     start_error: float          # the same for `start`
     history: list               # training loss of every iterate (differentiable solver)
     calls: int                  # denoiser calls (forward), backward passes not counted
+    samples: int                # the same in evaluations of single samples
     seconds: float
 
 
@@ -183,8 +185,9 @@ def oracle(denoiser, solver: str, x_T: torch.Tensor, x_ref: torch.Tensor, start,
 
     `start`: a schedule, or {name: schedule} of which the best on (x_T, x_ref) is the start; all must share
     the endpoints. Parameters: to_logits(start); each iteration runs `sample` and steps Adam on the mean
-    RMSE; the best iterate (by the differentiable solver) is compared with the start once more by
-    `gitscore.solvers`, so the result is never worse than the start on these latents.
+    RMSE, its rate annealed (cosine) from lr to lr / 20; the best iterate (by the differentiable solver)
+    is compared with the start once more by `gitscore.solvers`, so the result is never worse than the
+    start on these latents.
     """
     _check_solver(solver, DIFFERENTIABLE)
     gits._check_int("iters", iters, 0)
@@ -200,8 +203,13 @@ def oracle(denoiser, solver: str, x_T: torch.Tensor, x_ref: torch.Tensor, start,
     s0 = cands[start_name]
     smax, smin = float(s0[0]), float(s0[-1])
 
+    probe = torch.tensor(smax, dtype=torch.float64, requires_grad=True)
+    if iters and not denoiser(x_T[:1], probe).requires_grad:
+        raise TypeError("denoiser must be differentiable in x and sigma (a KDEDenoiser is not: "
+                        "pass optimal.differentiable(kde))")
     logits = to_logits(s0).requires_grad_(True)
     opt = torch.optim.Adam([logits], lr=lr)
+    decay = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(iters, 1), eta_min=lr / 20)
     best, best_loss, history = s0, math.inf, []
     for it in trange(iters + 1, desc=f"oracle {solver} {len(s0) - 1} steps", disable=not progress):
         sigmas = from_logits(logits, smax, smin)
@@ -218,11 +226,12 @@ def oracle(denoiser, solver: str, x_T: torch.Tensor, x_ref: torch.Tensor, start,
             opt.zero_grad()
             loss.backward()
             opt.step()
+            decay.step()
     best_error = err(best) if best is not s0 else errors[start_name]
     if not best_error < errors[start_name]:
         best, best_error = s0, errors[start_name]
     return OracleResult(sigmas=best, start=s0, start_name=start_name, error=best_error,
-                        start_error=errors[start_name], history=history, calls=counter.calls,
+                        start_error=errors[start_name], history=history, calls=counter.calls, samples=counter.samples,
                         seconds=time.perf_counter() - t0)
 
 
@@ -236,7 +245,8 @@ class SearchResult:
     coeff: float                # DP weight of the schedule the sweeps started from
     tune_error: float | None    # mean RMSE of `sigmas` on the tuning latents vs the teacher's end states
     gits_tune_error: float | None  # the same for gits_sigmas (None when nothing was tuned)
-    calls: int                  # denoiser calls, warm-up included
+    calls: int                  # denoiser calls (batches), warm-up included unless it was passed in
+    samples: int                # denoiser evaluations of single samples, the same way
     seconds: float              # wall time, warm-up included
     timings: dict = field(default_factory=dict)  # seconds: warmup, cost, coeff, sweeps
 
@@ -267,14 +277,15 @@ def search_info(denoiser, shape, n_steps: int, *, solver: str = "ipndm", coeffs=
                 n_tune: int | None = None, max_evals: int = 8, solver_options: dict | None = None, n_warmup: int = 256,
                 grid=None, teacher: str = "ipndm", metric: str = "dev", coeff: float = 1.15, seed: int = 0,
                 batch_size: int | None = None, dtype=torch.float32, device=None, progress: bool = False,
-                teacher_options: dict | None = None) -> SearchResult:
+                teacher_options: dict | None = None, warm: gits.Warmup | None = None) -> SearchResult:
     """GITS (warm-up, cost matrix, DP; see gits.search_info), then tuned for `solver` on the warm-up itself.
 
     The objective of the tuning is the end-to-end error of `solver` from the first n_tune (default: up to 64) warm-up latents
     against the teacher's final states (no extra reference solutions). `coeffs`: other DP weights to try
     besides `coeff`, the best kept; `sweeps`: rounds of coordinate descent on each interior ln sigma
     (bounded Brent, at most max_evals solves per coordinate; accepted only when it lowers the objective).
-    With coeffs=() and sweeps=0 the result is gits.search's schedule, exactly.
+    With coeffs=() and sweeps=0 the result is gits.search's schedule, exactly. `warm`: a warm-up already run
+    with these settings (gits.warmup), reused (its cost then is not counted in calls / samples).
     """
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {sorted(SOLVERS)}, got {solver!r}")
@@ -289,16 +300,21 @@ def search_info(denoiser, shape, n_steps: int, *, solver: str = "ipndm", coeffs=
     gits._check_int("n_steps", n_steps, 1, len(grid) - 1)
 
     counter, t0 = CallCounter(denoiser), time.perf_counter()
-    w = gits.warmup(counter, shape, n_warmup, grid=grid, teacher=teacher, seed=seed, batch_size=batch_size,
-                    dtype=dtype, device=device if device is not None else gits._default_device(denoiser),
-                    progress=progress, teacher_options=teacher_options)
+    if warm is not None and (warm.xs.shape[:2] != (len(grid), n_warmup) or not torch.equal(warm.sigmas, grid)):
+        raise ValueError(f"warm must be a warm-up of n_warmup={n_warmup} trajectories on `grid`, got xs of shape "
+                         f"{tuple(warm.xs.shape)}")
+    w = warm if warm is not None else gits.warmup(
+        counter, shape, n_warmup, grid=grid, teacher=teacher, seed=seed, batch_size=batch_size, dtype=dtype,
+        device=device if device is not None else gits._default_device(denoiser), progress=progress,
+        teacher_options=teacher_options)
     t1 = time.perf_counter()
     C = gits.cost_matrix(w.xs, w.ds, grid, metric)
     gits_sigmas = grid[gits.dp(C, n_steps, coeff)].clone()
     t2 = time.perf_counter()
     timings = {"warmup": w.seconds, "cost": t2 - t1}
     if not coeffs and not sweeps:
-        return SearchResult(gits_sigmas, gits_sigmas, coeff, None, None, counter.calls, time.perf_counter() - t0, timings)
+        return SearchResult(gits_sigmas, gits_sigmas, coeff, None, None, counter.calls, counter.samples,
+                            time.perf_counter() - t0, timings)
 
     x_T, target, options = w.xs[0, :n_tune], w.xs[-1, :n_tune], dict(solver_options or {})
     f = lambda s: float(end_to_end_error(counter, solver, x_T, target, s, **options).mean())
@@ -316,7 +332,7 @@ def search_info(denoiser, shape, n_steps: int, *, solver: str = "ipndm", coeffs=
     if sweeps:
         sigmas, best_error = _coordinate_descent(f, sigmas, sweeps, max_evals)
         timings["sweeps"] = time.perf_counter() - t3
-    return SearchResult(sigmas, gits_sigmas, best_coeff, best_error, gits_error, counter.calls,
+    return SearchResult(sigmas, gits_sigmas, best_coeff, best_error, gits_error, counter.calls, counter.samples,
                         time.perf_counter() - t0, timings)
 
 
@@ -339,3 +355,52 @@ def paired_bootstrap(a, b, n_boot: int = 10000, level: float = 0.95, seed: int =
     ratios = a[idx].mean(1) / b[idx].mean(1)
     lo, hi = np.quantile(ratios, [(1 - level) / 2, (1 + level) / 2])
     return float(a.mean() / b.mean()), float(lo), float(hi)
+
+
+# ---------------------------------------------------------------- one entry point per method (CLI)
+
+METHODS = ("gits", "refine", "oracle")
+COEFFS = (0.8, 0.9, 1.0, 1.1, 1.2, 1.3)   # DP weights `refine` tries besides GITS's coeff
+
+
+def differentiable(denoiser):
+    """The denoiser itself, or for a KDEDenoiser (no_grad) the same function as a SoftmaxKDE."""
+    from .denoisers import KDEDenoiser
+    if isinstance(denoiser, KDEDenoiser):
+        return SoftmaxKDE(denoiser.points(torch.arange(denoiser.N)))
+    return denoiser
+
+
+def method_search(method: str, denoiser, shape, n_steps: int, *, solver: str = "ipndm", grid=None,
+                  n_warmup: int = 256, seed: int = 0, sweeps: int = 1, iters: int = 50, lr: float = 0.05,
+                  n_train: int = 32, ref_steps: int = 256, dtype=torch.float32, device=None, progress: bool = False,
+                  **gits_kw) -> tuple[torch.Tensor, dict]:
+    """(sigmas, info) of `method`: gits (gits.search), refine (search_info with COEFFS and `sweeps`), or oracle.
+
+    The oracle trains on n_train latents of `seed` against Heun on ref_steps steps (metrics.reference_solution)
+    from the best of polynomial, logSNR, time-uniform and the refined GITS schedule.
+    """
+    from .metrics import reference_solution
+    from .schedules import logsnr, polynomial, time_uniform
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
+    if method == "oracle":
+        _check_solver(solver, DIFFERENTIABLE)
+    gits._check_int("ref_steps", ref_steps, 1)
+    t0 = time.perf_counter()
+    common = dict(grid=grid, n_warmup=n_warmup, seed=seed, dtype=dtype, device=device, progress=progress, **gits_kw)
+    res = search_info(denoiser, shape, n_steps, solver=solver, coeffs=() if method == "gits" else COEFFS,
+                      sweeps=0 if method == "gits" else sweeps, **common)
+    info = dict(method=method, solver=solver, coeff=res.coeff, calls=res.calls)
+    if method != "oracle":
+        return res.sigmas, dict(info, seconds=time.perf_counter() - t0)
+    smin, smax = float(res.sigmas[-1]), float(res.sigmas[0])
+    device = gits._default_device(denoiser) if device is None else torch.device(device)
+    x_T = smax * gits.latents(shape, seed, n_warmup, n_warmup + gits._check_int("n_train", n_train, 1), dtype).to(device)
+    counter = CallCounter(denoiser)
+    x_ref = reference_solution(counter, x_T, n_steps=ref_steps, sigma_min=smin, sigma_max=smax)
+    starts = {"polynomial": polynomial(n_steps, smin, smax), "logsnr": logsnr(n_steps, smin, smax),
+              "time_uniform": time_uniform(n_steps, smin, smax), "refine": res.sigmas}
+    o = oracle(differentiable(denoiser), solver, x_T, x_ref, starts, iters=iters, lr=lr, progress=progress)
+    return o.sigmas, dict(info, start=o.start_name, train_error=o.error, start_error=o.start_error,
+                          calls=res.calls + counter.calls + o.calls, seconds=time.perf_counter() - t0)

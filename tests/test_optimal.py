@@ -214,3 +214,66 @@ def test_paired_bootstrap():
         optimal.paired_bootstrap(a, b[:10])
     with pytest.raises(ValueError, match="level"):
         optimal.paired_bootstrap(a, b, level=1.5)
+
+
+# ---- one entry point per method ----
+
+def test_method_search_gits_refine_oracle():
+    D, kw = gaussian(), dict(n_warmup=16, grid=gits.teacher_grid(21), batch_size=8, seed=2)
+    s_gits, info = optimal.method_search("gits", D, (3,), 3, **kw)
+    assert torch.equal(s_gits, gits.search(D, (3,), 3, **kw)) and info["method"] == "gits"
+    s_ref, info = optimal.method_search("refine", D, (3,), 3, solver="euler", n_tune=8, max_evals=3, **kw)
+    assert info["calls"] > (len(kw["grid"]) - 1) * 2
+    s_orc, info = optimal.method_search("oracle", D, (3,), 3, solver="euler", iters=5, n_train=8, ref_steps=64,
+                                        n_tune=8, max_evals=3, **kw)
+    assert info["train_error"] <= info["start_error"] and info["start"] in ("polynomial", "logsnr", "time_uniform", "refine")
+    for s in (s_ref, s_orc):
+        assert s[0] == 80.0 and s[-1] == 0.002 and bool((s[1:] < s[:-1]).all())
+    with pytest.raises(ValueError, match="method"):
+        optimal.method_search("ld3", D, (3,), 3, **kw)
+    with pytest.raises(ValueError, match="solver"):
+        optimal.method_search("oracle", D, (3,), 3, solver="heun", **kw)
+
+
+def test_oracle_needs_a_differentiable_denoiser():
+    data = torch.rand(40, 6, generator=torch.Generator().manual_seed(4), dtype=torch.float64) * 2 - 1
+    kde = KDEDenoiser(data, device="cpu", dtype=torch.float64)
+    x = 80.0 * torch.randn(4, 6, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    ref = solvers.sample_heun(kde, x, polynomial(64))
+    with pytest.raises(TypeError, match="differentiable"):
+        optimal.oracle(kde, "euler", x, ref, polynomial(3), iters=2)
+    soft = optimal.differentiable(kde)
+    torch.testing.assert_close(soft(x / 80.0, 0.7), kde(x / 80.0, 0.7), rtol=1e-9, atol=1e-9)
+    assert optimal.oracle(soft, "euler", x, ref, polynomial(3), iters=2).error <= \
+        optimal.end_to_end_error(kde, "euler", x, ref, polynomial(3)).mean().item()
+
+
+def test_cli_search_methods(tmp_path, capsys):
+    import json
+    from gitscore.cli import main, read_schedule
+    tiny = ["search", "--model", "gmm-toy", "--steps", "3", "--n-warmup", "16", "--grid-points", "13", "--solver", "euler"]
+    assert main(tiny + ["--out", str(tmp_path / "g.json")]) == 0
+    assert main(tiny + ["--method", "gits", "--out", str(tmp_path / "g2.json")]) == 0
+    assert (tmp_path / "g.json").read_bytes() == (tmp_path / "g2.json").read_bytes()
+    for method in ("refine", "oracle"):
+        path = tmp_path / f"{method}.json"
+        assert main(tiny + ["--method", method, "--out", str(path)]) == 0
+        doc = json.loads(path.read_text())
+        s = read_schedule(path)[0]
+        assert doc["method"] == method and doc["solver"] == "euler" and doc["calls"] > 0
+        assert len(s) == 4 and s[0] == 80.0 and s[-1] == 0.002 and bool((s[1:] < s[:-1]).all())
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(tiny + ["--method", "ld3"])
+
+
+def test_search_reuses_a_warmup():
+    D = gaussian()
+    w = gits.warmup(D, (3,), SEARCH["n_warmup"], grid=SEARCH["grid"], batch_size=8, seed=3)
+    full = optimal.search_info(D, (3,), 4, solver="ipndm", coeffs=(0.9,), sweeps=1, n_tune=8, max_evals=3, **SEARCH)
+    again = optimal.search_info(D, (3,), 4, solver="ipndm", coeffs=(0.9,), sweeps=1, n_tune=8, max_evals=3, warm=w,
+                                **SEARCH)
+    assert torch.equal(full.sigmas, again.sigmas)
+    assert full.samples - again.samples == SEARCH["n_warmup"] * (len(SEARCH["grid"]) - 1)
+    with pytest.raises(ValueError, match="warm"):
+        optimal.search_info(D, (3,), 4, warm=w, **dict(SEARCH, n_warmup=16))
