@@ -433,3 +433,24 @@ def test_page_in_chromium(page, server, browser):
         problems.append(f"output wider than its column (cut off or scrolling): {report['overflow']}")
     assert not problems, f"{page}:\n  " + "\n  ".join(problems)
     assert shot.stat().st_size > 1000
+
+
+def test_inspector_catches_pipes_and_overflow(tmp_path, browser):
+    """The page checks are not vacuous: a raw markdown table and an output wider than its column are reported."""
+    (tmp_path / "bad.html").write_text(
+        '<html><head><title>t</title></head><body><main><article class="bd-article" style="width:400px">'
+        '<p>| claim | paper |<br>|---|---|<br>| a | b |</p>'
+        '<div class="cell_output"><pre style="overflow:auto">' + "x" * 300 + "</pre></div>"
+        '<div class="cell_input"><pre>| not | checked |</pre></div>'
+        "</article></main></body></html>")
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                            functools.partial(QuietHandler, directory=str(tmp_path)))
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        report = visit(browser, f"http://127.0.0.1:{httpd.server_address[1]}/bad.html")
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert "| claim | paper |" in report["pipes"] and "|---|---|" in report["pipes"]
+    assert "| not | checked |" not in report["pipes"]
+    assert report["overflow"] and report["overflow"][0].startswith("pre")
