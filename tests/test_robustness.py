@@ -121,8 +121,8 @@ def _brute_force(C, K, coeff):
     return best[1]
 
 
-@pytest.mark.parametrize("scale, coeff, K", [(1e307, 1.15, 5), (1.0, 1e120, 4), (1e300, 1e100, 4),
-                                             (-1e307, 1.15, 5), (1e307, 1e-200, 4)])
+@pytest.mark.parametrize("scale, coeff, K", [(1.5e308, 1.15, 6), (1.0, 1e120, 4), (1e300, 1e100, 4),
+                                             (-1.5e308, 1.15, 6), (1e307, 1e-200, 4), (1.0, 1.15, 6)])
 def test_dp_overflow_still_finds_the_optimum(scale, coeff, K):
     rng = np.random.default_rng(1)
     M = 9
