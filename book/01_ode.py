@@ -40,9 +40,17 @@
 #
 # **Prerequisites.** Basic ODE numerics (Euler's method, order of convergence) and PyTorch.
 # Every algorithm used here lives in the library `gitscore`; the chapter only calls it and plots.
+#
+# :::{admonition} Rerun this chapter
+# :class: note
+#
+# - **command:** `OMP_NUM_THREADS=1 .venv/bin/jupytext --to ipynb --execute book/01_ode.py`
+#   (or `make book`, which re-executes changed chapters)
+# - **run time:** about 1 min on a laptop CPU
+# - **reads:** nothing from `results/`; the shipped network `gitscore/weights/` and Fashion-MNIST
+# :::
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
@@ -53,7 +61,7 @@ import torch
 import gitscore as gs
 
 torch.set_num_threads(1)  # one fixed thread count: float32 round-off, hence every printed digit, repeats
-sns.set_theme(style="whitegrid", context="notebook")
+gs.report.book_style()
 
 
 @dataclass
@@ -73,7 +81,7 @@ class Params:
 
 P = Params()
 shape = (1, 28, 28)
-print(P)
+gs.report.show_params(P)
 
 # %% [markdown]
 # ## The denoiser contract and three kinds of model
@@ -97,8 +105,7 @@ print(P)
 # Fitting the mixture and the Gaussian is data modelling, not part of the paper's algorithms, so it
 # is done here in a few lines.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 images, labels = gs.data.fashion_mnist("train")
 X = images.reshape(len(images), -1)
 
@@ -123,8 +130,7 @@ models = {"trained network": net, "KDE (60k images)": kde, "GMM (10 classes)": g
 # image at small $\sigma$ it returns the nearest training image (an error of about 0.24 per pixel
 # that no $\sigma$ removes). This memorisation is the subject of Chapter 4.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 test_images, _ = gs.data.fashion_mnist("test")
 x0 = test_images[:P.n_traj].double()
 eps = gs.gits.latents(shape, P.seed + 1, 0, P.n_traj)
@@ -153,8 +159,7 @@ assert gap < 1e-3
 # $(x - D(x;\sigma))/\sigma$ must equal its derivative in $\sigma$. A central difference of
 # `exact_solution` confirms it (relative error at the level of the finite-difference error).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 z = gs.gits.latents(shape, P.seed, 0, P.n_order)
 x = gauss.mean + torch.sqrt(gauss.eigval.reshape(shape) + 4.0 ** 2) * z  # a sample of p_sigma at sigma = 4
 sigma, h = 4.0, 1e-4
@@ -176,8 +181,7 @@ assert rel < 1e-6
 # - `time_uniform` — uniform in the time $t$ of the VP-SDE (DDIM's choice), mapped to $\sigma(t)$;
 # - `time_quadratic` — uniform in $\sqrt{t}$ (the same with $\rho = 2$).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 schedules = {name: gs.schedules.get_schedule(name, P.n_steps, P.sigma_min, P.sigma_max)
              for name in gs.schedules.SCHEDULES}
 for name, s in schedules.items():
@@ -185,20 +189,24 @@ for name, s in schedules.items():
     print(f"{name:>15}: " + " ".join(f"{v:.3g}" for v in s.tolist()))
 assert all(s[0] == P.sigma_max and s[-1] == P.sigma_min for s in schedules.values())
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 fig, ax = plt.subplots(figsize=(7, 4))
 for (name, s), marker in zip(schedules.items(), "osD^"):
     ax.plot(range(P.n_steps + 1), s, marker=marker, label=name)
 ax.set(yscale="log", xlabel="step $n$", ylabel=r"$\sigma_n$", title=f"Base schedules, {P.n_steps} steps")
 ax.legend()
-plt.show()
+gs.report.figure(fig, "fig-ode-1")
 
 # %% [markdown]
-# **Figure 1.1.** The four base schedules for 10 steps, $\sigma$ on a log scale. `logsnr` is a
+# ```{glue:figure} fig-ode-1
+# :name: fig-ode-1
+#
+# The four base schedules for 10 steps, $\sigma$ on a log scale. `logsnr` is a
 # straight line (equal steps in $\log\sigma$). The polynomial schedule takes small steps in
 # $\log\sigma$ at high noise and ever larger ones towards $\sigma_{\min}$; the two VP time grids
 # shrink their steps in $\log\sigma$ through the middle and end with one very large jump to
 # $\sigma_{\min}$ (from 0.32 for `time_uniform`).
+# ```
 #
 # ## Solvers
 #
@@ -214,13 +222,13 @@ plt.show()
 # :pyobject: sample_heun
 # ```
 #
-# The others are DPM-Solver-2 (`dpm2`, a midpoint rule in $\log\sigma$), multistep DPM-Solver++
-# (`dpmpp`), iPNDM (`ipndm`, Adams–Bashforth on $dx/d\sigma$), UniPC (`unipc`) and DEIS-tAB
-# (`deis`). The cost of a sampler is its number of function evaluations (NFE), the denoiser calls;
+# The others are DPM-Solver-2 (`dpm2`, a midpoint rule in $\log\sigma$) {cite:p}`lu2022dpmsolver`,
+# multistep DPM-Solver++ (`dpmpp`) {cite:p}`lu2022dpmpp`, iPNDM (`ipndm`, Adams–Bashforth on
+# $dx/d\sigma$) {cite:p}`zhang2023ipndm`, UniPC (`unipc`) {cite:p}`zhao2023unipc` and DEIS-tAB
+# (`deis`) {cite:p}`zhang2023deis`. The cost of a sampler is its number of function evaluations (NFE), the denoiser calls;
 # we count them with `gs.denoisers.CallCounter` on a 10-step run.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 nominal_order = {"euler": "1", "heun": "2", "dpm2": "2", "dpmpp": "3 (order=3)", "ipndm": "4 (order=4)",
                  "unipc": "4 (order=3+C)", "deis": "3 (order=3)"}
 x_T = gauss.mean + torch.sqrt(gauss.eigval.reshape(shape) + P.sigma_max ** 2) * z  # exact samples of p_80
@@ -245,8 +253,7 @@ assert nfe_per_step == {"euler": 1, "heun": 2, "dpm2": 2, "dpmpp": 1, "ipndm": 1
 # $\propto \text{NFE}^{-p}$, a line of slope $-p$ on a log-log plot; we fit the slope on the largest
 # budgets, where the asymptotics have set in.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 exact = gauss.exact_solution(x_T, P.sigma_max, P.sigma_min)
 errors = {}
 for name, sampler in gs.solvers.SOLVERS.items():
@@ -262,17 +269,38 @@ for name, e in errors.items():
 assert abs(slopes["euler"] - 1) < 0.15, "Euler is first order"
 assert all(slopes[name] > 1.8 for name in slopes if name != "euler"), "the others are at least second order"
 
-# %% tags=["hide-input"]
+# %% [markdown]
+# **Why iPNDM measures order 2, not 4.** iPNDM uses the Adams–Bashforth coefficients of *equal*
+# steps on any grid, and EDM's polynomial grid has unequal steps. The coefficients are then exact
+# only for polynomials of degree 1 in the step ratio, and the global order drops to 2. The
+# lower-order warm start (Euler, then AB2, AB3) is not the cause: the variable-step form of the same
+# method (`variable_step=True`, which integrates the interpolant of $d$ exactly over each unequal
+# step, with the same warm start) recovers an order close to 4. The verdict below therefore states
+# measured orders; the benchmark uses the fixed-coefficient iPNDM of the paper's code.
+
+# %% tags=["nbval-check-output"]
+ipndm_v = []
+for nfe in P.nfes:
+    y = gs.solvers.sample_ipndm(gauss, x_T, gs.schedules.polynomial(nfe, P.sigma_min, P.sigma_max), variable_step=True)
+    ipndm_v.append(((y - exact).flatten(1).norm(dim=1) / 28).mean().item())
+slope_v = -np.polyfit(np.log(P.nfes[-P.n_fit:]), np.log(ipndm_v[-P.n_fit:]), 1)[0]
+print(f"iPNDM fitted order: fixed equal-step coefficients {slopes['ipndm']:.2f}, variable-step {slope_v:.2f}")
+assert slopes["ipndm"] < 2.5 < 3.3 < slope_v
+
+# %% tags=["hide-input", "nbval-ignore-output"]
 fig, ax = plt.subplots(figsize=(7, 4.5))
 for (name, e), marker in zip(errors.items(), "osD^v<>"):
     ax.plot(P.nfes, e, marker=marker, label=f"{name} (slope {-slopes[name]:.2f})")
 ax.set(xscale="log", yscale="log", xlabel="NFE", ylabel="RMS error of the final sample",
        title="Convergence on exact Gaussian data (polynomial schedule)")
 ax.legend(fontsize=9)
-plt.show()
+gs.report.figure(fig, "fig-ode-2")
 
 # %% [markdown]
-# **Figure 1.2.** Global error against NFE on the Gaussian fitted to Fashion-MNIST, log-log, with
+# ```{glue:figure} fig-ode-2
+# :name: fig-ode-2
+#
+# Global error against NFE on the Gaussian fitted to Fashion-MNIST, log-log, with
 # the slopes fitted on the three largest budgets. Euler is first order; Heun and DPM-Solver-2 are
 # second order. The multistep solvers warm-start with lower-order steps (and iPNDM applies
 # equal-step coefficients on an unequal grid), which caps their *asymptotic* order at 2 (the
@@ -280,6 +308,7 @@ plt.show()
 # still show slopes near 3 and UniPC (order 3 plus its corrector, "3+C" in the table) near 4. Note also that at
 # 10 NFE the ranking differs from the asymptotic one: the one-step-per-NFE multistep methods beat
 # Heun there by a wide margin, which is why few-step samplers use them.
+# ```
 #
 # ## Proposition 4.1: an Euler step is a convex combination
 #
@@ -297,8 +326,7 @@ plt.show()
 # convex combination, relative to the step length $\lVert x_n - x_{n+1}\rVert$. (The library indexes
 # recorded points in sampling order, $i = 0, \dots, N$ from $\sigma_{\max}$; the paper counts down.)
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 sigmas = schedules["polynomial"]
 x_T = P.sigma_max * gs.gits.latents(shape, P.seed, 0, P.n_traj)
 trajs, residual = {}, {}
@@ -317,8 +345,7 @@ for name, r in residual.items():
 # The residuals themselves are round-off (their exact values depend on the machine, so they are
 # printed but not checked):
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 for name, r in residual.items():
     print(f"{name:>18}: max {r.max().item():.1e}, median {r.median().item():.1e}")
 
@@ -330,8 +357,7 @@ for name, r in residual.items():
 # on `logsnr` the ratio $\sigma_n/\sigma_{n+1}$ is constant, so the weight is too, and the VP time
 # grids put the largest weights at the start and at the very end.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 weight = {name: (1 - s[1:] / s[:-1]).numpy() for name, s in schedules.items()}
 for name, w in weight.items():
     print(f"{name:>15}: " + " ".join(f"{v:.3f}" for v in w))
@@ -343,8 +369,8 @@ assert np.allclose(weight["logsnr"], weight["logsnr"][0]), "on logsnr it is cons
 # each model: the residual per step (left) and, for the network, the points $x_i$ and the denoising
 # outputs $D(x_i)$ with their weights (right).
 
-# %% tags=["hide-input"]
-fig, axes = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [1, 1.2]})
+# %% tags=["hide-input", "nbval-ignore-output"]
+fig, axes = plt.subplots(1, 2, figsize=(7, 3.1), gridspec_kw={"width_ratios": [1, 1.2]})
 ax = axes[0]
 for (name, r), marker in zip(residual.items(), "osD"):
     ax.semilogy(range(1, P.n_steps + 1), r.max(0).values.clamp_min(1e-17), marker=marker, label=name)
@@ -357,17 +383,21 @@ for name, w in weight.items():
 ax.set(xlabel="step $i$", ylabel=r"weight of $D$: $1 - \sigma_i / \sigma_{i-1}$", ylim=(0, 1),
        title="Weight of the denoising output per Euler step")
 ax.legend(fontsize=9)
-plt.tight_layout()
-plt.show()
+fig.set_layout_engine("tight")
+gs.report.figure(fig, "fig-ode-3")
 
 # %% [markdown]
-# **Figure 1.3.** Left: the relative Prop. 4.1 residual of every recorded Euler step is round-off,
+# ```{glue:figure} fig-ode-3
+# :name: fig-ode-3
+#
+# Left: the relative Prop. 4.1 residual of every recorded Euler step is round-off,
 # $10^{-8}$ to $10^{-6}$ in float32 (network, KDE; the steps shrink towards the end while the
 # round-off of $x$ does not) and $10^{-16}$ to $10^{-13}$ in float64 (mixture). Right: the weight
 # of the denoising output in each of the 10 steps for the four schedules; it grows steadily only
 # on the polynomial schedule.
+# ```
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 tr = trajs["trained network"]
 cols = range(0, P.n_steps, 2)
 fig, axes = plt.subplots(2, len(cols) + 1, figsize=(1.6 * (len(cols) + 1), 3.6))
@@ -380,14 +410,18 @@ axes[0, -1].imshow(tr.images("xs")[0, -1, 0].clamp(-1, 1), cmap="gray", vmin=-1,
 axes[0, -1].set_title(f"$x_{{{P.n_steps}}}$ (final)", fontsize=9)
 for ax in axes.flat:
     ax.axis("off")
-plt.tight_layout()
-plt.show()
+fig.set_layout_engine("tight")
+gs.report.figure(fig, "fig-ode-4")
 
 # %% [markdown]
-# **Figure 1.4.** One 10-step Euler trajectory of the trained network (top: $x_i$, clipped to
+# ```{glue:figure} fig-ode-4
+# :name: fig-ode-4
+#
+# One 10-step Euler trajectory of the trained network (top: $x_i$, clipped to
 # $[-1, 1]$, hence black-and-white noise at large $\sigma$; bottom: the denoising output $D(x_i)$ and the weight $w$ it gets in the step from
 # $x_i$ to $x_{i+1}$). The denoising outputs show the final image long before the noisy states do —
 # the subject of Chapter 3.
+# ```
 #
 # ## Samples
 #
@@ -396,8 +430,7 @@ plt.show()
 # denoiser reproduces training images (Chapter 4); the Gaussian mixture gives class-like shapes
 # with Gaussian texture.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 x_T = P.sigma_max * gs.gits.latents(shape, P.seed, 0, P.n_show)
 samples = {}
 with torch.no_grad():
@@ -408,7 +441,7 @@ for name, s in samples.items():
     print(f"{name:>18}: {tuple(s.shape)}, all finite: {bool(torch.isfinite(s).all())}")
     assert torch.isfinite(s).all()
 
-# %% tags=["hide-input"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 fig, axes = plt.subplots(len(samples), P.n_show, figsize=(1.2 * P.n_show, 1.35 * len(samples)))
 for r, (name, s) in enumerate(samples.items()):
     for j in range(P.n_show):
@@ -416,26 +449,33 @@ for r, (name, s) in enumerate(samples.items()):
         axes[r, j].set_xticks([])
         axes[r, j].set_yticks([])
     axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
-plt.tight_layout()
-plt.show()
+fig.set_layout_engine("tight")
+gs.report.figure(fig, "fig-ode-5")
 
 # %% [markdown]
-# **Figure 1.5.** Samples from the same 10 latents, iPNDM with 10 steps (10 NFE), polynomial
+# ```{glue:figure} fig-ode-5
+# :name: fig-ode-5
+#
+# Samples from the same 10 latents, iPNDM with 10 steps (10 NFE), polynomial
 # schedule. Top: the trained network; middle: the KDE denoiser over the 60,000 training images;
 # bottom: the 10-class Gaussian mixture.
+# ```
 
 # %% [markdown]
 # ## Verdicts
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 gs.report.verdict("an Euler step is a convex combination of x and D(x)", "Prop. 4.1",
                   "relative residual < 1e-5 (net, KDE, float32), < 1e-12 (GMM, float64)", "holds")
-gs.report.verdict("solvers reach their orders on exact Gaussian data", "solver catalogue",
-                  f"fitted slopes: euler {slopes['euler']:.2f}, others >= {min(v for k, v in slopes.items() if k != 'euler'):.2f}",
-                  "holds")
+gs.report.verdict("solvers converge on exact Gaussian data: Euler at order 1, the others at >= 2",
+                  "solver catalogue",
+                  f"fitted orders: euler {slopes['euler']:.2f}, others >= "
+                  f"{min(v for k, v in slopes.items() if k != 'euler'):.2f}; iPNDM {slopes['ipndm']:.2f} "
+                  f"(nominal 4; variable-step {slope_v:.2f})", "holds", beyond_paper=True)
 gs.report.verdict("the weight of D in the Euler step grows along the trajectory", "Sec. 4.1",
-                  "on the polynomial schedule yes; constant on logsnr, U-shaped on VP-time grids", "holds partly")
+                  "on the polynomial schedule yes; constant on logsnr, U-shaped on VP-time grids", "holds partly",
+                  beyond_paper=True)
+gs.report.glue_verdicts("01_ode");
 
 # %% [markdown]
 # ## Summary
@@ -453,7 +493,7 @@ gs.report.verdict("the weight of D in the Euler step grows along the trajectory"
 #   trajectories of all three models, to float precision, and saw that the weight of $D$ grows
 #   along the trajectory on the polynomial schedule (but is constant on `logsnr`).
 #
-# **What's next.** Chapter 2 looks at the geometry of whole sampling trajectories: they are nearly
+# **What's next.** {doc}`02_regularity` looks at the geometry of whole sampling trajectories: they are nearly
 # straight and live in a very low-dimensional subspace. Chapter 3 follows the denoising outputs
 # $D(x_t)$ — the points every Euler step moves towards — and shows that they settle on the final
 # sample much earlier than the sampling trajectory does.
