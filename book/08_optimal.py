@@ -35,8 +35,8 @@
 #
 # Both run on the exact KDE denoiser (the optimal denoiser of a subset of the training set, so
 # the ODE is the true one of that empirical distribution) and on our trained network, with Euler
-# and iPNDM at NFE 5, 6, 8, 10, against EDM's polynomial schedule, uniform log-SNR, uniform VP time
-# and GITS with its official defaults.
+# and iPNDM at NFE 5, 6, 8, 10 (the network at NFE 5 and 6), against EDM's polynomial schedule,
+# uniform log-SNR, uniform VP time and GITS with its official defaults.
 #
 # **Prerequisites.** {doc}`01_ode` (schedules, solvers), {doc}`06_gits` (the search).
 #
@@ -70,13 +70,14 @@ gs.report.book_style()
 @dataclass
 class Params:
     kde_size: int = 5000          # training images in the exact KDE denoiser (a subset: cheap enough for the oracle)
-    n_train: int = 16             # latents the oracle is trained on (eval seed, samples 0 .. n_train-1)
+    n_train: int = 12             # latents the oracle is trained on (eval seed, samples 0 .. n_train-1)
     n_test: int = 64              # held-out latents every method is scored on (the next n_test of the eval seed)
     eval_seed: int = 1            # seed of the train and held-out latents (disjoint from the warm-up seed)
     ref_steps: int = 100          # Heun steps of the reference solution (checked against twice as many)
     n_check: int = 16             # latents of that convergence check
     solvers: tuple = ("euler", "ipndm")
-    steps: tuple = (5, 6, 8, 10)  # = NFE for both solvers
+    steps: tuple = (5, 6, 8, 10)  # = NFE for both solvers (KDE denoiser)
+    net_steps: tuple = (5, 6)     # the same on the network (its calls cost ~20x the KDE's on a CPU)
     # GITS, official defaults.
     n_warmup: int = 256
     grid_points: int = 61
@@ -89,7 +90,7 @@ class Params:
     sweeps: int = 1               # coordinate-descent rounds over the interior sigmas
     max_evals: int = 4            # bounded-Brent iterations per sigma
     # The oracle.
-    oracle_iters: int = 20        # Adam iterations (cosine-annealed rate)
+    oracle_iters: int = 15        # Adam iterations (cosine-annealed rate)
     lr: float = 0.03              # on the logits of the ln-sigma increments
     batch_size: int = 256
     fig_nfe: int = 6              # NFE of the schedules drawn
@@ -132,6 +133,7 @@ gs.report.show_params(P)
 
 # %% tags=["nbval-ignore-output"]
 gs.report.glue_text("opt-coeffs", ", ".join(f"{c:g}" for c in P.coeffs))
+gs.report.glue_text("opt-net-nfe", " and ".join(map(str, P.net_steps)))
 
 
 def kde_denoiser():
@@ -141,8 +143,8 @@ def kde_denoiser():
     return gs.denoisers.KDEDenoiser(data, device=P.device)
 
 
-def study(D):
-    """Every method x solver x NFE on one denoiser: held-out per-sample errors, schedules, costs."""
+def study(D, steps):
+    """Every method x solver x NFE (steps) on one denoiser: held-out per-sample errors, schedules, costs."""
     D_grad = optimal.differentiable(D)
     x_all = 80.0 * gs.gits.latents(shape, P.eval_seed, 0, P.n_train + P.n_test).to(P.device)
     train, test = slice(0, P.n_train), slice(P.n_train, None)
@@ -159,7 +161,7 @@ def study(D):
               n_tune=P.n_tune, max_evals=P.max_evals)
     errors, schedules, costs, checks = {}, {}, {}, []
     for solver in P.solvers:
-        for n in P.steps:
+        for n in steps:
             S = {name: gs.schedules.get_schedule(name, n) for name in ("polynomial", "logsnr", "time_uniform")}
             rc = optimal.search_info(D, shape, n, solver=solver, coeffs=P.coeffs, **kw)
             rr = optimal.search_info(D, shape, n, solver=solver, coeffs=P.coeffs, sweeps=P.sweeps, **kw)
@@ -177,7 +179,7 @@ def study(D):
                 x = gs.solvers.SOLVERS[solver](D, x_all[test], s)
                 errors[solver, n, name] = rmse_per_sample(x, ref[test]).cpu()
                 schedules[solver, n, name] = s.clone()
-    return dict(errors=errors, schedules=schedules, costs=costs, checks=checks, conv=conv, warm=warm)
+    return dict(errors=errors, schedules=schedules, costs=costs, checks=checks, conv=conv, warm=warm, steps=steps)
 
 
 # %% [markdown]
@@ -190,7 +192,7 @@ def study(D):
 
 # %% tags=["nbval-ignore-output"]
 t0 = time.perf_counter()
-runs = {"KDE": study(kde_denoiser())}
+runs = {"KDE": study(kde_denoiser(), P.steps)}
 print(f"KDE ({P.kde_size} images): {time.perf_counter() - t0:.0f} s; reference converged to "
       f"{runs['KDE']['conv']:.2e} (distance to {2 * P.ref_steps} Heun steps)")
 
@@ -198,11 +200,13 @@ print(f"KDE ({P.kde_size} images): {time.perf_counter() - t0:.0f} s; reference c
 # (opt-net)=
 # ## The trained network
 #
-# The same study on the shipped network `fmnist_edm`.
+# The same study on the shipped network `fmnist_edm`, at NFE {glue:text}`opt-net-nfe` only (the
+# goal's NFEs): one network call costs about twenty KDE calls on a CPU, and the oracle needs a
+# backward pass through every step.
 
 # %% tags=["nbval-ignore-output"]
 t0 = time.perf_counter()
-runs["network"] = study(gs.nets.load_pretrained("fmnist_edm", device=P.device))
+runs["network"] = study(gs.nets.load_pretrained("fmnist_edm", device=P.device), P.net_steps)
 print(f"network: {time.perf_counter() - t0:.0f} s; reference converged to {runs['network']['conv']:.2e}")
 
 # %% [markdown]
@@ -225,7 +229,7 @@ rows = []
 for label, run in runs.items():
     E = run["errors"]
     for solver in P.solvers:
-        for n in P.steps:
+        for n in run["steps"]:
             mean = {m: float(E[solver, n, m].mean()) for m in METHODS}
             best = min(BASELINES, key=mean.get)
             row = {"denoiser": label, "solver": solver, "NFE": n, **{m: mean[m] for m in METHODS}, "best": best}
@@ -358,7 +362,7 @@ gs.report.glue_verdicts("08_optimal");
 #   directly, by Adam through the solver on a monotone parametrisation of $\ln\sigma$, and scored it
 #   on held-out latents against GITS and the standard schedules (Table 8.1, Table 8.2);
 # - measured how far GITS is from it on the exact KDE denoiser and on the trained network, for
-#   Euler and iPNDM at NFE 5 to 10, with paired bootstrap intervals;
+#   Euler and iPNDM at NFE 5 to 10 (the network at 5 and 6), with paired bootstrap intervals;
 # - tried two cheap refinements on GITS's own warm-up, a coeff chosen by the target solver's error
 #   and a coordinate descent on each $\ln\sigma_i$, and measured what they cost against GITS
 #   (Table 8.3) and what they gain ({numref}`fig-opt-1` draws the schedules).
