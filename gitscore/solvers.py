@@ -72,7 +72,7 @@ def _finite(t, i, sigma, what):
 
 def _solver_name():
     """The sample_<name> running: named in the errors about the denoiser's output."""
-    frame = sys._getframe(3)
+    frame = sys._getframe(1)
     while frame is not None and not frame.f_code.co_name.startswith("sample_"):
         frame = frame.f_back
     return frame.f_code.co_name if frame is not None else "solver"

@@ -79,6 +79,10 @@ def test_denoiser_output_is_checked(name):
         solvers.SOLVERS[name](lambda y, s: y[:, :1], x, sigmas)
     with pytest.raises(TypeError, match=rf"sample_{name}: the denoiser returned NoneType at step 0"):
         solvers.SOLVERS[name](lambda y, s: None, x, sigmas)
+    calls = []  # a wrong shape from a later call (Heun's correction, UniPC's corrector, ...) names the solver too
+    late = lambda y, s: calls.append(1) or (y if len(calls) == 1 else y[:, :1])
+    with pytest.raises(ValueError, match=rf"sample_{name}: the denoiser returned shape \(4, 1\)"):
+        solvers.SOLVERS[name](late, x, sigmas)
 
 
 def test_half_precision_state_warns():
