@@ -12,94 +12,310 @@
 # ---
 
 # %% [markdown]
-# # Model card: the trained diffusion network and the feature classifier
+# # Model card: the trained diffusion networks and the feature classifier
 #
 # ## Overview
 #
-# We could download no pretrained diffusion model, so we trained one: a small EDM U-Net
-# {cite:p}`karras2022edm` on the 60,000 Fashion-MNIST training images {cite:p}`xiao2017fashion`,
-# on two CPU cores. Its EMA weights ship in `gitscore/weights/fmnist_edm.safetensors` with a JSON
-# config, a sha256 manifest and the training log; `gs.nets.load_pretrained()` verifies the hash and
-# returns a ready denoiser `D(x, sigma)`. The Fréchet distance of this book is computed in the
-# features of a second network shipped the same way, a Fashion-MNIST classifier: we call it
-# **FD (Fashion-MNIST classifier features)**; it is not Inception FID.
+# We could download no pretrained diffusion model, so we trained our own EDM networks
+# {cite:p}`karras2022edm` on the 60,000 Fashion-MNIST training images {cite:p}`xiao2017fashion`, on
+# two CPU cores. Two ship with gitscore, each as safetensors weights with a JSON config and a sha256
+# manifest (`gs.nets.load_pretrained(name)` verifies the hash):
 #
-# To retrain: `gitscore train --out runs/fmnist --steps 10000` (resumable; then `--export`).
+# - **`fmnist_edm`**, the network every chapter uses: EDM's own noise embedding and a training
+#   distribution of $\sigma$ that covers the samplers' whole interval $[0.002, 80]$.
+# - **`fmnist_edm_rough`**, our first network, kept as a documented second model: its noise
+#   embedding multiplied $c_\text{noise} = \ln(\sigma)/4$ by 1000 before the sinusoids, which made
+#   $D(x, \sigma)$ ripple in $\sigma$, and it saw $\sigma > 10$ in 0.2 % of its training draws.
+#   GITS on a network that is rough in $\sigma$ against a smooth one is itself a finding about
+#   trajectory regularity (chapters 6 and 7).
+#
+# This card shows what matters for GITS: how smooth $D$ is in $\sigma$, how accurate it is at every
+# noise level (against the best constant, the data mean, and against the exact KDE denoiser), how
+# fast the ODE solution converges, and the FD of that solution next to the train-vs-test floor.
+# FD here is the Fréchet distance in the features of our own Fashion-MNIST classifier (shipped the
+# same way, last section): **FD (Fashion-MNIST classifier features)**, not Inception FID.
+#
+# ```{admonition} Rerun
+# `jupytext --to ipynb --execute book/10_model_card.py` (about 3 minutes on 2 CPU cores). Reads
+# `results/fmnist_edm_curve.csv`, `results/fmnist_sweep` and `results/fmnist_fd_converged`.
+# Retrain the network: `gitscore train --out runs/fmnist_edm --steps 16000 --snapshot-every 2000`
+# (resumable), then `gitscore train ... --export PATH`; the quality curve:
+# `python scripts/quality_curve.py runs/fmnist_edm --n 2000 --out results/fmnist_edm_curve.csv`.
+# ```
 
-# %%
+# %% tags=["nbval-ignore-output"]
 import json
+import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 import torch
 
 import gitscore as gs
+from gitscore.diagnostics import denoising_errors, sigma_roughness
+from IPython.display import display
 
-torch.set_num_threads(2)
+torch.set_num_threads(1)  # fixed: float32 round-off, hence every printed digit, repeats
+gs.report.book_style()
+ROOT = Path(gs.__file__).resolve().parents[1]
 
 
 @dataclass
 class Params:
+    results: Path = Path(os.environ.get("GITSCORE_RESULTS", ROOT / "results"))
+    n_eval: int = 256          # test images for the denoising errors
+    n_smooth: int = 32         # test images for the smoothness check
+    n_kde: int = 60000         # training images of the exact (KDE) denoiser
     n_samples: int = 64        # images in the sample grid
-    heun_steps: int = 18       # deterministic Heun sampler (2 NFE on every step: 36)
+    heun_steps: int = 18       # deterministic Heun sampler for the grid (2 NFE a step)
     seed: int = 7              # latents of the grid (per-sample seeded)
-    sigmas_check: tuple = (0.1, 0.5, 1.0, 2.0)  # noise levels of the denoising check
 
 
 P = Params()
-D = gs.nets.load_pretrained("fmnist_edm", device="cpu")
-card = D.config
+nets = {name: gs.nets.load_pretrained(name, device="cpu") for name in ("fmnist_edm", "fmnist_edm_rough")}
+D = nets["fmnist_edm"]
 
 # %% [markdown]
-# ## The network
+# ## The networks
 
 # %%
-# NBVAL_CHECK_OUTPUT
-tc = card["training"]["train_config"]
-n_params = sum(p.numel() for p in D.parameters())
-print(f"U-Net {card['unet']}")
-print(f"parameters: {n_params:,}; sigma_data {card['sigma_data']}")
-print(f"training: {card['training']['steps']} steps, batch {tc['batch_size']}, Adam lr {tc['lr']} "
-      f"(warm-up {tc['warmup']}), EMA {tc['ema_decay']}, ln sigma ~ N({tc['p_mean']}, {tc['p_std']}^2), seed {tc['seed']}")
+def describe(name, net):
+    c, tc = net.config, net.config["training"]["train_config"]
+    dist = f"ln sigma ~ N({tc['p_mean']}, {tc['p_std']}^2)"
+    if tc.get("p_uniform", 0) > 0:
+        dist += f", {tc['p_uniform']:.0%} U[ln {tc['sigma_min']}, ln {tc['sigma_max']}]"
+    return {"network": name, "embedding": c["unet"]["embedding"] if "embedding" in c["unet"] else "scaled1000",
+            "widths": "-".join(map(str, c["unet"]["channels"])), "params": f"{sum(p.numel() for p in net.parameters()):,}",
+            "steps": c["training"]["steps"], "batch": tc["batch_size"], "train sigma": dist}
 
-# %%
-# NBVAL_IGNORE_OUTPUT
-print(f"wall time {card['training']['wall_time_s'] / 60:.0f} min on 2 shared CPU cores")
+
+gs.report.html_table(pd.DataFrame([describe(n, m) for n, m in nets.items()]))
+
+# %% tags=["nbval-ignore-output"]
+for name, net in nets.items():
+    print(f"{name}: trained {net.config['training']['wall_time_s'] / 60:.0f} min on 2 shared CPU cores")
 
 # %% [markdown]
-# The U-Net works on 2×2 patches (28×28×1 → 14×14×4 by space-to-depth), with residual blocks,
-# GroupNorm, a sinusoidal embedding of $c_\text{noise} = \ln(\sigma)/4$ added in every block, and
-# self-attention at 7×7; it is preconditioned as in EDM: $D = c_\text{skip} x + c_\text{out}
-# F(c_\text{in} x, c_\text{noise})$.
+# Both U-Nets work on 2×2 patches (28×28×1 → 14×14×4 by space-to-depth), with residual blocks,
+# GroupNorm and a sinusoidal embedding of $c_\text{noise}$ added in every block; `fmnist_edm` has a
+# third resolution (4×4) with self-attention. Both are preconditioned as in EDM,
+# $D = c_\text{skip} x + c_\text{out} F(c_\text{in} x, c_\text{noise})$:
 #
 # ```{literalinclude} ../gitscore/denoisers.py
 # :pyobject: EDMPrecond.forward
 # ```
+#
+# **What changed, and why.** (1) The embedding: EDM's positional embedding for its DDPM++ network
+# takes the sinusoids of $c_\text{noise}$ itself at frequencies $1$ down to $10^{-4}$; our first
+# network multiplied $c_\text{noise}$ by 1000 first, so its fastest sinusoid turned about 160 times
+# over $\ln \sigma \in [\ln 0.002, \ln 80]$ and the network could (and did) learn a denoiser that
+# ripples in $\sigma$. (2) The training noise levels: EDM's log-normal
+# $\ln \sigma \sim \mathcal N(-1.2, 1.2^2)$ draws $\sigma > 10$ about 0.2 % of the time, yet every
+# sampler starts at $\sigma = 80$ and GITS's first jump lives there. We draw a quarter of the noise
+# levels log-uniformly on the samplers' interval $[0.002, 80]$ and keep EDM's loss weighting
+# $\lambda(\sigma) = (\sigma^2 + \sigma_\text{data}^2) / (\sigma\,\sigma_\text{data})^2$.
+
+# %%
+tc = D.config["training"]["train_config"]
+s = gs.train.sample_train_sigma(200_000, torch.Generator().manual_seed(0), tc["p_mean"], tc["p_std"],
+                                tc["p_uniform"], tc["sigma_min"], tc["sigma_max"])
+edm = gs.train.sample_train_sigma(200_000, torch.Generator().manual_seed(0), tc["p_mean"], tc["p_std"], 0.0)
+for label, x in (("ours", s), ("EDM log-normal", edm)):
+    print(f"{label:>15}: P(sigma > 10) = {(x > 10).double().mean():.4f}, "
+          f"P(sigma in [0.002, 80]) = {((x >= 0.002) & (x <= 80)).double().mean():.3f}")
+assert (s > 10).double().mean() > 10 * (edm > 10).double().mean()
+
+# %% tags=["hide-input"]
+fig, ax = plt.subplots(figsize=(6.5, 2.6))
+bins = torch.linspace(-9, 6, 61)
+ax.hist(edm.log().numpy(), bins=bins.numpy(), density=True, alpha=0.5, label="EDM log-normal (first network)")
+ax.hist(s.log().numpy(), bins=bins.numpy(), density=True, alpha=0.5, label="ours (fmnist_edm)")
+for v in (0.002, 80):
+    ax.axvline(math.log(v), color="k", lw=0.8, ls="--")
+ax.set(xlabel=r"$\ln \sigma$ (dashed: the samplers' interval)", ylabel="density")
+ax.legend(fontsize=9)
+fig.set_layout_engine("tight")
+gs.report.figure(fig, "fig-card-sigma")
+
+# %% [markdown]
+# ```{glue:figure} fig-card-sigma
+# :name: fig-card-sigma
+#
+# The training distribution of $\ln\sigma$: ours covers the samplers' interval (dashed) everywhere; EDM's log-normal hardly reaches its top.
+# ```
+#
+# ## Accurate at every noise level
+#
+# The mean squared error of $D(x_0 + \sigma\epsilon, \sigma)$ against unseen test images $x_0$, at 13
+# noise levels from 0.002 to 80, divided by that of the best constant denoiser, the data mean. An
+# optimal denoiser is never worse than the data mean (ratio $\le 1$). The exact KDE denoiser over the
+# 60,000 training images is optimal for the *training set*; on test images it is beaten by the
+# networks at small $\sigma$, where it snaps to the nearest training image.
+
+# %%
+train = gs.data.fashion_mnist("train")[0]
+x0 = gs.data.fashion_mnist("test")[0][:P.n_eval]
+eps = gs.gits.latents((1, 28, 28), 123, 0, P.n_eval, torch.float32)
+grid = torch.logspace(math.log10(0.002), math.log10(80.0), 13, dtype=torch.float64)
+kde = gs.denoisers.KDEDenoiser(train[:P.n_kde], device="cpu")
+errs = {name: denoising_errors(net, x0, eps, grid, train.mean(0), reference=kde) for name, net in nets.items()}
+tab = pd.DataFrame({"sigma": grid.numpy()})
+for name, e in errs.items():
+    tab[f"{name} / mean"] = (e.model / e.data_mean).numpy()
+tab["KDE / mean"] = (e.reference / e.data_mean).numpy()
+tab["fmnist_edm vs KDE (RMS)"] = errs["fmnist_edm"].model_vs_reference.sqrt().numpy()
+display(gs.report.html_table(tab, "{:.4g}"))
+worst = {name: float((e.model / e.data_mean).max()) for name, e in errs.items()}
+print("worst ratio to the data mean:", {k: round(v, 3) for k, v in worst.items()})
+
+# %% tags=["hide-input"]
+fig, ax = plt.subplots(figsize=(6.5, 3.2))
+for name, e in errs.items():
+    ax.plot(grid, e.model / e.data_mean, "o-", ms=3, label=name)
+ax.plot(grid, e.reference / e.data_mean, "s--", ms=3, color="gray", label="exact KDE (60k train images)")
+ax.axhline(1.0, color="k", lw=0.8)
+ax.set(xscale="log", yscale="log", xlabel=r"$\sigma$", ylabel="MSE / MSE of the data mean")
+ax.legend(fontsize=9)
+fig.set_layout_engine("tight")
+gs.report.figure(fig, "fig-card-mse")
+
+# %% [markdown]
+# ```{glue:figure} fig-card-mse
+# :name: fig-card-mse
+#
+# Denoising error relative to the data mean on 256 test images, 13 noise levels from 0.002 to 80: below the line, better than the best constant.
+# ```
+#
+# The check below is the network issue's: the shipped network is never worse than the data mean
+# ({numref}`fig-card-mse`); the same check on the first network is printed beside it as the control.
+
+# %%
+smooth_ok = worst["fmnist_edm"] < 1.0
+rough_ok = worst["fmnist_edm_rough"] < 1.0
+print(f"fmnist_edm never worse than the data mean: {smooth_ok}; fmnist_edm_rough: {rough_ok}")
+assert smooth_ok
+
+# %% [markdown]
+# ## Smooth in sigma
+#
+# `gs.diagnostics.sigma_roughness` holds $x$ fixed, moves $\ln \sigma$ over $\pm 0.1$ around a
+# noise level, fits the best quadratic in $\ln\sigma$ to every output pixel, and reports the largest
+# departure from it as a fraction of the output's whole change over the interval. An analytic
+# denoiser scores ~0 (the exact KDE: the quadratic's own truncation error).
+
+# %%
+x_s = x0[:P.n_smooth]
+rough_tab = pd.DataFrame({"sigma": [0.01, 0.1, 1.0, 10.0, 40.0]})
+for name, den in {**nets, "exact KDE": kde}.items():
+    rough_tab[name] = [sigma_roughness(den, x_s + s * eps[:P.n_smooth], s) for s in rough_tab["sigma"]]
+display(gs.report.html_table(rough_tab, "{:.3f}"))
+assert rough_tab["fmnist_edm"].max() < 0.05 and rough_tab["fmnist_edm_rough"].max() > 0.2
+
+# %% tags=["hide-input"]
+ts = torch.linspace(math.log(5.0), math.log(20.0), 121, dtype=torch.float64)
+x1 = x0[:1] + 10.0 * eps[:1]
+fig, ax = plt.subplots(figsize=(6.5, 3.0))
+with torch.no_grad():
+    for name, den in {**nets, "exact KDE": kde}.items():
+        vals = [den(x1, torch.full((1,), math.exp(t))).reshape(-1)[14 * 28 + 14].item() for t in ts]
+        ax.plot(ts.exp(), vals, label=name)
+ax.set(xscale="log", xlabel=r"$\sigma$ (input $x$ fixed)", ylabel="centre pixel of $D(x, \\sigma)$")
+ax.legend(fontsize=9)
+fig.set_layout_engine("tight")
+gs.report.figure(fig, "fig-card-smooth")
+
+# %% [markdown]
+# ```{glue:figure} fig-card-smooth
+# :name: fig-card-smooth
+#
+# One output pixel of $D(x, \sigma)$ for a fixed input as $\sigma$ moves from 5 to 20: the rough network ripples where the exact denoiser and the shipped network are smooth.
+# ```
+#
+# ## The ODE solution converges
+#
+# A smooth denoiser makes the probability-flow ODE easy to solve accurately: Heun on 128 polynomial
+# steps is compared with the 256-step reference of the benchmark (`results/fmnist_sweep`) on its
+# latents, and that distance with the smallest few-step error (NFE $\le$ 10) the benchmark scores.
+
+# %%
+from safetensors.torch import load_file  # noqa: E402
+
+sweep = json.loads((P.results / "fmnist_sweep" / "results.json").read_text())
+ref = load_file(P.results / "fmnist_sweep" / "reference.safetensors")["x"]
+x_T = 80.0 * gs.gits.latents((1, 28, 28), sweep["config"]["eval_seed"], 0, len(ref), torch.float32)
+with torch.no_grad():
+    heun128 = gs.solvers.sample_heun(D, x_T, gs.schedules.polynomial(128))
+d128 = gs.metrics.reference_error(heun128, ref)
+best = min(r["ref_error"] for r in sweep["rows"] if r["nfe"] <= 10 and r.get("ref_error") is not None)
+print(f"Heun 128 steps vs the reference: {d128:.2e}; smallest few-step error scored: {best:.4f}; "
+      f"ratio {d128 / best:.4f}")
+assert d128 < 0.01 * best
+
+# %% [markdown]
+# ## Quality: FD of the ODE solution and its curve over training
+#
+# The FD of the (nearly) exact ODE solution (iPNDM, 20 polynomial steps, 10,000 samples,
+# `results/fmnist_fd_converged`) next to the floor any finite sample set meets: 10,000 *training*
+# images against the test split.
+
+# %%
+conv = json.loads((P.results / "fmnist_fd_converged" / "results.json").read_text())
+floor = gs.metrics.noise_floor(10000)
+fds = {r["nfe"]: r["fd"] for r in conv["rows"]}
+print(f"FD (Fashion-MNIST classifier features) of the ODE solution, 10,000 samples: "
+      + ", ".join(f"NFE {k}: {v:.2f}" for k, v in sorted(fds.items())))
+print(f"train-vs-test floor (10,000 images): {floor:.2f}")
+rough_conv = P.results / "fmnist_rough_fd_converged" / "results.json"
+if rough_conv.is_file():
+    rfds = {r["nfe"]: r["fd"] for r in json.loads(rough_conv.read_text())["rows"]}
+    print("first network (fmnist_edm_rough): " + ", ".join(f"NFE {k}: {v:.2f}" for k, v in sorted(rfds.items())))
+assert 0 < floor < min(fds.values())
+
+# %%
+curve = pd.read_csv(P.results / "fmnist_edm_curve.csv")
+gs.report.html_table(curve[["step", "images_seen", "fd", "worst_mse_ratio_vs_mean", "roughness_sigma10"]], "{:.4g}")
+
+# %% tags=["hide-input"]
+fig, ax = plt.subplots(figsize=(6.5, 3.0))
+ax.plot(curve["images_seen"] / 1e6, curve["fd"], "o-")
+ax.set(xlabel="training images seen (millions)", ylabel="FD, 2,000 samples", yscale="log")
+fig.set_layout_engine("tight")
+gs.report.figure(fig, "fig-card-curve")
+
+# %% [markdown]
+# ```{glue:figure} fig-card-curve
+# :name: fig-card-curve
+#
+# FD (Fashion-MNIST classifier features; 2,000 samples of the iPNDM 20-step solution, so higher than the 10,000-sample value above) of the EMA snapshots against training images seen: the slope at the end says what more training would buy.
+# ```
+#
+# ## Training loss and samples
 
 # %% tags=["hide-input"]
 log = pd.read_csv(gs.nets.WEIGHTS_DIR / "fmnist_edm_train_log.csv")
-fig, ax = plt.subplots(figsize=(6, 3))
+fig, ax = plt.subplots(figsize=(6.5, 2.8))
 ax.plot(log["step"], log["loss"], lw=0.3, alpha=0.4, label="per step")
 ax.plot(log["step"], log["loss"].rolling(200, min_periods=1).mean(), lw=1.5, label="mean of 200 steps")
-ax.set(xlabel="training step", ylabel="EDM loss", ylim=(0, 1.0))
-ax.legend()
-plt.show()
+ax.set(xlabel="training step", ylabel="EDM loss", ylim=(0, 1.2))
+ax.legend(fontsize=9)
+fig.set_layout_engine("tight")
+gs.report.figure(fig, "fig-card-loss")
 
 # %% [markdown]
-# **Figure 8.1.** The EDM training loss (a weighted denoising error, noisy by nature because
-# $\sigma$ is drawn at random every step).
+# ```{glue:figure} fig-card-loss
+# :name: fig-card-loss
+#
+# The EDM training loss of `fmnist_edm` (a weighted denoising error, noisy by nature because $\sigma$ is drawn at random every step).
+# ```
 
 # %%
-# NBVAL_CHECK_OUTPUT
 tail = log["loss"].iloc[-1000:].mean()
 head = log["loss"].iloc[:200].mean()
 print(f"mean loss: first 200 steps {head:.3f}, last 1000 steps {tail:.3f}")
-assert tail < 0.5 * head
-
-# %% [markdown]
-# ## Samples
+assert tail < 0.6 * head
 
 # %%
 x_T = 80.0 * gs.gits.latents((1, 28, 28), P.seed, 0, P.n_samples, torch.float32)
@@ -108,48 +324,33 @@ with torch.no_grad():
     samples = gs.solvers.sample_heun(counter, x_T, gs.schedules.polynomial(P.heun_steps)).clamp(-1, 1)
 
 # %% tags=["hide-input"]
-grid = samples.reshape(8, 8, 28, 28).permute(0, 2, 1, 3).reshape(8 * 28, 8 * 28)
-plt.figure(figsize=(5, 5))
-plt.imshow(grid.numpy(), cmap="gray_r", vmin=-1, vmax=1)
+grid_img = samples.reshape(8, 8, 28, 28).permute(0, 2, 1, 3).reshape(8 * 28, 8 * 28)
+fig = plt.figure(figsize=(4.5, 4.5))
+plt.imshow(grid_img.numpy(), cmap="gray_r", vmin=-1, vmax=1)
 plt.axis("off")
-plt.show()
+fig.set_layout_engine("tight")
+gs.report.figure(fig, "fig-card-samples")
 
 # %% [markdown]
-# **Figure 8.2.** 64 samples of the shipped network (Heun, 18 steps, 36 NFE, polynomial schedule
-# $\rho = 7$), from fixed seeds.
+# ```{glue:figure} fig-card-samples
+# :name: fig-card-samples
+#
+# 64 samples of `fmnist_edm` (Heun, 18 steps, 36 NFE, polynomial schedule $\rho = 7$) from fixed seeds.
+# ```
 
 # %%
-# NBVAL_CHECK_OUTPUT
 clf = gs.metrics.load_classifier(device="cpu")
 with torch.no_grad():
     pred = clf(samples).argmax(1)
 counts = torch.bincount(pred, minlength=10)
 print(f"NFE per sample: {counter.calls}")
 print("classes the classifier sees in the samples:", dict(zip(gs.data.CLASSES, counts.tolist())))
-assert counter.calls == 2 * P.heun_steps and (counts > 0).sum() >= 7
-
-# %% [markdown]
-# ## The network denoises
-#
-# At every noise level the network's estimate $D(x_0 + \sigma\epsilon; \sigma)$ is much closer to
-# the clean test image than the noisy input is (test images, never seen in training): by a factor
-# of more than two from $\sigma = 0.5$ up, less at small $\sigma$ where little noise is left to remove.
-
-# %%
-# NBVAL_CHECK_OUTPUT
-x0 = gs.data.fashion_mnist("test")[0][:256]
-eps = gs.gits.latents((1, 28, 28), 123, 0, 256, torch.float32)
-for s in P.sigmas_check:
-    with torch.no_grad():
-        err = (D(x0 + s * eps, s) - x0).square().mean().sqrt().item()
-    print(f"sigma {s:4.1f}: RMSE noisy input {s:.2f}, denoised {err:.3f}")
-    assert err < (0.5 if s >= 0.5 else 0.75) * s
+assert counter.calls == 2 * P.heun_steps and (counts > 0).sum() >= 8
 
 # %% [markdown]
 # ## The feature classifier
 
 # %%
-# NBVAL_CHECK_OUTPUT
 ccard = json.loads((gs.nets.WEIGHTS_DIR / "fmnist_classifier.json").read_text())
 xt, yt = gs.data.fashion_mnist("test")
 acc = gs.metrics.classifier_accuracy(xt, yt, classifier=clf)
@@ -157,22 +358,16 @@ print(f"classifier test accuracy {acc:.4f} (stored with the weights: {ccard['tes
 assert acc >= 0.91 and abs(acc - ccard["test_accuracy"]) < 1e-3
 
 # %% [markdown]
-# Its 256 penultimate features define the FD (Fashion-MNIST classifier features). Two numbers frame
-# every FD in this book: the distance of the test split to itself (zero) and the noise floor, the FD
-# between 10,000 training images and the test split, which no finite sample set can beat by much.
-
-# %%
-# NBVAL_CHECK_OUTPUT
-floor = gs.metrics.noise_floor(10000)
-print(f"FD (Fashion-MNIST classifier features), 10k train vs test: {floor:.2f}")
-assert 0 < floor < 2
-
-# %% [markdown]
+# Its 256 penultimate features define the FD (Fashion-MNIST classifier features) of this book;
+# the train-vs-test floor above frames every FD in it.
+#
 # ## Summary
 #
 # In this chapter we
 #
-# - described the shipped EDM network (architecture, training, loss curve) and showed samples;
-# - checked that it denoises unseen test images at every noise level;
-# - checked the feature classifier's test accuracy and the FD noise floor that frames every FD in
-#   the book.
+# - described the two shipped networks and what changed between them (noise embedding, training
+#   distribution of $\sigma$);
+# - measured the denoising error at 13 noise levels from 0.002 to 80 against the data mean and the
+#   exact KDE denoiser, the smoothness of $D$ in $\sigma$, and the convergence of the ODE solution;
+# - reported the FD of the ODE solution next to the train-vs-test floor and its curve over training;
+# - checked the feature classifier.
