@@ -212,10 +212,11 @@ def verdict(col, what, solver, floor_value=None):
     elif not lower:
         text = f"GITS does not lower the {what} of {solver} at any NFE ({rng(higher)})"
     else:
-        text = f"GITS lowers the {what} of {solver} at NFE {lower} ({rng(lower)}) but not at NFE {higher} ({rng(higher)})"
+        text = (f"GITS lowers the {what} of {solver} at NFE {lower} ({rng(lower)}) "
+                f"but not at NFE {higher} ({rng(higher)})")
     if floor_value is not None:
-        small = [n for n in d.index if abs(table.loc[(solver, n), "FD GITS-dev"] - table.loc[(solver, n), "FD poly"])
-                 < floor_value]
+        gap_fd = (table.loc[solver, "FD GITS-dev"] - table.loc[solver, "FD poly"]).abs()
+        small = [n for n in d.index if gap_fd[n] < floor_value]
         if small:
             text += f"; the FD change is below the noise floor ({floor_value:.2g}) at NFE {small}"
     paper = table.loc[solver, "paper ΔFID %"]
@@ -223,8 +224,8 @@ def verdict(col, what, solver, floor_value=None):
 
 
 verdicts = [verdict("Δerr dev %", "reference error", s) for s in ("ipndm", "euler")]
-verdicts += [verdict("ΔFD dev %", "FD (Fashion-MNIST classifier features)", s, floor["fd_train_vs_test"])
-             for s in ("ipndm", "euler")]
+fd_name = "FD (Fashion-MNIST classifier features)"
+verdicts += [verdict("ΔFD dev %", fd_name, s, floor["fd_train_vs_test"]) for s in ("ipndm", "euler")]
 for s in ("ipndm", "euler"):
     d_fd, d_err = table.loc[s, "ΔFD dev %"], table.loc[s, "Δerr dev %"]
     split = [n for n in d_fd.index if (d_fd[n] < 0) != (d_err[n] < 0)]
@@ -234,7 +235,8 @@ for s in ("ipndm", "euler"):
         verdicts.append(f"For {s} the two scores disagree at NFE {split}: GITS {how}.")
 gaps = (table["FD GITS-dev"] - table["FD poly"]).abs()
 verdicts.append(f"FD noise floor ({floor['n_train']} training images vs the test split): "
-                f"{floor['fd_train_vs_test']:.3g}; the FD changes of GITS-dev in Table 7.1 range from "
+                f"{floor['fd_train_vs_test']:.3g}; the FD changes of GITS-dev in Table 7.1 "
+                f"range from "
                 f"{gaps.min():.3g} to {gaps.max():.3g}.")
 for v in verdicts:
     print("-", v)
