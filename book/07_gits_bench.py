@@ -225,7 +225,8 @@ def verdict(col, what, solver, floor_value=None):
 
 verdicts = [verdict("Δerr dev %", "reference error", s) for s in ("ipndm", "euler")]
 fd_name = "FD (Fashion-MNIST classifier features)"
-verdicts += [verdict("ΔFD dev %", fd_name, s, floor["fd_train_vs_test"]) for s in ("ipndm", "euler")]
+verdicts += [verdict("ΔFD dev %", fd_name, s, floor["fd_train_vs_test"])
+             for s in ("ipndm", "euler")]
 for s in ("ipndm", "euler"):
     d_fd, d_err = table.loc[s, "ΔFD dev %"], table.loc[s, "Δerr dev %"]
     split = [n for n in d_fd.index if (d_fd[n] < 0) != (d_err[n] < 0)]
