@@ -41,6 +41,15 @@
 #
 # **Prerequisites.** Chapter 1 (the PF-ODE $dx/d\sigma = (x - D(x;\sigma))/\sigma$, solvers) and
 # Chapter 2 (deviation, reconstruction error, the boomerang frame).
+#
+# :::{admonition} Rerun this chapter
+# :class: note
+#
+# - **command:** `OMP_NUM_THREADS=1 .venv/bin/jupytext --to ipynb --execute book/04_kde.py`
+#   (or `make book`, which re-executes changed chapters)
+# - **run time:** about 2 min on a laptop CPU
+# - **reads:** nothing from `results/`; the shipped network and Fashion-MNIST
+# :::
 
 # %% tags=["nbval-ignore-output"]
 import time
@@ -210,6 +219,8 @@ print(f"sigma_min * sqrt(d) = {floor:.3g}; distinct training images reached by t
       f"{len(nn_idx['KDE samples'].unique())}")
 assert nn["KDE samples"].max() < 2 * floor and nn["KDE samples"].max() / scale < 0.02
 assert nn["network samples"].median() / scale > 0.3
+for key, q in (("nn_kde", "KDE samples"), ("nn_net", "network samples"), ("nn_test", "test images")):
+    gs.report.glue_text(key, f"{nn[q].median().item() / scale:.2g}")  # pasted in the text below
 
 # %% tags=["hide-input"]
 rows = {"KDE sample": trajs["KDE"].xs[:, -1], "its nearest training image": kde.points(nn_idx["KDE samples"]),
@@ -253,10 +264,11 @@ gs.report.figure(fig, "fig-kde-2")
 #
 # The claim holds: every KDE sample sits on a training image, at distance $\approx \sigma_{\min}
 # \sqrt d$, which is the noise the ODE still carries at $\sigma_{\min} = 0.002$ (one more denoiser
-# call returns the training image exactly), two orders of magnitude below the distance between
-# neighbouring training images. The KDE reproduces its data; it cannot produce anything else. The
-# network's samples from the same latents are about as far from the training set as held-out test
-# images are (the assert asks for more than 0.3 training-neighbour distances): it does not copy.
+# call returns the training image exactly): a median of {glue:text}`nn_kde` times the distance
+# between neighbouring training images. The KDE reproduces its data; it cannot produce anything
+# else. The network's samples from the same latents lie a median {glue:text}`nn_net`
+# training-neighbour distances from the training set, held-out test images {glue:text}`nn_test`
+# (the assert asks the network for more than 0.3): the network does not copy its training images.
 #
 # ## Same regularity as the trained network
 #
@@ -478,7 +490,7 @@ gs.report.glue_verdicts("04_kde");
 #   and the decisive split comes in the decade of $\sigma$ where the KDE's softmax commits to a
 #   single training image.
 #
-# **What's next.** Chapter 5 reads $D^*$ as one step of mean shift and the ODE as *annealed mean
+# **What's next.** {doc}`05_meanshift` reads $D^*$ as one step of mean shift and the ODE as *annealed mean
 # shift*, and measures the sampling length $\sigma_T\sqrt d$ across dimensions.
 
 # %% tags=["nbval-ignore-output"]
