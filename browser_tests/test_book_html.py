@@ -10,7 +10,7 @@ _build/screenshots/. Every internal link of every page must resolve to a built f
 (checked on the HTML files, without the browser).
 
 Environment: BOOK_HTML (default _build/html), BOOK_TOC (default _toc.yml), SCREENSHOTS (default _build/screenshots),
-CHROMIUM (default /usr/bin/chromium, else `chromium` on PATH).
+CHROMIUM (default /usr/bin/chromium, else `chromium` on PATH), BROWSER_TIMEOUT (seconds per page, default 60).
 """
 import base64
 import fcntl
@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HTML = Path(os.environ.get("BOOK_HTML", ROOT / "_build" / "html"))
 TOC = Path(os.environ.get("BOOK_TOC", ROOT / "_toc.yml"))
 SHOTS = Path(os.environ.get("SCREENSHOTS", ROOT / "_build" / "screenshots"))
-TIMEOUT = 60.0         # seconds for one page to load, typeset and settle
+TIMEOUT = float(os.environ.get("BROWSER_TIMEOUT", 60))  # seconds for one page to load, typeset and settle
 WIDTH, HEIGHT = 1280, 900
 MAX_SHOT_HEIGHT = 16000  # keeps a screenshot's PNG a few MB; longer pages are cut there
 
@@ -220,7 +220,8 @@ def browser():
 INSPECT = """(async () => {
   // Visible text outside code inputs: lines that look like a markdown table (`| a | b |`, `|---|`).
   const rawPipes = () => {
-    const main = document.querySelector('main') || document.body;
+    const main = document.querySelector('main') || document.body || document.documentElement;
+    if (!main) { return ['(no document to inspect)']; }
     const hidden = [...main.querySelectorAll('.cell_input, div[class*="highlight-python"], div[class*="highlight-ipython"], mjx-container, .math')];
     const shown = hidden.map(e => e.style.display);
     hidden.forEach(e => { e.style.display = 'none'; });
