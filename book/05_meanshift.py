@@ -43,9 +43,17 @@
 #
 # **Prerequisites.** Chapter 3 (the convex-combination form of an Euler step, Proposition 4.1) and
 # Chapter 4 (the KDE denoiser).
+#
+# :::{admonition} Rerun this chapter
+# :class: note
+#
+# - **command:** `OMP_NUM_THREADS=1 .venv/bin/jupytext --to ipynb --execute book/05_meanshift.py`
+#   (or `make book`, which re-executes changed chapters)
+# - **run time:** about 2 min on a laptop CPU
+# - **reads:** nothing from `results/`; the shipped network and Fashion-MNIST
+# :::
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 import math
 import time
 from dataclasses import dataclass
@@ -60,7 +68,7 @@ import gitscore as gs
 
 t_start = time.perf_counter()
 torch.set_num_threads(2)  # one fixed thread count: float32 round-off, hence every printed digit, repeats
-sns.set_theme(style="whitegrid", context="notebook")
+gs.report.book_style()
 
 
 @dataclass
@@ -81,7 +89,7 @@ class Params:
 P = Params()
 T = gs.trajectory
 sigmas = gs.schedules.polynomial(P.n_steps, sigma_max=P.sigma_max)
-print(P)
+gs.report.show_params(P)
 
 # %% [markdown]
 # ## The models
@@ -95,8 +103,7 @@ print(P)
 #   12{,}288$: 8 components with means drawn from $\mathcal N(0, 0.25 I)$ and covariance $0.05\,I$,
 #   whose denoiser is exact (`GMMDenoiser`, float64).
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 gen = torch.Generator().manual_seed(P.seed)
 angles = torch.arange(8) * 2 * math.pi / 8
 centres = 2 * torch.stack([angles.cos(), angles.sin()], 1).double()
@@ -135,8 +142,7 @@ for (name, (den, shape, dtype)), n in zip(models.items(), P.n_traj):
 # with bandwidths 0.3, 3 and 30, and compare it with the denoiser's output $D^*(x;\sigma)$, relative
 # to the length of the step $\lVert D^* - x\rVert$.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 for name, kde in kdes.items():
     shape = models[name][1]
     s = torch.tensor(P.check_sigmas, dtype=torch.float64).repeat_interleave(P.n_check)
@@ -164,8 +170,7 @@ for name, kde in kdes.items():
 # moves $x_n$ towards its mean-shift update $m_{\sigma_n}(x_n)$ with a bandwidth that shrinks from
 # step to step.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 runs = {}
 for (name, (den, shape, dtype)), n in zip(models.items(), P.n_traj):
     t0 = time.perf_counter()
@@ -177,8 +182,7 @@ for (name, (den, shape, dtype)), n in zip(models.items(), P.n_traj):
 # In 2-D we can watch it, and compare with *classic* mean shift, which iterates $x \leftarrow
 # m_h(x)$ at one fixed bandwidth $h$ from the same starting points.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 kde2, tr2 = kdes["2-D toy KDE"], runs["2-D toy KDE"]
 classic = {}
 for h in P.h_fixed:
@@ -198,7 +202,7 @@ assert len(i_end.unique()) > 0.5 * len(tr2.xs) and d_end.max() < 0.5 * spacing
 assert count(classic[max(P.h_fixed)][:, -1]) <= 2
 
 # %% tags=["hide-input"]
-fig, axes = plt.subplots(1, 2, figsize=(13, 6))
+fig, axes = plt.subplots(1, 2, figsize=(7, 4.4))
 lim = 3.3
 ax = axes[0]
 ax.scatter(toy[:, 0], toy[:, 1], s=4, color="0.6", label="data $y_i$")
@@ -209,7 +213,7 @@ for b in range(16):
     ax.scatter(ds[:, 0], ds[:, 1], c=np.log10(tr2.sigmas[:-1].numpy()), cmap="viridis", s=10, zorder=3,
                label=r"mean-shift targets $m_{\sigma_n}(x_n)$" if b == 0 else None)
 ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", title="annealed mean shift (Euler on the PF-ODE)")
-ax.legend(loc="lower left", fontsize=8)
+ax.legend(loc="lower left", fontsize=9)
 ax = axes[1]
 ax.scatter(toy[:, 0], toy[:, 1], s=4, color="0.6")
 for h, c in zip(P.h_fixed, sns.color_palette("rocket", len(P.h_fixed))):
@@ -218,15 +222,19 @@ for h, c in zip(P.h_fixed, sns.color_palette("rocket", len(P.h_fixed))):
         ax.plot(path[b, :, 0], path[b, :, 1], color=c, lw=1, alpha=0.7, label=f"h = {h}" if b == 0 else None)
     ax.scatter(path[:16, -1, 0], path[:16, -1, 1], color=c, s=40, marker="x", zorder=3)
 ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", title="classic mean shift, fixed bandwidth h")
-ax.legend(loc="lower left", fontsize=8)
-fig.tight_layout()
-plt.show()
+ax.legend(loc="lower left", fontsize=9)
+fig.set_layout_engine("tight")
+gs.report.figure(fig, "fig-meanshift-1")
 
 # %% [markdown]
-# **Figure 5.1.** Left: 16 Euler trajectories (blue) of the KDE over the 2-D toy data (grey) from
+# ```{glue:figure} fig-meanshift-1
+# :name: fig-meanshift-1
+#
+# Left: 16 Euler trajectories (blue) of the KDE over the 2-D toy data (grey) from
 # $x_T = 80\,z$, zoomed on the data; dots are the mean-shift targets $m_{\sigma_n}(x_n) =
 # D^*(x_n;\sigma_n)$, coloured by $\log_{10}\sigma_n$ (yellow: large). Right: classic mean shift from
 # the same 16 starting points at two fixed bandwidths; crosses mark where it stops.
+# ```
 #
 # The annealed version starts with a bandwidth so large that every target is the data mean, and
 # ends with one so small that the target is the nearest data point, so each trajectory ends on a
@@ -245,8 +253,7 @@ plt.show()
 # :pyobject: convex_combination_residual
 # ```
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 weights = 1 - sigmas[1:] / sigmas[:-1]
 print("weight of the mean-shift target, 1 - sigma_{n+1}/sigma_n:", [round(w, 3) for w in weights.tolist()])
 for name, tr in runs.items():
@@ -275,8 +282,7 @@ for name, tr in runs.items():
 # - **(c) successive targets at one bandwidth**: $\log p_{\sigma_n}(D_n) \ge \log p_{\sigma_n}(D_{n-1})$;
 # - **(d) a fixed bandwidth** $h = 1$: $\log p_h(D_n) > \log p_h(D_{n-1})$.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 ll, fractions = {}, {}
 for name, kde in kdes.items():
     tr, shape = runs[name], models[name][1]
@@ -301,7 +307,7 @@ assert all(f["(a) step"] == 1.0 for f in fractions.values())
 assert all(f["(b) annealed"] >= 0.95 for f in fractions.values())
 
 # %% tags=["hide-input"]
-fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
+fig, axes = plt.subplots(1, 3, figsize=(7, 2.8))
 L = ll["28x28 KDE"]
 sig = sigmas[:-1].numpy()
 for key, label, c in (("L_x", r"$\log p_{\sigma_n}(x_n)$", "tab:blue"), ("L_D", r"$\log p_{\sigma_n}(D_n)$", "tab:orange")):
@@ -316,14 +322,18 @@ for ax in axes:
     ax.set(xscale="log", xlabel=r"$\sigma_n$")
     ax.invert_xaxis()
 axes[0].legend()
-fig.tight_layout()
-plt.show()
+fig.set_layout_engine("tight")
+gs.report.figure(fig, "fig-meanshift-2")
 
 # %% [markdown]
-# **Figure 5.2.** Log-density of the 28x28 KDE along its 8 Euler trajectories ($\sigma$ decreases from
+# ```{glue:figure} fig-meanshift-2
+# :name: fig-meanshift-2
+#
+# Log-density of the 28x28 KDE along its 8 Euler trajectories ($\sigma$ decreases from
 # left to right). Left: at the current bandwidth, current point (blue) and mean-shift target
 # (orange). Middle: the target's log-density without the Gaussian normaliser
 # $-\frac d2 \log(2\pi\sigma_n^2)$. Right: every trajectory's targets at one fixed bandwidth.
+# ```
 #
 # What holds and what does not:
 #
@@ -357,8 +367,7 @@ plt.show()
 # - $\lVert dx/d\sigma\rVert / \sqrt d$ at the 18 grid points: mean, coefficient of variation (CV)
 #   along each trajectory, and its smallest value, each averaged over trajectories.
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 rows = {}
 print(f"{'model':14s} {'d':>6s} {'sT*sqrt(d)':>10s} {'E|z|/sqrt(d)':>12s} {'length':>9s} {'ratio':>6s} {'+-sd':>6s}"
       f" {'|dx/ds|/sqrt(d)':>15s} {'CV':>6s} {'min':>6s}")
@@ -377,8 +386,7 @@ for name, tr in runs.items():
 # %% [markdown]
 # The checks, with the bounds they can honestly meet:
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 high = sigmas[:-1] >= 1.0
 v = P.gmm_var
 for name, r in rows.items():
@@ -400,7 +408,7 @@ for name in ("GMM 64x64", "GMM 3x64x64"):
     assert abs(speed_high[name] - 1) < 0.05 and 0.75 < rel.min() and rel.max() < 1.05
 
 # %% tags=["hide-input"]
-fig, axes = plt.subplots(1, 2, figsize=(14, 4.5))
+fig, axes = plt.subplots(1, 2, figsize=(7, 3.2))
 palette = dict(zip(rows, sns.color_palette("tab10", len(rows))))
 for name, r in rows.items():
     med = r["speed"].median(0).values
@@ -411,7 +419,7 @@ axes[0].plot(sigmas[:-1], (sigmas[:-1] / (v + sigmas[:-1] ** 2).sqrt()), "k:", l
 axes[0].axhline(1, color="gray", lw=0.8)
 axes[0].set(ylim=(0, 2.2), xscale="log", xlabel=r"$\sigma$", ylabel=r"$\|dx/d\sigma\| / \sqrt{d}$", title="vector-field magnitude")
 axes[0].invert_xaxis()
-axes[0].legend(fontsize=8)
+axes[0].legend(fontsize=9)
 names = list(rows)
 for k, name in enumerate(names):
     ratio = rows[name]["ratio"].numpy()
@@ -419,15 +427,19 @@ for k, name in enumerate(names):
     axes[1].plot([k - 0.3, k + 0.3], [rows[name]["chi"]] * 2, "k-", lw=1)
 axes[1].axhline(1, color="gray", lw=0.8)
 axes[1].set(xticks=range(len(names)), ylabel=r"path length / $\sigma_T\sqrt{d}$", title="sampling length")
-axes[1].set_xticklabels([f"{n}\nd = {rows[n]['d']}" for n in names], fontsize=8)
-fig.tight_layout()
-plt.show()
+axes[1].set_xticklabels([f"{n}\nd = {rows[n]['d']}" for n in names], fontsize=9)
+fig.set_layout_engine("tight")
+gs.report.figure(fig, "fig-meanshift-3")
 
 # %% [markdown]
-# **Figure 5.3.** Left: $\lVert dx/d\sigma\rVert/\sqrt d$ along the trajectories (median and range)
+# ```{glue:figure} fig-meanshift-3
+# :name: fig-meanshift-3
+#
+# Left: $\lVert dx/d\sigma\rVert/\sqrt d$ along the trajectories (median and range)
 # for every model, with the exact profile of a single Gaussian component of variance $v = 0.05$
 # (dotted); the 2-D band is clipped at 2.2. Right: path length over $\sigma_T\sqrt d$ for each trajectory; black bars mark the
 # expectation $E\lVert z\rVert/\sqrt d$.
+# ```
 #
 # What holds, and where it bends:
 #
@@ -455,8 +467,7 @@ plt.show()
 # %% [markdown]
 # ## Verdicts
 
-# %%
-# NBVAL_CHECK_OUTPUT
+# %% tags=["nbval-check-output"]
 gs.report.verdict("D*(x; sigma) is one mean-shift step with bandwidth sigma", "Sec. 4.3",
                   "equal to < 1e-5 on 2-D, 8x8 and 28x28 KDEs", "holds")
 gs.report.verdict("the KDE likelihood increases along the denoising trajectory", "Sec. 4.3",
@@ -467,6 +478,7 @@ gs.report.verdict("sampling length scales as sigma_T sqrt(d)", "Sec. 4.3",
                   + " (d = " + ", ".join(str(r["d"]) for r in rows.values()) + "); not in 2-D", "holds")
 gs.report.verdict("the field magnitude (norm of dx/dsigma) stays near sqrt(d)", "Sec. 4.3",
                   "for image KDEs (CV < 0.1); drops at small sigma for the network and GMMs", "holds partly")
+gs.report.glue_verdicts("05_meanshift");
 
 # %% [markdown]
 # ## Summary
@@ -486,9 +498,8 @@ gs.report.verdict("the field magnitude (norm of dx/dsigma) stays near sqrt(d)", 
 #   field magnitude $\approx\sqrt d$ that is constant for KDEs in high dimension, but decays once
 #   $\sigma$ falls below the data's own spread for the mixtures and, in part, for the network.
 #
-# **What's next.** Chapter 6 uses the shared shape of the trajectories to fit a time schedule by
+# **What's next.** {doc}`06_gits` uses the shared shape of the trajectories to fit a time schedule by
 # dynamic programming: GITS.
 
-# %%
-# NBVAL_IGNORE_OUTPUT
+# %% tags=["nbval-ignore-output"]
 print(f"chapter executed in {time.perf_counter() - t_start:.0f} s")
