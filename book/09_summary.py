@@ -47,43 +47,43 @@
 # %% [markdown]
 # ## The verdicts, chapter by chapter
 #
-# ### {doc}`01_ode`
+# ### {doc}`Chapter 1 <01_ode>`
 #
 # ```{glue} verdicts
 # :doc: 01_ode.ipynb
 # ```
 #
-# ### {doc}`02_regularity`
+# ### {doc}`Chapter 2 <02_regularity>`
 #
 # ```{glue} verdicts
 # :doc: 02_regularity.ipynb
 # ```
 #
-# ### {doc}`03_denoising`
+# ### {doc}`Chapter 3 <03_denoising>`
 #
 # ```{glue} verdicts
 # :doc: 03_denoising.ipynb
 # ```
 #
-# ### {doc}`04_kde`
+# ### {doc}`Chapter 4 <04_kde>`
 #
 # ```{glue} verdicts
 # :doc: 04_kde.ipynb
 # ```
 #
-# ### {doc}`05_meanshift`
+# ### {doc}`Chapter 5 <05_meanshift>`
 #
 # ```{glue} verdicts
 # :doc: 05_meanshift.ipynb
 # ```
 #
-# ### {doc}`06_gits`
+# ### {doc}`Chapter 6 <06_gits>`
 #
 # ```{glue} verdicts
 # :doc: 06_gits.ipynb
 # ```
 #
-# ### {doc}`07_gits_bench`
+# ### {doc}`Chapter 7 <07_gits_bench>`
 #
 # ```{glue} verdicts
 # :doc: 07_gits_bench.ipynb
