@@ -88,6 +88,12 @@
 # ```{glue} verdicts
 # :doc: 07_gits_bench.ipynb
 # ```
+#
+# ### {doc}`Chapter 8 <08_optimal>`
+#
+# ```{glue} verdicts
+# :doc: 08_optimal.ipynb
+# ```
 
 # %% [markdown]
 # ## A check on the stored chapters
