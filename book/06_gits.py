@@ -61,6 +61,7 @@ import json
 import os
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -83,12 +84,10 @@ ROOT = Path(gs.__file__).resolve().parents[1]
 @dataclass
 class Params:
     # Committed benchmark runs (override the folder with the environment variable GITSCORE_RESULTS).
-    results: Path = Path(os.environ.get("GITSCORE_RESULTS", ROOT / "results"))
-    fd_run: str = "fmnist_fd"        # euler, ipndm x polynomial, gits_dev, gits_l2 x NFE 5-10: FD + reference error
+    results: Path = gs.results.results_dir()
+    fd_run: str = "fmnist_fd"        # euler, ipndm x polynomial, gits_dev x NFE 5-10: FD + reference error
     sweep_run: str = "fmnist_sweep"  # every solver x base/GITS schedule x NFE 3-10: reference error (+ reference.safetensors)
     kde_run: str = "kde"             # exact KDE denoiser: euler, ipndm x polynomial, gits_dev, gits_l2: reference error
-    solvers_run: str = "fmnist_fd_solvers"  # dpmpp, unipc, deis x polynomial, gits_dev x NFE 5-10: FD + reference error
-    converged_run: str = "fmnist_fd_converged"  # ipndm x polynomial x NFE 20, 40: FD of the (nearly) exact ODE solution
     # The search (official defaults).
     n_warmup: int = 256              # warm-up trajectories (gits-main's num_warmup)
     grid_points: int = 61            # teacher grid M (num_steps_tea), polynomial rho = 7
@@ -120,28 +119,8 @@ P = Params()
 shape = (1, 28, 28)
 
 
-def load_run(name):
-    """A committed benchmark run: results/<name>/results.json (written by `python -m gitscore bench --out`)."""
-    path = P.results / name / "results.json"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} not found: run `python -m gitscore bench ... --out {path.parent}` first "
-                                "(or point GITSCORE_RESULTS at a folder holding the runs)")
-    return json.loads(path.read_text())
-
-
-def cells(run, value):
-    """{(solver, schedule, nfe): value} of a run's rows."""
-    return {(r["solver"], r["schedule"], r["nfe"]): r[value] for r in run["rows"]}
-
-
-def fmt_sigmas(s):
-    return " ".join(f"{float(v):.3g}" for v in s)
-
-
-def grid_index(sigmas, grid):
-    """Indices of a schedule's sigmas on the teacher grid (nearest in log sigma)."""
-    s = torch.as_tensor(sigmas, dtype=torch.float64)
-    return (s.log()[:, None] - grid.log()[None, :]).abs().argmin(1).tolist()
+load_run = partial(gs.results.load_run, folder=P.results)
+cells, fmt_sigmas, grid_index = gs.results.cells, gs.results.fmt_sigmas, gs.results.grid_index
 
 
 gs.report.show_params(P, skip=("paper_fid", "paper_baselines"))

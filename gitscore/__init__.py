@@ -9,7 +9,8 @@ import importlib
 from . import denoisers, gits, schedules, solvers, trajectory
 
 __all__ = ["schedules", "solvers", "denoisers", "trajectory", "gits", "data", "nets", "train",
-           "metrics", "bench", "adapters", "export", "dist", "report", "diagnostics", "controls", "optimal", "checkpoints"]
+           "metrics", "bench", "adapters", "export", "dist", "report", "diagnostics", "controls", "optimal", "checkpoints",
+           "results"]
 __version__ = "0.1.0"
 
 
