@@ -564,11 +564,11 @@ first_gain = {sv: 100 * (1 - refine["first step refined"][sv] / refine["as found
 last_gain = {sv: 100 * (1 - refine["last step refined"][sv] / refine["as found"][sv]) for sv in P.abl_solvers}
 print("refining the first step lowers the error by " + ", ".join(f"{sv} {v:.0f} %" for sv, v in first_gain.items())
       + "; refining the last step by " + ", ".join(f"{sv} {v:.0f} %" for sv, v in last_gain.items()))
-assert all(first_gain[sv] > 20 and abs(last_gain[sv]) < 5 for sv in P.abl_solvers)
+assert all(first_gain[sv] > 20 and first_gain[sv] > 4 * abs(last_gain[sv]) for sv in P.abl_solvers)
 
 # %% [markdown]
 # On our network the first jump is what limits the GITS schedule: refining it removes a large part
-# of the error, refining the last step changes nothing. The search judges that jump cheap because,
+# of the error, refining the last step changes little (the cell prints both). The search judges that jump cheap because,
 # seen from one Euler step, the trajectory is nearly straight at large $\sigma$ (Chapter 2), but
 # the small error it makes there is not small *relative to the final accuracy* the later steps reach,
 # and no later step can undo it. A DP coefficient below 1 (which weights early segments more) moves
