@@ -46,10 +46,12 @@ def sigma_roughness(denoiser, x: torch.Tensor, sigma: float, half_width: float =
     V = torch.stack([torch.ones_like(u), u, u * u], dim=1)     # Vandermonde (n_points, 3)
     coef = torch.linalg.lstsq(V, Y).solution
     resid = Y - V @ coef
-    change = (Y[-1] - Y[0]).norm()
-    if change == 0:
-        return 0.0 if resid.norm() == 0 else math.inf
-    return (resid.norm(dim=1).max() / change).item()
+    change, worst = (Y[-1] - Y[0]).norm(), resid.norm(dim=1).max()
+    # Float round-off of a constant output (e.g. the exact KDE snapped to one training image) is no change.
+    noise = 1e-9 * Y.abs().max() * math.sqrt(Y.shape[1])
+    if change <= noise:
+        return 0.0 if worst <= noise else math.inf
+    return (worst / change).item()
 
 
 class DenoisingErrors(NamedTuple):

@@ -129,3 +129,11 @@ def test_shipped_network_is_smooth_in_sigma_and_the_rough_one_is_not():
         x = x0 + s * eps
         assert sigma_roughness(smooth, x, s) < 0.05
     assert sigma_roughness(rough, x0 + 10 * eps, 10.0) > 0.2
+
+
+def test_roughness_of_a_constant_denoiser_is_zero_despite_round_off():
+    # D(x, s) = c + 1e-17 * noise: no change in sigma beyond float round-off is no roughness (not inf).
+    g = torch.Generator().manual_seed(0)
+    c = torch.randn(2, 5, dtype=torch.float64, generator=g)
+    D = lambda x, s: c + 1e-17 * torch.randn(c.shape, dtype=torch.float64, generator=g)
+    assert sigma_roughness(D, c, 0.01) == 0.0
