@@ -475,7 +475,7 @@ gs.report.verdict("solvers converge on exact Gaussian data: Euler at order 1, th
 gs.report.verdict("the weight of D in the Euler step grows along the trajectory", "Sec. 4.1",
                   "on the polynomial schedule yes; constant on logsnr, U-shaped on VP-time grids", "holds partly",
                   beyond_paper=True)
-gs.report.glue_verdicts("01_ode");
+_ = gs.report.glue_verdicts("01_ode")
 
 # %% [markdown]
 # ## Summary

@@ -426,7 +426,7 @@ gs.report.verdict("chord + top PCs reconstruct the trajectory (low dimension)", 
 gs.report.verdict("all trajectories share one boomerang shape", "Fig. 4",
                   f"3-D spread / chord <= {spread_worst:.1g} (null model {spread['null model']['3d']:.1g}); "
                   f"PC 2 less consistent on {len(pc2_worse)} of 3 models", "holds")
-gs.report.glue_verdicts("02_regularity");
+_ = gs.report.glue_verdicts("02_regularity")
 
 # %% [markdown]
 # ## Summary

@@ -402,7 +402,7 @@ gs.report.verdict("the denoising trajectory converges faster than the sampling t
                   "holds")
 gs.report.verdict("a k-th order Taylor step is a convex combination of x and a generalised D", "Prop. 4.1",
                   f"k = 1..{k_max} on the exact Gaussian: residual < 1e-12; AFS step too", "holds")
-gs.report.glue_verdicts("03_denoising");
+_ = gs.report.glue_verdicts("03_denoising")
 
 # %% [markdown]
 # ## Summary

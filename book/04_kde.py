@@ -472,7 +472,7 @@ gs.report.verdict("sampling with the KDE denoiser reproduces training images", "
 gs.report.verdict("KDE trajectories show the same regularity as the network's", "Sec. 4.3",
                   f"max deviation / distance {geometry['KDE']['dev'].max().item():.2g} (KDE) vs "
                   f"{geometry['network']['dev'].max().item():.2g} (net)", "holds")
-gs.report.glue_verdicts("04_kde");
+_ = gs.report.glue_verdicts("04_kde")
 
 # %% [markdown]
 # ## Summary

@@ -478,7 +478,7 @@ gs.report.verdict("sampling length scales as sigma_T sqrt(d)", "Sec. 4.3",
                   + " (d = " + ", ".join(str(r["d"]) for r in rows.values()) + "); not in 2-D", "holds")
 gs.report.verdict("the field magnitude (norm of dx/dsigma) stays near sqrt(d)", "Sec. 4.3",
                   "for image KDEs (CV < 0.1); drops at small sigma for the network and GMMs", "holds partly")
-gs.report.glue_verdicts("05_meanshift");
+_ = gs.report.glue_verdicts("05_meanshift")
 
 # %% [markdown]
 # ## Summary

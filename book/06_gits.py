@@ -698,7 +698,7 @@ gs.report.verdict("GITS lowers the reference error of Euler and iPNDM (network, 
                   f"of {len(ci_table)} (solver, NFE) cells at NFE {list(P.steps)}",
                   "holds" if better == len(ci_table) else "holds partly" if better else "does not hold here",
                   beyond_paper=True)
-gs.report.glue_verdicts("06_gits");
+_ = gs.report.glue_verdicts("06_gits")
 
 # %% [markdown]
 # ## Summary

@@ -476,7 +476,7 @@ for key, what, decided, label, beyond in (
     gs.report.verdict(f"GITS improves few-step sampling ({what}, {label})", "CIFAR-10 FID -10..-44 %",
                       f"better at {wins} of {n} (solver, NFE) cells{resolved}; change {d.min():+.0f} % to "
                       f"{d.max():+.0f} %", _result(wins, n), beyond_paper=beyond)
-gs.report.glue_verdicts("07_gits_bench");
+_ = gs.report.glue_verdicts("07_gits_bench")
 
 # %% [markdown]
 # ## Summary

@@ -352,7 +352,7 @@ gs.report.verdict("GITS refined on its own warm-up lowers the error >= 10 % belo
                   f"{100 * np.mean(gains):.0f} % (range {100 * min(gains):.0f} to {100 * max(gains):.0f} %)",
                   "holds" if met == len(goal) else "holds partly" if met else "does not hold here",
                   anchor="opt-table", beyond_paper=True)
-gs.report.glue_verdicts("08_optimal");
+_ = gs.report.glue_verdicts("08_optimal")
 
 # %% [markdown]
 # ## Summary
