@@ -47,6 +47,7 @@
 import json
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +61,7 @@ from IPython.display import display
 
 torch.set_num_threads(1)  # fixed: float32 round-off, hence every printed digit, repeats
 gs.report.book_style()
+warnings.filterwarnings("ignore", message="IProgress not found")  # tqdm's notebook check, not ours
 ROOT = Path(gs.__file__).resolve().parents[1]
 
 
