@@ -81,23 +81,7 @@ class Params:
     rough_solvers_run: str = "fmnist_rough_fd_solvers"  # FIRST network: dpmpp, unipc, deis x polynomial, gits_dev: FD
     converged_run: str = "fmnist_fd_converged"  # ipndm x polynomial x NFE 20: FD (10,000 samples) of the near-exact ODE solution
     # The search (official defaults).
-    n_warmup: int = 256              # warm-up trajectories (gits-main's num_warmup)
-    grid_points: int = 61            # teacher grid M (num_steps_tea), polynomial rho = 7
-    teacher: str = "ipndm"           # teacher solver on the grid
-    coeff: float = 1.15              # DP weight: segment k costs coeff**k
-    warmup_seed: int = 0             # warm-up latents; the evaluation uses the results' eval_seed (disjoint)
     steps: tuple = (5, 6, 8, 10)     # step counts shown (= NFE for euler and ipndm)
-    # Live slice and ablations: reference error on the first n_eval evaluation latents.
-    n_eval: int = 64                 # capped by the committed reference's n_ref
-    abl_nfe: int = 5                 # NFE of the ablations (euler and ipndm, 1 NFE per step)
-    abl_solvers: tuple = ("euler", "ipndm")
-    abl_coeffs: tuple = (0.9, 1.0, 1.1, 1.15, 1.2, 1.3, 1.5)
-    abl_warmups: tuple = (4, 8, 16, 32, 64, 128, 256)  # nested: the first k warm-up trajectories
-    abl_grids: tuple = (21, 41, 61, 81)
-    abl_teachers: tuple = ("ipndm", "heun", "euler")
-    n_warmup_small: int = 32         # warm-up size of the grid and teacher ablations (new warm-ups)
-    batch_size: int = 256
-    device: str = "cuda" if torch.cuda.is_available() else "cpu"
     # Paper: CIFAR-10 FID of the other fast solvers (polynomial schedule), NFE 5, 6, 8, 10.
     paper_baselines: dict = field(default_factory=lambda: {
         "dpmpp": (24.97, 11.99, 4.54, 3.00), "unipc": (23.98, 11.14, 3.99, 2.89), "deis": (14.39, 9.40, 5.55, 4.09)})
