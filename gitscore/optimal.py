@@ -28,7 +28,7 @@ from . import gits
 from .denoisers import CallCounter
 from .metrics import rmse_per_sample
 from .schedules import check_sigmas
-from .solvers import IPNDM_COEFFS, SOLVERS
+from .solvers import IPNDM_COEFFS, SOLVERS, dpmpp_update, multistep_order
 
 __all__ = ["DIFFERENTIABLE", "METHODS", "COEFFS", "sample", "to_logits", "from_logits", "SoftmaxKDE", "differentiable",
            "OracleResult", "oracle", "method_search",
@@ -66,25 +66,9 @@ def _dpmpp(denoiser, x, t, order=3, lower_order_final=True):
         t_cur, t_next = t[i], t[i + 1]
         denoised = denoiser(x, t_cur)
         old_den, old_lam = (old_den + [denoised])[-3:], (old_lam + [-torch.log(t_cur)])[-3:]
-        # Warm start at lower order, then (lower_order_final) lower again over the last steps.
-        p = i + 1 if i + 1 < order else min(order, n - i) if lower_order_final else order
         h = torch.log(t_cur / t_next)
-        phi_1 = torch.expm1(-h)
-        x_next = (t_next / t_cur) * x - phi_1 * denoised
-        if p >= 2:
-            r0 = (old_lam[-1] - old_lam[-2]) / h
-            D1_0 = (old_den[-1] - old_den[-2]) / r0
-        if p == 2:
-            x_next = x_next - 0.5 * phi_1 * D1_0
-        elif p == 3:
-            r1 = (old_lam[-2] - old_lam[-3]) / h
-            D1_1 = (old_den[-2] - old_den[-3]) / r1
-            D1 = D1_0 + r0 / (r0 + r1) * (D1_0 - D1_1)
-            D2 = 2 * (D1_0 - D1_1) / (r0 + r1)
-            phi_2 = phi_1 / h + 1
-            phi_3 = phi_2 / h - 0.5
-            x_next = x_next + phi_2 * D1 - phi_3 * D2
-        x = x_next
+        p = multistep_order(i, n, order, lower_order_final)
+        x = dpmpp_update(x, old_den, old_lam, t_cur, t_next, h, torch.expm1(-h), p)
     return x
 
 

@@ -102,7 +102,32 @@ def _report(callback, i, x, sigma, sigma_next, denoised):
         callback({"i": i, "x": x, "sigma": sigma, "sigma_next": sigma_next, "denoised": denoised})
 
 
-def _multistep_order(i, n, order, lower_order_final):
+def dpmpp_update(x, old_denoised, old_lambdas, t_cur, t_next, h, phi_1, p):
+    """One DPM-Solver++ step of order p from the last p denoised values at lambdas = -ln sigma.
+
+    Plain arithmetic: sigmas, h = ln(t_cur / t_next) and phi_1 = expm1(-h) may be floats (the samplers)
+    or tensors that carry gradients (gitscore.optimal).
+    """
+    x_next = (t_next / t_cur) * x - phi_1 * old_denoised[-1]
+    if p >= 2:
+        r0 = (old_lambdas[-1] - old_lambdas[-2]) / h
+        D1_0 = (old_denoised[-1] - old_denoised[-2]) / r0
+    if p == 2:
+        x_next = x_next - 0.5 * phi_1 * D1_0
+    elif p == 3:
+        r1 = (old_lambdas[-2] - old_lambdas[-3]) / h
+        D1_1 = (old_denoised[-2] - old_denoised[-3]) / r1
+        # D1 ~ h D', D2 ~ h^2 D'' from divided differences in lambda. The reference codes (dpm-solver,
+        # diffusers, k-diffusion, diff-sampler) use half this D2, which leaves their 3M second order.
+        D1 = D1_0 + r0 / (r0 + r1) * (D1_0 - D1_1)
+        D2 = 2 * (D1_0 - D1_1) / (r0 + r1)
+        phi_2 = phi_1 / h + 1
+        phi_3 = phi_2 / h - 0.5
+        x_next = x_next + phi_2 * D1 - phi_3 * D2
+    return x_next
+
+
+def multistep_order(i, n, order, lower_order_final):
     """Order of step i of n: warm start at lower order; optionally also lower it over the last steps."""
     if i + 1 < order:
         return i + 1
@@ -204,26 +229,11 @@ def sample_dpmpp(denoiser, x, sigmas, *, callback=None, progress=False, order=3,
         denoised = _first_denoised(denoiser, x, t_cur, i, afs)
         _report(callback, i, x, t_cur, t_next, denoised)
         old_denoised, old_lambdas = (old_denoised + [denoised])[-3:], (old_lambdas + [-math.log(t_cur)])[-3:]
-        p = _multistep_order(i, n, order, lower_order_final)
+        p = multistep_order(i, n, order, lower_order_final)
         h = math.log(t_cur / t_next)
         phi_1 = math.expm1(-h)                          # = t_next / t_cur - 1
         # First order (DDIM) part, then finite-difference corrections in lambda.
-        x_next = (t_next / t_cur) * x - phi_1 * denoised
-        if p >= 2:
-            r0 = (old_lambdas[-1] - old_lambdas[-2]) / h
-            D1_0 = (old_denoised[-1] - old_denoised[-2]) / r0
-        if p == 2:
-            x_next = x_next - 0.5 * phi_1 * D1_0
-        elif p == 3:
-            r1 = (old_lambdas[-2] - old_lambdas[-3]) / h
-            D1_1 = (old_denoised[-2] - old_denoised[-3]) / r1
-            # D1 ~ h D', D2 ~ h^2 D'' from divided differences in lambda. The reference codes (dpm-solver,
-            # diffusers, k-diffusion, diff-sampler) use half this D2, which leaves their 3M second order.
-            D1 = D1_0 + r0 / (r0 + r1) * (D1_0 - D1_1)
-            D2 = 2 * (D1_0 - D1_1) / (r0 + r1)
-            phi_2 = phi_1 / h + 1
-            phi_3 = phi_2 / h - 0.5
-            x_next = x_next + phi_2 * D1 - phi_3 * D2
+        x_next = dpmpp_update(x, old_denoised, old_lambdas, t_cur, t_next, h, phi_1, p)
         x = _finite(x_next, i, t_next, "state")
     return x
 
@@ -312,7 +322,7 @@ def sample_unipc(denoiser, x, sigmas, *, callback=None, progress=False, order=3,
         t_cur, t_next = t_steps[i], t_steps[i + 1]
         m0 = old_denoised[-1]
         _report(callback, i, x, t_cur, t_next, m0)
-        p = _multistep_order(i, n, order, lower_order_final)
+        p = multistep_order(i, n, order, lower_order_final)
         h = math.log(t_cur / t_next)
         rks = [(old_lambdas[-(k + 1)] - old_lambdas[-1]) / h for k in range(1, p)]
         D1s = [(old_denoised[-(k + 1)] - m0) / rk for k, rk in enumerate(rks, start=1)]
