@@ -86,12 +86,12 @@ def denoising_errors(denoiser, x0: torch.Tensor, eps: torch.Tensor, sigmas, data
             sig = torch.full((len(c),), s, dtype=x.dtype, device=x.device)
             Dm = denoiser(x, sig).double()
             out["model"][k] += (Dm - c.double()).square().sum().item()
-            out["mean"][k] += (data_mean.double() - c.double()).square().sum().item()
             if reference is not None:
                 Dr = reference(x, sig).double()
                 out["ref"][k] += (Dr - c.double()).square().sum().item()
                 out["gap"][k] += (Dm - Dr).square().sum().item()
     n = len(x0) * d
+    out["mean"][:] = (data_mean.double() - x0.double()).square().sum().item()  # the same at every sigma
     has_ref = reference is not None
     return DenoisingErrors(sigmas, out["model"] / n, out["mean"] / n,
                            out["ref"] / n if has_ref else None, out["gap"] / n if has_ref else None)

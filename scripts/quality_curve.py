@@ -31,15 +31,19 @@ def load_snapshot(path):
     return net.eval().requires_grad_(False), config
 
 
-def evaluate(net, n: int, batch_size: int = 250) -> dict:
+def eval_data() -> dict:
+    """What every snapshot is scored on: 256 test images, their noise, 13 sigmas, the training mean."""
+    return {"x0": gs.data.fashion_mnist("test")[0][:256], "eps": gs.gits.latents((1, 28, 28), 123, 0, 256, torch.float32),
+            "grid": torch.logspace(torch.log10(torch.tensor(0.002)), torch.log10(torch.tensor(80.0)), 13),
+            "mean": gs.data.fashion_mnist("train")[0].mean(0)}
+
+
+def evaluate(net, n: int, data: dict, batch_size: int = 250) -> dict:
     sigmas = gs.schedules.polynomial(20)
     x = gs.bench.sample_many(net, "ipndm", sigmas, n, 0, (1, 28, 28), batch_size)
     fd = gs.metrics.frechet_distance(x.clamp(-1, 1))
-    train = gs.data.fashion_mnist("train")[0]
-    x0 = gs.data.fashion_mnist("test")[0][:256]
-    eps = gs.gits.latents((1, 28, 28), 123, 0, 256, torch.float32)
-    grid = torch.logspace(torch.log10(torch.tensor(0.002)), torch.log10(torch.tensor(80.0)), 13)
-    e = denoising_errors(net, x0, eps, grid, train.mean(0))
+    x0, eps, grid = data["x0"], data["eps"], data["grid"]
+    e = denoising_errors(net, x0, eps, grid, data["mean"])
     ratio = e.model / e.data_mean
     k = int(ratio.argmax())
     rough = sigma_roughness(net, x0[:32] + 10.0 * eps[:32], 10.0)
@@ -59,13 +63,14 @@ def main(argv=None) -> int:
     rows = {}
     if args.out.is_file():
         rows = {int(r["step"]): r for r in csv.DictReader(args.out.open())}
+    data = eval_data()
     for path in snaps:
         net, config = load_snapshot(path)
         step = config["training"]["steps"]
         if step in rows:
             continue
         t0 = time.perf_counter()
-        row = {"step": step, "images_seen": config["training"]["images_seen"], **evaluate(net, args.n)}
+        row = {"step": step, "images_seen": config["training"]["images_seen"], **evaluate(net, args.n, data)}
         row["seconds"] = round(time.perf_counter() - t0, 1)
         rows[step] = row
         print(row, flush=True)
