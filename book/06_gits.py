@@ -106,13 +106,6 @@ class Params:
     n_warmup_small: int = 32         # warm-up size of the grid and teacher ablations (new warm-ups)
     batch_size: int = 256
     device: str = "cuda" if torch.cuda.is_available() else "cpu"
-    # Paper: CIFAR-10 FID of the other fast solvers (polynomial schedule), NFE 5, 6, 8, 10.
-    paper_baselines: dict = field(default_factory=lambda: {
-        "dpmpp": (24.97, 11.99, 4.54, 3.00), "unipc": (23.98, 11.14, 3.99, 2.89), "deis": (14.39, 9.40, 5.55, 4.09)})
-    # Paper (official repository's results figure): CIFAR-10 FID, polynomial -> GITS, NFE 5, 6, 8, 10.
-    paper_fid: dict = field(default_factory=lambda: {
-        "ipndm": {5: (13.59, 8.38), 6: (7.05, 4.88), 8: (3.69, 3.24), 10: (2.77, 2.49)},
-        "euler": {5: (49.66, 28.05), 6: (35.62, 21.04), 8: (22.32, 13.30), 10: (15.69, 10.37)}})
 
 
 P = Params()
@@ -123,7 +116,7 @@ load_run = partial(gs.results.load_run, folder=P.results)
 cells, fmt_sigmas, grid_index = gs.results.cells, gs.results.fmt_sigmas, gs.results.grid_index
 
 
-gs.report.show_params(P, skip=("paper_fid", "paper_baselines"))
+gs.report.show_params(P)
 
 # %% [markdown]
 # (gits-search)=
