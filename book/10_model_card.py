@@ -98,7 +98,8 @@ gs.report.html_table(pd.DataFrame([describe(n, m) for n, m in nets.items()]))
 
 # %% tags=["nbval-ignore-output"]
 for name, net in nets.items():
-    print(f"{name}: trained {net.config['training']['wall_time_s'] / 60:.0f} min on 2 shared CPU cores")
+    minutes = net.config["training"]["wall_time_s"] / 60
+    print(f"{name}: trained {minutes:.0f} min on 2 shared CPU cores")
 
 # %% [markdown]
 # Both U-Nets work on 2×2 patches (28×28×1 → 14×14×4 by space-to-depth), with residual blocks,
