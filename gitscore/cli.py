@@ -334,7 +334,8 @@ def cmd_train(args) -> int:
     from .train import TrainConfig, export_ema, train
 
     config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-                         checkpoint_every=args.checkpoint_every, snapshot_every=args.snapshot_every)
+                         checkpoint_every=args.checkpoint_every, snapshot_every=args.snapshot_every,
+                         lr_decay_from=args.lr_decay_from)
     images = _images("train")
     _, step = train(images, args.out, config, device=_device(args.device), progress=not args.quiet,
                     allow_config_change=args.allow_config_change)
@@ -472,6 +473,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=_int_at_least(1), default=defaults["batch_size"], metavar="B",
                    help=f"images per step (default: {defaults['batch_size']})")
     p.add_argument("--lr", type=_positive_float, default=defaults["lr"], help=f"Adam learning rate (default: {defaults['lr']})")
+    p.add_argument("--lr-decay-from", type=_int_at_least(0), default=defaults["lr_decay_from"], metavar="STEP",
+                   help="after STEP, the learning rate falls as 1/sqrt(step/STEP) (EDM2; default: 0, constant)")
     p.add_argument("--seed", type=_int_at_least(0), default=defaults["seed"], help=f"(default: {defaults['seed']})")
     p.add_argument("--checkpoint-every", type=_int_at_least(1), default=defaults["checkpoint_every"], metavar="N",
                    help=f"steps between checkpoints (default: {defaults['checkpoint_every']})")

@@ -6,7 +6,7 @@ import io
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -24,6 +24,7 @@ class TrainConfig:
     batch_size: int = 64
     lr: float = 1e-3               # Adam learning rate after warm-up
     warmup: int = 500              # linear learning-rate warm-up steps
+    lr_decay_from: int = 0         # after this step lr falls as 1/sqrt(step / lr_decay_from) (EDM2); 0: constant
     ema_decay: float = 0.999       # EMA of the weights (the shipped model)
     p_mean: float = -1.2           # ln(sigma) ~ N(p_mean, p_std^2) during training (EDM) ...
     p_std: float = 1.2
@@ -39,6 +40,8 @@ class TrainConfig:
                                                     embedding="positional"))
 
     def __post_init__(self):
+        if self.lr_decay_from < 0:
+            raise ValueError(f"lr_decay_from must be >= 0 (0: no decay), got {self.lr_decay_from!r}")
         for name in ("steps", "batch_size", "checkpoint_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
@@ -55,6 +58,15 @@ class TrainConfig:
 
     def model_config(self) -> dict:
         return {"unet": dict(self.unet), "sigma_data": self.sigma_data}
+
+
+def learning_rate(step: int, config: TrainConfig) -> float:
+    """Adam's learning rate for optimisation step `step` (0-based): linear warm-up, then constant, then
+    (if lr_decay_from > 0) EDM2's inverse square-root decay lr * sqrt(lr_decay_from / (step + 1))."""
+    lr = config.lr * min(1.0, (step + 1) / config.warmup)
+    if config.lr_decay_from and step + 1 > config.lr_decay_from:
+        lr *= math.sqrt(config.lr_decay_from / (step + 1))
+    return lr
 
 
 def sample_train_sigma(n: int, generator: torch.Generator, p_mean=-1.2, p_std=1.2, p_uniform=0.0,
@@ -129,7 +141,9 @@ def _config_changes(old: dict, new: dict) -> dict:
 
 def _check_resume(meta: dict, config: TrainConfig, path, allow_config_change: bool, log) -> dict:
     """Refuse to resume with other hyperparameters (the network never; others without allow_config_change)."""
-    changes = _config_changes(meta.get("train_config", {}), asdict(config))
+    # a field added after the checkpoint was written counts as that field's default (what the run used)
+    old = {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING} | meta.get("train_config", {})
+    changes = _config_changes(old, asdict(config))
     if "unet" in changes:
         raise ValueError(f"{path} was trained with a different network config ({changes['unet'][0]}); "
                          "use another --out")
@@ -245,7 +259,7 @@ def train(data: torch.Tensor, out_dir, config: TrainConfig | None = None, *, dev
     while step < config.steps and (stop_after is None or step - start_step < stop_after):
         g = _batch_generator(config.seed, step, device)
         idx = torch.randint(data.shape[0], (config.batch_size,), generator=g, device=device)
-        lr = config.lr * min(1.0, (step + 1) / config.warmup)
+        lr = learning_rate(step, config)
         for group in opt.param_groups:
             group["lr"] = lr
         loss = edm_loss(model, data[idx].contiguous(memory_format=torch.channels_last), g, config.p_mean, config.p_std,

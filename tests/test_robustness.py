@@ -495,3 +495,28 @@ def test_sample_draws_bounded_batches_into_the_npy(tmp_path, capsys, monkeypatch
          "--out", tmp_path / "few.png")
     np.testing.assert_array_equal(np.load(tmp_path / "few.npy"), big[:5])  # sample j depends on (seed, j) only
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_learning_rate_warmup_then_inverse_sqrt_decay():
+    from gitscore.train import learning_rate
+    cfg = TrainConfig(lr=1e-3, warmup=10, lr_decay_from=100)
+    assert learning_rate(0, cfg) == pytest.approx(1e-4) and learning_rate(9, cfg) == pytest.approx(1e-3)
+    assert learning_rate(99, cfg) == pytest.approx(1e-3)  # step 100 is the last at full rate
+    for k in (2, 4, 9):  # lr * sqrt(lr_decay_from / (step + 1)): halves when the step count quadruples
+        assert learning_rate(100 * k - 1, cfg) == pytest.approx(1e-3 / math.sqrt(k))
+    assert learning_rate(10**6, TrainConfig(lr=1e-3, warmup=10)) == 1e-3  # lr_decay_from = 0: constant
+    with pytest.raises(ValueError, match="lr_decay_from"):
+        TrainConfig(lr_decay_from=-1)
+
+
+def test_checkpoint_without_a_newer_field_resumes_with_its_default(tmp_path):
+    """A checkpoint written before a TrainConfig field existed ran with that field's default."""
+    run = tmp_path / "run"
+    train(_data(), run, _cfg(steps=8), **QUIET)
+    tensors, meta = checkpoints.load_weights(run / "ckpt-00000008" / "checkpoint.safetensors")
+    del meta["train_config"]["lr_decay_from"]
+    checkpoints.save_training(run, tensors, meta)  # re-saved as that older version would have
+    _, step = train(_data(), run, _cfg(steps=10), **QUIET)  # same config: no change to allow
+    assert step == 10
+    with pytest.raises(ValueError, match="lr_decay_from: 0 -> 5"):
+        train(_data(), run, _cfg(steps=12, lr_decay_from=5), **QUIET)
