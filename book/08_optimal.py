@@ -69,11 +69,13 @@ gs.report.book_style()
 
 @dataclass
 class Params:
-    kde_size: int = 5000          # training images in the exact KDE denoiser (a subset: cheap enough for the oracle)
-    n_train: int = 12             # latents the oracle is trained on (eval seed, samples 0 .. n_train-1)
-    n_test: int = 64              # held-out latents every method is scored on (the next n_test of the eval seed)
-    eval_seed: int = 1            # seed of the train and held-out latents (disjoint from the warm-up seed)
-    ref_steps: int = 100          # Heun steps of the reference solution (checked against twice as many)
+    # Training images in the exact KDE denoiser (a subset: cheap enough for the oracle).
+    kde_size: int = 5000
+    n_train: int = 12             # latents the oracle is trained on (eval seed, 0 .. n_train-1)
+    # Held-out latents every method is scored on (the next n_test of the eval seed).
+    n_test: int = 64
+    eval_seed: int = 1            # seed of the train and held-out latents (not the warm-up's)
+    ref_steps: int = 100          # Heun steps of the reference solution (checked against 2x)
     n_check: int = 16             # latents of that convergence check
     solvers: tuple = ("euler", "ipndm")
     steps: tuple = (5, 6, 8, 10)  # = NFE for both solvers (KDE denoiser)
@@ -86,7 +88,8 @@ class Params:
     warmup_seed: int = 0
     # The refined searches on GITS's own warm-up.
     coeffs: tuple = optimal.COEFFS  # DP weights tried besides 1.15
-    n_tune: int = 16              # warm-up latents of their objective (teacher's final states as targets)
+    # Warm-up latents of their objective (the teacher's final states as targets).
+    n_tune: int = 16
     sweeps: int = 1               # coordinate-descent rounds over the interior sigmas
     max_evals: int = 4            # bounded-Brent iterations per sigma
     # The oracle.
@@ -144,29 +147,35 @@ def kde_denoiser():
 
 
 def study(D, steps):
-    """Every method x solver x NFE (steps) on one denoiser: held-out per-sample errors, schedules, costs."""
+    """Every method x solver x NFE (steps) on one denoiser.
+
+    Returns held-out per-sample errors, schedules and costs."""
     D_grad = optimal.differentiable(D)
     x_all = 80.0 * gs.gits.latents(shape, P.eval_seed, 0, P.n_train + P.n_test).to(P.device)
     train, test = slice(0, P.n_train), slice(P.n_train, None)
     t0 = time.perf_counter()
     ref = reference_solution(D, x_all, n_steps=P.ref_steps)
     ref_seconds = time.perf_counter() - t0
-    conv = reference_error(ref[:P.n_check], reference_solution(D, x_all[:P.n_check], n_steps=2 * P.ref_steps))
+    conv = reference_error(ref[:P.n_check],
+                           reference_solution(D, x_all[:P.n_check], n_steps=2 * P.ref_steps))
     grid = gs.gits.teacher_grid(P.grid_points)
     counter = CallCounter(D)
     w = gs.gits.warmup(counter, shape, P.n_warmup, grid=grid, teacher=P.teacher, seed=P.warmup_seed,
                        batch_size=P.batch_size, device=P.device)
     warm = dict(samples=counter.samples, seconds=w.seconds)
-    kw = dict(n_warmup=P.n_warmup, grid=grid, teacher=P.teacher, coeff=P.coeff, seed=P.warmup_seed, warm=w,
-              n_tune=P.n_tune, max_evals=P.max_evals)
+    kw = dict(n_warmup=P.n_warmup, grid=grid, teacher=P.teacher, coeff=P.coeff, seed=P.warmup_seed,
+              warm=w, n_tune=P.n_tune, max_evals=P.max_evals)
     errors, schedules, costs, checks = {}, {}, {}, []
     for solver in P.solvers:
         for n in steps:
-            S = {name: gs.schedules.get_schedule(name, n) for name in ("polynomial", "logsnr", "time_uniform")}
+            S = {name: gs.schedules.get_schedule(name, n)
+                 for name in ("polynomial", "logsnr", "time_uniform")}
             rc = optimal.search_info(D, shape, n, solver=solver, coeffs=P.coeffs, **kw)
-            rr = optimal.search_info(D, shape, n, solver=solver, coeffs=P.coeffs, sweeps=P.sweeps, **kw)
+            rr = optimal.search_info(D, shape, n, solver=solver, coeffs=P.coeffs, sweeps=P.sweeps,
+                                     **kw)
             S.update(gits=rr.gits_sigmas, coeff=rc.sigmas, refine=rr.sigmas)
-            o = optimal.oracle(D_grad, solver, x_all[train], ref[train], dict(S), iters=P.oracle_iters, lr=P.lr)
+            o = optimal.oracle(D_grad, solver, x_all[train], ref[train], dict(S),
+                               iters=P.oracle_iters, lr=P.lr)
             S["oracle"] = o.sigmas
             checks.append((solver, n, o.error, o.start_error, rr.tune_error, rr.gits_tune_error))
             ref_train = P.n_train * 2 * P.ref_steps  # Heun: two evaluations per step
@@ -179,7 +188,8 @@ def study(D, steps):
                 x = gs.solvers.SOLVERS[solver](D, x_all[test], s)
                 errors[solver, n, name] = rmse_per_sample(x, ref[test]).cpu()
                 schedules[solver, n, name] = s.clone()
-    return dict(errors=errors, schedules=schedules, costs=costs, checks=checks, conv=conv, warm=warm, steps=steps)
+    return dict(errors=errors, schedules=schedules, costs=costs, checks=checks, conv=conv,
+                warm=warm, steps=steps)
 
 
 # %% [markdown]
@@ -207,7 +217,8 @@ print(f"KDE ({P.kde_size} images): {time.perf_counter() - t0:.0f} s; reference c
 # %% tags=["nbval-ignore-output"]
 t0 = time.perf_counter()
 runs["network"] = study(gs.nets.load_pretrained("fmnist_edm", device=P.device), P.net_steps)
-print(f"network: {time.perf_counter() - t0:.0f} s; reference converged to {runs['network']['conv']:.2e}")
+print(f"network: {time.perf_counter() - t0:.0f} s; "
+      f"reference converged to {runs['network']['conv']:.2e}")
 
 # %% [markdown]
 # (opt-table)=
@@ -232,19 +243,27 @@ for label, run in runs.items():
         for n in run["steps"]:
             mean = {m: float(E[solver, n, m].mean()) for m in METHODS}
             best = min(BASELINES, key=mean.get)
-            row = {"denoiser": label, "solver": solver, "NFE": n, **{m: mean[m] for m in METHODS}, "best": best}
-            row["gits/oracle"] = optimal.paired_bootstrap(E[solver, n, "gits"], E[solver, n, "oracle"])
-            row["refine/gits"] = optimal.paired_bootstrap(E[solver, n, "refine"], E[solver, n, "gits"])
-            row["refine/best"] = optimal.paired_bootstrap(E[solver, n, "refine"], E[solver, n, best])
-            row["coeff/gits"] = optimal.paired_bootstrap(E[solver, n, "coeff"], E[solver, n, "gits"])
+            row = {"denoiser": label, "solver": solver, "NFE": n, **{m: mean[m] for m in METHODS},
+                   "best": best}
+            row["gits/oracle"] = optimal.paired_bootstrap(E[solver, n, "gits"],
+                                                          E[solver, n, "oracle"])
+            row["refine/gits"] = optimal.paired_bootstrap(E[solver, n, "refine"],
+                                                          E[solver, n, "gits"])
+            row["refine/best"] = optimal.paired_bootstrap(E[solver, n, "refine"],
+                                                          E[solver, n, best])
+            row["coeff/gits"] = optimal.paired_bootstrap(E[solver, n, "coeff"],
+                                                         E[solver, n, "gits"])
             rows.append(row)
 table = pd.DataFrame(rows)
-shown = table.assign(**{c: table[c].map(ci) for c in ("gits/oracle", "refine/gits", "refine/best", "coeff/gits")})
-display(gs.report.html_table(shown.set_index(["denoiser", "solver", "NFE"])[list(METHODS)], index=True,
-                             caption="Table 8.1: mean held-out RMSE against the reference solution"))
+shown = table.assign(**{c: table[c].map(ci)
+                        for c in ("gits/oracle", "refine/gits", "refine/best", "coeff/gits")})
+display(gs.report.html_table(
+    shown.set_index(["denoiser", "solver", "NFE"])[list(METHODS)], index=True,
+    caption="Table 8.1: mean held-out RMSE against the reference solution"))
 display(gs.report.html_table(shown.set_index(["denoiser", "solver", "NFE"])[
     ["best", "gits/oracle", "coeff/gits", "refine/gits", "refine/best"]], index=True,
-    caption="Table 8.2: ratios of mean errors, paired bootstrap 95 % intervals over held-out latents"))
+    caption="Table 8.2: ratios of mean errors, paired bootstrap 95 % intervals over held-out "
+            "latents"))
 for label in runs:
     t = table[table.denoiser == label]
     print(f"{label}: GITS / oracle " + ", ".join(f"{s} NFE {n} {r[0]:.2f}" for s, n, r in
@@ -266,8 +285,9 @@ for label, run in runs.items():
     smallest = min(float(e.mean()) for e in run["errors"].values())
     assert run["conv"] < 0.05 * smallest, (label, run["conv"], smallest)
     assert all(bool(torch.isfinite(e).all()) for e in run["errors"].values())
-    print(f"{label}: reference error {run['conv']:.1e} = {100 * run['conv'] / smallest:.2f} % of the smallest "
-          f"error it grades; oracle <= its start and refine <= GITS on their own latents in all "
+    print(f"{label}: reference error {run['conv']:.1e} = {100 * run['conv'] / smallest:.2f} % "
+          f"of the smallest error it grades; oracle <= its start and refine <= GITS on their own "
+          f"latents in all "
           f"{len(run['checks'])} cells")
 
 # %% [markdown]
@@ -277,17 +297,17 @@ for label, run in runs.items():
 # {numref}`fig-opt-1` draws the schedules at one NFE: $\ln\sigma$ at each step.
 
 # %% tags=["hide-input", "nbval-ignore-output"]
-style = {"polynomial": ("C0", ":"), "logsnr": ("C1", ":"), "time_uniform": ("C2", ":"), "gits": ("C3", "-"),
-         "coeff": ("C4", "--"), "refine": ("C5", "-"), "oracle": ("k", "-")}
-fig, axes = plt.subplots(len(runs), len(P.solvers), figsize=(6.5, 2.6 * len(runs)), sharex=True, sharey=True,
-                         squeeze=False)
+style = {"polynomial": ("C0", ":"), "logsnr": ("C1", ":"), "time_uniform": ("C2", ":"),
+         "gits": ("C3", "-"), "coeff": ("C4", "--"), "refine": ("C5", "-"), "oracle": ("k", "-")}
+fig, axes = plt.subplots(len(runs), len(P.solvers), figsize=(6.5, 2.6 * len(runs)), sharex=True,
+                         sharey=True, squeeze=False)
 for row_axes, (label, run) in zip(axes, runs.items()):
     for ax, solver in zip(row_axes, P.solvers):
         for m in METHODS:
             c, ls = style[m]
             s = run["schedules"][solver, P.fig_nfe, m]
-            ax.semilogy(range(len(s)), s.numpy(), color=c, ls=ls, marker=".", lw=2.2 if m == "oracle" else 1.3,
-                        label=m)
+            ax.semilogy(range(len(s)), s.numpy(), color=c, ls=ls, marker=".",
+                        lw=2.2 if m == "oracle" else 1.3, label=m)
         ax.set_title(f"{label}, {solver}, NFE {P.fig_nfe}", fontsize=10)
 for ax in axes[-1]:
     ax.set_xlabel("step i")
@@ -318,12 +338,13 @@ cost_rows = []
 for label, run in runs.items():
     for (solver, n), c in run["costs"].items():
         for m, (evals, secs) in c.items():
-            cost_rows.append({"denoiser": label, "solver": solver, "NFE": n, "method": m, "evaluations": evals,
-                              "seconds": secs})
+            cost_rows.append({"denoiser": label, "solver": solver, "NFE": n, "method": m,
+                              "evaluations": evals, "seconds": secs})
 cost = pd.DataFrame(cost_rows)
-summary = cost.pivot_table(index=["denoiser", "method"], values=["evaluations", "seconds"], aggfunc="mean")
-summary["x GITS"] = summary["evaluations"] / summary.xs("gits", level="method")["evaluations"].reindex(
-    summary.index.get_level_values(0)).to_numpy()
+summary = cost.pivot_table(index=["denoiser", "method"], values=["evaluations", "seconds"],
+                           aggfunc="mean")
+summary["x GITS"] = summary["evaluations"] / summary.xs("gits", level="method")[
+    "evaluations"].reindex(summary.index.get_level_values(0)).to_numpy()
 display(gs.report.html_table(summary.reset_index(), floatfmt="{:.3g}",
                              caption="Table 8.3: search cost, mean over solver and NFE"))
 
@@ -337,19 +358,23 @@ display(gs.report.html_table(summary.reset_index(), floatfmt="{:.3g}",
 # %% tags=["nbval-check-output"]
 far = int(sum(r[1] > 1 for r in table["gits/oracle"]))
 worst = table.loc[table["gits/oracle"].map(lambda r: r[0]).idxmax()]
-gs.report.verdict("GITS's schedule is close to the best schedule for its solver and NFE", "Sec. 4.2 (not claimed)",
-                  f"GITS / oracle above 1 in {far} of {len(table)} (denoiser, solver, NFE) cells; largest "
-                  f"{worst['gits/oracle'][0]:.2f} ({worst['denoiser']}, {worst['solver']}, NFE {worst['NFE']})",
-                  "holds" if far == 0 else "holds partly" if far < len(table) else "does not hold here",
+gs.report.verdict("GITS's schedule is close to the best schedule for its solver and NFE",
+                  "Sec. 4.2 (not claimed)",
+                  f"GITS / oracle above 1 in {far} of {len(table)} (denoiser, solver, NFE) cells; "
+                  f"largest {worst['gits/oracle'][0]:.2f} ({worst['denoiser']}, {worst['solver']}, "
+                  f"NFE {worst['NFE']})",
+                  "holds" if far == 0 else "holds partly" if far < len(table)
+                  else "does not hold here",
                   anchor="opt-table", beyond_paper=True)
 goal = table[table.NFE.isin([5, 6])]
 met = int(sum(r[2] < 0.9 for r in goal["refine/best"]))
 met_point = int(sum(r[0] < 0.9 for r in goal["refine/best"]))
 gains = [1 - r[0] for r in table["refine/gits"]]
-gs.report.verdict("GITS refined on its own warm-up lowers the error >= 10 % below the best standard schedule "
-                  "or GITS at NFE 5 and 6", "not claimed",
-                  f"met in {met} of {len(goal)} cells by the interval ({met_point} by the mean); refine vs GITS: mean gain "
-                  f"{100 * np.mean(gains):.0f} % (range {100 * min(gains):.0f} to {100 * max(gains):.0f} %)",
+gs.report.verdict("GITS refined on its own warm-up lowers the error >= 10 % below the best "
+                  "standard schedule or GITS at NFE 5 and 6", "not claimed",
+                  f"met in {met} of {len(goal)} cells by the interval ({met_point} by the mean); "
+                  f"refine vs GITS: mean gain {100 * np.mean(gains):.0f} % "
+                  f"(range {100 * min(gains):.0f} to {100 * max(gains):.0f} %)",
                   "holds" if met == len(goal) else "holds partly" if met else "does not hold here",
                   anchor="opt-table", beyond_paper=True)
 _ = gs.report.glue_verdicts("08_optimal")
