@@ -77,7 +77,8 @@ class Params:
 
 
 P = Params()
-nets = {name: gs.nets.load_pretrained(name, device="cpu") for name in ("fmnist_edm", "fmnist_edm_rough")}
+nets = {name: gs.nets.load_pretrained(name, device="cpu")
+        for name in ("fmnist_edm", "fmnist_edm_rough")}
 D = nets["fmnist_edm"]
 
 # %% [markdown]
@@ -89,8 +90,10 @@ def describe(name, net):
     dist = f"ln sigma ~ N({tc['p_mean']}, {tc['p_std']}^2)"
     if tc.get("p_uniform", 0) > 0:
         dist += f", {tc['p_uniform']:.0%} U[ln {tc['sigma_min']}, ln {tc['sigma_max']}]"
-    return {"network": name, "embedding": c["unet"]["embedding"] if "embedding" in c["unet"] else "scaled1000",
-            "widths": "-".join(map(str, c["unet"]["channels"])), "params": f"{sum(p.numel() for p in net.parameters()):,}",
+    return {"network": name,
+            "embedding": c["unet"]["embedding"] if "embedding" in c["unet"] else "scaled1000",
+            "widths": "-".join(map(str, c["unet"]["channels"])),
+            "params": f"{sum(p.numel() for p in net.parameters()):,}",
             "steps": c["training"]["steps"], "batch": tc["batch_size"], "train sigma": dist}
 
 
@@ -123,9 +126,10 @@ for name, net in nets.items():
 
 # %%
 tc = D.config["training"]["train_config"]
-s = gs.train.sample_train_sigma(200_000, torch.Generator().manual_seed(0), tc["p_mean"], tc["p_std"],
-                                tc["p_uniform"], tc["sigma_min"], tc["sigma_max"])
-edm = gs.train.sample_train_sigma(200_000, torch.Generator().manual_seed(0), tc["p_mean"], tc["p_std"], 0.0)
+s = gs.train.sample_train_sigma(200_000, torch.Generator().manual_seed(0), tc["p_mean"],
+                                tc["p_std"], tc["p_uniform"], tc["sigma_min"], tc["sigma_max"])
+edm = gs.train.sample_train_sigma(200_000, torch.Generator().manual_seed(0), tc["p_mean"],
+                                  tc["p_std"], 0.0)
 for label, x in (("ours", s), ("EDM log-normal", edm)):
     print(f"{label:>15}: P(sigma > 10) = {(x > 10).double().mean():.4f}, "
           f"P(sigma in [0.002, 80]) = {((x >= 0.002) & (x <= 80)).double().mean():.3f}")
@@ -134,7 +138,8 @@ assert (s > 10).double().mean() > 10 * (edm > 10).double().mean()
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(6.5, 2.6))
 bins = torch.linspace(-9, 6, 61)
-ax.hist(edm.log().numpy(), bins=bins.numpy(), density=True, alpha=0.5, label="EDM log-normal (first network)")
+ax.hist(edm.log().numpy(), bins=bins.numpy(), density=True, alpha=0.5,
+        label="EDM log-normal (first network)")
 ax.hist(s.log().numpy(), bins=bins.numpy(), density=True, alpha=0.5, label="ours (fmnist_edm)")
 for v in (0.002, 80):
     ax.axvline(math.log(v), color="k", lw=0.8, ls="--")
@@ -164,7 +169,8 @@ x0 = gs.data.fashion_mnist("test")[0][:P.n_eval]
 eps = gs.gits.latents((1, 28, 28), 123, 0, P.n_eval, torch.float32)
 grid = torch.logspace(math.log10(0.002), math.log10(80.0), 13, dtype=torch.float64)
 kde = gs.denoisers.KDEDenoiser(train[:P.n_kde], device="cpu")
-errs = {name: denoising_errors(net, x0, eps, grid, train.mean(0), reference=kde) for name, net in nets.items()}
+errs = {name: denoising_errors(net, x0, eps, grid, train.mean(0), reference=kde)
+        for name, net in nets.items()}
 tab = pd.DataFrame({"sigma": grid.numpy()})
 for name, e in errs.items():
     tab[f"{name} / mean"] = (e.model / e.data_mean).numpy()
@@ -178,7 +184,8 @@ print("worst ratio to the data mean:", {k: round(v, 3) for k, v in worst.items()
 fig, ax = plt.subplots(figsize=(6.5, 3.2))
 for name, e in errs.items():
     ax.plot(grid, e.model / e.data_mean, "o-", ms=3, label=name)
-ax.plot(grid, e.reference / e.data_mean, "s--", ms=3, color="gray", label="exact KDE (60k train images)")
+ax.plot(grid, e.reference / e.data_mean, "s--", ms=3, color="gray",
+        label="exact KDE (60k train images)")
 ax.axhline(1.0, color="k", lw=0.8)
 ax.set(xscale="log", yscale="log", xlabel=r"$\sigma$", ylabel="MSE / MSE of the data mean")
 ax.legend(fontsize=9)
@@ -213,7 +220,8 @@ assert smooth_ok
 x_s = x0[:P.n_smooth]
 rough_tab = pd.DataFrame({"sigma": [0.01, 0.1, 1.0, 10.0, 40.0]})
 for name, den in {**nets, "exact KDE": kde}.items():
-    rough_tab[name] = [sigma_roughness(den, x_s + s * eps[:P.n_smooth], s) for s in rough_tab["sigma"]]
+    rough_tab[name] = [sigma_roughness(den, x_s + s * eps[:P.n_smooth], s)
+                       for s in rough_tab["sigma"]]
 display(gs.report.html_table(rough_tab, "{:.3f}"))
 assert rough_tab["fmnist_edm"].max() < 0.05 and rough_tab["fmnist_edm_rough"].max() > 0.2
 
@@ -255,7 +263,8 @@ x_T = 80.0 * gs.gits.latents((1, 28, 28), sweep["config"]["eval_seed"], 0, len(r
 with torch.no_grad():
     heun128 = gs.solvers.sample_heun(D, x_T, gs.schedules.polynomial(128))
 d128 = gs.metrics.reference_error(heun128, ref)
-best = min(r["ref_error"] for r in sweep["rows"] if r["nfe"] <= 10 and r.get("ref_error") is not None)
+best = min(r["ref_error"] for r in sweep["rows"]
+           if r["nfe"] <= 10 and r.get("ref_error") is not None)
 print(f"Heun 128 steps vs the reference: {d128:.2e}; smallest few-step error scored: {best:.4f}; "
       f"ratio {d128 / best:.4f}")
 assert d128 < 0.02 * best
@@ -277,12 +286,14 @@ print(f"train-vs-test floor (10,000 images): {floor:.2f}")
 rough_conv = P.results / "fmnist_rough_fd_converged" / "results.json"
 if rough_conv.is_file():
     rfds = {r["nfe"]: r["fd"] for r in json.loads(rough_conv.read_text())["rows"]}
-    print("first network (fmnist_edm_rough): " + ", ".join(f"NFE {k}: {v:.2f}" for k, v in sorted(rfds.items())))
+    print("first network (fmnist_edm_rough): "
+          + ", ".join(f"NFE {k}: {v:.2f}" for k, v in sorted(rfds.items())))
 assert 0 < floor < min(fds.values())
 
 # %%
 curve = pd.read_csv(P.results / "fmnist_edm_curve.csv")
-gs.report.html_table(curve[["step", "images_seen", "fd", "worst_mse_ratio_vs_mean", "roughness_sigma10"]], "{:.4g}")
+gs.report.html_table(
+    curve[["step", "images_seen", "fd", "worst_mse_ratio_vs_mean", "roughness_sigma10"]], "{:.4g}")
 
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(6.5, 3.0))
@@ -304,7 +315,8 @@ gs.report.figure(fig, "fig-card-curve")
 log = pd.read_csv(gs.nets.WEIGHTS_DIR / "fmnist_edm_train_log.csv")
 fig, ax = plt.subplots(figsize=(6.5, 2.8))
 ax.plot(log["step"], log["loss"], lw=0.3, alpha=0.4, label="per step")
-ax.plot(log["step"], log["loss"].rolling(200, min_periods=1).mean(), lw=1.5, label="mean of 200 steps")
+ax.plot(log["step"], log["loss"].rolling(200, min_periods=1).mean(), lw=1.5,
+        label="mean of 200 steps")
 ax.set(xlabel="training step", ylabel="EDM loss", ylim=(0, 1.2))
 ax.legend(fontsize=9)
 fig.set_layout_engine("tight")
@@ -327,7 +339,8 @@ assert tail < 0.6 * head
 x_T = 80.0 * gs.gits.latents((1, 28, 28), P.seed, 0, P.n_samples, torch.float32)
 counter = gs.denoisers.CallCounter(D)
 with torch.no_grad():
-    samples = gs.solvers.sample_heun(counter, x_T, gs.schedules.polynomial(P.heun_steps)).clamp(-1, 1)
+    samples = gs.solvers.sample_heun(counter, x_T,
+                                     gs.schedules.polynomial(P.heun_steps)).clamp(-1, 1)
 
 # %% tags=["hide-input"]
 grid_img = samples.reshape(8, 8, 28, 28).permute(0, 2, 1, 3).reshape(8 * 28, 8 * 28)
