@@ -5,6 +5,7 @@ near-exact ODE solution (iPNDM, 20 polynomial steps), the worst ratio over 13 si
 of the network's denoising MSE to the data mean's, and the roughness of D in sigma at sigma = 10.
 
     python scripts/quality_curve.py runs/fmnist_edm --n 2000 --out results/fmnist_edm_curve.csv
+    python scripts/quality_curve.py runs/fmnist_edm_cont --n 2000 --every 4000 --out results/fmnist_edm_curve.csv
 
 Resumable: rows already in --out are kept and their snapshots skipped; the CSV is rewritten atomically.
 """
@@ -56,6 +57,7 @@ def main(argv=None) -> int:
     p.add_argument("run", type=Path, help="a `gitscore train` run folder with snapshots/")
     p.add_argument("--n", type=int, default=2000, help="samples per FD (default 2000)")
     p.add_argument("--out", type=Path, required=True, help="CSV to write (resumable)")
+    p.add_argument("--every", type=int, default=1, help="only snapshots whose step is a multiple of this (default: all)")
     args = p.parse_args(argv)
     snaps = sorted((args.run / "snapshots").glob("ema_*.safetensors"))
     if not snaps:
@@ -67,7 +69,7 @@ def main(argv=None) -> int:
     for path in snaps:
         net, config = load_snapshot(path)
         step = config["training"]["steps"]
-        if step in rows:
+        if step in rows or step % args.every:
             continue
         t0 = time.perf_counter()
         row = {"step": step, "images_seen": config["training"]["images_seen"], **evaluate(net, args.n, data)}
