@@ -23,20 +23,14 @@ from pathlib import Path
 
 import torch
 
-from . import dist, gits, metrics
+from . import dist, gits, metrics, sampling
 from .checkpoints import atomic_write_bytes, check_output_dir
-from .schedules import SCHEDULES, get_schedule, polynomial
-from .solvers import SOLVERS
+from .schedules import SCHEDULES, SIGMA_MAX, SIGMA_MIN, get_schedule, polynomial
+from .solvers import SOLVER_INFO, SOLVERS, calls_per_step
 
-__all__ = ["BenchConfig", "calls_per_step", "run_bench", "markdown_table", "main"]
+__all__ = ["BenchConfig", "run_bench", "markdown_table", "main"]
 
-TWO_CALL = ("heun", "dpm2")
 GITS_PREFIX = "gits_"
-
-
-def calls_per_step(solver: str) -> int:
-    """Denoiser evaluations per step: 2 for heun and dpm2, else 1."""
-    return 2 if solver in TWO_CALL else 1
 
 
 @dataclass
@@ -87,8 +81,9 @@ class BenchConfig:
         for n in self.nfes:
             fits = [s for s in self.solvers if n % calls_per_step(s) == 0]
             if not fits:
+                two = [s for s, info in SOLVER_INFO.items() if info.calls_per_step == 2]
                 raise ValueError(f"--nfe {n} is not reachable by --solvers {' '.join(self.solvers)} "
-                                 f"({', '.join(TWO_CALL)} take 2 evaluations per step: use even NFE)")
+                                 f"({', '.join(two)} take 2 evaluations per step: use even NFE)")
             steps = max(n // calls_per_step(s) for s in fits)
             if any(s.startswith(GITS_PREFIX) for s in self.schedules) and steps >= self.grid_points:
                 raise ValueError(f"--nfe {n} needs {steps} steps, but a GITS schedule on --grid-points "
@@ -112,35 +107,9 @@ def load_model(cfg: BenchConfig):
     return KDEDenoiser(data)
 
 
-@torch.no_grad()
-def sample_many(denoiser, solver: str, sigmas, n: int, seed: int, shape, batch_size: int, *,
-                dtype=torch.float32, device=None, into=None, **options) -> torch.Tensor:
-    """Samples 0..n-1 from their seeded latents (in `dtype`, on `device`, default the denoiser's), by `solver`
-    with `options`, in the batches [0, B), [B, 2B), ... (B = batch_size) whatever the number of processes,
-    so torchrun gives the single-process result bit for bit (see gitscore.dist); sharded over torchrun
-    ranks by whole batches and gathered in order (on the CPU).
-
-    `into`: an array of shape (n, *shape) (e.g. a numpy memmap) that receives each batch as it is done,
-    so memory does not grow with n (single process only); it is returned instead of a tensor.
-    """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
-    if into is not None and dist.rank_world()[1] > 1:
-        raise ValueError("sample_many(into=...) writes in one process; under torchrun gather the result instead")
-    start, stop = dist.shard(n, batch_size=batch_size)
-    device, out = gits._default_device(denoiser) if device is None else torch.device(device), []
-    for b in range(start, stop, batch_size):
-        e = min(b + batch_size, stop)
-        x = float(sigmas[0]) * gits.latents(shape, seed, b, e, dtype).to(device)
-        x = SOLVERS[solver](denoiser, x, sigmas, **options).cpu()
-        if into is not None:
-            into[b:e] = x.numpy()
-        else:
-            out.append(x)
-    if into is not None:
-        return into
-    local = torch.cat(out) if out else torch.empty((0, *shape))
-    return dist.gather(local)
+def _samples(denoiser, solver: str, sigmas, n: int, seed: int, shape, batch_size: int) -> torch.Tensor:
+    """Samples 0..n-1 of the evaluation latents (gitscore.sampling.sample: sharded over torchrun ranks)."""
+    return sampling.sample(denoiser, solver, sigmas, n, seed=seed, shape=shape, batch_size=batch_size)
 
 
 @contextlib.contextmanager
@@ -216,13 +185,13 @@ def _reference(denoiser, cfg: BenchConfig, shape, out: Path, state: dict, reuse=
         if dist.is_main():
             atomic_write_bytes(path, save({"x": ref.contiguous()}))
         return ref
-    fine = polynomial(cfg.ref_steps, 0.002, 80.0)
+    fine = polynomial(cfg.ref_steps, SIGMA_MIN, SIGMA_MAX)
     t0 = time.perf_counter()
-    ref = sample_many(denoiser, "heun", fine, cfg.n_ref, cfg.eval_seed, shape, cfg.batch_size)
+    ref = _samples(denoiser, "heun", fine, cfg.n_ref, cfg.eval_seed, shape, cfg.batch_size)
     # Convergence check on a subset: the same solver on twice as many steps.
     n_chk = min(cfg.n_ref, 64)
-    finer = sample_many(denoiser, "heun", polynomial(2 * cfg.ref_steps, 0.002, 80.0), n_chk, cfg.eval_seed,
-                        shape, cfg.batch_size)
+    finer = _samples(denoiser, "heun", polynomial(2 * cfg.ref_steps, SIGMA_MIN, SIGMA_MAX), n_chk, cfg.eval_seed,
+                     shape, cfg.batch_size)
     state["reference"] = {"solver": "heun", "steps": cfg.ref_steps, "nfe": 2 * cfg.ref_steps,
                           "distance_to_2x_finer": metrics.reference_error(ref[:n_chk], finer),
                           "n_checked": n_chk, "seconds": time.perf_counter() - t0}
@@ -298,9 +267,9 @@ def _run_locked(cfg: BenchConfig, out: Path, progress: bool, command: str, refer
         if sched.startswith(GITS_PREFIX):
             sigmas = gits_sched[sched[len(GITS_PREFIX):]][steps]
         else:
-            sigmas = get_schedule(sched, steps, 0.002, 80.0)
+            sigmas = get_schedule(sched, steps, SIGMA_MIN, SIGMA_MAX)
         t0 = time.perf_counter()
-        x = sample_many(denoiser, solver, sigmas, n_samples, cfg.eval_seed, shape, cfg.batch_size)
+        x = _samples(denoiser, solver, sigmas, n_samples, cfg.eval_seed, shape, cfg.batch_size)
         per = metrics.rmse_per_sample(x[:cfg.n_ref], ref)
         row = {"model": cfg.model, "solver": solver, "schedule": sched, "nfe": nfe, "steps": steps,
                "ref_error": per.mean().item(), "ref_error_se": (per.std() / math.sqrt(len(per))).item(),

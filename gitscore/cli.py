@@ -12,18 +12,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from . import __version__
+from . import __version__, sampling
 from .gits import METRICS, search_info, teacher_grid
 from .checkpoints import atomic_path, atomic_write_bytes, check_output_dir, check_output_file, is_run_file
 from .schedules import SCHEDULES, get_schedule
-from .solvers import SOLVERS
+from .solvers import MULTISTEP, SOLVERS
 
 __all__ = ["main", "build_parser", "toy_gmm", "load_model", "format_schedule", "read_schedule",
            "MODELS", "FORMATS"]
 
 MODELS = ("fmnist", "kde", "gmm-toy")
 FORMATS = ("json", "diffusers", "k-diffusion", "comfyui", "list")
-ORDER_SOLVERS = ("dpmpp", "ipndm", "unipc", "deis")
 
 EXAMPLES = """\
 examples:
@@ -271,8 +270,8 @@ def _check_sample_args(args) -> None:
         raise ValueError(f"--out must be a .png path (the array goes next to it as .npy), got {args.out}")
     check_output_file(out, "--out")
     check_output_file(out.with_suffix(".npy"), "--out (its .npy)")
-    if args.order is not None and args.solver not in ORDER_SOLVERS:
-        raise ValueError(f"--order applies to the solvers {list(ORDER_SOLVERS)}, not {args.solver!r}")
+    if args.order is not None and args.solver not in MULTISTEP:
+        raise ValueError(f"--order applies to the solvers {list(MULTISTEP)}, not {args.solver!r}")
 
 
 def cmd_sample(args) -> int:
@@ -295,25 +294,22 @@ def cmd_sample(args) -> int:
         what = args.schedule
     print(f"sigmas: {_short(sigmas)}")
 
-    from .bench import sample_many
-    from .denoisers import CallCounter
-
-    D = CallCounter(model.denoiser)
     options = {k: v for k, v in (("order", args.order), ("afs", args.afs or None)) if v is not None}
     batch = args.batch_size or min(args.n, 256)
     # Batches go straight into the .npy (a memory map): memory does not grow with --n.
     with atomic_path(out.with_suffix(".npy")) as tmp:
         samples = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(args.n, *model.shape))
-        sample_many(D, args.solver, sigmas, args.n, args.seed, model.shape, batch, dtype=model.dtype,
-                    device=model.device, progress=args.progress, into=samples, **options)
+        sampling.sample(model.denoiser, args.solver, sigmas, args.n, seed=args.seed, shape=model.shape,
+                        batch_size=batch, dtype=model.dtype, device=model.device, progress=args.progress,
+                        into=samples, **options)
         samples.flush()
         image = samples.ndim == 4
         shown = np.array(samples[:GRID_MAX if image else SCATTER_MAX])
         del samples
-    n_batches = math.ceil(args.n / batch)
     pixels = _image_grid(shown) if image else _scatter(shown.reshape(len(shown), -1))
     atomic_write_bytes(out, _png_bytes(pixels))
-    print(f"{args.solver} on {what}: {len(sigmas) - 1} steps, NFE {D.calls // n_batches} per sample")
+    steps = len(sigmas) - 1
+    print(f"{args.solver} on {what}: {steps} steps, NFE {sampling.nfe(args.solver, steps, args.afs)} per sample")
     print(f"wrote {out} (the first {len(shown)}) and {out.with_suffix('.npy')} ({args.n} samples, "
           f"shape {tuple(model.shape)})")
     return 0
@@ -432,9 +428,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--solver", choices=sorted(SOLVERS), default="ipndm",
                    help="solver you intend to use: recorded in the metadata for --method gits (the search uses "
                         "--teacher); the solver tuned for by --method refine and oracle (oracle: euler, ipndm, dpmpp)")
-    p.add_argument("--method", choices=("gits", "refine", "oracle"), default="gits",
+    p.add_argument("--method", choices=("gits", "refine", "student_dp", "oracle"), default="gits",
                    help="gits (default); refine: GITS, then its coeff and sigmas tuned for --solver on the warm-up "
-                        "latents; oracle: Adam on the end-to-end error against Heun-256 on 32 more latents "
+                        "latents; student_dp: the DP carrying --solver's own state (euler, ipndm, dpmpp); oracle: Adam on the end-to-end error against Heun-256 on 32 more latents "
                         "(gitscore.optimal)")
     p.add_argument("--seed", type=_int_at_least(0), default=0, help="seed of the warm-up latents (default: 0)")
     p.add_argument("--format", choices=FORMATS, default="json", help="output format (default: json)")
@@ -453,7 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--schedule", choices=sorted(SCHEDULES) + ["gits"], default="polynomial",
                      help="time schedule (default: polynomial, EDM's rho=7)")
     src.add_argument("--sigmas-file", metavar="FILE", help="a schedule written by `gitscore search` (any format)")
-    p.add_argument("--order", type=int, help=f"order of the multistep solvers {', '.join(ORDER_SOLVERS)}")
+    p.add_argument("--order", type=int, help=f"order of the multistep solvers {', '.join(MULTISTEP)}")
     p.add_argument("--afs", action="store_true", help="analytical first step (saves one NFE)")
     p.add_argument("--n", type=_int_at_least(1), default=16, help="number of samples (default: 16)")
     p.add_argument("--seed", type=_int_at_least(0), default=0, help="seed of the sample latents; sample j depends only on (seed, j)")

@@ -1,6 +1,6 @@
 """Multi-process sampling with torch.distributed (torchrun): shard samples by index, gather in order.
 
-Each sample j has its own seeded latent (gitscore.gits.latents), so a rank computes samples
+Each sample j has its own seeded latent (gitscore.sampling.latents), so a rank computes samples
 [start, stop) and the gathered result holds the same samples as a single-process run. When are they
 bit-identical? The solvers' arithmetic is per sample, but a denoiser evaluates a whole batch, and
 batched kernels (convolutions, matmuls) may round a sample differently in a batch of another size
@@ -8,12 +8,9 @@ or composition (~1e-6 in float32). So results are bit-identical exactly when eve
 computed in the same batch (same batch_size, same batch boundaries), on the same device, dtype and
 library versions:
 
-- `shard(n, batch_size=B)` (used by bench.sample_many, hence `gitscore bench` and `gitscore sample`)
-  hands each rank whole batches of the single-process split [0, B), [B, 2B), ...: any number of
-  processes gives the single-process result bit for bit, for a given batch size;
-- `shard(n)` (batch_size=1, used by gits.warmup) splits samples evenly; the ranks' batches then start
-  at n * r // world, and match the single-process ones only when those starts are multiples of the
-  batch size (e.g. n = 1024, batch 256, 2 or 4 processes);
+- `shard(n, batch_size=B)` (used by gitscore.sampling.sample, hence GITS's warm-up, `gitscore bench`
+  and `gitscore sample`) hands each rank whole batches of the single-process split [0, B), [B, 2B), ...:
+  any number of processes gives the single-process result bit for bit, for a given batch size;
 - a different batch size may change the last bits of any sample whose denoiser computes in batches;
   a denoiser that computes each row on its own (Gaussian, GMM in float64) gives the same bits anyway.
 

@@ -11,10 +11,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
-from . import dist
-from .schedules import check_sigmas, polynomial
+from . import dist, sampling
+from .checks import check_int
+from .sampling import default_device, latents
+from .schedules import SIGMA_MAX, SIGMA_MIN, check_sigmas, polynomial
+from .solvers import SOLVERS
 
 __all__ = ["METRICS", "Warmup", "GITSResult", "teacher_grid", "model_grid", "latents", "warmup", "cost_matrix", "dp",
            "search_info", "search"]
@@ -41,17 +43,15 @@ class GITSResult:
     timings: dict = field(default_factory=dict)  # seconds: warmup, cost, dp
 
 
-def teacher_grid(n_points: int = 61, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0) -> torch.Tensor:
+def teacher_grid(n_points: int = 61, sigma_min: float = SIGMA_MIN, sigma_max: float = SIGMA_MAX, rho: float = 7.0) -> torch.Tensor:
     """The fine teacher grid of the official code: polynomial (rho=7) with n_points sigmas."""
-    if isinstance(n_points, bool) or not isinstance(n_points, int) or n_points < 2:
-        raise ValueError(f"n_points must be an integer >= 2, got {n_points!r}")
-    return polynomial(n_points - 1, sigma_min, sigma_max, rho)
+    return polynomial(check_int("n_points", n_points, 2) - 1, sigma_min, sigma_max, rho)
 
 
 def model_grid(denoiser, n_points: int = 61, rho: float = 7.0) -> torch.Tensor:
     """The teacher grid over the denoiser's own range: its `sigma_min` / `sigma_max` attributes where it has
     them (a diffusers model: the sigmas of its first and last timestep), else EDM's [0.002, 80]."""
-    lo, hi = getattr(denoiser, "sigma_min", 0.002), getattr(denoiser, "sigma_max", 80.0)
+    lo, hi = getattr(denoiser, "sigma_min", SIGMA_MIN), getattr(denoiser, "sigma_max", SIGMA_MAX)
     try:
         ok = not isinstance(lo, bool) and not isinstance(hi, bool) and 0 < float(lo) < float(hi) < math.inf
     except (TypeError, ValueError, RuntimeError):
@@ -62,30 +62,9 @@ def model_grid(denoiser, n_points: int = 61, rho: float = 7.0) -> torch.Tensor:
     return teacher_grid(n_points, float(lo), float(hi), rho)
 
 
-def _check_int(name, value, lo, hi=None):
-    ok = not isinstance(value, bool) and isinstance(value, (int, np.integer)) and value >= lo and (hi is None or value <= hi)
-    if not ok:
-        rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
-        raise ValueError(f"{name} must be an integer {rng}, got {value!r}")
-    return int(value)
-
-
-def latents(shape, seed: int, start: int, stop: int, dtype=torch.float64) -> torch.Tensor:
-    """Standard normal latents for samples start..stop-1; sample j depends only on (seed, j)."""
-    seed = _check_int("seed", seed, 0)
-    z = torch.empty((stop - start, *shape), dtype=torch.float64)
-    for row, j in enumerate(range(start, stop)):
-        s = int(np.random.SeedSequence([seed, j]).generate_state(1, dtype=np.uint64)[0])
-        z[row] = torch.randn(tuple(shape), generator=torch.Generator().manual_seed(s), dtype=torch.float64)
-    return z.to(dtype)
-
-
-def _default_device(denoiser):
-    """Where a denoiser computes: its parameters' device, its `device` attribute (KDE), else the CPU."""
-    if isinstance(denoiser, torch.nn.Module):
-        for p in denoiser.parameters():
-            return p.device
-    return torch.device(getattr(denoiser, "device", "cpu"))
+# Kept for gitscore.optimal until it calls gitscore.checks / gitscore.sampling itself.
+_check_int = check_int
+_default_device = default_device
 
 
 @torch.no_grad()
@@ -98,39 +77,36 @@ def warmup(denoiser, shape, n_samples: int = 256, *, grid=None, teacher: str = "
     teacher_options={"afs": True} d_0 is the analytical first step (as there), and for a unipc teacher
     denoised_i is UniPC's reused predictor evaluation, so prefer ipndm / euler / heun as teachers.
     """
-    from .solvers import SOLVERS  # late import: solvers is optional for dp / cost_matrix users
-
     if teacher not in SOLVERS:
         raise ValueError(f"teacher must be one of {sorted(SOLVERS)}, got {teacher!r}")
-    n_samples = _check_int("n_samples", n_samples, 1)
-    batch_size = min(n_samples, 256) if batch_size is None else _check_int("batch_size", batch_size, 1)
-    seed = _check_int("seed", seed, 0)
+    n_samples = check_int("n_samples", n_samples, 1)
+    batch_size = min(n_samples, 256) if batch_size is None else check_int("batch_size", batch_size, 1)
     shape = tuple(int(s) for s in shape)
     grid = teacher_grid() if grid is None else check_sigmas(grid).to(torch.float64)
-    device = _default_device(denoiser) if device is None else torch.device(device)
-    solver, options, M = SOLVERS[teacher], dict(teacher_options or {}), len(grid)
+    device = default_device(denoiser) if device is None else torch.device(device)
+    M = len(grid)
 
-    # Under torchrun each rank runs its own slice of the samples; they are gathered in order at the end.
-    lo, hi = dist.shard(n_samples)
+    # Under torchrun each rank holds its own batches' states; they are gathered in order at the end.
+    lo, hi = sampling.shard(n_samples, batch_size)
     xs = torch.empty((M, hi - lo, *shape), dtype=dtype, device=device)
     ds = torch.empty((M - 1, hi - lo, *shape), dtype=dtype, device=device)
+    seen = {}
+
+    # The teacher's own state and direction at every grid point, from the solver's callback.
+    def record(info):
+        i, a, b, x = info["i"], info["start"] - lo, info["stop"] - lo, info["x"]
+        xs[i, a:b] = x
+        ds[i, a:b] = (x - info["denoised"]) / float(grid[i])
+        seen.setdefault(info["start"], []).append(i)
+
     t0 = time.perf_counter()
-    starts = range(lo, hi, batch_size)
-    for start in tqdm(starts, desc="GITS warm-up", disable=not progress):
-        stop = min(start + batch_size, hi)
-        a, b, seen = start - lo, stop - lo, []
-
-        # The teacher's own state and direction at every grid point, from the solver's callback.
-        def record(info):
-            i, x, den = info["i"], info["x"], info["denoised"]
-            xs[i, a:b] = x
-            ds[i, a:b] = (x - den) / float(grid[i])
-            seen.append(i)
-
-        x = float(grid[0]) * latents(shape, seed, start, stop, dtype).to(device)
-        xs[M - 1, a:b] = solver(denoiser, x, grid, callback=record, progress=progress and len(starts) == 1, **options)
-        if sorted(seen) != list(range(M - 1)):
-            raise RuntimeError(f"teacher {teacher!r} reported steps {sorted(set(seen))[:5]}..., expected 0..{M - 2}")
+    x_0 = sampling.sample(denoiser, teacher, grid, n_samples, seed=seed, shape=shape, batch_size=batch_size,
+                          dtype=dtype, device=device, callback=record, progress=progress, desc="GITS warm-up",
+                          **dict(teacher_options or {}))
+    for steps in seen.values():
+        if sorted(steps) != list(range(M - 1)):
+            raise RuntimeError(f"teacher {teacher!r} reported steps {sorted(set(steps))[:5]}..., expected 0..{M - 2}")
+    xs[M - 1] = x_0[lo:hi].to(device)
     if dist.rank_world()[1] > 1:
         xs = dist.gather(xs.transpose(0, 1).contiguous()).transpose(0, 1)
         ds = dist.gather(ds.transpose(0, 1).contiguous()).transpose(0, 1)
@@ -221,7 +197,7 @@ def dp(cost, n_steps: int, coeff: float = 1.15) -> list[int]:
     M = C.shape[0]
     if not np.isfinite(C[np.triu_indices(M, 1)]).all():
         raise ValueError("cost must be finite for every i < j (entries with i >= j are ignored)")
-    K = _check_int("n_steps", n_steps, 1, M - 1)
+    K = check_int("n_steps", n_steps, 1, M - 1)
     _check_coeff(coeff)
 
     with np.errstate(over="ignore", invalid="ignore"):
@@ -278,7 +254,7 @@ def search_info(denoiser, shape, n_steps: int, *, n_warmup: int = 256, grid=None
     """
     _check_metric(metric)
     grid = model_grid(denoiser) if grid is None else check_sigmas(grid).to(torch.float64)
-    _check_int("n_steps", n_steps, 1, len(grid) - 1)
+    check_int("n_steps", n_steps, 1, len(grid) - 1)
     _check_coeff(coeff)
 
     w = warmup(denoiser, shape, n_warmup, grid=grid, teacher=teacher, seed=seed, batch_size=batch_size,

@@ -5,8 +5,14 @@ import math
 
 import torch
 
+from .checks import check_int
+
 __all__ = ["polynomial", "logsnr", "time_uniform", "vp_sigma", "vp_sigma_inv", "check_sigmas",
-           "SCHEDULES", "get_schedule", "VP_BETA_D", "VP_BETA_MIN"]
+           "SCHEDULES", "get_schedule", "VP_BETA_D", "VP_BETA_MIN", "SIGMA_MIN", "SIGMA_MAX"]
+
+# EDM's sigma range (Karras et al. 2022, Sec. 5): the default of every schedule, grid and closed-form denoiser.
+SIGMA_MIN = 0.002
+SIGMA_MAX = 80.0
 
 # EDM's VP-SDE constants (Karras et al. 2022, Table 1).
 VP_BETA_D = 19.9
@@ -14,8 +20,7 @@ VP_BETA_MIN = 0.1
 
 
 def _check(n, sigma_min, sigma_max):
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n (number of steps) must be an integer >= 1, got {n!r}")
+    check_int("n (number of steps)", n, 1)
     if not (math.isfinite(sigma_min) and math.isfinite(sigma_max)):
         raise ValueError(f"sigma_min and sigma_max must be finite, got {sigma_min!r}, {sigma_max!r}")
     if not 0 < sigma_min < sigma_max:
@@ -46,7 +51,7 @@ def _finish(sigmas: torch.Tensor, sigma_min: float, sigma_max: float, args: str)
     return sigmas
 
 
-def polynomial(n: int, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 7.0) -> torch.Tensor:
+def polynomial(n: int, sigma_min: float = SIGMA_MIN, sigma_max: float = SIGMA_MAX, rho: float = 7.0) -> torch.Tensor:
     """EDM's polynomial schedule (Karras et al. 2022, Eq. 5): uniform in sigma**(1/rho)."""
     _check(n, sigma_min, sigma_max)
     _check_rho(rho)
@@ -60,7 +65,7 @@ def polynomial(n: int, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: f
     return _finish(sigmas, sigma_min, sigma_max, f"rho={rho!r}, sigma_min={sigma_min!r}, sigma_max={sigma_max!r}")
 
 
-def logsnr(n: int, sigma_min: float = 0.002, sigma_max: float = 80.0) -> torch.Tensor:
+def logsnr(n: int, sigma_min: float = SIGMA_MIN, sigma_max: float = SIGMA_MAX) -> torch.Tensor:
     """Uniform in log sigma (= uniform in log-SNR), as DPM-Solver recommends."""
     _check(n, sigma_min, sigma_max)
     ramp = torch.linspace(0, 1, n + 1, dtype=torch.float64)
@@ -80,7 +85,7 @@ def vp_sigma_inv(sigma, beta_d: float = VP_BETA_D, beta_min: float = VP_BETA_MIN
     return (torch.sqrt(beta_min ** 2 + 2 * beta_d * torch.log1p(sigma ** 2)) - beta_min) / beta_d
 
 
-def time_uniform(n: int, sigma_min: float = 0.002, sigma_max: float = 80.0, rho: float = 1.0) -> torch.Tensor:
+def time_uniform(n: int, sigma_min: float = SIGMA_MIN, sigma_max: float = SIGMA_MAX, rho: float = 1.0) -> torch.Tensor:
     """Grid uniform in VP time t**(1/rho) (rho=1: time-uniform as DDIM; rho=2: time-quadratic)."""
     _check(n, sigma_min, sigma_max)
     _check_rho(rho)
@@ -101,11 +106,11 @@ SCHEDULES = {
     "polynomial": polynomial,
     "logsnr": logsnr,
     "time_uniform": time_uniform,
-    "time_quadratic": lambda n, sigma_min=0.002, sigma_max=80.0: time_uniform(n, sigma_min, sigma_max, rho=2.0),
+    "time_quadratic": lambda n, sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX: time_uniform(n, sigma_min, sigma_max, rho=2.0),
 }
 
 
-def get_schedule(name: str, n: int, sigma_min: float = 0.002, sigma_max: float = 80.0, **kw) -> torch.Tensor:
+def get_schedule(name: str, n: int, sigma_min: float = SIGMA_MIN, sigma_max: float = SIGMA_MAX, **kw) -> torch.Tensor:
     """Look a base schedule up by name (see SCHEDULES)."""
     if name not in SCHEDULES:
         raise ValueError(f"schedule must be one of {sorted(SCHEDULES)}, got {name!r}")
@@ -124,3 +129,15 @@ def check_sigmas(sigmas) -> torch.Tensor:
     if not (sigmas[1:] < sigmas[:-1]).all():
         raise ValueError("sigmas must be strictly decreasing (from sigma_max to sigma_min)")
     return sigmas
+
+
+# GITS schedules the authors published for CIFAR-10 (EDM's unconditional VP network), keyed by NFE,
+# as printed there (4 decimals). Source: github.com/zju-pi/diff-sampler, gits-main/README.md
+# ("You can specify the time schedule directly with a list of timestamps") and gits-main/launch.sh
+# (section B, same list), commit 20a0e1d: `--solver=ipndm --max_order=4 --dataset_name=cifar10
+# --t_steps=[80,10.9836,3.8811,1.584,0.5666,0.1698,0.002]`. Every value is a point of the 61-point
+# teacher grid (indices 0, 19, 27, 33, 39, 45, 60), i.e. a DP path of the default search. No other
+# NFE's schedule is printed in the repository or the paper's text we could read.
+PAPER_GITS_CIFAR10 = {
+    6: (80.0, 10.9836, 3.8811, 1.584, 0.5666, 0.1698, 0.002),
+}

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import sys
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -35,7 +36,7 @@ from tqdm import trange
 from .schedules import check_sigmas, vp_sigma_inv
 
 __all__ = ["sample_euler", "sample_heun", "sample_dpm2", "sample_dpmpp", "sample_ipndm", "sample_unipc",
-           "sample_deis", "SOLVERS", "sample"]
+           "sample_deis", "SOLVERS", "SolverInfo", "SOLVER_INFO", "calls_per_step", "MULTISTEP", "sample"]
 
 # Fixed Adams-Bashforth coefficients (newest derivative first) used by iPNDM.
 IPNDM_COEFFS = {1: (1.0,), 2: (3 / 2, -1 / 2), 3: (23 / 12, -16 / 12, 5 / 12), 4: (55 / 24, -59 / 24, 37 / 24, -9 / 24)}
@@ -220,7 +221,7 @@ def sample_dpmpp(denoiser, x, sigmas, *, callback=None, progress=False, order=3,
 
     lower_order_final (the DPM-Solver++ / diff-sampler default) drops to order 2 and 1 on the last two steps.
     """
-    _check_order(order, (1, 2, 3))
+    _check_order(order, SOLVER_INFO["dpmpp"].orders)
     t_steps = _prepare(x, sigmas)
     n = len(t_steps) - 1
     old_denoised, old_lambdas = [], []
@@ -246,7 +247,7 @@ def sample_ipndm(denoiser, x, sigmas, *, callback=None, progress=False, order=4,
     variable_step=True integrates the Lagrange interpolant of d in sigma exactly over each step
     (the variable-step iPNDM, "ipndm_v"; equal to the fixed one on a uniform sigma grid).
     """
-    _check_order(order, (1, 2, 3, 4))
+    _check_order(order, SOLVER_INFO["ipndm"].orders)
     t_steps = _prepare(x, sigmas)
     old_d = []
     for i in trange(len(t_steps) - 1, disable=not progress):
@@ -272,7 +273,7 @@ def sample_deis(denoiser, x, sigmas, *, callback=None, progress=False, order=3, 
     sum_j [int_sigma^sigma_next l_j(t(s)) ds] d_j, with l_j the Lagrange basis on the past VP times
     (t = schedules.vp_sigma_inv). Interpolating in sigma instead would be ipndm(variable_step=True).
     """
-    _check_order(order, (1, 2, 3, 4))
+    _check_order(order, SOLVER_INFO["deis"].orders)
     t_steps = _prepare(x, sigmas)
     old_d = []
     for i in trange(len(t_steps) - 1, disable=not progress):
@@ -313,7 +314,7 @@ def sample_unipc(denoiser, x, sigmas, *, callback=None, progress=False, order=3,
     The corrector's denoiser call at the predicted point is reused by the next step (1 NFE per step);
     no corrector after the final step. lower_order_final as in sample_dpmpp.
     """
-    _check_order(order, (1, 2, 3))
+    _check_order(order, SOLVER_INFO["unipc"].orders)
     t_steps = _prepare(x, sigmas)
     n = len(t_steps) - 1
     old_denoised = [_first_denoised(denoiser, x, t_steps[0], 0, afs)]
@@ -352,6 +353,34 @@ SOLVERS = {
     "unipc": sample_unipc,
     "deis": sample_deis,
 }
+
+
+class SolverInfo(NamedTuple):
+    """What a caller needs to know of a registered solver without running it."""
+    order: int            # order of accuracy with the default options (multistep: the `order` option's default)
+    calls_per_step: int   # denoiser evaluations per step (NFE = steps * calls_per_step, minus one with afs)
+    orders: tuple         # allowed values of the `order` option; () for a solver without one
+
+
+SOLVER_INFO = {
+    "euler": SolverInfo(1, 1, ()),
+    "heun": SolverInfo(2, 2, ()),
+    "dpm2": SolverInfo(2, 2, ()),
+    "dpmpp": SolverInfo(3, 1, (1, 2, 3)),
+    "ipndm": SolverInfo(4, 1, (1, 2, 3, 4)),
+    "unipc": SolverInfo(3, 1, (1, 2, 3)),
+    "deis": SolverInfo(3, 1, (1, 2, 3, 4)),
+}
+
+# Multistep solvers: they take an `order` option.
+MULTISTEP = tuple(name for name, info in SOLVER_INFO.items() if info.orders)
+
+
+def calls_per_step(name: str) -> int:
+    """Denoiser evaluations per step of the solver registered under `name` (2 for heun and dpm2, else 1)."""
+    if name not in SOLVER_INFO:
+        raise ValueError(f"solver must be one of {sorted(SOLVERS)}, got {name!r}")
+    return SOLVER_INFO[name].calls_per_step
 
 
 def sample(name, denoiser, x, sigmas, **kw):

@@ -50,4 +50,5 @@ def test_bad_config():
         _cfg(solvers=["rk4"]).validate()
     with pytest.raises(ValueError, match="schedules must be among"):
         _cfg(schedules=["gits_cosine"]).validate()
-    assert bench.calls_per_step("heun") == 2 and bench.calls_per_step("ipndm") == 1
+    with pytest.raises(ValueError, match="heun, dpm2 take 2 evaluations per step"):
+        _cfg(solvers=["heun", "dpm2"], nfes=[3]).validate()

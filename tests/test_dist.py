@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from gitscore import bench, dist, gits
+from gitscore import dist, gits, sampling
 from gitscore.denoisers import GMMDenoiser
 
 
@@ -37,6 +37,6 @@ def test_torchrun_two_processes_match_single(tmp_path):
     g = torch.Generator().manual_seed(0)
     D = GMMDenoiser(torch.tensor([0.3, 0.7]), torch.randn(2, 16, generator=g), torch.tensor([0.05, 0.2]))
     w = gits.warmup(D, (16,), 10, grid=gits.teacher_grid(13), seed=3, batch_size=3, dtype=torch.float64)
-    x = bench.sample_many(D, "ipndm", gits.teacher_grid(6), 9, 5, (16,), 2)
+    x = sampling.sample(D, "ipndm", gits.teacher_grid(6), 9, seed=5, shape=(16,), batch_size=2)
     assert torch.equal(got["xs"], w.xs) and torch.equal(got["ds"], w.ds)
     assert torch.equal(got["x"], x)

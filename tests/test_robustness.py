@@ -168,35 +168,7 @@ def test_kde_at_vanishing_sigma_is_the_nearest_point(dtype):
         assert torch.equal(D, kde.points(torch.tensor([3, 17, 30])).to(dtype)), sigma
 
 
-# ---------------------------------------------------------------- 10: batch split
-
-def test_sample_many_batches_do_not_depend_on_the_number_of_processes(monkeypatch):
-    """Every sample is computed in the batch it has in one process, whatever the number of ranks."""
-    seen = []
-
-    def D(x, s):  # records the batch each latent is computed in
-        seen.append(tuple(x[:, 0].tolist()))
-        return 0 * x
-
-    sigmas = schedules.polynomial(1)
-    one = bench.sample_many(D, "euler", sigmas, 11, 0, (3,), 4, dtype=torch.float64)
-    single = sorted(seen)
-    for world in (2, 3, 5):
-        seen.clear()
-        parts = []
-        for rank in range(world):
-            monkeypatch.setattr(dist, "rank_world", lambda r=rank: (r, world))
-            monkeypatch.setattr(dist, "gather", lambda t: t)
-            parts.append(bench.sample_many(D, "euler", sigmas, 11, 0, (3,), 4, dtype=torch.float64))
-        assert sorted(seen) == single and torch.equal(torch.cat(parts), one)
-    monkeypatch.undo()
-    for B in (1, 4, 11):  # a per-row denoiser gives the same bits for any batch size
-        gauss = GaussianDenoiser(torch.zeros(3), torch.tensor([0.1, 1.0, 2.0]))
-        assert torch.equal(bench.sample_many(gauss, "heun", schedules.polynomial(4), 11, 0, (3,), B,
-                                             dtype=torch.float64),
-                           bench.sample_many(gauss, "heun", schedules.polynomial(4), 11, 0, (3,), 11,
-                                             dtype=torch.float64))
-
+# ---------------------------------------------------------------- 10: batch split (see also tests/test_sampling.py)
 
 def test_shard_by_batches():
     for n, B, world in itertools.product((0, 1, 7, 10, 257), (1, 3, 256), (1, 2, 3, 8)):

@@ -198,3 +198,30 @@ def test_nan_names_step_and_sigma(problem, name):
         solvers.sample(name, nan_den, x, sigmas)
     with pytest.raises(FloatingPointError, match="step 0"):
         solvers.sample(name, lambda y, s: den(y, s) * float("inf"), x, sigmas)
+
+
+def test_solver_info_matches_the_solvers():
+    """SOLVER_INFO (the registry's metadata) says what the solvers do: NFE per step and their order option."""
+    import inspect
+
+    from gitscore.denoisers import CallCounter, GaussianDenoiser
+    from gitscore.solvers import MULTISTEP, SOLVER_INFO, SOLVERS, calls_per_step
+
+    assert set(SOLVER_INFO) == set(SOLVERS)
+    gauss = GaussianDenoiser(torch.zeros(2), torch.tensor([0.5, 2.0]))
+    x = 80 * torch.randn(3, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    for name, info in SOLVER_INFO.items():
+        for afs in (False, True):
+            D = CallCounter(gauss)
+            SOLVERS[name](D, x, polynomial(5), afs=afs)
+            assert D.calls == 5 * calls_per_step(name) - afs, name
+        params = inspect.signature(SOLVERS[name]).parameters
+        assert ("order" in params) == (name in MULTISTEP) == bool(info.orders), name
+        if info.orders:
+            assert params["order"].default == info.order and max(info.orders) >= info.order
+            for order in info.orders:
+                SOLVERS[name](gauss, x, polynomial(5), order=order)
+            with pytest.raises(ValueError, match="order must be one of"):
+                SOLVERS[name](gauss, x, polynomial(5), order=max(info.orders) + 1)
+    with pytest.raises(ValueError, match="solver must be one of"):
+        calls_per_step("rk4")

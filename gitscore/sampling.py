@@ -1,0 +1,92 @@
+"""Seeded sampling: per-sample latents, the denoiser's device, and the batched, torchrun-sharded loop.
+
+Sample j starts from the latent `latents(shape, seed, j, j + 1)`, which depends only on (seed, j), so a
+sample does not change with the batch size or the number of processes. `sample` runs a registered
+solver on samples 0..n-1 in the batches [0, B), [B, 2B), ... of one process whatever the number of
+torchrun ranks (each rank takes whole batches, see gitscore.dist), so every sample is computed in the
+same batch: torchrun gives the single-process result bit for bit. GITS's warm-up, `gitscore bench` and
+`gitscore sample` all draw their samples here.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from . import dist
+from .checks import check_int
+from .solvers import SOLVERS, calls_per_step
+
+__all__ = ["latents", "default_device", "shard", "sample", "nfe"]
+
+
+def latents(shape, seed: int, start: int, stop: int, dtype=torch.float64) -> torch.Tensor:
+    """Standard normal latents for samples start..stop-1; sample j depends only on (seed, j)."""
+    seed = check_int("seed", seed, 0)
+    z = torch.empty((stop - start, *shape), dtype=torch.float64)
+    for row, j in enumerate(range(start, stop)):
+        s = int(np.random.SeedSequence([seed, j]).generate_state(1, dtype=np.uint64)[0])
+        z[row] = torch.randn(tuple(shape), generator=torch.Generator().manual_seed(s), dtype=torch.float64)
+    return z.to(dtype)
+
+
+def default_device(denoiser) -> torch.device:
+    """Where a denoiser computes: its parameters' device, its `device` attribute (KDE), else the CPU."""
+    if isinstance(denoiser, torch.nn.Module):
+        for p in denoiser.parameters():
+            return p.device
+    return torch.device(getattr(denoiser, "device", "cpu"))
+
+
+def shard(n: int, batch_size: int) -> tuple[int, int]:
+    """The samples [start, stop) this process computes: whole batches of the single-process split."""
+    return dist.shard(n, batch_size=batch_size)
+
+
+def nfe(solver: str, steps: int, afs: bool = False) -> int:
+    """Denoiser evaluations per sample of `steps` steps of `solver` (the analytical first step saves one)."""
+    return steps * calls_per_step(solver) - (1 if afs else 0)
+
+
+@torch.no_grad()
+def sample(denoiser, solver: str, sigmas, n: int, *, seed: int, shape, batch_size: int | None = None,
+           dtype=torch.float32, device=None, callback=None, into=None, progress: bool = False,
+           desc: str = "sampling", **options) -> torch.Tensor:
+    """Samples 0..n-1 from x_T = sigmas[0] * latents(shape, seed, j, j + 1), by `solver` with `options`.
+
+    Batches of `batch_size` (default: all n, at most 256), in `dtype` on `device` (default: the
+    denoiser's); under torchrun each rank runs whole batches and the results are gathered in order, so
+    any number of processes returns the single-process tensor bit for bit (on the CPU).
+    `callback(info)`: the solver's per-step dict {i, x, sigma, sigma_next, denoised} plus "start" and
+    "stop", the indices of the batch's first and one-past-last samples.
+    `into`: an array of shape (n, *shape) (e.g. a numpy memmap) that receives each batch as it is done,
+    so memory does not grow with n (single process only); it is returned instead of a tensor.
+    """
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {sorted(SOLVERS)}, got {solver!r}")
+    n = check_int("n", n, 1)
+    seed = check_int("seed", seed, 0)
+    batch_size = min(n, 256) if batch_size is None else check_int("batch_size", batch_size, 1)
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be callable or None, got {type(callback).__name__}")
+    if into is not None and dist.rank_world()[1] > 1:
+        raise ValueError("sample(into=...) writes in one process; under torchrun gather the result instead")
+    shape = tuple(int(s) for s in shape)
+    device = default_device(denoiser) if device is None else torch.device(device)
+    start, stop = shard(n, batch_size)
+    starts = range(start, stop, batch_size)
+    out = []
+    for b in tqdm(starts, desc=desc, disable=not progress or len(starts) < 2):
+        e = min(b + batch_size, stop)
+        x = float(sigmas[0]) * latents(shape, seed, b, e, dtype).to(device)
+        hook = None if callback is None else (lambda info, b=b, e=e: callback(dict(info, start=b, stop=e)))
+        x = SOLVERS[solver](denoiser, x, sigmas, callback=hook, progress=progress and len(starts) == 1,
+                            **options).cpu()
+        if into is not None:
+            into[b:e] = x.numpy()
+        else:
+            out.append(x)
+    if into is not None:
+        return into
+    local = torch.cat(out) if out else torch.empty((0, *shape), dtype=dtype)
+    return dist.gather(local)
