@@ -68,3 +68,15 @@ def test_bad_rho_and_name():
 def test_check_sigmas_rejects(bad):
     with pytest.raises(ValueError, match="sigmas"):
         S.check_sigmas(torch.tensor(bad, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("nfe", sorted(S.PAPER_GITS_CIFAR10))
+def test_published_gits_schedule_is_a_dp_path_on_the_teacher_grid(nfe):
+    """The published CIFAR-10 GITS schedule: nfe steps from 80 to 0.002, strictly decreasing, and every
+    sigma a point of the 61-point polynomial teacher grid (as printed, 4 decimals), in grid order."""
+    s = S.check_sigmas(torch.tensor(S.PAPER_GITS_CIFAR10[nfe], dtype=torch.float64))
+    assert len(s) == nfe + 1 and s[0].item() == 80.0 and s[-1].item() == 0.002
+    grid = S.polynomial(60, 0.002, 80.0)  # gitscore.gits.teacher_grid(61)
+    idx = (grid[None, :] - s[:, None]).abs().argmin(1)
+    assert torch.allclose(grid[idx], s, rtol=0, atol=5e-5)  # equal up to the 4-decimal rounding
+    assert idx[0] == 0 and idx[-1] == 60 and bool((idx.diff() > 0).all())
