@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from . import dist, gits, metrics, sampling
+from . import dist, gits, metrics, models, sampling
 from .checkpoints import atomic_write_bytes, check_output_dir
 from .schedules import SCHEDULES, SIGMA_MAX, SIGMA_MIN, get_schedule, polynomial
 from .solvers import SOLVER_INFO, SOLVERS, calls_per_step
@@ -49,7 +49,7 @@ class BenchConfig:
     grid_points: int = 61
     teacher: str = "ipndm"
     coeff: float = 1.15
-    kde_size: int = 60000              # training images in the KDE denoiser
+    kde_size: int = 60000              # training images in the KDE denoiser (gitscore.models.kde_subset)
     batch_size: int = 500
 
     def validate(self):
@@ -96,15 +96,8 @@ INT_FIELDS = {"n_fd": 0, "n_ref": 1, "ref_steps": 1, "eval_seed": 0, "warmup_see
 
 
 def load_model(cfg: BenchConfig):
-    if cfg.model == "fmnist":
-        from .nets import load_pretrained
-        return load_pretrained("fmnist_edm")
-    from .data import fashion_mnist
-    from .denoisers import KDEDenoiser
-    data = fashion_mnist("train")[0]
-    if cfg.kde_size < len(data):
-        data = data[torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:cfg.kde_size]]
-    return KDEDenoiser(data)
+    """The model of the run (gitscore.models; the KDE on kde_size training images, models.kde_subset's rule)."""
+    return models.load_model(cfg.model, kde_size=cfg.kde_size if cfg.model == "kde" else None)
 
 
 def _samples(denoiser, solver: str, sigmas, n: int, seed: int, shape, batch_size: int) -> torch.Tensor:
@@ -247,9 +240,8 @@ def _run_locked(cfg: BenchConfig, out: Path, progress: bool, command: str, refer
     state["command"] = command
     state["git_commit"] = _git_commit()
     t_start = time.perf_counter() - state.get("wall_time_s", 0.0)
-    shape = (1, 28, 28)
-
-    denoiser = load_model(cfg)
+    model = load_model(cfg)
+    denoiser, shape = model.denoiser, model.shape
     ref = _reference(denoiser, cfg, shape, out, state, reference_from)
     gits_sched = _gits_schedules(denoiser, cfg, shape, state)
     # FD is scored by the main rank only (the others' state is never written).

@@ -6,7 +6,7 @@ import io
 import json
 import math
 import sys
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
@@ -15,13 +15,12 @@ import torch
 from . import __version__, sampling
 from .gits import METRICS, search_info, teacher_grid
 from .checkpoints import atomic_path, atomic_write_bytes, check_output_dir, check_output_file, is_run_file
+from .models import MODELS, Model, fmnist_images, load_model
 from .schedules import SCHEDULES, get_schedule
 from .solvers import MULTISTEP, SOLVERS
 
-__all__ = ["main", "build_parser", "toy_gmm", "load_model", "format_schedule", "read_schedule",
-           "MODELS", "FORMATS"]
+__all__ = ["main", "build_parser", "format_schedule", "read_schedule", "FORMATS"]
 
-MODELS = ("fmnist", "kde", "gmm-toy")
 FORMATS = ("json", "diffusers", "k-diffusion", "comfyui", "list")
 
 EXAMPLES = """\
@@ -34,30 +33,6 @@ examples:
   gitscore train --out runs/mine --steps 20000 --export runs/mine/model.safetensors
   gitscore bench --help                                             # benchmarks (gitscore.bench)
 """
-
-
-def toy_gmm(dim: int = 2):
-    """8 isotropic Gaussians (std 0.1) on the unit circle in the first two coordinates of R^dim: a closed-form toy."""
-    from .denoisers import GMMDenoiser
-
-    if isinstance(dim, bool) or not isinstance(dim, int) or dim < 2:
-        raise ValueError(f"dim must be an integer >= 2, got {dim!r}")
-    angle = 2 * math.pi * torch.arange(8, dtype=torch.float64) / 8
-    means = torch.zeros(8, dim, dtype=torch.float64)
-    means[:, 0], means[:, 1] = angle.cos(), angle.sin()
-    return GMMDenoiser(torch.full((8,), 1 / 8, dtype=torch.float64), means, 0.01)
-
-
-@dataclass
-class Model:
-    """A denoiser with what the commands need to drive it."""
-    denoiser: object
-    shape: tuple          # one sample's shape
-    dtype: torch.dtype    # the state's dtype for the solvers
-    device: torch.device
-    sigma_min: float
-    sigma_max: float
-    label: str            # recorded in the schedule's metadata
 
 
 def _device(name) -> torch.device:
@@ -79,49 +54,6 @@ def _device(name) -> torch.device:
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise ValueError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here")
     return dev
-
-
-def _images(split: str) -> torch.Tensor:
-    """Fashion-MNIST images of a split; an unreadable data file is a ValueError naming the data folder."""
-    import gzip
-    import zlib
-
-    from .data import ENV_VAR, fashion_mnist
-
-    try:
-        return fashion_mnist(split)[0]
-    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
-        raise ValueError(f"the Fashion-MNIST {split} files (${ENV_VAR} or the Debian package's folder) are not "
-                         f"valid gzip IDX files ({e}); reinstall or re-download them") from None
-
-
-def load_model(name: str, *, checkpoint=None, kde_size=None, device="auto") -> Model:
-    """The denoiser behind --model: the shipped (or --checkpoint) Fashion-MNIST net, the exact KDE, or the toy GMM."""
-    dev = _device(device)
-    if name == "gmm-toy":
-        D = toy_gmm(2)
-        return Model(D, (2,), torch.float64, dev, D.sigma_min, D.sigma_max, "gmm-toy")
-    if name == "kde":
-        from .denoisers import KDEDenoiser
-
-        images = _images("train")
-        if kde_size is not None:
-            if not 1 <= kde_size <= len(images):
-                raise ValueError(f"--kde-size must be in [1, {len(images)}], got {kde_size}")
-            images = images[:kde_size]
-        D = KDEDenoiser(images, device=dev)
-        return Model(D, (1, 28, 28), torch.float32, dev, D.sigma_min, D.sigma_max, f"kde (N={len(images)})")
-    if name == "fmnist":
-        from .nets import CheckpointError, load_checkpoint, load_pretrained
-
-        try:
-            D = load_checkpoint(checkpoint, dev) if checkpoint else load_pretrained("fmnist_edm", device=dev)
-        except CheckpointError as e:
-            raise CheckpointError(f"{e}. Train a model with `gitscore train --out DIR --export PATH` and pass "
-                                  "--checkpoint PATH, or try --model gmm-toy / kde") from None
-        label = f"fmnist ({checkpoint})" if checkpoint else "fmnist (shipped fmnist_edm)"
-        return Model(D, (1, 28, 28), torch.float32, dev, D.sigma_min, D.sigma_max, label)
-    raise ValueError(f"model must be one of {list(MODELS)}, got {name!r}")
 
 
 def format_schedule(sigmas, fmt: str, metadata: dict | None = None) -> str:
@@ -169,7 +101,7 @@ def _short(sigmas) -> str:
 # ---------------------------------------------------------------- search
 
 def _model_from_args(args) -> Model:
-    return load_model(args.model, checkpoint=args.checkpoint, kde_size=args.kde_size, device=args.device)
+    return load_model(args.model, checkpoint=args.checkpoint, kde_size=args.kde_size, device=_device(args.device))
 
 
 def _gits(args, model: Model, n_steps: int, seed: int):
@@ -332,7 +264,7 @@ def cmd_train(args) -> int:
     config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                          checkpoint_every=args.checkpoint_every, snapshot_every=args.snapshot_every,
                          lr_decay_from=args.lr_decay_from)
-    images = _images("train")
+    images = fmnist_images("train")
     _, step = train(images, args.out, config, device=_device(args.device), progress=not args.quiet,
                     allow_config_change=args.allow_config_change)
     print(f"trained to step {step}; checkpoints in {args.out} (rerun the same command to resume)")
@@ -384,10 +316,13 @@ def _positive_float(text):
 def _model_args(p):
     g = p.add_argument_group("model")
     g.add_argument("--model", choices=MODELS, default="fmnist",
-                   help="fmnist: the shipped EDM net (or --checkpoint); kde: exact denoiser of Fashion-MNIST "
-                        "(slow; see --kde-size); gmm-toy: 8 Gaussians in 2-D, exact and instant (default: fmnist)")
+                   help="fmnist: the shipped EDM net (or --checkpoint); fmnist-rough: the first shipped net (rough "
+                        "in sigma); kde: exact denoiser of Fashion-MNIST (slow; see --kde-size); class-gmm: one "
+                        "Gaussian per class; gmm-toy: 8 Gaussians in 2-D, exact and instant (default: fmnist)")
     g.add_argument("--checkpoint", metavar="PATH", help="fmnist: a .safetensors from `gitscore train` (checkpoint or --export)")
-    g.add_argument("--kde-size", type=_int_at_least(1), metavar="N", help="kde: use the first N training images (default: all 60000)")
+    g.add_argument("--kde-size", type=_int_at_least(1), metavar="N",
+                   help="kde: N training images picked by a permutation seeded with 0, the rule of `gitscore bench` "
+                        "(default: all 60000)")
     g.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1, ... (default: auto)")
     g.add_argument("--sigma-min", type=_positive_float, metavar="SIGMA", help="smallest sigma (default: the model's, 0.002)")
     g.add_argument("--sigma-max", type=_positive_float, metavar="SIGMA", help="largest sigma (default: the model's, 80)")

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 import gitscore
-from gitscore.cli import FORMATS, main, read_schedule, toy_gmm
+from gitscore.cli import FORMATS, main, read_schedule
+from gitscore.models import toy_gmm
 from gitscore.gits import teacher_grid
 
 TINY = ["--model", "gmm-toy", "--steps", "4", "--n-warmup", "16", "--grid-points", "13"]

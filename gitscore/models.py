@@ -1,0 +1,137 @@
+"""Named models: one registry of the denoisers the CLI, the benchmarks and the book run.
+
+    fmnist        the shipped EDM network trained on Fashion-MNIST (`fmnist_edm`), or a --checkpoint
+    fmnist-rough  the first shipped network (`fmnist_edm_rough`), rough in sigma: the book's control
+    kde           the exact denoiser of the empirical distribution of (a subset of) the training images
+    class-gmm     a Gaussian mixture with one component per class (class mean, diagonal class variance)
+    gmm-toy       8 Gaussians on the unit circle in 2-D: exact and instant
+
+The KDE subset rule: `kde_size` images chosen by a seeded permutation (seed 0) of the training
+set, all of them (in order) when kde_size is None or the whole set, the rule of the committed
+benchmark runs in results/.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .checks import check_int
+
+__all__ = ["Model", "MODELS", "load_model", "toy_gmm", "class_gmm", "kde_subset", "fmnist_images"]
+
+MODELS = ("fmnist", "kde", "gmm-toy", "fmnist-rough", "class-gmm")
+IMAGE = (1, 28, 28)
+KDE_SUBSET_SEED = 0
+CLASS_GMM_VAR_FLOOR = 1e-3  # added to every class variance: a pixel constant within a class has none
+
+
+@dataclass
+class Model:
+    """A denoiser with what a caller needs to drive it."""
+    denoiser: object
+    shape: tuple          # one sample's shape
+    dtype: torch.dtype    # the state's dtype for the solvers
+    device: torch.device
+    sigma_min: float
+    sigma_max: float
+    label: str            # recorded in results and schedule metadata
+
+
+def fmnist_images(split: str) -> torch.Tensor:
+    """Fashion-MNIST images of a split; an unreadable data file is a ValueError naming the data folder."""
+    return _fmnist(split)[0]
+
+
+def _fmnist(split):
+    import gzip
+    import zlib
+
+    from .data import ENV_VAR, fashion_mnist
+
+    try:
+        return fashion_mnist(split)
+    except (gzip.BadGzipFile, EOFError, zlib.error) as e:
+        raise ValueError(f"the Fashion-MNIST {split} files (${ENV_VAR} or the Debian package's folder) are not "
+                         f"valid gzip IDX files ({e}); reinstall or re-download them") from None
+
+
+def kde_subset(images: torch.Tensor, kde_size: int | None) -> torch.Tensor:
+    """The KDE's data: `kde_size` images picked by a permutation seeded with 0, or all of them in order."""
+    if kde_size is None:
+        return images
+    kde_size = check_int("kde_size", kde_size, 1, len(images))
+    if kde_size == len(images):
+        return images
+    perm = torch.randperm(len(images), generator=torch.Generator().manual_seed(KDE_SUBSET_SEED))
+    return images[perm[:kde_size]]
+
+
+def toy_gmm(dim: int = 2):
+    """8 isotropic Gaussians (std 0.1) on the unit circle in the first two coordinates of R^dim: a closed-form toy."""
+    from .denoisers import GMMDenoiser
+
+    dim = check_int("dim", dim, 2)
+    angle = 2 * math.pi * torch.arange(8, dtype=torch.float64) / 8
+    means = torch.zeros(8, dim, dtype=torch.float64)
+    means[:, 0], means[:, 1] = angle.cos(), angle.sin()
+    return GMMDenoiser(torch.full((8,), 1 / 8, dtype=torch.float64), means, 0.01)
+
+
+def class_gmm(images: torch.Tensor, labels: torch.Tensor):
+    """One Gaussian per class: weight the class frequency, mean the class mean, diagonal covariance the
+    class variance per pixel plus CLASS_GMM_VAR_FLOOR (float64; as built in chapter 4)."""
+    from .denoisers import GMMDenoiser
+
+    X, classes = images.flatten(1).double(), labels.unique()
+    return GMMDenoiser(torch.stack([(labels == c).double().mean() for c in classes]),
+                       torch.stack([X[labels == c].mean(0) for c in classes]).reshape(-1, *images.shape[1:]),
+                       torch.stack([X[labels == c].var(0) for c in classes]) + CLASS_GMM_VAR_FLOOR)
+
+
+def _device(device) -> torch.device:
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def load_model(name: str, *, checkpoint=None, kde_size: int | None = None, device=None) -> Model:
+    """The model registered under `name` (see MODELS) on `device` (None or "auto": CUDA if available).
+
+    `checkpoint`: for fmnist, a .safetensors written by `gitscore train` instead of the shipped network.
+    `kde_size`: for kde, the number of training images (see kde_subset; default all 60,000).
+    """
+    if name not in MODELS:
+        raise ValueError(f"model must be one of {list(MODELS)}, got {name!r}")
+    if checkpoint is not None and name != "fmnist":
+        raise ValueError(f"checkpoint applies to the model 'fmnist', not {name!r}")
+    if kde_size is not None and name != "kde":
+        raise ValueError(f"kde_size applies to the model 'kde', not {name!r}")
+    dev = _device(device)
+    if name == "gmm-toy":
+        D = toy_gmm(2)
+        return Model(D, (2,), torch.float64, dev, D.sigma_min, D.sigma_max, "gmm-toy")
+    if name == "kde":
+        from .denoisers import KDEDenoiser
+
+        data = kde_subset(fmnist_images("train"), kde_size)
+        D = KDEDenoiser(data, device=dev)
+        return Model(D, IMAGE, torch.float32, dev, D.sigma_min, D.sigma_max, f"kde (N={len(data)})")
+    if name == "class-gmm":
+        D = class_gmm(*_fmnist("train"))
+        return Model(D, IMAGE, torch.float64, dev, D.sigma_min, D.sigma_max, "class-gmm (10 classes)")
+    return _network(name, checkpoint, dev)
+
+
+def _network(name, checkpoint, dev) -> Model:
+    from .nets import CheckpointError, load_checkpoint, load_pretrained
+
+    shipped = {"fmnist": "fmnist_edm", "fmnist-rough": "fmnist_edm_rough"}[name]
+    try:
+        D = load_checkpoint(checkpoint, dev) if checkpoint else load_pretrained(shipped, device=dev)
+    except CheckpointError as e:
+        raise CheckpointError(f"{e}. Train a model with `gitscore train --out DIR --export PATH` and pass "
+                              "--checkpoint PATH, or try --model gmm-toy / kde") from None
+    label = f"fmnist ({checkpoint})" if checkpoint else f"{name} (shipped {shipped})"
+    return Model(D, IMAGE, torch.float32, dev, D.sigma_min, D.sigma_max, label)
