@@ -2,7 +2,8 @@
 
 Modules: schedules (time schedules), solvers (ODE samplers), denoisers (closed-form and network
 denoisers), trajectory (geometry of sampling trajectories), gits (schedule search), sampling (seeded
-latents, batched and torchrun-sharded sampling), checks (argument checks), data, nets,
+latents, batched and torchrun-sharded sampling), models (the registry of named models), checks (argument checks),
+data, nets,
 train, metrics, bench, adapters, export, diagnostics (smoothness and accuracy of a denoiser in sigma), controls (null-model denoisers), report (verdicts, tables, figures). Heavy modules are imported lazily: `gs.metrics` works.
 """
 import importlib
@@ -11,7 +12,7 @@ from . import denoisers, gits, schedules, solvers, trajectory
 
 __all__ = ["schedules", "solvers", "denoisers", "trajectory", "gits", "data", "nets", "train",
            "metrics", "bench", "adapters", "export", "dist", "report", "diagnostics", "controls", "optimal", "checkpoints",
-           "results", "sampling", "checks"]
+           "results", "sampling", "checks", "models"]
 __version__ = "0.1.0"
 
 

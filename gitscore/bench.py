@@ -1,6 +1,6 @@
 """Benchmark: solvers x schedules (incl. GITS) x NFE on a denoiser; FD and error against a reference ODE solution.
 
-`python -m gitscore bench --help`. Results go to OUT/results.json and OUT/results.csv, rewritten atomically
+`gitscore bench --help` (a subcommand of gitscore.cli). Results go to OUT/results.json and OUT/results.csv, rewritten atomically
 after every configuration, so a killed run resumes where it stopped. Under torchrun the samples of every
 configuration are sharded across ranks by their per-sample seeds (identical to one process).
 """
@@ -28,7 +28,7 @@ from .checkpoints import atomic_write_bytes, check_output_dir
 from .schedules import SCHEDULES, SIGMA_MAX, SIGMA_MIN, get_schedule, polynomial
 from .solvers import SOLVER_INFO, SOLVERS, calls_per_step
 
-__all__ = ["BenchConfig", "run_bench", "markdown_table", "main"]
+__all__ = ["BenchConfig", "run_bench", "markdown_table", "add_arguments", "config_from_args", "run_command"]
 
 GITS_PREFIX = "gits_"
 
@@ -293,17 +293,18 @@ def markdown_table(state: dict, value: str = "fd") -> str:
     return "\n".join(lines)
 
 
-def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
-    p = p or argparse.ArgumentParser(prog="gitscore bench", description=__doc__)
+def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options of `gitscore bench` (the CLI's subparser), one per BenchConfig field, plus --out."""
     d = BenchConfig()
-    p.add_argument("--model", choices=["fmnist", "kde"], default=d.model, help="shipped network or exact KDE denoiser")
+    p.add_argument("--model", choices=["fmnist", "kde"], default=d.model,
+                   help="shipped network or exact KDE denoiser (gitscore.models; kde: --kde-size images by a "
+                        "permutation seeded with 0)")
     p.add_argument("--solvers", nargs="+", choices=sorted(SOLVERS), default=d.solvers, metavar="SOLVER",
                    help=f"among {sorted(SOLVERS)}")
     valid = sorted(SCHEDULES) + [GITS_PREFIX + m for m in gits.METRICS]
     p.add_argument("--schedules", nargs="+", choices=valid, default=d.schedules, metavar="SCHEDULE", help=f"among {valid}")
     p.add_argument("--nfe", nargs="+", type=int, default=d.nfes, help="NFE values (odd ones are skipped for heun/dpm2)")
-    for name in ("n_fd", "n_ref", "ref_steps", "eval_seed", "warmup_seed", "n_warmup", "grid_points", "kde_size",
-                 "batch_size"):
+    for name in INT_FIELDS:
         p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))
     p.add_argument("--teacher", choices=sorted(SOLVERS), default=d.teacher)
     p.add_argument("--coeff", type=float, default=d.coeff)
@@ -314,13 +315,17 @@ def build_parser(p: argparse.ArgumentParser | None = None) -> argparse.ArgumentP
     return p
 
 
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+def config_from_args(args: argparse.Namespace) -> BenchConfig:
+    """The BenchConfig of parsed `gitscore bench` options, validated."""
     cfg = BenchConfig(model=args.model, solvers=args.solvers, schedules=args.schedules, nfes=args.nfe,
-                      n_fd=args.n_fd, n_ref=args.n_ref, ref_steps=args.ref_steps, eval_seed=args.eval_seed,
-                      warmup_seed=args.warmup_seed, n_warmup=args.n_warmup, grid_points=args.grid_points,
-                      teacher=args.teacher, coeff=args.coeff, kde_size=args.kde_size, batch_size=args.batch_size)
+                      teacher=args.teacher, coeff=args.coeff, **{name: getattr(args, name) for name in INT_FIELDS})
     cfg.validate()
+    return cfg
+
+
+def run_command(args: argparse.Namespace, command: str) -> int:
+    """`gitscore bench`: check the options, run or resume the sweep (sharded under torchrun), print the tables."""
+    cfg = config_from_args(args)
     check_output_dir(args.out, "--out")
     if args.reference_from is not None:
         ref = Path(args.reference_from)
@@ -328,9 +333,8 @@ def main(argv=None) -> int:
             raise ValueError(f"--reference-from {ref} is not the --out folder of a finished bench run "
                              "(results.json and reference.safetensors)")
     dist.init()
-    cmd = "gitscore bench " + " ".join(argv if argv is not None else sys.argv[1:])
     try:
-        state = run_bench(cfg, args.out, progress=not args.no_progress, command=cmd,
+        state = run_bench(cfg, args.out, progress=not args.no_progress, command=command,
                           reference_from=args.reference_from)
     finally:
         dist.close()
@@ -343,7 +347,3 @@ def main(argv=None) -> int:
         print(f"\nRMSE against the reference ODE solution ({cfg.n_ref} samples)\n")
         print(markdown_table(state, "ref_error"))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

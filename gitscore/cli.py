@@ -274,18 +274,10 @@ def cmd_train(args) -> int:
     return 0
 
 
-def cmd_bench(argv) -> int:
-    try:
-        from . import bench
-    except ImportError as e:
-        print(f"gitscore bench: error: the benchmarks module gitscore.bench could not be imported ({e})", file=sys.stderr)
-        raise SystemExit(2) from None
-    try:
-        rc = bench.main(list(argv))
-    except (ValueError, OSError, EOFError) as e:
-        print(f"gitscore bench: error: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
-    return 0 if rc is None else int(rc)
+def cmd_bench(args) -> int:
+    from . import bench
+
+    return bench.run_command(args, args.command_line)
 
 
 # ---------------------------------------------------------------- parser
@@ -420,14 +412,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_train)
 
-    sub.add_parser("bench", help="benchmarks: passes every following argument to gitscore.bench.main "
-                                 "(`gitscore bench --help` lists them)", add_help=False)
+    from . import bench
+
+    p = sub.add_parser("bench", help="benchmark solvers x schedules (incl. GITS) x NFE; resumable, torchrun-sharded",
+                       description=bench.__doc__, formatter_class=fmt)
+    bench.add_arguments(p)
+    p.set_defaults(func=cmd_bench)
     return parser
 
 
 def _check_args(args) -> None:
     """Validate the paths and options of a command before it loads or computes anything."""
-    _device(args.device)
+    if hasattr(args, "device"):
+        _device(args.device)
     if args.command == "search" and args.out:
         check_output_file(args.out, "--out")
     if args.command == "sample":
@@ -442,10 +439,9 @@ def _check_args(args) -> None:
 def main(argv=None) -> int:
     """Entry point of the `gitscore` console script; returns the exit code (errors exit 2, argparse-style)."""
     argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
-    if argv[:1] == ["bench"]:  # everything after `bench` belongs to gitscore.bench
-        return cmd_bench(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.command_line = " ".join(["gitscore", *argv])  # recorded by bench in its results
     try:
         _check_args(args)  # every path and option, before any work
         return args.func(args) or 0

@@ -1,7 +1,6 @@
 """The `gitscore` command line, run in-process on the closed-form toy (and a 2-step training run)."""
 import json
 import sys
-import types
 
 import numpy as np
 import pytest
@@ -119,25 +118,34 @@ def test_sample_lands_on_the_toy_data(tmp_path, capsys):
         toy_gmm(1)
 
 
-def test_bench_delegates_argv(monkeypatch, capsys):
-    seen = []
-    fake = types.ModuleType("gitscore.bench")
-    fake.main = lambda argv: seen.append(argv) or 3
-    monkeypatch.setitem(sys.modules, "gitscore.bench", fake)
-    monkeypatch.setattr(gitscore, "bench", fake, raising=False)
-    assert main(["bench", "--help", "--solver", "euler"]) == 3
-    assert seen == [["--help", "--solver", "euler"]]
-    fake.main = lambda argv: (_ for _ in ()).throw(ValueError("nfe must be >= 1"))
-    code, _, err = run(capsys, "bench", "--nfe", "0")
-    assert code == 2 and "nfe must be >= 1" in err and "Traceback" not in err
+def test_bench_is_a_subcommand(capsys):
+    code, out, _ = run(capsys, "bench", "--help")
+    assert code == 0 and "usage: gitscore bench" in out
+    assert all(opt in out for opt in ("--solvers", "--schedules", "--nfe", "--kde-size", "--reference-from", "--out"))
+    code, _, err = run(capsys, "bench", "--out", "x", "--nfe", "0")
+    assert code == 2 and "gitscore bench: error: --nfe values must be integers >= 1" in err and "Traceback" not in err
+    code, _, err = run(capsys, "bench", "--solvers", "rk4", "--out", "x")
+    assert code == 2 and "invalid choice: 'rk4'" in err
 
 
-def test_bench_missing_module(monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "gitscore.bench", None)  # makes the import fail
-    if "bench" in vars(gitscore):
-        monkeypatch.delattr(gitscore, "bench")
-    code, _, err = run(capsys, "bench", "--quick")
-    assert code == 2 and "gitscore.bench" in err
+def test_bench_command_lines_of_the_results_give_their_configs():
+    """Every `gitscore bench ...` line in results/README.md parses to the config stored in its run."""
+    import re
+    import shlex
+    from dataclasses import asdict
+    from pathlib import Path
+
+    from gitscore import bench
+    from gitscore.cli import build_parser
+
+    results = Path(__file__).resolve().parents[1] / "results"
+    lines = re.findall(r"`(gitscore bench [^`]*)`", (results / "README.md").read_text())
+    assert lines
+    for line in lines:
+        args = build_parser().parse_args(shlex.split(line)[1:])
+        assert args.func.__name__ == "cmd_bench"
+        stored = json.loads((results.parent / args.out / "results.json").read_text())["config"]
+        assert asdict(bench.config_from_args(args)) == stored, line
 
 
 def test_train_wiring(monkeypatch, tmp_path, capsys):
