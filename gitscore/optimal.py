@@ -9,6 +9,9 @@
   warm-up latents by the target solver's end-to-end error against the teacher's final states, and
   (sweeps) derivative-free coordinate descent on each interior log sigma on the same objective. With
   both off it returns `gits.search`'s schedule exactly.
+- `student_dp`: the student-state DP of Optimal Stepsize Distillation (Pei et al. 2025): a DP over the
+  teacher grid that carries the target solver's own state (and multistep history) along each best path
+  and scores a jump from that state, not from the teacher's (search_info(student=True)).
 - `sample`: Euler, iPNDM and DPM-Solver++(3M) written with tensor sigmas, differentiable in the
   sigmas (the solvers of `gitscore.solvers` take floats under no_grad); equal to them on fixed sigmas.
 - `SoftmaxKDE`: the exact KDE denoiser in plain autograd ops (KDEDenoiser is no_grad), for the oracle.
@@ -30,9 +33,9 @@ from .metrics import rmse_per_sample
 from .schedules import check_sigmas
 from .solvers import IPNDM_COEFFS, SOLVERS, dpmpp_update, multistep_order
 
-__all__ = ["DIFFERENTIABLE", "METHODS", "COEFFS", "sample", "to_logits", "from_logits", "SoftmaxKDE", "differentiable",
+__all__ = ["DIFFERENTIABLE", "STUDENT", "METHODS", "COEFFS", "sample", "to_logits", "from_logits", "SoftmaxKDE", "differentiable",
            "OracleResult", "oracle", "method_search",
-           "end_to_end_error", "SearchResult", "search_info", "search", "paired_bootstrap"]
+           "end_to_end_error", "SearchResult", "search_info", "search", "student_dp", "paired_bootstrap"]
 
 DIFFERENTIABLE = ("euler", "ipndm", "dpmpp")
 
@@ -232,7 +235,8 @@ class SearchResult:
     calls: int                  # denoiser calls (batches), warm-up included unless it was passed in
     samples: int                # denoiser evaluations of single samples, the same way
     seconds: float              # wall time, warm-up included
-    timings: dict = field(default_factory=dict)  # seconds: warmup, cost, coeff, sweeps
+    timings: dict = field(default_factory=dict)  # seconds: warmup, cost, student, coeff, sweeps
+    student_sigmas: torch.Tensor | None = None   # the student-state DP's schedule (student=True), before the choice
 
 
 def _coordinate_descent(f, sigmas, sweeps, max_evals):
@@ -257,7 +261,7 @@ def _coordinate_descent(f, sigmas, sweeps, max_evals):
     return s, best
 
 
-def search_info(denoiser, shape, n_steps: int, *, solver: str = "ipndm", coeffs=(), sweeps: int = 0,
+def search_info(denoiser, shape, n_steps: int, *, solver: str = "ipndm", coeffs=(), sweeps: int = 0, student: bool = False,
                 n_tune: int | None = None, max_evals: int = 8, solver_options: dict | None = None, n_warmup: int = 256,
                 grid=None, teacher: str = "ipndm", metric: str = "dev", coeff: float = 1.15, seed: int = 0,
                 batch_size: int | None = None, dtype=torch.float32, device=None, progress: bool = False,
@@ -266,9 +270,12 @@ def search_info(denoiser, shape, n_steps: int, *, solver: str = "ipndm", coeffs=
 
     The objective of the tuning is the end-to-end error of `solver` from the first n_tune (default: up to 64) warm-up latents
     against the teacher's final states (no extra reference solutions). `coeffs`: other DP weights to try
-    besides `coeff`, the best kept; `sweeps`: rounds of coordinate descent on each interior ln sigma
-    (bounded Brent, at most max_evals solves per coordinate; accepted only when it lowers the objective).
-    With coeffs=() and sweeps=0 the result is gits.search's schedule, exactly. `warm`: a warm-up already run
+    besides `coeff`, the best kept; `student`: the student-state DP (`student_dp`, on the same n_tune latents and
+    the teacher's states at every grid point) adds its schedule to those candidates; `sweeps`: rounds of
+    coordinate descent on each interior ln sigma (bounded Brent, at most max_evals solves per coordinate;
+    accepted only when it lowers the objective). GITS's own schedule is always a candidate and wins ties, so
+    the result is never worse than GITS on the objective. With coeffs=(), student=False and sweeps=0 the
+    result is gits.search's schedule, exactly. `warm`: a warm-up already run
     with these settings (gits.warmup), reused (its cost then is not counted in calls / samples).
     """
     if solver not in SOLVERS:
@@ -296,12 +303,21 @@ def search_info(denoiser, shape, n_steps: int, *, solver: str = "ipndm", coeffs=
     gits_sigmas = grid[gits.dp(C, n_steps, coeff)].clone()
     t2 = time.perf_counter()
     timings = {"warmup": w.seconds, "cost": t2 - t1}
-    if not coeffs and not sweeps:
+    if student and solver not in STUDENT:
+        raise ValueError(f"student=True needs solver in {list(STUDENT)}, got {solver!r}")
+    if not coeffs and not sweeps and not student:
         return SearchResult(gits_sigmas, gits_sigmas, coeff, None, None, counter.calls, counter.samples,
                             time.perf_counter() - t0, timings)
 
     x_T, target, options = w.xs[0, :n_tune], w.xs[-1, :n_tune], dict(solver_options or {})
     f = lambda s: float(end_to_end_error(counter, solver, x_T, target, s, **options).mean())
+    student_sigmas = None
+    if student:
+        idx, _ = student_dp(counter, w.xs[:, :n_tune], grid, n_steps, solver=solver, options=options,
+                            batch_size=batch_size or 256)
+        student_sigmas = grid[idx].clone()
+        timings["student"] = time.perf_counter() - t2
+        t2 = time.perf_counter()
     # The DP weight: GITS's own first, so ties keep it.
     tried = {}
     for c in [coeff, *coeffs]:
@@ -309,6 +325,8 @@ def search_info(denoiser, shape, n_steps: int, *, solver: str = "ipndm", coeffs=
         key = tuple(s.tolist())
         if key not in tried:
             tried[key] = (f(s), c, s)
+    if student and tuple(student_sigmas.tolist()) not in tried:
+        tried[tuple(student_sigmas.tolist())] = (f(student_sigmas), coeff, student_sigmas)
     gits_error = tried[tuple(gits_sigmas.tolist())][0]
     best_error, best_coeff, sigmas = min(tried.values(), key=lambda v: v[0])
     t3 = time.perf_counter()
@@ -317,12 +335,98 @@ def search_info(denoiser, shape, n_steps: int, *, solver: str = "ipndm", coeffs=
         sigmas, best_error = _coordinate_descent(f, sigmas, sweeps, max_evals)
         timings["sweeps"] = time.perf_counter() - t3
     return SearchResult(sigmas, gits_sigmas, best_coeff, best_error, gits_error, counter.calls, counter.samples,
-                        time.perf_counter() - t0, timings)
+                        time.perf_counter() - t0, timings, student_sigmas)
 
 
 def search(denoiser, shape, n_steps: int, **kw) -> torch.Tensor:
     """The schedule of search_info (same arguments)."""
     return search_info(denoiser, shape, n_steps, **kw).sigmas
+
+
+# ---------------------------------------------------------------- the student-state DP (OSD)
+
+STUDENT = ("euler", "ipndm", "dpmpp")   # solvers the student-state DP steps (one denoiser call per step)
+
+
+@dataclass
+class _Student:
+    """States of the target solver at the grid points of one DP level, each on its best path."""
+    x: torch.Tensor             # (S, n, ...) state at each of the S grid points
+    hist: list                  # per point: the solver's history (iPNDM: directions d; DPM-Solver++: denoised)
+    lams: list                  # per point: -ln sigma of that history (DPM-Solver++)
+
+
+def _jumps(solver, x, den, hist, lams, t_cur, t_next, step, n_steps, options):
+    """The target solver's step from x at t_cur (denoised den, history hist / lams) to every sigma of t_next.
+
+    t_next: (J, 1, ..., 1) tensor; returns the J candidate states (J, n, ...) and the history after the step.
+    """
+    if solver == "euler":
+        return x + (t_next - t_cur) * ((x - den) / t_cur), [], []
+    if solver == "ipndm":
+        old_d = (hist + [(x - den) / t_cur])[-options.get("order", 4):]
+        v = sum(c * d for c, d in zip(IPNDM_COEFFS[len(old_d)], reversed(old_d)))
+        return x + (t_next - t_cur) * v, old_d, []
+    old_den, old_lam = (hist + [den])[-3:], (lams + [-math.log(t_cur)])[-3:]
+    p = multistep_order(step, n_steps, options.get("order", 3), options.get("lower_order_final", True))
+    h = torch.log(t_cur / t_next)
+    return dpmpp_update(x, old_den, old_lam, t_cur, t_next, h, torch.expm1(-h), p), old_den, old_lam
+
+
+def _denoise_all(denoiser, X, sigmas, batch_size):
+    """D(X[s], sigmas[s]) for every point s of X (S, n, ...), in batches of batch_size samples with per-sample sigma."""
+    S, n = X.shape[:2]
+    flat = X.reshape(S * n, *X.shape[2:])
+    sig = torch.as_tensor(sigmas, dtype=X.dtype, device=X.device).repeat_interleave(n)
+    out = torch.cat([denoiser(flat[a:a + batch_size], sig[a:a + batch_size]) for a in range(0, S * n, batch_size)])
+    return out.reshape(X.shape)
+
+
+@torch.no_grad()
+def student_dp(denoiser, xs: torch.Tensor, grid, n_steps: int, *, solver: str = "euler", options: dict | None = None,
+               batch_size: int = 256) -> tuple[list[int], float]:
+    """Student-state DP over the teacher grid (as Optimal Stepsize Distillation, Pei et al. 2025, does).
+
+    xs: (M, n, ...) teacher states on `grid` (a warm-up's xs), xs[0] the latents. Level k holds, for every grid
+    point j, the state z_j^k of `solver` after k steps along the best k-step path to j, where best means
+    z_j^k = argmin over i < j of e_j(step(z_i^{k-1}, sigma_i -> sigma_j)), e_j(z) the mean over samples of the
+    RMSE against xs[j]; the solver's multistep history travels along the path. The last step ends at M-1.
+    Each level costs one denoiser call per sample per source point: about n_steps * M * n evaluations.
+    Returns (indices of the path into grid, its final mean RMSE against xs[-1]).
+    """
+    _check_solver(solver, STUDENT)
+    grid = check_sigmas(grid).to(torch.float64)
+    M, K = len(grid), gits._check_int("n_steps", n_steps, 1, len(grid) - 1)
+    if xs.ndim < 3 or xs.shape[0] != M:
+        raise ValueError(f"xs must have shape (M={M}, n, ...) on the grid, got {tuple(xs.shape)}")
+    batch_size, options = gits._check_int("batch_size", batch_size, 1), dict(options or {})
+    t = grid.tolist()
+    shape1 = (-1,) + (1,) * (xs.ndim - 1)
+    level, points, ptr = _Student(xs[:1].clone(), [[]], [[]]), [0], []
+    for k in range(1, K + 1):
+        targets = list(range(k, M - K + k)) if k < K else [M - 1]
+        den = _denoise_all(denoiser, level.x, [t[i] for i in points], batch_size)
+        best = torch.full((len(targets),), math.inf, dtype=torch.float64)
+        src, x_new, hist, lams = [-1] * len(targets), torch.empty_like(xs[:len(targets)]), [None] * len(targets), \
+            [None] * len(targets)
+        for s, i in enumerate(points):
+            J = [a for a, j in enumerate(targets) if j > i]
+            if not J:
+                continue
+            t_next = torch.tensor([t[targets[a]] for a in J], dtype=xs.dtype, device=xs.device).reshape(shape1)
+            z, h_i, l_i = _jumps(solver, level.x[s], den[s], level.hist[s], level.lams[s], t[i], t_next, k - 1, K,
+                                 options)
+            ref = xs[[targets[a] for a in J]]
+            err = (z.double() - ref.double()).flatten(2).square().mean(2).sqrt().mean(1).cpu()
+            for r, a in enumerate(J):
+                if err[r] < best[a]:
+                    best[a], src[a], x_new[a], hist[a], lams[a] = err[r], i, z[r], h_i, l_i
+        ptr.append(dict(zip(targets, src)))
+        level, points = _Student(x_new, hist, lams), targets
+    path = [M - 1]
+    for k in range(K, 0, -1):
+        path.append(ptr[k - 1][path[-1]])
+    return path[::-1], float(best[0])
 
 
 # ---------------------------------------------------------------- statistics
@@ -343,7 +447,7 @@ def paired_bootstrap(a, b, n_boot: int = 10000, level: float = 0.95, seed: int =
 
 # ---------------------------------------------------------------- one entry point per method (CLI)
 
-METHODS = ("gits", "refine", "oracle")
+METHODS = ("gits", "refine", "student_dp", "oracle")
 COEFFS = (0.8, 0.9, 1.0, 1.1, 1.2, 1.3)   # DP weights `refine` tries besides GITS's coeff
 
 
@@ -359,7 +463,8 @@ def method_search(method: str, denoiser, shape, n_steps: int, *, solver: str = "
                   n_warmup: int = 256, seed: int = 0, sweeps: int = 1, iters: int = 50, lr: float = 0.05,
                   n_train: int = 32, ref_steps: int = 256, dtype=torch.float32, device=None, progress: bool = False,
                   **gits_kw) -> tuple[torch.Tensor, dict]:
-    """(sigmas, info) of `method`: gits (gits.search), refine (search_info with COEFFS and `sweeps`), or oracle.
+    """(sigmas, info) of `method`: gits (gits.search), refine (search_info with COEFFS and `sweeps`), student_dp
+    (search_info with student=True: the student-state DP, or GITS where that is better on the warm-up), or oracle.
 
     The oracle trains on n_train latents of `seed` against Heun on ref_steps steps (metrics.reference_solution)
     from the best of polynomial, logSNR, time-uniform and the refined GITS schedule.
@@ -368,13 +473,14 @@ def method_search(method: str, denoiser, shape, n_steps: int, *, solver: str = "
     from .schedules import logsnr, polynomial, time_uniform
     if method not in METHODS:
         raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
-    if method == "oracle":
-        _check_solver(solver, DIFFERENTIABLE)
+    if method in ("oracle", "student_dp"):
+        _check_solver(solver, DIFFERENTIABLE if method == "oracle" else STUDENT)
     gits._check_int("ref_steps", ref_steps, 1)
     t0 = time.perf_counter()
     common = dict(grid=grid, n_warmup=n_warmup, seed=seed, dtype=dtype, device=device, progress=progress, **gits_kw)
-    res = search_info(denoiser, shape, n_steps, solver=solver, coeffs=() if method == "gits" else COEFFS,
-                      sweeps=0 if method == "gits" else sweeps, **common)
+    tuned = method in ("refine", "oracle")
+    res = search_info(denoiser, shape, n_steps, solver=solver, coeffs=COEFFS if tuned else (),
+                      sweeps=sweeps if tuned else 0, student=method == "student_dp", **common)
     info = dict(method=method, solver=solver, coeff=res.coeff, calls=res.calls)
     if method != "oracle":
         return res.sigmas, dict(info, seconds=time.perf_counter() - t0)

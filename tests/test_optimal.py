@@ -227,8 +227,12 @@ def test_method_search_gits_refine_oracle():
     s_orc, info = optimal.method_search("oracle", D, (3,), 3, solver="euler", iters=5, n_train=8, ref_steps=64,
                                         n_tune=8, max_evals=3, **kw)
     assert info["train_error"] <= info["start_error"] and info["start"] in ("polynomial", "logsnr", "time_uniform", "refine")
-    for s in (s_ref, s_orc):
+    s_sdp, info = optimal.method_search("student_dp", D, (3,), 3, solver="ipndm", n_tune=8, **kw)
+    assert info["method"] == "student_dp" and info["calls"] > (len(kw["grid"]) - 1) * 2
+    for s in (s_ref, s_orc, s_sdp):
         assert s[0] == 80.0 and s[-1] == 0.002 and bool((s[1:] < s[:-1]).all())
+    with pytest.raises(ValueError, match="solver"):
+        optimal.method_search("student_dp", D, (3,), 3, solver="unipc", **kw)
     with pytest.raises(ValueError, match="method"):
         optimal.method_search("ld3", D, (3,), 3, **kw)
     with pytest.raises(ValueError, match="solver"):
@@ -255,7 +259,7 @@ def test_cli_search_methods(tmp_path, capsys):
     assert main(tiny + ["--out", str(tmp_path / "g.json")]) == 0
     assert main(tiny + ["--method", "gits", "--out", str(tmp_path / "g2.json")]) == 0
     assert (tmp_path / "g.json").read_bytes() == (tmp_path / "g2.json").read_bytes()
-    for method in ("refine", "oracle"):
+    for method in ("refine", "student_dp", "oracle"):
         path = tmp_path / f"{method}.json"
         assert main(tiny + ["--method", method, "--out", str(path)]) == 0
         doc = json.loads(path.read_text())
@@ -277,3 +281,100 @@ def test_search_reuses_a_warmup():
     assert full.samples - again.samples == SEARCH["n_warmup"] * (len(SEARCH["grid"]) - 1)
     with pytest.raises(ValueError, match="warm"):
         optimal.search_info(D, (3,), 4, warm=w, **dict(SEARCH, n_warmup=16))
+
+
+# ---- the student-state DP ----
+
+GRID9 = gits.teacher_grid(9)
+
+
+def warm9(teacher="ipndm", n=12):
+    return gits.warmup(gaussian(), (3,), n, grid=GRID9, teacher=teacher, batch_size=5, seed=4, dtype=torch.float64)
+
+
+def recursion(solver, xs, K, options):
+    """The DP's definition, spelled out with the library solver: the best k-step path to j extends the best
+    (k-1)-step path to the i < j whose solver run (on the whole extended path) lands closest to xs[j]."""
+    M = len(GRID9)
+    err = lambda path: optimal.end_to_end_error(gaussian(), solver, xs[0], xs[path[-1]], GRID9[path],
+                                                **options).mean().item()
+    best = {0: [0]}
+    for k in range(1, K + 1):
+        targets = range(k, M - K + k) if k < K else [M - 1]
+        best = {j: min((best[i] + [j] for i in best if i < j), key=err) for j in targets}
+    return best[M - 1]
+
+
+@pytest.mark.parametrize("solver,options", [("euler", {}), ("ipndm", {}), ("ipndm", {"order": 2}),
+                                            ("dpmpp", {"lower_order_final": False})])
+@pytest.mark.parametrize("K", [1, 3, 4])
+def test_student_dp_is_its_recursion(solver, options, K):
+    xs = warm9().xs
+    idx, error = optimal.student_dp(gaussian(), xs, GRID9, K, solver=solver, options=options)
+    assert idx == recursion(solver, xs, K, options)
+
+
+@pytest.mark.parametrize("solver", optimal.STUDENT)
+@pytest.mark.parametrize("K", [1, 2, 3, 5, 8])
+def test_student_dp_error_is_the_solvers_own(solver, K):
+    """The state carried along the path (with its multistep history, and DPM-Solver++'s lower order on the last
+    steps of K) is the library solver's: the DP's final error is the end-to-end error of its schedule."""
+    xs = warm9().xs
+    idx, error = optimal.student_dp(gaussian(), xs, GRID9, K, solver=solver)
+    assert len(idx) == K + 1 and idx[0] == 0 and idx[-1] == 8 and all(np.diff(idx) > 0)
+    e2e = optimal.end_to_end_error(gaussian(), solver, xs[0], xs[-1], GRID9[idx]).mean().item()
+    assert error == pytest.approx(e2e, rel=1e-12)
+
+
+@pytest.mark.parametrize("solver", optimal.STUDENT)
+def test_student_dp_two_steps_is_exhaustive(solver):
+    """With two steps the state after step one is unique per grid point, so the DP is the brute-force optimum."""
+    xs = warm9().xs
+    idx, error = optimal.student_dp(gaussian(), xs, GRID9, 2, solver=solver)
+    brute = {i: optimal.end_to_end_error(gaussian(), solver, xs[0], xs[-1], GRID9[[0, i, 8]]).mean().item()
+             for i in range(1, 8)}
+    assert idx[1] == min(brute, key=brute.get) and error == pytest.approx(min(brute.values()), rel=1e-12)
+
+
+@pytest.mark.parametrize("solver", ["euler", "ipndm"])
+def test_student_dp_on_the_teachers_own_grid_is_exact(solver):
+    """Teacher = student solver and K = M-1: the student walks the teacher's path, so it ends on its state."""
+    xs = warm9(teacher=solver).xs
+    idx, error = optimal.student_dp(gaussian(), xs, GRID9, 8, solver=solver)
+    assert idx == list(range(9)) and error < 1e-12
+
+
+def test_student_dp_cost_and_batching():
+    xs, K, M, n = warm9().xs, 3, 9, 12
+    counts = []
+    for batch_size in (7, 1000):
+        counter = CallCounter(gaussian())
+        res = optimal.student_dp(counter, xs, GRID9, K, solver="ipndm", batch_size=batch_size)
+        counts.append((res, counter.samples, counter.calls))
+    # One evaluation per sample per source point: 1 at level 0, M - K at the levels between.
+    assert counts[0][1] == counts[1][1] == n * (1 + (K - 1) * (M - K))
+    assert counts[0][0][0] == counts[1][0][0] and counts[0][0][1] == pytest.approx(counts[1][0][1], rel=1e-12)
+    assert counts[0][2] > counts[1][2] == K
+
+
+def test_search_with_student_dp_never_worse_than_gits():
+    D = gaussian()
+    for solver in optimal.STUDENT:
+        res = optimal.search_info(D, (3,), 4, solver=solver, student=True, n_tune=16, **SEARCH)
+        assert res.tune_error <= res.gits_tune_error
+        w = gits.warmup(D, (3,), 24, grid=SEARCH["grid"], batch_size=8, seed=3)
+        idx, err = optimal.student_dp(D, w.xs[:, :16], SEARCH["grid"], 4, solver=solver)
+        assert torch.equal(res.student_sigmas, SEARCH["grid"][idx])
+        assert res.tune_error == pytest.approx(min(err, res.gits_tune_error), rel=1e-4)  # float32 warm-up
+    with pytest.raises(ValueError, match="student"):
+        optimal.search_info(D, (3,), 4, solver="heun", student=True, **SEARCH)
+
+
+def test_student_dp_rejects_bad_input():
+    xs = warm9().xs
+    with pytest.raises(ValueError, match="solver"):
+        optimal.student_dp(gaussian(), xs, GRID9, 3, solver="unipc")
+    with pytest.raises(ValueError, match="xs"):
+        optimal.student_dp(gaussian(), xs[:-1], GRID9, 3)
+    with pytest.raises(ValueError, match="n_steps"):
+        optimal.student_dp(gaussian(), xs, GRID9, 9)
