@@ -16,7 +16,7 @@ from . import __version__, sampling
 from .gits import METRICS, search_info, teacher_grid
 from .checkpoints import atomic_path, atomic_write_bytes, check_output_dir, check_output_file, is_run_file
 from .models import MODELS, Model, fmnist_images, load_model
-from .schedules import SCHEDULES, get_schedule
+from .schedules import SCHEDULES, SIGMA_MAX, SIGMA_MIN, get_schedule
 from .solvers import MULTISTEP, SOLVERS
 
 __all__ = ["main", "build_parser", "format_schedule", "read_schedule", "FORMATS"]
@@ -316,8 +316,8 @@ def _model_args(p):
                    help="kde: N training images picked by a permutation seeded with 0, the rule of `gitscore bench` "
                         "(default: all 60000)")
     g.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1, ... (default: auto)")
-    g.add_argument("--sigma-min", type=_positive_float, metavar="SIGMA", help="smallest sigma (default: the model's, 0.002)")
-    g.add_argument("--sigma-max", type=_positive_float, metavar="SIGMA", help="largest sigma (default: the model's, 80)")
+    g.add_argument("--sigma-min", type=_positive_float, metavar="SIGMA", help=f"smallest sigma (default: the model's, {SIGMA_MIN:g})")
+    g.add_argument("--sigma-max", type=_positive_float, metavar="SIGMA", help=f"largest sigma (default: the model's, {SIGMA_MAX:g})")
 
 
 def _gits_args(p, title="GITS search (Chen et al. 2024, Sec. 4)"):

@@ -6,6 +6,8 @@ import math
 import torch
 from torch import nn
 
+from .schedules import SIGMA_MAX, SIGMA_MIN
+
 __all__ = ["as_sigma", "GaussianDenoiser", "GMMDenoiser", "KDEDenoiser", "EDMPrecond", "CallCounter"]
 
 
@@ -101,7 +103,7 @@ class KDEDenoiser:
     waiting on kernel launches.
     """
 
-    sigma_min, sigma_max = 0.002, 80.0
+    sigma_min, sigma_max = SIGMA_MIN, SIGMA_MAX
 
     def __init__(self, data, block_size: int | None = None, device=None, dtype=None):
         data = torch.as_tensor(data)
@@ -245,7 +247,7 @@ class GMMDenoiser:
     or one scalar variance shared by all components.
     """
 
-    sigma_min, sigma_max = 0.002, 80.0
+    sigma_min, sigma_max = SIGMA_MIN, SIGMA_MAX
 
     def __init__(self, weights, means, covs):
         w = torch.as_tensor(weights, dtype=torch.float64)
@@ -334,7 +336,7 @@ class GMMDenoiser:
 class EDMPrecond(nn.Module):
     """EDM preconditioning (Karras et al. 2022, Table 1): D = c_skip x + c_out F(c_in x, c_noise)."""
 
-    def __init__(self, net: nn.Module, sigma_data: float = 0.5, sigma_min: float = 0.002, sigma_max: float = 80.0):
+    def __init__(self, net: nn.Module, sigma_data: float = 0.5, sigma_min: float = SIGMA_MIN, sigma_max: float = SIGMA_MAX):
         super().__init__()
         self.net, self.sigma_data = net, sigma_data
         self.sigma_min, self.sigma_max = sigma_min, sigma_max

@@ -50,7 +50,7 @@ def teacher_grid(n_points: int = 61, sigma_min: float = SIGMA_MIN, sigma_max: fl
 
 def model_grid(denoiser, n_points: int = 61, rho: float = 7.0) -> torch.Tensor:
     """The teacher grid over the denoiser's own range: its `sigma_min` / `sigma_max` attributes where it has
-    them (a diffusers model: the sigmas of its first and last timestep), else EDM's [0.002, 80]."""
+    them (a diffusers model: the sigmas of its first and last timestep), else EDM's [SIGMA_MIN, SIGMA_MAX] = [0.002, 80]."""
     lo, hi = getattr(denoiser, "sigma_min", SIGMA_MIN), getattr(denoiser, "sigma_max", SIGMA_MAX)
     try:
         ok = not isinstance(lo, bool) and not isinstance(hi, bool) and 0 < float(lo) < float(hi) < math.inf

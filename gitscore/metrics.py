@@ -17,7 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from . import checkpoints, nets
-from .schedules import polynomial
+from .schedules import SIGMA_MAX, SIGMA_MIN, polynomial
 from .solvers import SOLVERS
 
 __all__ = ["Classifier", "load_classifier", "CLASSIFIER_PATH", "FD_NAME", "KID_NAME", "ClassifierFeatures",
@@ -260,8 +260,8 @@ def reference_solution(denoiser, x_T: torch.Tensor, sigmas=None, solver: str = "
     if sigmas is None:
         if not (isinstance(n_steps, int) and n_steps >= 1):
             raise ValueError(f"n_steps must be a positive int, got {n_steps!r}")
-        sigma_min = sigma_min if sigma_min is not None else getattr(denoiser, "sigma_min", 0.002)
-        sigma_max = sigma_max if sigma_max is not None else getattr(denoiser, "sigma_max", 80.0)
+        sigma_min = sigma_min if sigma_min is not None else getattr(denoiser, "sigma_min", SIGMA_MIN)
+        sigma_max = sigma_max if sigma_max is not None else getattr(denoiser, "sigma_max", SIGMA_MAX)
         sigmas = polynomial(n_steps, sigma_min, sigma_max, rho)
     return SOLVERS[solver](denoiser, x_T, sigmas)
 
