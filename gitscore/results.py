@@ -4,7 +4,9 @@ A run is a folder `results/<name>/` written by `gitscore bench --out` (see `gits
 `results.json` holds `config` (the BenchConfig), `command`, `git_commit`, `wall_time_s`,
 `reference` (solver, steps, distance_to_2x_finer, converged_ratio, ...), `gits` (the searched
 schedules and timings) and `rows`, one per solver x schedule x NFE with `ref_error`,
-`ref_error_se`, `fd` (None when not scored), `seconds` and `sigmas`; `reference.safetensors` holds
+`ref_error_se`, `ref_errors` (per evaluation latent, the same latents in every row), `fd` (None when
+not scored), `fd_boot` (bootstrap replicates of the FD, the same resampling draws in every row),
+`seconds` and `sigmas`; `reference.safetensors` holds
 the reference solutions (key `x`). The folder is `$GITSCORE_RESULTS` if set, else `results/` of
 the checkout.
 """
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["results_dir", "load_run", "cells", "fmt_sigmas", "grid_index"]
+__all__ = ["results_dir", "load_run", "cells", "fmt_sigmas", "grid_index", "paired_change"]
 
 
 def results_dir() -> Path:
@@ -49,3 +51,36 @@ def grid_index(sigmas, grid) -> list[int]:
     s = torch.as_tensor(sigmas, dtype=torch.float64)
     g = torch.as_tensor(grid, dtype=torch.float64)
     return (s.log()[:, None] - g.log()[None, :]).abs().argmin(1).tolist()
+
+
+def paired_change(run: dict, a: tuple, b: tuple, value: str = "fd", level: float = 0.95, n_boot: int = 10000,
+                  seed: int = 0) -> tuple[float, float, float]:
+    """Relative change of row a against row b, value(a) / value(b) - 1, with a paired bootstrap interval.
+
+    a, b: (solver, schedule, nfe) of the same run. "fd": the rows' FD bootstrap replicates share their
+    draws (basic interval of the ratio, which undoes the replicates' upward shift); "ref_error": the
+    per-latent errors are resampled jointly (percentile interval of the ratio of means).
+    """
+    from .metrics import interval
+    rows = {(r["solver"], r["schedule"], r["nfe"]): r for r in run["rows"]}
+    for key in (a, b):
+        if key not in rows:
+            raise KeyError(f"row {key} not in this run; it has {sorted(rows)[:6]}...")
+    ra, rb = rows[a], rows[b]
+    if value == "fd":
+        if not ra.get("fd_boot") or not rb.get("fd_boot"):
+            raise ValueError(f"rows {a} and {b} need fd_boot (rerun the bench with --n-fd > 0)")
+        est = ra["fd"] / rb["fd"] - 1
+        reps = torch.tensor(ra["fd_boot"], dtype=torch.float64) / torch.tensor(rb["fd_boot"], dtype=torch.float64) - 1
+        lo, hi = interval(reps, estimate=est, level=level)
+        return est, lo, hi
+    if value == "ref_error":
+        if "ref_errors" not in ra or "ref_errors" not in rb:
+            raise ValueError(f"rows {a} and {b} need ref_errors (written by gitscore bench since 0.3)")
+        ea = torch.tensor(ra["ref_errors"], dtype=torch.float64)
+        eb = torch.tensor(rb["ref_errors"], dtype=torch.float64)
+        idx = torch.randint(len(ea), (n_boot, len(ea)), generator=torch.Generator().manual_seed(seed))
+        reps = ea[idx].mean(1) / eb[idx].mean(1) - 1
+        lo, hi = interval(reps, level=level)
+        return (ea.mean() / eb.mean() - 1).item(), lo, hi
+    raise ValueError(f"value must be 'fd' or 'ref_error', got {value!r}")

@@ -57,3 +57,41 @@ def test_basic_interval_undoes_the_bootstrap_shift_and_covers():
         metrics.interval(reps, level=1.5)
     with pytest.raises(ValueError, match="n_boot"):
         metrics.bootstrap_indices(10, 0)
+
+
+def _run(rows):
+    return {"rows": [dict(solver=s, schedule=sch, nfe=n, **v) for (s, sch, n), v in rows.items()]}
+
+
+def test_paired_change_of_ref_error_is_the_ratio_of_means_with_a_joint_bootstrap():
+    from gitscore import results
+    g = torch.Generator().manual_seed(0)
+    base = torch.rand(64, generator=g, dtype=torch.float64) + 0.5
+    run = _run({("euler", "polynomial", 5): {"ref_errors": base.tolist()},
+                ("euler", "gits_dev", 5): {"ref_errors": (0.8 * base).tolist()},  # exactly 20 % lower per latent
+                ("euler", "noisy", 5): {"ref_errors": (base * (1 + 0.3 * torch.randn(64, generator=g,
+                                                                                       dtype=torch.float64))).tolist()}})
+    est, lo, hi = results.paired_change(run, ("euler", "gits_dev", 5), ("euler", "polynomial", 5), "ref_error")
+    assert est == pytest.approx(-0.2) and lo == pytest.approx(-0.2) and hi == pytest.approx(-0.2)  # paired: no spread
+    est, lo, hi = results.paired_change(run, ("euler", "noisy", 5), ("euler", "polynomial", 5), "ref_error",
+                                        n_boot=2000)
+    # brute force: the same draws, resampled by hand
+    idx = torch.randint(64, (2000, 64), generator=torch.Generator().manual_seed(0))
+    a, b = torch.tensor(run["rows"][2]["ref_errors"], dtype=torch.float64), base
+    reps = a[idx].mean(1) / b[idx].mean(1) - 1
+    assert (lo, hi) == pytest.approx(metrics.interval(reps)) and lo < est < hi
+    with pytest.raises(KeyError, match="not in this run"):
+        results.paired_change(run, ("heun", "polynomial", 5), ("euler", "polynomial", 5), "ref_error")
+    with pytest.raises(ValueError, match="fd_boot"):
+        results.paired_change(run, ("euler", "noisy", 5), ("euler", "polynomial", 5), "fd")
+
+
+def test_paired_change_of_fd_uses_shared_replicates():
+    from gitscore import results
+    x, ref = _feats(300, 8, 2, shift=0.5), _feats(400, 8, 3)
+    y = metrics.FeatureStats(x.features * 1.1)
+    fa, fb = _fd_brute(y.features, ref.features), _fd_brute(x.features, ref.features)
+    run = _run({("euler", "gits_dev", 5): {"fd": fa, "fd_boot": metrics.frechet_bootstrap(y, ref, 100).tolist()},
+                ("euler", "polynomial", 5): {"fd": fb, "fd_boot": metrics.frechet_bootstrap(x, ref, 100).tolist()}})
+    est, lo, hi = results.paired_change(run, ("euler", "gits_dev", 5), ("euler", "polynomial", 5))
+    assert est == pytest.approx(fa / fb - 1) and lo < est < hi
