@@ -1,4 +1,4 @@
-# gitscore: `make book` (set up, execute the chapters, build the HTML) and `make test` (set up, unit + notebook tests).
+# gitscore: `make book` (set up, execute the chapters, build the HTML) and `make test` (set up, ruff, unit + notebook tests).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DATA_DIR := /usr/share/datasets/fashion-mnist
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup data test unit nbtest book book-stored browser-test mathjax chromium bench clean
+.PHONY: setup data test lint unit nbtest book book-stored browser-test mathjax chromium bench clean
 
 setup: $(STAMP)
 
@@ -33,6 +33,10 @@ data:
 	  exit 1; \
 	fi
 
+# ruff (configured in pyproject.toml: line length 120) over the library and its tests.
+lint: setup
+	$(VENV)/bin/ruff check gitscore tests
+
 unit: setup data
 	$(PY) -m pytest -q tests
 
@@ -41,7 +45,7 @@ nbtest: setup data
 	@if ls book/*.ipynb >/dev/null 2>&1; then $(PY) -m pytest -q -p no:cacheprovider --nbval book/; \
 	else echo "no chapters yet: skipping the notebook checks"; fi
 
-test: unit nbtest
+test: lint unit nbtest
 
 book: setup data mathjax
 	$(VENV)/bin/jupyter-book build . -W --keep-going

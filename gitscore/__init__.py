@@ -4,14 +4,17 @@ Modules: schedules (time schedules), solvers (ODE samplers), denoisers (closed-f
 denoisers), trajectory (geometry of sampling trajectories), gits (schedule search), sampling (seeded
 latents, batched and torchrun-sharded sampling), models (the registry of named models), checks (argument checks),
 data, nets,
-train, metrics, bench, adapters, export, diagnostics (smoothness and accuracy of a denoiser in sigma), controls (null-model denoisers), report (verdicts, tables, figures). Heavy modules are imported lazily: `gs.metrics` works.
+train, metrics, bench, adapters, export, diagnostics (smoothness and accuracy of a denoiser in sigma),
+controls (null-model denoisers), report (verdicts, tables, figures). Heavy modules are imported lazily:
+`gs.metrics` works.
 """
 import importlib
 
 from . import denoisers, gits, schedules, solvers, trajectory
 
 __all__ = ["schedules", "solvers", "denoisers", "trajectory", "gits", "data", "nets", "train",
-           "metrics", "bench", "adapters", "export", "dist", "report", "diagnostics", "controls", "optimal", "checkpoints",
+           "metrics", "bench", "adapters", "export", "dist", "report", "diagnostics", "controls", "optimal",
+           "checkpoints",
            "results", "sampling", "checks", "models"]
 __version__ = "0.1.0"
 

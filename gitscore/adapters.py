@@ -43,7 +43,8 @@ def vp_sigmas(alphas_cumprod) -> torch.Tensor:
         raise ValueError(f"alphas_cumprod must hold at least 2 timesteps, got {abar.numel()}")
     if not bool(((abar > 0) & (abar < 1)).all()):
         raise ValueError("alphas_cumprod must lie in (0, 1) (a zero terminal SNR means sigma = inf: "
-                         f"clamp it, as diffusers does with 2**-24), got range [{float(abar.min())}, {float(abar.max())}]")
+                         "clamp it, as diffusers does with 2**-24), got range "
+                         f"[{float(abar.min())}, {float(abar.max())}]")
     if not bool((abar[1:] < abar[:-1]).all()):
         raise ValueError("alphas_cumprod must be strictly decreasing in t")
     return ((1 - abar) / abar).sqrt()
@@ -102,7 +103,8 @@ class DiffusersVPDenoiser(nn.Module):
         if not callable(unet):
             raise TypeError(f"unet must be callable as unet(x, t), got {type(unet).__name__}")
         self.unet, self.prediction_type, self.timestep_mode = unet, prediction_type, timestep_mode
-        self.model_kwargs, self.uncond_kwargs = _check_kwargs("model_kwargs", model_kwargs), _check_kwargs("uncond_kwargs", uncond_kwargs)
+        self.model_kwargs = _check_kwargs("model_kwargs", model_kwargs)
+        self.uncond_kwargs = _check_kwargs("uncond_kwargs", uncond_kwargs)
         self.guidance_scale = _check_scale(guidance_scale)
         if self.guidance_scale != 1 and uncond_kwargs is None:
             raise ValueError("guidance_scale != 1 needs uncond_kwargs (the unconditional model keywords, "
@@ -124,7 +126,8 @@ class DiffusersVPDenoiser(nn.Module):
 
     def _replace(self, **changes) -> "DiffusersVPDenoiser":
         args = dict(prediction_type=self.prediction_type, timestep_mode=self.timestep_mode,
-                    model_kwargs=self.model_kwargs, guidance_scale=self.guidance_scale, uncond_kwargs=self.uncond_kwargs)
+                    model_kwargs=self.model_kwargs, guidance_scale=self.guidance_scale,
+                    uncond_kwargs=self.uncond_kwargs)
         args.update(changes)
         return type(self)(self.unet, self.alphas_cumprod, **args)
 
@@ -185,7 +188,8 @@ class DiffusersVPDenoiser(nn.Module):
         s = as_sigma(sigma, x)
         s64 = torch.as_tensor(sigma, dtype=torch.float64, device=x.device).reshape(-1).expand(x.shape[0])
         t = self.sigma_to_t(s64)
-        dtype = next((p.dtype for p in self.unet.parameters()), x.dtype) if isinstance(self.unet, nn.Module) else x.dtype
+        is_module = isinstance(self.unet, nn.Module)
+        dtype = next((p.dtype for p in self.unet.parameters()), x.dtype) if is_module else x.dtype
         if self.timestep_mode == "interp":  # float timesteps; never half precision (t up to ~1000)
             t = t.to(torch.float64 if dtype == torch.float64 else torch.float32)
         # x_vp = sqrt(abar) x with sqrt(abar) = 1 / sqrt(1 + sigma^2) (written as diffusers' scale_model_input).
@@ -232,14 +236,16 @@ def _encode(pipe, prompt, negative_prompt, guided: bool):
         raise TypeError(f"prompt must be one string (one conditioning for every sample), got {type(prompt).__name__}")
     encode = getattr(pipe, "encode_prompt", None)
     if encode is None:
-        raise TypeError(f"{type(pipe).__name__} has no encode_prompt: pass prompt_embeds= (and negative_prompt_embeds=)")
+        raise TypeError(f"{type(pipe).__name__} has no encode_prompt: pass prompt_embeds= "
+                        "(and negative_prompt_embeds=)")
     device = getattr(pipe, "_execution_device", None) or getattr(pipe, "device", "cpu")
     try:
         out = encode(prompt=prompt, device=device, num_images_per_prompt=1, do_classifier_free_guidance=guided,
                      negative_prompt=negative_prompt)
     except TypeError as e:
         raise TypeError(f"{type(pipe).__name__}.encode_prompt has another signature ({e}): encode the prompt "
-                        "yourself and pass prompt_embeds= and negative_prompt_embeds= (plus any other UNet keywords)") from None
+                        "yourself and pass prompt_embeds= and negative_prompt_embeds= "
+                        "(plus any other UNet keywords)") from None
     if not (isinstance(out, tuple) and len(out) == 2):
         raise TypeError(f"{type(pipe).__name__}.encode_prompt returned {len(out)} values, not (prompt_embeds, "
                         "negative_prompt_embeds): pass the embeddings and the UNet keywords it needs yourself")

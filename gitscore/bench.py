@@ -1,8 +1,8 @@
 """Benchmark: solvers x schedules (incl. GITS) x NFE on a denoiser; FD and error against a reference ODE solution.
 
-`gitscore bench --help` (a subcommand of gitscore.cli). Results go to OUT/results.json and OUT/results.csv, rewritten atomically
-after every configuration, so a killed run resumes where it stopped. Under torchrun the samples of every
-configuration are sharded across ranks by their per-sample seeds (identical to one process).
+`gitscore bench --help` (a subcommand of gitscore.cli). Results go to OUT/results.json and OUT/results.csv,
+rewritten atomically after every configuration, so a killed run resumes where it stopped. Under torchrun the
+samples of every configuration are sharded across ranks by their per-sample seeds (identical to one process).
 """
 from __future__ import annotations
 
@@ -200,7 +200,8 @@ def _gits_schedules(denoiser, cfg: BenchConfig, shape, state: dict) -> dict:
     if not metrics_needed:
         return {}
     cached = state.get("gits", {})
-    if cached.get("metrics") == metrics_needed and set(map(int, cached.get("schedules", {}).get(metrics_needed[0], {}))) >= set(steps_needed):
+    cached_steps = set(map(int, cached.get("schedules", {}).get(metrics_needed[0], {})))
+    if cached.get("metrics") == metrics_needed and cached_steps >= set(steps_needed):
         return {m: {int(k): torch.tensor(v, dtype=torch.float64) for k, v in d.items()}
                 for m, d in cached["schedules"].items()}
     grid = gits.teacher_grid(cfg.grid_points)
@@ -265,8 +266,15 @@ def _run_locked(cfg: BenchConfig, out: Path, progress: bool, command: str, refer
         per = metrics.rmse_per_sample(x[:cfg.n_ref], ref)
         row = {"model": cfg.model, "solver": solver, "schedule": sched, "nfe": nfe, "steps": steps,
                "ref_error": per.mean().item(), "ref_error_se": (per.std() / math.sqrt(len(per))).item(),
-               "fd": metrics.frechet_distance(x[:cfg.n_fd].clamp(-1, 1)) if with_fd else None,
-               "seconds": time.perf_counter() - t0, "sigmas": sigmas.tolist()}
+               "fd": None, "seconds": None, "sigmas": sigmas.tolist(),
+               # per evaluation latent (the same latents in every row): paired intervals between rows
+               "ref_errors": [float(f"{v:.5g}") for v in per.tolist()]}
+        if with_fd:
+            feats = metrics.image_features(x[:cfg.n_fd].clamp(-1, 1))
+            row["fd"] = metrics.frechet_distance(feats)
+            # bootstrap replicates over the samples, the same draws in every row (see results.paired_change)
+            row["fd_boot"] = [round(v, 4) for v in metrics.frechet_bootstrap(feats, n_boot=FD_BOOT).tolist()]
+        row["seconds"] = time.perf_counter() - t0
         state["rows"].append(row)
         state["wall_time_s"] = time.perf_counter() - t_start
         _write(out, state)
@@ -277,6 +285,9 @@ def _run_locked(cfg: BenchConfig, out: Path, progress: bool, command: str, refer
         state["reference"]["converged_ratio"] = state["reference"]["distance_to_2x_finer"] / smallest
     _write(out, state)
     return state
+
+
+FD_BOOT = 200  # bootstrap replicates of each row's FD
 
 
 def markdown_table(state: dict, value: str = "fd") -> str:
@@ -302,7 +313,8 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--solvers", nargs="+", choices=sorted(SOLVERS), default=d.solvers, metavar="SOLVER",
                    help=f"among {sorted(SOLVERS)}")
     valid = sorted(SCHEDULES) + [GITS_PREFIX + m for m in gits.METRICS]
-    p.add_argument("--schedules", nargs="+", choices=valid, default=d.schedules, metavar="SCHEDULE", help=f"among {valid}")
+    p.add_argument("--schedules", nargs="+", choices=valid, default=d.schedules, metavar="SCHEDULE",
+                   help=f"among {valid}")
     p.add_argument("--nfe", nargs="+", type=int, default=d.nfes, help="NFE values (odd ones are skipped for heun/dpm2)")
     for name in INT_FIELDS:
         p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))

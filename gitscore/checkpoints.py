@@ -269,7 +269,8 @@ def load_training(run, log=print) -> tuple[dict, dict, Path] | None:
         try:
             tensors, meta = load_weights(path)
             if "step" not in meta or "train_config" not in meta:
-                raise CheckpointError(f"{path.with_suffix('.json')} lacks 'step' or 'train_config': not a training checkpoint")
+                raise CheckpointError(f"{path.with_suffix('.json')} lacks 'step' or 'train_config': "
+                                      "not a training checkpoint")
             return tensors, meta, path
         except CheckpointError as e:
             errors.append(e)

@@ -215,7 +215,8 @@ def cmd_sample(args) -> int:
     if schedule is not None:
         sigmas, meta = schedule
         if args.steps is not None and args.steps != len(sigmas) - 1:
-            raise ValueError(f"--steps {args.steps} disagrees with {args.sigmas_file}, which has {len(sigmas) - 1} steps")
+            raise ValueError(f"--steps {args.steps} disagrees with {args.sigmas_file}, "
+                             f"which has {len(sigmas) - 1} steps")
         what = f"{args.sigmas_file}" + (f" (GITS, {meta['model']})" if "model" in meta else "")
     else:
         steps = 6 if args.steps is None else args.steps
@@ -270,7 +271,8 @@ def cmd_train(args) -> int:
     print(f"trained to step {step}; checkpoints in {args.out} (rerun the same command to resume)")
     if args.export:
         export_ema(Path(args.out), args.export)
-        print(f"exported the EMA weights to {args.export} (use: gitscore search --model fmnist --checkpoint {args.export})")
+        print(f"exported the EMA weights to {args.export} "
+              f"(use: gitscore search --model fmnist --checkpoint {args.export})")
     return 0
 
 
@@ -311,25 +313,30 @@ def _model_args(p):
                    help="fmnist: the shipped EDM net (or --checkpoint); fmnist-rough: the first shipped net (rough "
                         "in sigma); kde: exact denoiser of Fashion-MNIST (slow; see --kde-size); class-gmm: one "
                         "Gaussian per class; gmm-toy: 8 Gaussians in 2-D, exact and instant (default: fmnist)")
-    g.add_argument("--checkpoint", metavar="PATH", help="fmnist: a .safetensors from `gitscore train` (checkpoint or --export)")
+    g.add_argument("--checkpoint", metavar="PATH",
+                   help="fmnist: a .safetensors from `gitscore train` (checkpoint or --export)")
     g.add_argument("--kde-size", type=_int_at_least(1), metavar="N",
                    help="kde: N training images picked by a permutation seeded with 0, the rule of `gitscore bench` "
                         "(default: all 60000)")
     g.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1, ... (default: auto)")
-    g.add_argument("--sigma-min", type=_positive_float, metavar="SIGMA", help=f"smallest sigma (default: the model's, {SIGMA_MIN:g})")
-    g.add_argument("--sigma-max", type=_positive_float, metavar="SIGMA", help=f"largest sigma (default: the model's, {SIGMA_MAX:g})")
+    g.add_argument("--sigma-min", type=_positive_float, metavar="SIGMA",
+                   help=f"smallest sigma (default: the model's, {SIGMA_MIN:g})")
+    g.add_argument("--sigma-max", type=_positive_float, metavar="SIGMA",
+                   help=f"largest sigma (default: the model's, {SIGMA_MAX:g})")
 
 
 def _gits_args(p, title="GITS search (Chen et al. 2024, Sec. 4)"):
     g = p.add_argument_group(title)
     g.add_argument("--teacher", choices=sorted(SOLVERS), default="ipndm",
                    help="solver run on the fine grid during warm-up (default: ipndm)")
-    g.add_argument("--n-warmup", type=_int_at_least(1), default=256, metavar="N", help="warm-up trajectories (default: 256)")
+    g.add_argument("--n-warmup", type=_int_at_least(1), default=256, metavar="N",
+                   help="warm-up trajectories (default: 256)")
     g.add_argument("--grid-points", type=_int_at_least(2), default=61, metavar="M",
                    help="points of the polynomial (rho=7) teacher grid (default: 61)")
     g.add_argument("--metric", choices=METRICS, default="dev", help="step cost (default: dev)")
     g.add_argument("--coeff", type=_positive_float, default=1.15, help="DP weight growth per step (default: 1.15)")
-    g.add_argument("--batch-size", type=_int_at_least(1), metavar="B", help="samples per denoiser batch (default: all, at most 256)")
+    g.add_argument("--batch-size", type=_int_at_least(1), metavar="B",
+                   help="samples per denoiser batch (default: all, at most 256)")
     g.add_argument("--progress", action="store_true", help="show progress bars")
 
 
@@ -351,13 +358,15 @@ def build_parser() -> argparse.ArgumentParser:
                               "({\"sigmas\": [..., 0]} for set_timesteps(sigmas=)), k-diffusion (list ending in 0), "
                               "comfyui (comma-separated, for ManualSigmas), list (the N+1 sigmas)")
     _model_args(p)
-    p.add_argument("--steps", type=_int_at_least(1), default=6, metavar="N", help="number of sampling steps (default: 6)")
+    p.add_argument("--steps", type=_int_at_least(1), default=6, metavar="N",
+                   help="number of sampling steps (default: 6)")
     p.add_argument("--solver", choices=sorted(SOLVERS), default="ipndm",
                    help="solver you intend to use: recorded in the metadata for --method gits (the search uses "
                         "--teacher); the solver tuned for by --method refine and oracle (oracle: euler, ipndm, dpmpp)")
     p.add_argument("--method", choices=("gits", "refine", "student_dp", "oracle"), default="gits",
                    help="gits (default); refine: GITS, then its coeff and sigmas tuned for --solver on the warm-up "
-                        "latents; student_dp: the DP carrying --solver's own state (euler, ipndm, dpmpp); oracle: Adam on the end-to-end error against Heun-256 on 32 more latents "
+                        "latents; student_dp: the DP carrying --solver's own state (euler, ipndm, dpmpp); "
+                        "oracle: Adam on the end-to-end error against Heun-256 on 32 more latents "
                         "(gitscore.optimal)")
     p.add_argument("--seed", type=_int_at_least(0), default=0, help="seed of the warm-up latents (default: 0)")
     p.add_argument("--format", choices=FORMATS, default="json", help="output format (default: json)")
@@ -371,7 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "Writes an image grid (a scatter plot for gmm-toy) and the raw array.")
     _model_args(p)
     p.add_argument("--solver", choices=sorted(SOLVERS), default="ipndm", help="ODE solver (default: ipndm)")
-    p.add_argument("--steps", type=_int_at_least(1), metavar="N", help="number of steps (default: 6, or the --sigmas-file's)")
+    p.add_argument("--steps", type=_int_at_least(1), metavar="N",
+                   help="number of steps (default: 6, or the --sigmas-file's)")
     src = p.add_mutually_exclusive_group()
     src.add_argument("--schedule", choices=sorted(SCHEDULES) + ["gits"], default="polynomial",
                      help="time schedule (default: polynomial, EDM's rho=7)")
@@ -379,9 +389,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--order", type=int, help=f"order of the multistep solvers {', '.join(MULTISTEP)}")
     p.add_argument("--afs", action="store_true", help="analytical first step (saves one NFE)")
     p.add_argument("--n", type=_int_at_least(1), default=16, help="number of samples (default: 16)")
-    p.add_argument("--seed", type=_int_at_least(0), default=0, help="seed of the sample latents; sample j depends only on (seed, j)")
-    p.add_argument("--search-seed", type=_int_at_least(0), default=0, metavar="SEED", help="--schedule gits: seed of the warm-up latents (default: 0)")
-    p.add_argument("--out", default="grid.png", metavar="FILE.png", help="PNG path; the array goes to FILE.npy (default: grid.png)")
+    p.add_argument("--seed", type=_int_at_least(0), default=0,
+                   help="seed of the sample latents; sample j depends only on (seed, j)")
+    p.add_argument("--search-seed", type=_int_at_least(0), default=0, metavar="SEED",
+                   help="--schedule gits: seed of the warm-up latents (default: 0)")
+    p.add_argument("--out", default="grid.png", metavar="FILE.png",
+                   help="PNG path; the array goes to FILE.npy (default: grid.png)")
     _gits_args(p, "GITS search (with --schedule gits)")
     p.set_defaults(func=cmd_sample)
 
@@ -391,19 +404,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train the EDM model on Fashion-MNIST (resumable)",
                        description="EDM training (Karras et al. 2022) of the small U-Net on Fashion-MNIST. Checkpoints "
                                    "go to --out every --checkpoint-every steps; rerunning the same command resumes.")
-    p.add_argument("--out", required=True, metavar="DIR", help="run folder (ckpt-STEP/ checkpoints, LATEST, train_log.csv)")
-    p.add_argument("--steps", type=_int_at_least(1), default=defaults["steps"], metavar="N", help=f"total optimisation steps (default: {defaults['steps']})")
+    p.add_argument("--out", required=True, metavar="DIR",
+                   help="run folder (ckpt-STEP/ checkpoints, LATEST, train_log.csv)")
+    p.add_argument("--steps", type=_int_at_least(1), default=defaults["steps"], metavar="N",
+                   help=f"total optimisation steps (default: {defaults['steps']})")
     p.add_argument("--batch-size", type=_int_at_least(1), default=defaults["batch_size"], metavar="B",
                    help=f"images per step (default: {defaults['batch_size']})")
-    p.add_argument("--lr", type=_positive_float, default=defaults["lr"], help=f"Adam learning rate (default: {defaults['lr']})")
+    p.add_argument("--lr", type=_positive_float, default=defaults["lr"],
+                   help=f"Adam learning rate (default: {defaults['lr']})")
     p.add_argument("--lr-decay-from", type=_int_at_least(0), default=defaults["lr_decay_from"], metavar="STEP",
                    help="after STEP, the learning rate falls as 1/sqrt(step/STEP) (EDM2; default: 0, constant)")
     p.add_argument("--seed", type=_int_at_least(0), default=defaults["seed"], help=f"(default: {defaults['seed']})")
     p.add_argument("--checkpoint-every", type=_int_at_least(1), default=defaults["checkpoint_every"], metavar="N",
                    help=f"steps between checkpoints (default: {defaults['checkpoint_every']})")
     p.add_argument("--snapshot-every", type=_int_at_least(0), default=defaults["snapshot_every"], metavar="N",
-                   help="also keep the EMA weights every N steps in DIR/snapshots/ (for a quality-vs-images-seen curve; default: 0, never)")
-    p.add_argument("--export", metavar="PATH.safetensors", help="afterwards, export the EMA weights here, with PATH.json and the folder's MANIFEST.json "
+                   help="also keep the EMA weights every N steps in DIR/snapshots/ (for a quality-vs-images-seen "
+                        "curve; default: 0, never)")
+    p.add_argument("--export", metavar="PATH.safetensors",
+                   help="afterwards, export the EMA weights here, with PATH.json and the folder's MANIFEST.json "
                         "(then: --model fmnist --checkpoint PATH)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, ... (default: auto)")
     p.add_argument("--allow-config-change", action="store_true",

@@ -18,7 +18,8 @@ def as_sigma(sigma, x: torch.Tensor) -> torch.Tensor:
         sigma = sigma.expand(x.shape[0])
     sigma = sigma.reshape(-1)
     if sigma.shape[0] not in (1, x.shape[0]):
-        raise ValueError(f"sigma must be a scalar or have one entry per sample ({x.shape[0]}), got shape {tuple(sigma.shape)}")
+        raise ValueError(f"sigma must be a scalar or have one entry per sample ({x.shape[0]}), "
+                         f"got shape {tuple(sigma.shape)}")
     return sigma.expand(x.shape[0]).reshape(-1, *([1] * (x.ndim - 1)))
 
 
@@ -41,7 +42,8 @@ class GaussianDenoiser:
             self.eigval, self.eigvec = torch.linalg.eigh(var)
         else:
             if var.numel() not in (1, d):
-                raise ValueError(f"var must be a scalar, a vector of {d} variances or a ({d}, {d}) matrix, got shape {tuple(var.shape)}")
+                raise ValueError(f"var must be a scalar, a vector of {d} variances or a ({d}, {d}) matrix, "
+                                 f"got shape {tuple(var.shape)}")
             self.eigval, self.eigvec = var.reshape(-1).expand(d).clone(), None
         if not (self.eigval >= 0).all():
             raise ValueError("var must be positive semi-definite")
@@ -177,7 +179,8 @@ class KDEDenoiser:
         D = (acc[:, :self.d] / acc[:, self.d:]).double() + self.mean
         bad = ~torch.isfinite(D).all(1)
         if bad.any():  # logits overflowed (sigma ~ 1e-19 in float32): the sigma -> 0 limit, the nearest point
-            D[bad] = self.points(self.nearest(x.reshape(len(D), -1)[bad.to(x.device)].reshape(-1, *x.shape[1:]))[1][:, 0]
+            x_bad = x.reshape(len(D), -1)[bad.to(x.device)].reshape(-1, *x.shape[1:])
+            D[bad] = self.points(self.nearest(x_bad)[1][:, 0]
                                  ).reshape(-1, self.d)
         return D.to(x.device, x.dtype).reshape(x.shape)
 
@@ -336,7 +339,8 @@ class GMMDenoiser:
 class EDMPrecond(nn.Module):
     """EDM preconditioning (Karras et al. 2022, Table 1): D = c_skip x + c_out F(c_in x, c_noise)."""
 
-    def __init__(self, net: nn.Module, sigma_data: float = 0.5, sigma_min: float = SIGMA_MIN, sigma_max: float = SIGMA_MAX):
+    def __init__(self, net: nn.Module, sigma_data: float = 0.5, sigma_min: float = SIGMA_MIN,
+                 sigma_max: float = SIGMA_MAX):
         super().__init__()
         self.net, self.sigma_data = net, sigma_data
         self.sigma_min, self.sigma_max = sigma_min, sigma_max

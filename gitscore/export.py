@@ -63,7 +63,8 @@ def check_range(sigmas, alphas_cumprod, rtol: float = 1e-5) -> None:
     lo, hi = float(table[0]), float(table[-1])
     if float(s[-1]) < lo * (1 - rtol) or float(s[0]) > hi * (1 + rtol):
         raise ValueError(
-            f"sigmas span [{float(s[-1]):.6g}, {float(s[0]):.6g}] but the model's timesteps cover only [{lo:.6g}, {hi:.6g}]: "
+            f"sigmas span [{float(s[-1]):.6g}, {float(s[0]):.6g}] but the model's timesteps cover only "
+            f"[{lo:.6g}, {hi:.6g}]: "
             "search inside that range: gitscore.gits.search(D, ...) with the default grid follows D.sigma_min / "
             "D.sigma_max of D = gitscore.adapters.from_pipeline(pipe); with your own grid, build it as "
             "gitscore.gits.teacher_grid(61, D.sigma_min, D.sigma_max)")

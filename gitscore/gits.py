@@ -43,14 +43,15 @@ class GITSResult:
     timings: dict = field(default_factory=dict)  # seconds: warmup, cost, dp
 
 
-def teacher_grid(n_points: int = 61, sigma_min: float = SIGMA_MIN, sigma_max: float = SIGMA_MAX, rho: float = 7.0) -> torch.Tensor:
+def teacher_grid(n_points: int = 61, sigma_min: float = SIGMA_MIN, sigma_max: float = SIGMA_MAX,
+                 rho: float = 7.0) -> torch.Tensor:
     """The fine teacher grid of the official code: polynomial (rho=7) with n_points sigmas."""
     return polynomial(check_int("n_points", n_points, 2) - 1, sigma_min, sigma_max, rho)
 
 
 def model_grid(denoiser, n_points: int = 61, rho: float = 7.0) -> torch.Tensor:
     """The teacher grid over the denoiser's own range: its `sigma_min` / `sigma_max` attributes where it has
-    them (a diffusers model: the sigmas of its first and last timestep), else EDM's [SIGMA_MIN, SIGMA_MAX] = [0.002, 80]."""
+    them (a diffusers model: the sigmas of its first and last timestep), else EDM's [SIGMA_MIN, SIGMA_MAX]."""
     lo, hi = getattr(denoiser, "sigma_min", SIGMA_MIN), getattr(denoiser, "sigma_max", SIGMA_MAX)
     try:
         ok = not isinstance(lo, bool) and not isinstance(hi, bool) and 0 < float(lo) < float(hi) < math.inf
@@ -116,7 +117,8 @@ def warmup(denoiser, shape, n_samples: int = 256, *, grid=None, teacher: str = "
 
 
 def _check_coeff(coeff):
-    if isinstance(coeff, bool) or not isinstance(coeff, (int, float, np.floating)) or not math.isfinite(coeff) or coeff <= 0:
+    is_number = not isinstance(coeff, bool) and isinstance(coeff, (int, float, np.floating))
+    if not is_number or not math.isfinite(coeff) or coeff <= 0:
         raise ValueError(f"coeff must be a finite number > 0, got {coeff!r}")
 
 
@@ -141,7 +143,8 @@ def cost_matrix(xs: torch.Tensor, ds: torch.Tensor, sigmas, metric: str = "dev",
     if xs.ndim < 3 or xs.shape[0] != M:
         raise ValueError(f"xs must have shape (M={M}, n, ...), got {tuple(xs.shape)}")
     if ds.shape[0] not in (M - 1, M) or ds.shape[1:] != xs.shape[1:]:
-        raise ValueError(f"ds must have shape ({M - 1} or {M}, {', '.join(map(str, xs.shape[1:]))}), got {tuple(ds.shape)}")
+        raise ValueError(f"ds must have shape ({M - 1} or {M}, {', '.join(map(str, xs.shape[1:]))}), "
+                         f"got {tuple(ds.shape)}")
     n = xs.shape[1]
     X, Dd = xs.reshape(M, n, -1), ds[:M - 1].reshape(M - 1, n, -1)
     C = np.full((M, M), np.inf)
@@ -270,7 +273,8 @@ def search_info(denoiser, shape, n_steps: int, *, n_warmup: int = 256, grid=None
 
 def search(denoiser, shape, n_steps: int, *, n_warmup: int = 256, grid=None, teacher: str = "ipndm",
            metric: str = "dev", coeff: float = 1.15, seed: int = 0, batch_size: int | None = None,
-           dtype=torch.float32, device=None, progress: bool = False, teacher_options: dict | None = None) -> torch.Tensor:
+           dtype=torch.float32, device=None, progress: bool = False,
+           teacher_options: dict | None = None) -> torch.Tensor:
     """GITS schedule: n_steps+1 float64 sigmas picked from the teacher grid (default: model_grid(denoiser),
     inside the denoiser's sigma_min / sigma_max; see search_info)."""
     return search_info(denoiser, shape, n_steps, n_warmup=n_warmup, grid=grid, teacher=teacher, metric=metric,

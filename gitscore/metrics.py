@@ -22,7 +22,8 @@ from .solvers import SOLVERS
 
 __all__ = ["Classifier", "load_classifier", "CLASSIFIER_PATH", "FD_NAME", "KID_NAME", "ClassifierFeatures",
            "FeatureStats", "image_features", "reference_features", "frechet_distance", "kid",
-           "classifier_accuracy", "noise_floor", "rmse_per_sample", "reference_error", "reference_solution", "check_converged",
+           "classifier_accuracy", "noise_floor", "rmse_per_sample", "reference_error", "reference_solution",
+           "check_converged",
            "Convergence"]
 
 FD_NAME = "FD (Fashion-MNIST classifier features)"
@@ -196,7 +197,8 @@ def _as_stats(x, name, batch_size) -> FeatureStats:
 # ---------------------------------------------------------------- FD and KID (torchmetrics)
 
 def frechet_distance(samples, reference="test", batch_size: int = 500) -> float:
-    """FD (Fashion-MNIST classifier features): ||mu_1 - mu_2||^2 + Tr(S_1 + S_2 - 2 (S_1 S_2)^{1/2}) (Heusel et al. 2017).
+    """FD (Fashion-MNIST classifier features): ||mu_1 - mu_2||^2 + Tr(S_1 + S_2 - 2 (S_1 S_2)^{1/2})
+    (Heusel et al. 2017).
 
     `samples`, `reference`: image tensors (N, 1, 28, 28) in [-1, 1], FeatureStats, or a split name.
     """
@@ -213,11 +215,13 @@ def frechet_distance(samples, reference="test", batch_size: int = 500) -> float:
 
 def kid(samples, reference="test", subset_size: int = 1000, subsets: int = 100, seed: int = 0,
         batch_size: int = 500) -> tuple[float, float]:
-    """KID (Fashion-MNIST classifier features): unbiased MMD^2, cubic kernel, mean and std over subsets (Binkowski et al. 2018)."""
+    """KID (Fashion-MNIST classifier features): unbiased MMD^2, cubic kernel, mean and std over subsets
+    (Binkowski et al. 2018)."""
     from torchmetrics.image.kid import KernelInceptionDistance
     fake, real = _as_stats(samples, "samples", batch_size), _as_stats(reference, "reference", batch_size)
     if not (isinstance(subset_size, int) and 2 <= subset_size <= min(fake.n, real.n)):
-        raise ValueError(f"subset_size must be an int in [2, {min(fake.n, real.n)}] (the smaller set), got {subset_size!r}")
+        raise ValueError(f"subset_size must be an int in [2, {min(fake.n, real.n)}] (the smaller set), "
+                         f"got {subset_size!r}")
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*will save all extracted features.*")
         metric = KernelInceptionDistance(feature=ClassifierFeatures(load_classifier(), batch_size),
@@ -242,7 +246,8 @@ def rmse_per_sample(x: torch.Tensor, x_ref: torch.Tensor) -> torch.Tensor:
     if not (torch.is_tensor(x) and torch.is_tensor(x_ref)):
         raise TypeError("x and x_ref must be torch.Tensors")
     if x.shape != x_ref.shape or x.dim() < 1:
-        raise ValueError(f"x and x_ref must have the same shape (B, ...), got {tuple(x.shape)} and {tuple(x_ref.shape)}")
+        raise ValueError(f"x and x_ref must have the same shape (B, ...), "
+                         f"got {tuple(x.shape)} and {tuple(x_ref.shape)}")
     diff = (x.double() - x_ref.double().to(x.device)).reshape(len(x), -1)
     return diff.square().mean(1).sqrt()
 
@@ -253,7 +258,8 @@ def reference_error(x: torch.Tensor, x_ref: torch.Tensor) -> float:
 
 
 def reference_solution(denoiser, x_T: torch.Tensor, sigmas=None, solver: str = "heun", n_steps: int = 512,
-                       sigma_min: float | None = None, sigma_max: float | None = None, rho: float = 7.0) -> torch.Tensor:
+                       sigma_min: float | None = None, sigma_max: float | None = None,
+                       rho: float = 7.0) -> torch.Tensor:
     """High-accuracy PF-ODE solution from x_T (at sigma_max): `solver` on a fine polynomial (EDM, rho=7) grid."""
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {sorted(SOLVERS)}, got {solver!r}")
@@ -301,7 +307,8 @@ def bootstrap_indices(n: int, n_boot: int = 200, seed: int = 0) -> torch.Tensor:
     return torch.randint(n, (n_boot, n), generator=torch.Generator().manual_seed(seed))
 
 
-def frechet_bootstrap(samples, reference="test", n_boot: int = 200, seed: int = 0, batch_size: int = 500) -> torch.Tensor:
+def frechet_bootstrap(samples, reference="test", n_boot: int = 200, seed: int = 0,
+                      batch_size: int = 500) -> torch.Tensor:
     """Bootstrap replicates (n_boot,) of the FD of `samples` (reference fixed): FD of samples[idx] for
     idx = bootstrap_indices(n, n_boot, seed).
 

@@ -1,4 +1,4 @@
-"""A small EDM U-Net for 28x28 images, the shipped model and loading networks from checkpoints (gitscore.checkpoints)."""
+"""A small EDM U-Net for 28x28 images, the shipped model, and networks loaded from checkpoints."""
 from __future__ import annotations
 
 import math

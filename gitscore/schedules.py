@@ -102,11 +102,16 @@ def time_uniform(n: int, sigma_min: float = SIGMA_MIN, sigma_max: float = SIGMA_
     return _finish(vp_sigma(t), sigma_min, sigma_max, f"rho={rho!r}, sigma_min={sigma_min!r}, sigma_max={sigma_max!r}")
 
 
+def _time_quadratic(n: int, sigma_min: float = SIGMA_MIN, sigma_max: float = SIGMA_MAX) -> torch.Tensor:
+    """The VP time grid quadratic in t: time_uniform with rho = 2."""
+    return time_uniform(n, sigma_min, sigma_max, rho=2.0)
+
+
 SCHEDULES = {
     "polynomial": polynomial,
     "logsnr": logsnr,
     "time_uniform": time_uniform,
-    "time_quadratic": lambda n, sigma_min=SIGMA_MIN, sigma_max=SIGMA_MAX: time_uniform(n, sigma_min, sigma_max, rho=2.0),
+    "time_quadratic": _time_quadratic,
 }
 
 
@@ -121,7 +126,8 @@ def check_sigmas(sigmas) -> torch.Tensor:
     """Validate a schedule: 1-D, at least 2 entries, finite, positive, strictly decreasing."""
     sigmas = torch.as_tensor(sigmas)
     if sigmas.ndim != 1 or sigmas.numel() < 2:
-        raise ValueError(f"sigmas must be a 1-D tensor with at least 2 entries (n >= 1 steps), got shape {tuple(sigmas.shape)}")
+        raise ValueError("sigmas must be a 1-D tensor with at least 2 entries (n >= 1 steps), "
+                         f"got shape {tuple(sigmas.shape)}")
     if not torch.isfinite(sigmas).all():
         raise ValueError("sigmas must be finite")
     if not (sigmas > 0).all():

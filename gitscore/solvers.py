@@ -83,7 +83,8 @@ def _denoise(denoiser, x, sigma, i):
     """D(x, sigma) with sigma handed over as a (B,) tensor in x's dtype and device (the k-diffusion contract)."""
     out = denoiser(x, torch.full((x.shape[0],), sigma, dtype=x.dtype, device=x.device))
     if not torch.is_tensor(out):
-        raise TypeError(f"{_solver_name()}: the denoiser returned {type(out).__name__} at step {i} (sigma={sigma:.6g}); "
+        raise TypeError(f"{_solver_name()}: the denoiser returned {type(out).__name__} at step {i} "
+                        f"(sigma={sigma:.6g}); "
                         f"it must return a tensor shaped like x, {tuple(x.shape)}")
     if out.shape != x.shape:
         raise ValueError(f"{_solver_name()}: the denoiser returned shape {tuple(out.shape)} at step {i} "

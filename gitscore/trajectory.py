@@ -186,7 +186,8 @@ def deviation(xs) -> torch.Tensor:
 
 
 def sample_distance(xs, ref: str = "final") -> torch.Tensor:
-    """||x_t - x_0|| (ref='final', the 'sample distance' of Fig. 2 as diff-analyzer computes it) or ||x_t - x_T|| (ref='start'), (B, T)."""
+    """||x_t - x_0|| (ref='final', the 'sample distance' of Fig. 2 as diff-analyzer computes it) or
+    ||x_t - x_T|| (ref='start'), (B, T)."""
     if ref not in ("final", "start"):
         raise ValueError(f"ref must be 'final' or 'start', got {ref!r}")
     xs = _points(xs)
@@ -217,7 +218,8 @@ def _eigh(G: torch.Tensor):
 
 
 def _pca(P: torch.Tensor, scale2: torch.Tensor):
-    """PCA of the rows of P (B, T, d), already centred: eigenvalues (B, T) and T-space eigenvectors (B, T, T), descending.
+    """PCA of the rows of P (B, T, d), already centred: eigenvalues (B, T) and T-space eigenvectors (B, T, T),
+    descending.
 
     Uses the Gram matrix P P^T: its eigenvalues are the squared singular values of P, the
     eigenvector w_j gives the principal score P v_j = sqrt(lambda_j) w_j, and v_j = P^T w_j / ||.||.
@@ -242,7 +244,8 @@ def _check_k(k, name="k"):
 
 
 def boomerang_basis(xs, n_pcs: int = 2) -> torch.Tensor:
-    """Orthonormal frame (B, 1 + n_pcs, d): the chord direction (x_T - x_0)/||.|| and the top PCs of its complement (Fig. 3a).
+    """Orthonormal frame (B, 1 + n_pcs, d): the chord direction (x_T - x_0)/||.|| and the top PCs of its
+    complement (Fig. 3a).
 
     PCs of the complement are taken over the T points of each trajectory, centred at their mean;
     a PC with zero variance is returned as a zero vector. Signs of the PCs are arbitrary here.
@@ -271,14 +274,16 @@ def _recon_residuals(xs: torch.Tensor, ks) -> list[torch.Tensor]:
 
 
 def reconstruct(xs, k: int) -> torch.Tensor:
-    """k-D reconstruction (Fig. 3a-b): project each trajectory, centred at its mean, onto span{x_T - x_0} plus the top (k-1) PCs of its orthogonal complement, (B, T, d)."""
+    """k-D reconstruction (Fig. 3a-b): project each trajectory, centred at its mean, onto span{x_T - x_0} plus
+    the top (k-1) PCs of its orthogonal complement, (B, T, d)."""
     _check_k(k)
     xs = _points(xs)
     return xs - _recon_residuals(xs, [k])[0]
 
 
 def reconstruction_error(xs, ks=range(1, 6), reduce: str = "mean") -> torch.Tensor:
-    """L2 error ||x_t - x_rec,t|| of the k-D reconstructions (Fig. 3c), reduced over the T points: (B, len(ks)), or (B, len(ks), T) for reduce='none'.
+    """L2 error ||x_t - x_rec,t|| of the k-D reconstructions (Fig. 3c), reduced over the T points: (B, len(ks)),
+    or (B, len(ks), T) for reduce='none'.
 
     reduce='mean' (default) averages the per-point L2 distances, 'max' takes the worst point.
     """
@@ -351,7 +356,8 @@ def field_magnitude_exact(xs, denoised=None, sigmas=None) -> torch.Tensor:
 
 
 def step_angles(xs) -> torch.Tensor:
-    """Angle in degrees between consecutive displacements x_{n+1} - x_n and x_{n+2} - x_{n+1}, (B, T-2); NaN at a zero step."""
+    """Angle in degrees between consecutive displacements x_{n+1} - x_n and x_{n+2} - x_{n+1}, (B, T-2);
+    NaN at a zero step."""
     xs = _points(xs)
     dx = xs[:, 1:] - xs[:, :-1]
     a = dx / _norm(dx).unsqueeze(-1)
@@ -372,18 +378,21 @@ def convergence_curve(xs, target=None, normalize=True) -> torch.Tensor:
         target = P[:, -1]
     target = torch.as_tensor(target).to(torch.float64).reshape(P.shape[0], -1)
     if target.shape[1] != P.shape[2]:
-        raise ValueError(f"target must hold one point of dimension {P.shape[2]} per trajectory, got {tuple(target.shape)}")
+        raise ValueError(f"target must hold one point of dimension {P.shape[2]} per trajectory, "
+                         f"got {tuple(target.shape)}")
     dist = _norm(P - target.unsqueeze(1))
     if normalize is False or normalize is None:
         return dist
     scale = dist[:, :1] if normalize is True else torch.as_tensor(normalize, dtype=torch.float64).reshape(-1, 1)
     if scale.shape[0] not in (1, P.shape[0]):
-        raise ValueError(f"normalize must be a bool, a number or one scale per trajectory ({P.shape[0]}), got shape {tuple(scale.shape)}")
+        raise ValueError(f"normalize must be a bool, a number or one scale per trajectory ({P.shape[0]}), "
+                         f"got shape {tuple(scale.shape)}")
     return dist / torch.where(scale > 0, scale, 1.0)
 
 
 def convex_combination_residual(xs, denoised=None, sigmas=None, relative: bool = False) -> torch.Tensor:
-    """Residual of Prop. 4.1, ||x_{n+1} - [(s_{n+1}/s_n) x_n + (1 - s_{n+1}/s_n) D(x_n)]|| per step, (B, N); ~0 for Euler.
+    """Residual of Prop. 4.1, ||x_{n+1} - [(s_{n+1}/s_n) x_n + (1 - s_{n+1}/s_n) D(x_n)]|| per step, (B, N);
+    ~0 for Euler.
 
     Indices follow the recorded order (sigmas decreasing); relative=True divides by ||x_{n+1} - x_n||.
     """

@@ -29,7 +29,8 @@ class GaussianVPModel(torch.nn.Module):
         a = (1 / (1 + self.sigma_of_t(t) ** 2)).reshape(-1, 1, 1, 1)
         den = a * C2 + 1 - a
         eps, x0 = (1 - a).sqrt() * x_vp / den, a.sqrt() * C2 * x_vp / den  # E[eps | x_vp], E[x0 | x_vp]
-        return {"epsilon": eps, "sample": x0, "v_prediction": a.sqrt() * eps - (1 - a).sqrt() * x0}[self.prediction_type]
+        outputs = {"epsilon": eps, "sample": x0, "v_prediction": a.sqrt() * eps - (1 - a).sqrt() * x0}
+        return outputs[self.prediction_type]
 
 
 @pytest.mark.parametrize("prediction_type", ["epsilon", "v_prediction", "sample"])
@@ -62,7 +63,8 @@ def test_sigma_t_maps():
     Dn = DiffusersVPDenoiser(lambda x, t: x, linear_alphas_cumprod(), timestep_mode="nearest")
     assert torch.equal(Dn.sigma_to_t(Dn.sigmas[t]), t)
     assert torch.equal(Dn.sigma_to_t(mid * 0.999), t[1:-1])
-    assert Dn.sigma_min == pytest.approx(math.sqrt(1e-4 / (1 - 1e-4))) and Dn.sigma_max == float(vp_sigmas(linear_alphas_cumprod())[-1])
+    assert Dn.sigma_min == pytest.approx(math.sqrt(1e-4 / (1 - 1e-4)))
+    assert Dn.sigma_max == float(vp_sigmas(linear_alphas_cumprod())[-1])
 
 
 def test_learned_variance_channels_are_dropped():

@@ -21,6 +21,7 @@ def test_small_sweep_resumes_and_tables(tmp_path):
                     ("euler", "gits_dev", 4), ("heun", "polynomial", 4), ("heun", "gits_dev", 4)]
     for r in state["rows"]:
         assert len(r["sigmas"]) == r["steps"] + 1 and r["ref_error"] >= 0 and r["fd"] is None
+        assert len(r["ref_errors"]) == 4 and sum(r["ref_errors"]) / 4 == pytest.approx(r["ref_error"], rel=1e-4)
     # GITS schedules are picked from the teacher grid, first and last points included.
     grid = bench.gits.teacher_grid(9).tolist()
     g3 = next(r for r in state["rows"] if r["schedule"] == "gits_dev" and r["nfe"] == 3)["sigmas"]

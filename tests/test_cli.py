@@ -1,12 +1,10 @@
 """The `gitscore` command line, run in-process on the closed-form toy (and a 2-step training run)."""
 import json
-import sys
 
 import numpy as np
 import pytest
 import torch
 
-import gitscore
 from gitscore.cli import FORMATS, main, read_schedule
 from gitscore.models import toy_gmm
 from gitscore.gits import teacher_grid
@@ -149,7 +147,7 @@ def test_bench_command_lines_of_the_results_give_their_configs():
 
 
 def test_train_wiring(monkeypatch, tmp_path, capsys):
-    """`train` hands its flags to gitscore.train.train and exports the run's checkpoint (training itself: test_train)."""
+    """`train` hands its flags to gitscore.train.train and exports the run's checkpoint (training: test_train)."""
     import gitscore.data
     import gitscore.train
 
@@ -172,7 +170,8 @@ def test_sample_from_checkpoints(tmp_path, capsys):
     """--checkpoint takes an exported model and a training checkpoint (its EMA weights)."""
     from gitscore.nets import build_denoiser, save_weights
 
-    config = {"unet": {"channels": [8, 16], "blocks": 1, "emb_dim": 16, "attention": False, "patch": 2}, "sigma_data": 0.5}
+    config = {"unet": {"channels": [8, 16], "blocks": 1, "emb_dim": 16, "attention": False, "patch": 2},
+              "sigma_data": 0.5}
     torch.manual_seed(0)
     net = build_denoiser(config)
     for p in net.parameters():  # the U-Net starts with zeroed output layers; make F non-trivial

@@ -113,7 +113,8 @@ def test_loglinear_interp_properties():
         assert (out[1:] < out[:-1]).all()                      # strictly decreasing
     torch.testing.assert_close(loglinear_interp(s, len(s) - 1), s, rtol=1e-14, atol=0)  # same n: identity
     # A log-SNR schedule is log-linear in its index, so any resampling stays log-SNR.
-    torch.testing.assert_close(loglinear_interp(logsnr(8, 0.002, 80.0), 13), logsnr(13, 0.002, 80.0), rtol=1e-13, atol=0)
+    torch.testing.assert_close(loglinear_interp(logsnr(8, 0.002, 80.0), 13), logsnr(13, 0.002, 80.0),
+                               rtol=1e-13, atol=0)
     # Doubling the steps keeps the old points and puts the geometric means between them.
     fine = loglinear_interp(s, 2 * (len(s) - 1))
     torch.testing.assert_close(fine[::2], s, rtol=1e-13, atol=0)

@@ -265,5 +265,6 @@ def test_gits_beats_polynomial_for_euler_on_gmm():
     e_gits, e_poly = rmse(SOLVERS["euler"](gmm, x_T, sigmas)), rmse(SOLVERS["euler"](gmm, x_T, polynomial(5)))
     # The reference is converged far below the errors compared: Heun at half the steps agrees with it.
     assert rmse(SOLVERS["heun"](gmm, x_T, polynomial(30))) < 0.05 * e_gits
-    print(f"\nGMM dev: Euler 5-step RMSE GITS {e_gits:.4g} vs polynomial {e_poly:.4g} ({100 * (1 - e_gits / e_poly):.0f}% lower)")
+    print(f"\nGMM dev: Euler 5-step RMSE GITS {e_gits:.4g} vs polynomial {e_poly:.4g} "
+          f"({100 * (1 - e_gits / e_poly):.0f}% lower)")
     assert e_gits < 0.9 * e_poly

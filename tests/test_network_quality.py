@@ -124,7 +124,8 @@ def test_both_shipped_networks_load(name, kind):
 def test_shipped_network_is_smooth_in_sigma_and_the_rough_one_is_not():
     x0 = gs.data.fashion_mnist("test")[0][:16]
     eps = torch.randn(x0.shape, generator=torch.Generator().manual_seed(0))
-    smooth, rough = gs.nets.load_pretrained("fmnist_edm", device="cpu"), gs.nets.load_pretrained("fmnist_edm_rough", device="cpu")
+    smooth = gs.nets.load_pretrained("fmnist_edm", device="cpu")
+    rough = gs.nets.load_pretrained("fmnist_edm_rough", device="cpu")
     for s in (0.05, 1.0, 10.0, 60.0):
         x = x0 + s * eps
         assert sigma_roughness(smooth, x, s) < 0.05

@@ -7,7 +7,8 @@ from gitscore import results
 
 
 def test_load_run_and_cells(tmp_path):
-    run = {"config": {}, "rows": [{"solver": "euler", "schedule": "polynomial", "nfe": 5, "ref_error": 0.2, "fd": None}]}
+    run = {"config": {},
+           "rows": [{"solver": "euler", "schedule": "polynomial", "nfe": 5, "ref_error": 0.2, "fd": None}]}
     (tmp_path / "r").mkdir()
     (tmp_path / "r" / "results.json").write_text(json.dumps(run))
     got = results.load_run("r", folder=tmp_path)

@@ -99,7 +99,8 @@ def test_half_precision_state_warns():
 @pytest.mark.parametrize("fn, kw, name", [
     (schedules.polynomial, dict(rho=math.inf), "rho"), (schedules.polynomial, dict(rho=1e-3), "rho"),
     (schedules.time_uniform, dict(rho=math.inf), "rho"), (schedules.time_uniform, dict(sigma_max=1e200), "sigma_max"),
-    (schedules.polynomial, dict(sigma_max=1e200), "sigma_max"), (schedules.time_uniform, dict(sigma_min=1e-300), "sigma_min"),
+    (schedules.polynomial, dict(sigma_max=1e200), "sigma_max"),
+    (schedules.time_uniform, dict(sigma_min=1e-300), "sigma_min"),
 ])
 def test_schedules_refuse_what_they_cannot_compute(fn, kw, name):
     with pytest.raises(ValueError, match=name):
@@ -386,11 +387,13 @@ def _bad_inputs(tmp_path):
     return [
         (["search", *TOY, "--out", tmp_path / "folder"], "--out .*folder is a folder"),
         (["search", *TOY, "--out", tmp_path / "file" / "s.json"], "--out .*file is a file, not a folder"),
-        (["search", *TOY, "--out", "/proc/gitscore-test.json"], "--out /proc/gitscore-test.json: cannot write in /proc"),
+        (["search", *TOY, "--out", "/proc/gitscore-test.json"],
+         "--out /proc/gitscore-test.json: cannot write in /proc"),
         (["sample", *TOY, "--out", tmp_path / "null.png"], "--out .*symlink to /dev/null.* not a regular file"),
         (["sample", *TOY, "--out", tmp_path / "folder" / "g.npy"], "--out must be a .png"),
         (["search", *TOY, "--device", "foo"], "--device must be auto, cpu, cuda or cuda:N, got 'foo'"),
-        (["sample", *TOY, "--sigmas-file", tmp_path / "folder", "--out", tmp_path / "g.png"], "--sigmas-file .* is a folder"),
+        (["sample", *TOY, "--sigmas-file", tmp_path / "folder", "--out", tmp_path / "g.png"],
+         "--sigmas-file .* is a folder"),
         (["sample", "--model", "fmnist", "--checkpoint", tmp_path / "folder", "--out", tmp_path / "g.png"],
          "--checkpoint .*folder is a folder"),
         (["train", "--out", tmp_path / "file"], "--out .*file exists and is not a folder"),
@@ -440,7 +443,8 @@ def test_bad_files_read_at_load_time_are_messages(tmp_path, capsys, monkeypatch)
 def test_bench_bad_input_exits_2_without_traceback(tmp_path):
     r = subprocess.run([sys.executable, "-m", "gitscore", "bench", "--out", str(tmp_path / "b"), "--coeff", "nan"],
                        capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS="1"), timeout=300)
-    assert r.returncode == 2 and r.stderr.strip() == "gitscore bench: error: --coeff must be a finite number > 0, got nan"
+    assert r.returncode == 2
+    assert r.stderr.strip() == "gitscore bench: error: --coeff must be a finite number > 0, got nan"
 
 
 # ---------------------------------------------------------------- 5: sample draws bounded batches

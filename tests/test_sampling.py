@@ -60,7 +60,8 @@ def test_latents_are_the_old_ones_and_gits_reexports_them():
     assert gits.latents is sampling.latents
     for seed, (a, b) in [(0, (0, 5)), (7, (3, 9)), (123456789, (100, 101))]:
         assert torch.equal(sampling.latents((2, 3), seed, a, b), old_latents((2, 3), seed, a, b))
-        assert torch.equal(sampling.latents((4,), seed, a, b, torch.float32), old_latents((4,), seed, a, b, torch.float32))
+        assert torch.equal(sampling.latents((4,), seed, a, b, torch.float32),
+                           old_latents((4,), seed, a, b, torch.float32))
 
 
 @pytest.mark.parametrize("solver", sorted(SOLVERS))
@@ -122,7 +123,8 @@ def test_callback_sees_every_step_of_every_batch_with_its_samples():
     got = []
     x = sampling.sample(gauss, "euler", sigmas, 7, seed=1, shape=(2,), batch_size=3, dtype=torch.float64,
                         callback=got.append)
-    assert [(g["start"], g["stop"], g["i"]) for g in got] == [(a, min(a + 3, 7), i) for a in (0, 3, 6) for i in range(3)]
+    expected = [(a, min(a + 3, 7), i) for a in (0, 3, 6) for i in range(3)]
+    assert [(g["start"], g["stop"], g["i"]) for g in got] == expected
     for g in got:
         assert g["x"].shape == (g["stop"] - g["start"], 2) and g["sigma"] == float(sigmas[g["i"]])
         if g["i"] == 0:  # the first state is sigma_max times the samples' own latents

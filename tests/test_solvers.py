@@ -73,8 +73,7 @@ NOMINAL_CASES = [
 def test_nominal_order_without_startup_error(name, kw, expected):
     g = torch.Generator().manual_seed(1)
     a, b, x = torch.randn(3, 4, 5, dtype=torch.float64, generator=g)
-    f = lambda s: a * math.cos(s) + b * math.sin(s / 2)
-    F = lambda s: a * math.sin(s) - 2 * b * math.cos(s / 2)          # F' = f
+    F = lambda s: a * math.sin(s) - 2 * b * math.cos(s / 2)          # F' = f_t below
 
     def grid(n, hi=4.0, lo=0.5):
         delta = ((hi - lo) / n) ** 2
