@@ -25,6 +25,7 @@ import torch
 
 from . import dist, gits, metrics, models, sampling
 from .checkpoints import atomic_write_bytes, check_output_dir
+from .checks import check_int
 from .schedules import SCHEDULES, SIGMA_MAX, SIGMA_MIN, get_schedule, polynomial
 from .solvers import SOLVER_INFO, SOLVERS, calls_per_step
 
@@ -66,9 +67,7 @@ class BenchConfig:
         if self.teacher not in SOLVERS:
             raise ValueError(f"teacher must be one of {sorted(SOLVERS)}, got {self.teacher!r}")
         for name, lo in INT_FIELDS.items():
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-                raise ValueError(f"--{name.replace('_', '-')} must be an integer >= {lo}, got {value!r}")
+            setattr(self, name, check_int("--" + name.replace("_", "-"), getattr(self, name), lo))
         if any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in self.nfes) or not self.nfes:
             raise ValueError(f"--nfe values must be integers >= 1, got {self.nfes}")
         if isinstance(self.coeff, bool) or not isinstance(self.coeff, (int, float)) or not (

@@ -22,7 +22,9 @@ import os
 
 import torch
 
-__all__ = ["init", "close", "rank_world", "shard", "gather", "from_main", "is_main", "barrier"]
+from .checks import check_int
+
+__all__ = ["init", "close", "rank_world", "shard", "gather", "from_main", "is_main"]
 
 
 def init(backend: str | None = None) -> tuple[int, int]:
@@ -59,12 +61,6 @@ def is_main() -> bool:
     return rank_world()[0] == 0
 
 
-def barrier() -> None:
-    import torch.distributed as dist
-    if rank_world()[1] > 1:
-        dist.barrier()
-
-
 def shard(n: int, rank: int | None = None, world: int | None = None, batch_size: int = 1) -> tuple[int, int]:
     """The contiguous slice [start, stop) of n samples that `rank` of `world` computes: whole batches
     [k B, (k+1) B) of the single-process split (B = batch_size), spread evenly over the ranks."""
@@ -72,8 +68,7 @@ def shard(n: int, rank: int | None = None, world: int | None = None, batch_size:
         rank, world = rank_world()
     if not 0 <= rank < world:
         raise ValueError(f"rank must be in [0, {world}), got {rank}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    batch_size = check_int("batch_size", batch_size, 1)
     batches = -(-n // batch_size)
     return (min(n, batch_size * (batches * rank // world)), min(n, batch_size * (batches * (rank + 1) // world)))
 

@@ -21,6 +21,7 @@ import json
 import numpy as np
 import torch
 
+from .checks import check_int
 from .schedules import check_sigmas
 
 __all__ = ["to_diffusers", "to_k_diffusion", "to_comfyui", "comfyui_string", "to_json", "from_json",
@@ -201,8 +202,7 @@ def loglinear_interp(sigmas, n_steps: int) -> torch.Tensor:
     linspace(0, 1, n_steps + 1). Endpoints are kept exactly; a log-SNR (log-uniform) schedule stays log-uniform.
     """
     s = _schedule(sigmas)
-    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 1:
-        raise ValueError(f"n_steps must be an integer >= 1, got {n_steps!r}")
+    n_steps = check_int("n_steps", n_steps, 1)
     ys = np.log(s.numpy()[::-1])
     xs = np.linspace(0, 1, len(ys))
     out = np.exp(np.interp(np.linspace(0, 1, int(n_steps) + 1), xs, ys))[::-1].copy()

@@ -149,12 +149,18 @@ class FeatureStats:
         return self.features.shape[0]
 
     @property
-    def mu(self) -> torch.Tensor:
+    def mean(self) -> torch.Tensor:
+        """Mean feature (d,)."""
         return self.features.mean(0)
 
     @property
-    def sigma(self) -> torch.Tensor:
+    def cov(self) -> torch.Tensor:
+        """Feature covariance (d, d)."""
         return torch.cov(self.features.T)
+
+    # The former names (mu, sigma: sigma held a covariance, not a standard deviation).
+    mu = mean
+    sigma = cov
 
     def __len__(self) -> int:
         return self.n
@@ -317,9 +323,9 @@ def frechet_bootstrap(samples, reference="test", n_boot: int = 200, seed: int = 
     differences give a paired interval for the FD change (`interval`), far tighter than two separate ones.
     """
     fake, real = _as_stats(samples, "samples", batch_size), _as_stats(reference, "reference", batch_size)
-    evals, evecs = torch.linalg.eigh(real.sigma)
+    evals, evecs = torch.linalg.eigh(real.cov)
     sqrt_cov2 = (evecs * evals.clamp(min=0).sqrt()) @ evecs.T
-    mu2, out = real.mu, []
+    mu2, out = real.mean, []
     for idx in bootstrap_indices(fake.n, n_boot, seed):
         f = fake.features[idx]
         out.append(_frechet_from_moments(f.mean(0), torch.cov(f.T), mu2, sqrt_cov2))

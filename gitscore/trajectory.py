@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .checks import check_int
+
 __all__ = ["Recorder", "Trajectory", "record", "deviation", "sample_distance", "path_length",
            "boomerang_basis", "reconstruct", "reconstruction_error", "explained_variance",
            "project_3d", "field_magnitude", "field_magnitude_exact", "step_angles",
@@ -239,8 +241,7 @@ def _chord_frame(xs: torch.Tensor):
 
 
 def _check_k(k, name="k"):
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {k!r}")
+    return check_int(name, k, 1)
 
 
 def boomerang_basis(xs, n_pcs: int = 2) -> torch.Tensor:

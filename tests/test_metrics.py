@@ -65,7 +65,7 @@ def test_fd_matches_brute_force_and_is_symmetric(feats):
 
 def test_fd_scale(feats, test_sets):
     fa, fb, fnoise = feats
-    scale = float(fa.sigma.trace())  # FD of two independent sets with the same law is O(Tr S / N)
+    scale = float(fa.cov.trace())  # FD of two independent sets with the same law is O(Tr S / N)
     assert abs(metrics.frechet_distance(fa, fa)) < 1e-8 * scale
     fd_ab, fd_noise = metrics.frechet_distance(fa, fb), metrics.frechet_distance(fnoise, fa)
     assert 0 < fd_ab < 0.1 * scale
