@@ -41,7 +41,7 @@ def eval_data() -> dict:
 
 def evaluate(net, n: int, data: dict, batch_size: int = 250) -> dict:
     sigmas = gs.schedules.polynomial(20)
-    x = gs.bench.sample_many(net, "ipndm", sigmas, n, 0, (1, 28, 28), batch_size)
+    x = gs.sampling.sample(net, "ipndm", sigmas, n, seed=0, shape=(1, 28, 28), batch_size=batch_size)
     fd = gs.metrics.frechet_distance(x.clamp(-1, 1))
     x0, eps, grid = data["x0"], data["eps"], data["grid"]
     e = denoising_errors(net, x0, eps, grid, data["mean"])
