@@ -8,7 +8,7 @@ import time
 
 import torch
 
-from gitscore import gits, schedules
+from gitscore import sampling, schedules
 from gitscore.solvers import SOLVERS
 
 
@@ -45,7 +45,7 @@ def main():
         from gitscore.data import fashion_mnist
         from gitscore.denoisers import KDEDenoiser
         D = KDEDenoiser(fashion_mnist("train")[0][:10000])
-    x = 80.0 * gits.latents((1, 28, 28), 0, 0, a.batch, torch.float32)
+    x = schedules.SIGMA_MAX * sampling.latents((1, 28, 28), 0, 0, a.batch, torch.float32)
     print(f"model {a.model}, batch {a.batch}, NFE {a.nfe}, torch threads {torch.get_num_threads()}")
     print(f"{'solver':8s} {'NFE':>4s} {'total s':>9s} {'denoiser s':>11s} {'overhead':>9s}")
     worst = 0.0
