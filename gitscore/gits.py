@@ -35,12 +35,16 @@ class Warmup:
 
 @dataclass
 class GITSResult:
-    """Outcome of a GITS search; `dp(cost, n, coeff)` re-runs the DP for other step counts or coeffs."""
+    """Outcome of a GITS search; `schedule(n, coeff)` re-runs the DP for other step counts or coeffs."""
     sigmas: torch.Tensor   # (n_steps+1,) float64 schedule = grid[indices]
     indices: list          # indices into the teacher grid, first 0, last M-1
     cost: np.ndarray       # (M, M) float64 cost matrix, +inf where i >= j
     grid: torch.Tensor     # (M,) float64 teacher grid
     timings: dict = field(default_factory=dict)  # seconds: warmup, cost, dp
+
+    def schedule(self, n_steps: int, coeff: float = 1.15) -> torch.Tensor:
+        """Another step count's or coeff's schedule from the same warm-up: grid[dp(cost, n_steps, coeff)]."""
+        return self.grid[dp(self.cost, n_steps, coeff)].clone()
 
 
 def teacher_grid(n_points: int = 61, sigma_min: float = SIGMA_MIN, sigma_max: float = SIGMA_MAX,

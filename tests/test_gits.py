@@ -226,6 +226,16 @@ def test_gits_beats_polynomial_for_euler_on_anisotropic_gaussian(metric):
     assert set(r.timings) == {"warmup", "cost", "dp"}
 
 
+def test_result_rederives_other_steps_and_coeffs_without_a_new_warmup():
+    kw = dict(n_warmup=8, grid=gits.teacher_grid(21), dtype=torch.float64, seed=4)
+    r = gits.search_info(GAUSS, (D_DIM,), 5, **kw)
+    assert torch.equal(r.schedule(5), r.sigmas)
+    for n, coeff in [(3, 1.15), (7, 1.0), (4, 1.5)]:
+        assert torch.equal(r.schedule(n, coeff), gits.search(GAUSS, (D_DIM,), n, coeff=coeff, **kw))
+    with pytest.raises(ValueError, match="n_steps"):
+        r.schedule(21)
+
+
 def test_search_is_deterministic():
     kw = dict(n_warmup=8, grid=gits.teacher_grid(21), dtype=torch.float64)
     s0 = gits.search(GAUSS, (D_DIM,), 4, seed=0, **kw)
