@@ -26,7 +26,7 @@ import torch
 from . import dist, gits, metrics, models, sampling
 from .checkpoints import atomic_write_bytes, check_output_dir
 from .checks import check_int
-from .schedules import SCHEDULES, SIGMA_MAX, SIGMA_MIN, get_schedule, polynomial
+from .schedules import SCHEDULES, SIGMA_MAX, SIGMA_MIN, get_schedule
 from .solvers import SOLVER_INFO, SOLVERS, calls_per_step
 
 __all__ = ["BenchConfig", "run_bench", "markdown_table", "add_arguments", "config_from_args", "run_command"]
@@ -177,14 +177,15 @@ def _reference(denoiser, cfg: BenchConfig, shape, out: Path, state: dict, reuse=
         if dist.is_main():
             atomic_write_bytes(path, save({"x": ref.contiguous()}))
         return ref
-    fine = polynomial(cfg.ref_steps, SIGMA_MIN, SIGMA_MAX)
+    # metrics.reference_solution's solver and grid, batched and sharded over the evaluation latents.
+    # The sweep's sigma range is EDM's for every model (as its base schedules).
+    solver, grid = metrics.REFERENCE_SOLVER, lambda n: metrics.reference_grid(None, n, SIGMA_MIN, SIGMA_MAX)
     t0 = time.perf_counter()
-    ref = _samples(denoiser, "heun", fine, cfg.n_ref, cfg.eval_seed, shape, cfg.batch_size)
+    ref = _samples(denoiser, solver, grid(cfg.ref_steps), cfg.n_ref, cfg.eval_seed, shape, cfg.batch_size)
     # Convergence check on a subset: the same solver on twice as many steps.
     n_chk = min(cfg.n_ref, 64)
-    finer = _samples(denoiser, "heun", polynomial(2 * cfg.ref_steps, SIGMA_MIN, SIGMA_MAX), n_chk, cfg.eval_seed,
-                     shape, cfg.batch_size)
-    state["reference"] = {"solver": "heun", "steps": cfg.ref_steps, "nfe": 2 * cfg.ref_steps,
+    finer = _samples(denoiser, solver, grid(2 * cfg.ref_steps), n_chk, cfg.eval_seed, shape, cfg.batch_size)
+    state["reference"] = {"solver": solver, "steps": cfg.ref_steps, "nfe": 2 * cfg.ref_steps,
                           "distance_to_2x_finer": metrics.reference_error(ref[:n_chk], finer),
                           "n_checked": n_chk, "seconds": time.perf_counter() - t0}
     if dist.is_main():

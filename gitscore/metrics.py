@@ -23,7 +23,7 @@ from .solvers import SOLVERS
 __all__ = ["Classifier", "load_classifier", "CLASSIFIER_PATH", "FD_NAME", "KID_NAME", "ClassifierFeatures",
            "FeatureStats", "image_features", "reference_features", "frechet_distance", "kid",
            "classifier_accuracy", "noise_floor", "rmse_per_sample", "reference_error", "reference_solution",
-           "check_converged",
+           "check_converged", "reference_grid", "REFERENCE_SOLVER",
            "Convergence"]
 
 FD_NAME = "FD (Fashion-MNIST classifier features)"
@@ -263,18 +263,28 @@ def reference_error(x: torch.Tensor, x_ref: torch.Tensor) -> float:
     return rmse_per_sample(x, x_ref).mean().item()
 
 
-def reference_solution(denoiser, x_T: torch.Tensor, sigmas=None, solver: str = "heun", n_steps: int = 512,
+REFERENCE_SOLVER = "heun"  # the reference solution's solver (on reference_grid); `gitscore bench` uses it too
+
+
+def reference_grid(denoiser, n_steps: int = 512, sigma_min: float | None = None, sigma_max: float | None = None,
+                   rho: float = 7.0) -> torch.Tensor:
+    """The reference solution's fine grid: polynomial (EDM, rho=7) over the denoiser's [sigma_min, sigma_max]
+    (its attributes, else SIGMA_MIN / SIGMA_MAX) unless given."""
+    if not (isinstance(n_steps, int) and not isinstance(n_steps, bool) and n_steps >= 1):
+        raise ValueError(f"n_steps must be a positive int, got {n_steps!r}")
+    sigma_min = sigma_min if sigma_min is not None else getattr(denoiser, "sigma_min", SIGMA_MIN)
+    sigma_max = sigma_max if sigma_max is not None else getattr(denoiser, "sigma_max", SIGMA_MAX)
+    return polynomial(n_steps, sigma_min, sigma_max, rho)
+
+
+def reference_solution(denoiser, x_T: torch.Tensor, sigmas=None, solver: str = REFERENCE_SOLVER, n_steps: int = 512,
                        sigma_min: float | None = None, sigma_max: float | None = None,
                        rho: float = 7.0) -> torch.Tensor:
-    """High-accuracy PF-ODE solution from x_T (at sigma_max): `solver` on a fine polynomial (EDM, rho=7) grid."""
+    """High-accuracy PF-ODE solution from x_T (at sigma_max): `solver` on reference_grid (or `sigmas`)."""
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {sorted(SOLVERS)}, got {solver!r}")
     if sigmas is None:
-        if not (isinstance(n_steps, int) and n_steps >= 1):
-            raise ValueError(f"n_steps must be a positive int, got {n_steps!r}")
-        sigma_min = sigma_min if sigma_min is not None else getattr(denoiser, "sigma_min", SIGMA_MIN)
-        sigma_max = sigma_max if sigma_max is not None else getattr(denoiser, "sigma_max", SIGMA_MAX)
-        sigmas = polynomial(n_steps, sigma_min, sigma_max, rho)
+        sigmas = reference_grid(denoiser, n_steps, sigma_min, sigma_max, rho)
     return SOLVERS[solver](denoiser, x_T, sigmas)
 
 
