@@ -160,3 +160,21 @@ def test_reference_solution_converges_to_exact_gaussian_flow():
     assert conv.error == pytest.approx(0.75 * err_n, rel=0.1)
     assert err_2n < conv.error and conv.relative == pytest.approx(conv.error / float(
         conv.reference.square().mean(1).sqrt().mean()), rel=1e-12)
+
+
+def test_reference_grid_is_the_reference_solutions_grid():
+    from gitscore.denoisers import GaussianDenoiser
+    from gitscore.schedules import polynomial
+    from gitscore.solvers import SOLVERS
+
+    den = GaussianDenoiser(torch.zeros(2), torch.tensor([0.5, 2.0]))
+    den.sigma_min, den.sigma_max = 0.01, 20.0
+    assert torch.equal(metrics.reference_grid(den, 16), polynomial(16, 0.01, 20.0))
+    assert torch.equal(metrics.reference_grid(None, 16), polynomial(16))
+    assert torch.equal(metrics.reference_grid(den, 16, 0.002, 80.0, rho=3.0), polynomial(16, 0.002, 80.0, 3.0))
+    x_T = 20.0 * torch.randn(3, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(metrics.reference_solution(den, x_T, n_steps=16),
+                       SOLVERS[metrics.REFERENCE_SOLVER](den, x_T, polynomial(16, 0.01, 20.0)))
+    for bad in (0, 2.0, True):
+        with pytest.raises(ValueError, match="n_steps"):
+            metrics.reference_grid(den, bad)
