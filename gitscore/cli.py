@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import math
 import sys
 from dataclasses import fields
@@ -15,13 +14,13 @@ import torch
 from . import __version__, sampling
 from .gits import METRICS, search_info, teacher_grid
 from .checkpoints import atomic_path, atomic_write_bytes, check_output_dir, check_output_file, is_run_file
+from .export import FORMATS, format_schedule, read_schedule
 from .models import MODELS, Model, fmnist_images, load_model
 from .schedules import SCHEDULES, SIGMA_MAX, SIGMA_MIN, get_schedule
 from .solvers import MULTISTEP, SOLVERS
 
 __all__ = ["main", "build_parser", "format_schedule", "read_schedule", "FORMATS"]
 
-FORMATS = ("json", "diffusers", "k-diffusion", "comfyui", "list")
 
 EXAMPLES = """\
 examples:
@@ -54,44 +53,6 @@ def _device(name) -> torch.device:
         if dev.index is not None and dev.index >= torch.cuda.device_count():
             raise ValueError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here")
     return dev
-
-
-def format_schedule(sigmas, fmt: str, metadata: dict | None = None) -> str:
-    """The schedule as text in one of FORMATS (all but comfyui are JSON; every one reads back with read_schedule)."""
-    from .export import comfyui_string, to_diffusers, to_json, to_k_diffusion
-
-    if fmt == "json":
-        return to_json(sigmas, **(metadata or {}))
-    if fmt == "diffusers":
-        return json.dumps(to_diffusers(sigmas), indent=2)
-    if fmt == "k-diffusion":
-        return json.dumps(to_k_diffusion(sigmas, dtype=torch.float64).tolist())
-    if fmt == "comfyui":
-        return comfyui_string(sigmas)
-    if fmt == "list":
-        return json.dumps(torch.as_tensor(sigmas, dtype=torch.float64).tolist())
-    raise ValueError(f"format must be one of {list(FORMATS)}, got {fmt!r}")
-
-
-def read_schedule(path) -> tuple[torch.Tensor, dict]:
-    """(sigmas, metadata) from a file written by `gitscore search` in any format (or a hand-written list)."""
-    from .export import from_json
-
-    path = Path(path)
-    if path.is_dir():
-        raise ValueError(f"--sigmas-file {path} is a folder; give the file written by `gitscore search`")
-    if not path.is_file():
-        raise ValueError(f"--sigmas-file {path} not found")
-    try:
-        text = path.read_text().strip()
-    except UnicodeDecodeError:
-        raise ValueError(f"--sigmas-file {path} is not a text file (expected JSON or comma-separated sigmas)") from None
-    if not text.startswith(("[", "{")):  # the comfyui form: comma-separated numbers
-        text = f"[{text}]"
-    try:
-        return from_json(text)
-    except ValueError as e:
-        raise ValueError(f"--sigmas-file {path}: {e}") from None
 
 
 def _short(sigmas) -> str:

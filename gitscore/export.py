@@ -17,6 +17,7 @@ the model's range (check_range), where diffusers would clamp the timestep or fai
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -25,9 +26,11 @@ from .checks import check_int
 from .schedules import check_sigmas
 
 __all__ = ["to_diffusers", "to_k_diffusion", "to_comfyui", "comfyui_string", "to_json", "from_json",
-           "loglinear_interp", "nearest_timesteps", "check_range", "FORMAT_NAME"]
+           "loglinear_interp", "nearest_timesteps", "check_range", "FORMAT_NAME", "FORMATS", "format_schedule",
+           "read_schedule"]
 
 FORMAT_NAME = "gitscore.schedule"
+FORMATS = ("json", "diffusers", "k-diffusion", "comfyui", "list")  # the text forms of format_schedule
 
 
 def _schedule(sigmas, name: str = "sigmas") -> torch.Tensor:
@@ -208,3 +211,38 @@ def loglinear_interp(sigmas, n_steps: int) -> torch.Tensor:
     out = np.exp(np.interp(np.linspace(0, 1, int(n_steps) + 1), xs, ys))[::-1].copy()
     out[0], out[-1] = float(s[0]), float(s[-1])
     return torch.from_numpy(out)
+
+
+def format_schedule(sigmas, fmt: str, metadata: dict | None = None) -> str:
+    """The schedule as text in one of FORMATS (all but comfyui are JSON; every one reads back with read_schedule)."""
+    if fmt == "json":
+        return to_json(sigmas, **(metadata or {}))
+    if fmt == "diffusers":
+        return json.dumps(to_diffusers(sigmas), indent=2)
+    if fmt == "k-diffusion":
+        return json.dumps(to_k_diffusion(sigmas, dtype=torch.float64).tolist())
+    if fmt == "comfyui":
+        return comfyui_string(sigmas)
+    if fmt == "list":
+        return json.dumps(torch.as_tensor(sigmas, dtype=torch.float64).tolist())
+    raise ValueError(f"format must be one of {list(FORMATS)}, got {fmt!r}")
+
+
+def read_schedule(path, name: str = "--sigmas-file") -> tuple[torch.Tensor, dict]:
+    """(sigmas, metadata) from a file written by `gitscore search` in any of FORMATS (or a hand-written list);
+    errors name the file as `name`."""
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{name} {path} is a folder; give the file written by `gitscore search`")
+    if not path.is_file():
+        raise ValueError(f"{name} {path} not found")
+    try:
+        text = path.read_text().strip()
+    except UnicodeDecodeError:
+        raise ValueError(f"{name} {path} is not a text file (expected JSON or comma-separated sigmas)") from None
+    if not text.startswith(("[", "{")):  # the comfyui form: comma-separated numbers
+        text = f"[{text}]"
+    try:
+        return from_json(text)
+    except ValueError as e:
+        raise ValueError(f"{name} {path}: {e}") from None

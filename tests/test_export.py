@@ -156,3 +156,20 @@ def test_bad_other_arguments():
     with pytest.raises(TypeError, match="text"):
         from_json(GITS_LIKE)
     assert math.isclose(from_json("[80, 1, 0]")[0][-1].item(), 1.0)
+
+
+def test_every_text_format_reads_back(tmp_path):
+    from gitscore.export import FORMATS, format_schedule, read_schedule
+
+    sigmas = polynomial(5)
+    for fmt in FORMATS:
+        path = tmp_path / f"s.{fmt}"
+        path.write_text(format_schedule(sigmas, fmt, {"model": "m"}))
+        back, meta = read_schedule(path)
+        torch.testing.assert_close(back, sigmas, rtol=1e-15, atol=0)
+        if fmt == "json":  # the one format with metadata
+            assert meta["model"] == "m"
+    with pytest.raises(ValueError, match="format must be one of"):
+        format_schedule(sigmas, "yaml")
+    with pytest.raises(ValueError, match="^schedule_file .* not found"):
+        read_schedule(tmp_path / "missing.json", "schedule_file")
