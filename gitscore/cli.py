@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import io
 import math
 import sys
 from dataclasses import fields
@@ -16,6 +15,7 @@ from .gits import METRICS, search_info, teacher_grid
 from .checkpoints import atomic_path, atomic_write_bytes, check_output_dir, check_output_file, is_run_file
 from .export import FORMATS, format_schedule, read_schedule
 from .models import MODELS, Model, fmnist_images, load_model
+from .report import image_grid, png_bytes, scatter_image
 from .schedules import SCHEDULES, SIGMA_MAX, SIGMA_MIN, get_schedule
 from .solvers import MULTISTEP, SOLVERS
 
@@ -119,40 +119,6 @@ def cmd_search(args) -> int:
 
 # ---------------------------------------------------------------- sample
 
-def _image_grid(x: np.ndarray) -> np.ndarray:
-    """(n, C, H, W) in [-1, 1] -> one uint8 image (rows of ceil(sqrt(n))), 1-pixel gaps."""
-    n, C, H, W = x.shape
-    cols = math.ceil(math.sqrt(n))
-    rows = math.ceil(n / cols)
-    grid = np.zeros((rows * (H + 1) - 1, cols * (W + 1) - 1, C), dtype=np.uint8)
-    img = ((np.clip(x, -1, 1) + 1) * 127.5).round().astype(np.uint8).transpose(0, 2, 3, 1)
-    for k in range(n):
-        r, c = divmod(k, cols)
-        grid[r * (H + 1):r * (H + 1) + H, c * (W + 1):c * (W + 1) + W] = img[k]
-    return grid[..., 0] if C == 1 else grid
-
-
-def _scatter(x: np.ndarray, size: int = 256) -> np.ndarray:
-    """Points (n, d >= 2) drawn as dots on a white square (first two coordinates), axes through 0."""
-    lim = max(1e-9, float(np.abs(x[:, :2]).max())) * 1.1
-    img = np.full((size, size), 255, dtype=np.uint8)
-    img[size // 2, :] = img[:, size // 2] = 200
-    px = np.clip(((x[:, :2] / lim + 1) / 2 * (size - 1)).round().astype(int), 1, size - 2)
-    for u, v in px:
-        img[size - 1 - v - 1:size - 1 - v + 2, u - 1:u + 2] = 0
-    return img
-
-
-def _png_bytes(pixels: np.ndarray) -> bytes:
-    try:
-        from PIL import Image
-    except ImportError:
-        raise ValueError("writing the PNG needs Pillow: pip install pillow (the .npy was written)") from None
-    buf = io.BytesIO()
-    Image.fromarray(pixels).save(buf, format="PNG")
-    return buf.getvalue()
-
-
 GRID_MAX = 256       # images in the PNG grid (the first ones); the .npy holds all
 SCATTER_MAX = 10000  # points in the scatter plot
 
@@ -200,8 +166,8 @@ def cmd_sample(args) -> int:
         image = samples.ndim == 4
         shown = np.array(samples[:GRID_MAX if image else SCATTER_MAX])
         del samples
-    pixels = _image_grid(shown) if image else _scatter(shown.reshape(len(shown), -1))
-    atomic_write_bytes(out, _png_bytes(pixels))
+    pixels = image_grid(shown) if image else scatter_image(shown.reshape(len(shown), -1))
+    atomic_write_bytes(out, png_bytes(pixels))
     steps = len(sigmas) - 1
     print(f"{args.solver} on {what}: {steps} steps, NFE {sampling.nfe(args.solver, steps, args.afs)} per sample")
     print(f"wrote {out} (the first {len(shown)}) and {out.with_suffix('.npy')} ({args.n} samples, "

@@ -10,11 +10,16 @@ shows what the build executed. `collect(book_dir)` reads the same verdicts back 
 from __future__ import annotations
 
 import html
+import io
 import json
+import math
 from pathlib import Path
 
+import numpy as np
+
 __all__ = ["VERDICTS", "Verdict", "verdict", "recorded", "glue_verdicts", "glue_text", "verdict_table", "collect",
-           "html_table", "figure", "book_style", "show_params", "fold", "FoldedStream", "TEXT_WIDTH_IN", "LINE_WIDTH"]
+           "html_table", "figure", "book_style", "show_params", "fold", "FoldedStream", "TEXT_WIDTH_IN", "LINE_WIDTH",
+           "image_grid", "scatter_image", "png_bytes"]
 
 VERDICTS = ("holds", "holds partly", "does not hold here")
 _TAG = "VERDICT"
@@ -258,3 +263,40 @@ def show_params(params, skip=()) -> None:
     for name in fields:
         line = f"{name:<{width}} = {getattr(params, name)!r}"
         print(line if len(line) <= LINE_WIDTH else line[:LINE_WIDTH - 3] + "...")
+
+
+# ---------------------------------------------------------------- sample images (PNG, for `gitscore sample`)
+
+def image_grid(x: np.ndarray) -> np.ndarray:
+    """(n, C, H, W) in [-1, 1] -> one uint8 image (rows of ceil(sqrt(n))), 1-pixel gaps."""
+    n, C, H, W = x.shape
+    cols = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    grid = np.zeros((rows * (H + 1) - 1, cols * (W + 1) - 1, C), dtype=np.uint8)
+    img = ((np.clip(x, -1, 1) + 1) * 127.5).round().astype(np.uint8).transpose(0, 2, 3, 1)
+    for k in range(n):
+        r, c = divmod(k, cols)
+        grid[r * (H + 1):r * (H + 1) + H, c * (W + 1):c * (W + 1) + W] = img[k]
+    return grid[..., 0] if C == 1 else grid
+
+
+def scatter_image(x: np.ndarray, size: int = 256) -> np.ndarray:
+    """Points (n, d >= 2) drawn as dots on a white square (first two coordinates), axes through 0."""
+    lim = max(1e-9, float(np.abs(x[:, :2]).max())) * 1.1
+    img = np.full((size, size), 255, dtype=np.uint8)
+    img[size // 2, :] = img[:, size // 2] = 200
+    px = np.clip(((x[:, :2] / lim + 1) / 2 * (size - 1)).round().astype(int), 1, size - 2)
+    for u, v in px:
+        img[size - 1 - v - 1:size - 1 - v + 2, u - 1:u + 2] = 0
+    return img
+
+
+def png_bytes(pixels: np.ndarray) -> bytes:
+    """A uint8 image (H, W) or (H, W, 3) encoded as PNG (Pillow)."""
+    try:
+        from PIL import Image
+    except ImportError:
+        raise ValueError("writing the PNG needs Pillow: pip install pillow (the .npy was written)") from None
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="PNG")
+    return buf.getvalue()

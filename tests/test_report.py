@@ -101,3 +101,27 @@ def test_folded_stream_buffers_partial_lines():
     out.write("b" * 25 + "\nshort\n")
     out.flush()
     assert buf.getvalue() == "a" * 10 + "\n    " + "b" * 25 + "\nshort\n"
+
+
+def test_image_grid_places_each_image_in_its_cell():
+    import numpy as np
+
+    x = np.stack([np.full((1, 2, 3), v) for v in (-1.0, 0.0, 1.0, 0.5, -0.5)])  # 5 images 2x3
+    g = report.image_grid(x)
+    assert g.shape == (2 * 3 - 1, 3 * 4 - 1) and g.dtype == np.uint8  # 2 rows of 3 cells, 1-pixel gaps
+    for k, v in enumerate((-1.0, 0.0, 1.0, 0.5, -0.5)):
+        r, c = divmod(k, 3)
+        assert (g[r * 3:r * 3 + 2, c * 4:c * 4 + 3] == round((v + 1) * 127.5)).all()
+    assert (g[2, :] == 0).all() and (g[:, 3] == 0).all()  # the gaps
+
+
+def test_scatter_image_and_png():
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    img = report.scatter_image(np.array([[1.0, 0.0, 5.0], [-1.0, -1.0, 0.0]]), size=64)
+    assert img.shape == (64, 64) and (img == 0).sum() == 18  # two 3x3 dots
+    back = np.array(Image.open(io.BytesIO(report.png_bytes(img))))
+    assert np.array_equal(back, img)
