@@ -73,7 +73,8 @@ def denoising_errors(denoiser, x0: torch.Tensor, eps: torch.Tensor, sigmas, data
     if x0.shape != eps.shape:
         raise ValueError(f"x0 and eps must have the same shape, got {tuple(x0.shape)} and {tuple(eps.shape)}")
     if data_mean.shape != x0.shape[1:]:
-        raise ValueError(f"data_mean must have the shape of one sample {tuple(x0.shape[1:])}, got {tuple(data_mean.shape)}")
+        raise ValueError(f"data_mean must have the shape of one sample {tuple(x0.shape[1:])}, "
+                         f"got {tuple(data_mean.shape)}")
     sigmas = torch.as_tensor(sigmas, dtype=torch.float64).reshape(-1)
     if len(sigmas) == 0 or not bool(torch.isfinite(sigmas).all() and (sigmas > 0).all()):
         raise ValueError("sigmas must be a non-empty list of finite numbers > 0")

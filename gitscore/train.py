@@ -28,7 +28,7 @@ class TrainConfig:
     ema_decay: float = 0.999       # EMA of the weights (the shipped model)
     p_mean: float = -1.2           # ln(sigma) ~ N(p_mean, p_std^2) during training (EDM) ...
     p_std: float = 1.2
-    p_uniform: float = 0.25        # ... except this fraction: ln(sigma) ~ U[ln sigma_min, ln sigma_max], the samplers' range
+    p_uniform: float = 0.25        # ... except this fraction: ln(sigma) ~ U[ln sigma_min, ln sigma_max]
     sigma_min: float = 0.002
     sigma_max: float = 80.0
     sigma_data: float = 0.5
@@ -36,8 +36,8 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 250
     snapshot_every: int = 0        # also keep the EMA weights every this many steps (snapshots/), 0: never
-    unet: dict = field(default_factory=lambda: dict(channels=[32, 64, 128], blocks=1, emb_dim=128, attention=True, patch=2,
-                                                    embedding="positional"))
+    unet: dict = field(default_factory=lambda: dict(channels=[32, 64, 128], blocks=1, emb_dim=128, attention=True,
+                                                    patch=2, embedding="positional"))
 
     def __post_init__(self):
         if self.lr_decay_from < 0:
@@ -71,7 +71,8 @@ def learning_rate(step: int, config: TrainConfig) -> float:
 
 def sample_train_sigma(n: int, generator: torch.Generator, p_mean=-1.2, p_std=1.2, p_uniform=0.0,
                        sigma_min=0.002, sigma_max=80.0, device=None) -> torch.Tensor:
-    """Training noise levels: ln sigma ~ N(p_mean, p_std^2) (EDM), a fraction p_uniform of them U[ln sigma_min, ln sigma_max].
+    """Training noise levels: ln sigma ~ N(p_mean, p_std^2) (EDM), a fraction p_uniform of them
+    U[ln sigma_min, ln sigma_max].
 
     EDM's log-normal alone puts ~0.2% of the draws above sigma = 10, where the samplers' first steps
     live; the log-uniform part covers the whole sampling interval (above 10: ~5% with p_uniform = 0.25)
@@ -91,7 +92,8 @@ def sample_train_sigma(n: int, generator: torch.Generator, p_mean=-1.2, p_std=1.
 
 def edm_loss(model, y: torch.Tensor, generator: torch.Generator, p_mean=-1.2, p_std=1.2, sigma_data=0.5,
              p_uniform=0.0, sigma_min=0.002, sigma_max=80.0):
-    """EDM loss: lambda(sigma) ||D(y + sigma n; sigma) - y||^2, lambda = (sigma^2 + sigma_data^2) / (sigma sigma_data)^2."""
+    """EDM loss: lambda(sigma) ||D(y + sigma n; sigma) - y||^2,
+    lambda = (sigma^2 + sigma_data^2) / (sigma sigma_data)^2."""
     sigma = sample_train_sigma(y.shape[0], generator, p_mean, p_std, p_uniform, sigma_min, sigma_max, y.device)
     weight = (sigma ** 2 + sigma_data ** 2) / (sigma * sigma_data) ** 2
     n = torch.randn(y.shape, generator=generator, device=y.device) * sigma[:, None, None, None]
