@@ -75,7 +75,7 @@ class Params:
     n_fit: int = 3                           # slopes are fitted on the n_fit largest budgets
     n_show: int = 10                         # samples shown per model
     gmm_ridge: float = 1e-3                  # added to each class covariance (border pixels are constant)
-    seed: int = 0                            # latents z_j = gs.gits.latents(shape, seed, j, j + 1)
+    seed: int = 0                            # latents z_j = gs.sampling.latents(shape, seed, j, j + 1)
     device: str = "cuda" if torch.cuda.is_available() else "cpu"
 
 
@@ -133,7 +133,7 @@ models = {"trained network": net, "KDE (60k images)": kde, "GMM (10 classes)": g
 # %% tags=["nbval-check-output"]
 test_images, _ = gs.data.fashion_mnist("test")
 x0 = test_images[:P.n_traj].double()
-eps = gs.gits.latents(shape, P.seed + 1, 0, P.n_traj)
+eps = gs.sampling.latents(shape, P.seed + 1, 0, P.n_traj)
 levels = (P.sigma_min, 0.1, 1.0, 10.0, P.sigma_max)
 rms = {}
 with torch.no_grad():
@@ -160,7 +160,7 @@ assert gap < 1e-3
 # `exact_solution` confirms it (relative error at the level of the finite-difference error).
 
 # %% tags=["nbval-check-output"]
-z = gs.gits.latents(shape, P.seed, 0, P.n_order)
+z = gs.sampling.latents(shape, P.seed, 0, P.n_order)
 x = gauss.mean + torch.sqrt(gauss.eigval.reshape(shape) + 4.0 ** 2) * z  # a sample of p_sigma at sigma = 4
 sigma, h = 4.0, 1e-4
 fd = (gauss.exact_solution(x, sigma, sigma + h) - gauss.exact_solution(x, sigma, sigma - h)) / (2 * h)
@@ -328,7 +328,7 @@ gs.report.figure(fig, "fig-ode-2")
 
 # %% tags=["nbval-check-output"]
 sigmas = schedules["polynomial"]
-x_T = P.sigma_max * gs.gits.latents(shape, P.seed, 0, P.n_traj)
+x_T = P.sigma_max * gs.sampling.latents(shape, P.seed, 0, P.n_traj)
 trajs, residual = {}, {}
 with torch.no_grad():
     for name, D in models.items():
@@ -431,7 +431,7 @@ gs.report.figure(fig, "fig-ode-4")
 # with Gaussian texture.
 
 # %% tags=["nbval-check-output"]
-x_T = P.sigma_max * gs.gits.latents(shape, P.seed, 0, P.n_show)
+x_T = P.sigma_max * gs.sampling.latents(shape, P.seed, 0, P.n_show)
 samples = {}
 with torch.no_grad():
     for name, D in models.items():

@@ -62,7 +62,7 @@ class Params:
     n_traj: int = 30                # trajectories per model (the paper's Fig. 4 shows 30)
     n_steps: int = 40               # solver steps, 80 -> 0.002 on EDM's polynomial grid (rho = 7)
     solver: str = "ipndm"           # 4th-order multistep, 1 NFE per step (the GITS teacher)
-    seed: int = 0                   # latents z_j = gs.gits.latents(..., seed, j, j + 1); x_T = 80 z
+    seed: int = 0                   # latents z_j = gs.sampling.latents(..., seed, j, j + 1); x_T = 80 z
     ks: tuple = (1, 2, 3, 4, 5)     # dimensions of the reconstructions (Fig. 3c)
     gmm_ridge: float = 1e-3         # added to each class covariance (border pixels have zero variance)
     n_fine: int = 10                # GMM trajectories re-solved on a 4x finer grid to size solver error
@@ -94,7 +94,7 @@ gs.report.show_params(P)
 
 # %% tags=["nbval-ignore-output"]
 images, labels = gs.data.fashion_mnist("train")
-x_T = 80 * gs.gits.latents((1, 28, 28), P.seed, 0, P.n_traj)  # float64
+x_T = 80 * gs.sampling.latents((1, 28, 28), P.seed, 0, P.n_traj)  # float64
 
 net = gs.nets.load_pretrained(device=P.device)
 kde = gs.denoisers.KDEDenoiser(images, device=P.device)

@@ -656,7 +656,7 @@ assert all(first_gain[sv] > 20 and first_gain[sv] > 4 * abs(last_gain[sv]) for s
 
 # %% tags=["nbval-check-output"]
 n_probe, probe_steps, hybrid_sigma = 32, 64, 5.0
-x_probe = float(grid[0]) * gs.gits.latents(shape, cfg["eval_seed"], 0, n_probe)
+x_probe = float(grid[0]) * gs.sampling.latents(shape, cfg["eval_seed"], 0, n_probe)
 rms = lambda a, b: gs.metrics.rmse_per_sample(a.double(), b.double())
 
 

@@ -172,7 +172,7 @@ def study(D, steps):
 
     Returns held-out per-sample errors, schedules and costs."""
     D_grad = optimal.differentiable(D)
-    x_all = 80.0 * gs.gits.latents(shape, P.eval_seed, 0, P.n_train + P.n_test).to(P.device)
+    x_all = 80.0 * gs.sampling.latents(shape, P.eval_seed, 0, P.n_train + P.n_test).to(P.device)
     train, test = slice(0, P.n_train), slice(P.n_train, None)
     t0 = time.perf_counter()
     ref = reference_solution(D, x_all, n_steps=P.ref_steps)

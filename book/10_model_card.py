@@ -166,7 +166,7 @@ gs.report.figure(fig, "fig-card-sigma")
 # %%
 train = gs.data.fashion_mnist("train")[0]
 x0 = gs.data.fashion_mnist("test")[0][:P.n_eval]
-eps = gs.gits.latents((1, 28, 28), 123, 0, P.n_eval, torch.float32)
+eps = gs.sampling.latents((1, 28, 28), 123, 0, P.n_eval, torch.float32)
 grid = torch.logspace(math.log10(0.002), math.log10(80.0), 13, dtype=torch.float64)
 kde = gs.denoisers.KDEDenoiser(train[:P.n_kde], device="cpu")
 errs = {name: denoising_errors(net, x0, eps, grid, train.mean(0), reference=kde)
@@ -259,7 +259,7 @@ from safetensors.torch import load_file  # noqa: E402
 
 sweep = json.loads((P.results / "fmnist_sweep" / "results.json").read_text())
 ref = load_file(P.results / "fmnist_sweep" / "reference.safetensors")["x"]
-x_T = 80.0 * gs.gits.latents((1, 28, 28), sweep["config"]["eval_seed"], 0, len(ref), torch.float32)
+x_T = 80.0 * gs.sampling.latents((1, 28, 28), sweep["config"]["eval_seed"], 0, len(ref), torch.float32)
 with torch.no_grad():
     heun128 = gs.solvers.sample_heun(D, x_T, gs.schedules.polynomial(128))
 d128 = gs.metrics.reference_error(heun128, ref)
@@ -336,7 +336,7 @@ print(f"mean loss: first 200 steps {head:.3f}, last 1000 steps {tail:.3f}")
 assert tail < 0.6 * head
 
 # %%
-x_T = 80.0 * gs.gits.latents((1, 28, 28), P.seed, 0, P.n_samples, torch.float32)
+x_T = 80.0 * gs.sampling.latents((1, 28, 28), P.seed, 0, P.n_samples, torch.float32)
 counter = gs.denoisers.CallCounter(D)
 with torch.no_grad():
     samples = gs.solvers.sample_heun(counter, x_T,

@@ -67,11 +67,6 @@ def model_grid(denoiser, n_points: int = 61, rho: float = 7.0) -> torch.Tensor:
     return teacher_grid(n_points, float(lo), float(hi), rho)
 
 
-# Kept for gitscore.optimal until it calls gitscore.checks / gitscore.sampling itself.
-_check_int = check_int
-_default_device = default_device
-
-
 @torch.no_grad()
 def warmup(denoiser, shape, n_samples: int = 256, *, grid=None, teacher: str = "ipndm", seed: int = 0,
            batch_size: int | None = None, dtype=torch.float32, device=None, progress: bool = False,

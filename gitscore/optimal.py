@@ -28,12 +28,15 @@ import torch
 from tqdm import trange
 
 from . import gits
+from .checks import check_int
 from .denoisers import CallCounter
 from .metrics import rmse_per_sample
+from .sampling import default_device, latents
 from .schedules import check_sigmas
 from .solvers import IPNDM_COEFFS, SOLVERS, dpmpp_update, multistep_order
 
-__all__ = ["DIFFERENTIABLE", "STUDENT", "METHODS", "COEFFS", "sample", "to_logits", "from_logits", "SoftmaxKDE", "differentiable",
+__all__ = ["DIFFERENTIABLE", "STUDENT", "METHODS", "COEFFS", "sample", "to_logits", "from_logits", "SoftmaxKDE",
+           "differentiable",
            "OracleResult", "oracle", "method_search",
            "end_to_end_error", "SearchResult", "search_info", "search", "student_dp", "paired_bootstrap"]
 
@@ -110,7 +113,8 @@ def from_logits(logits: torch.Tensor, sigma_max: float, sigma_min: float) -> tor
 # ---------------------------------------------------------------- a differentiable exact denoiser
 
 class SoftmaxKDE:
-    """Exact optimal denoiser of the empirical distribution of `data`, D = sum_i softmax_i(-||x - y_i||^2 / 2 sigma^2) y_i,
+    """Exact optimal denoiser of the empirical distribution of `data`,
+    D = sum_i softmax_i(-||x - y_i||^2 / 2 sigma^2) y_i,
     in plain autograd ops (differentiable in x and sigma), computed in x's dtype on centred data.
 
     Same function as `denoisers.KDEDenoiser` (which is chunked and no_grad); holds a (B, N) graph per call,
@@ -177,7 +181,7 @@ def oracle(denoiser, solver: str, x_T: torch.Tensor, x_ref: torch.Tensor, start,
     start on these latents.
     """
     _check_solver(solver, DIFFERENTIABLE)
-    gits._check_int("iters", iters, 0)
+    check_int("iters", iters, 0)
     if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a finite number > 0, got {lr!r}")
     if x_T.shape != x_ref.shape:
@@ -240,7 +244,8 @@ class SearchResult:
 
 
 def _coordinate_descent(f, sigmas, sweeps, max_evals):
-    """Minimise f(sigmas) over each interior ln sigma_i in turn (bounded Brent within its neighbours), `sweeps` times."""
+    """Minimise f(sigmas) over each interior ln sigma_i in turn (bounded Brent within its neighbours),
+    `sweeps` times."""
     from scipy.optimize import minimize_scalar
 
     s, best = sigmas.clone(), f(sigmas)
@@ -261,14 +266,16 @@ def _coordinate_descent(f, sigmas, sweeps, max_evals):
     return s, best
 
 
-def search_info(denoiser, shape, n_steps: int, *, solver: str = "ipndm", coeffs=(), sweeps: int = 0, student: bool = False,
+def search_info(denoiser, shape, n_steps: int, *, solver: str = "ipndm", coeffs=(), sweeps: int = 0,
+                student: bool = False,
                 n_tune: int | None = None, max_evals: int = 8, solver_options: dict | None = None, n_warmup: int = 256,
                 grid=None, teacher: str = "ipndm", metric: str = "dev", coeff: float = 1.15, seed: int = 0,
                 batch_size: int | None = None, dtype=torch.float32, device=None, progress: bool = False,
                 teacher_options: dict | None = None, warm: gits.Warmup | None = None) -> SearchResult:
     """GITS (warm-up, cost matrix, DP; see gits.search_info), then tuned for `solver` on the warm-up itself.
 
-    The objective of the tuning is the end-to-end error of `solver` from the first n_tune (default: up to 64) warm-up latents
+    The objective of the tuning is the end-to-end error of `solver` from the first n_tune (default: up to 64)
+    warm-up latents
     against the teacher's final states (no extra reference solutions). `coeffs`: other DP weights to try
     besides `coeff`, the best kept; `student`: the student-state DP (`student_dp`, on the same n_tune latents and
     the teacher's states at every grid point) adds its schedule to those candidates; `sweeps`: rounds of
@@ -283,12 +290,12 @@ def search_info(denoiser, shape, n_steps: int, *, solver: str = "ipndm", coeffs=
     coeffs = list(coeffs)
     for c in [coeff, *coeffs]:
         gits._check_coeff(c)
-    sweeps = gits._check_int("sweeps", sweeps, 0)
-    n_tune = min(n_warmup, 64) if n_tune is None else gits._check_int("n_tune", n_tune, 1, n_warmup)
-    max_evals = gits._check_int("max_evals", max_evals, 1)
+    sweeps = check_int("sweeps", sweeps, 0)
+    n_tune = min(n_warmup, 64) if n_tune is None else check_int("n_tune", n_tune, 1, n_warmup)
+    max_evals = check_int("max_evals", max_evals, 1)
     gits._check_metric(metric)
     grid = gits.teacher_grid() if grid is None else check_sigmas(grid).to(torch.float64)
-    gits._check_int("n_steps", n_steps, 1, len(grid) - 1)
+    check_int("n_steps", n_steps, 1, len(grid) - 1)
 
     counter, t0 = CallCounter(denoiser), time.perf_counter()
     if warm is not None and (warm.xs.shape[:2] != (len(grid), n_warmup) or not torch.equal(warm.sigmas, grid)):
@@ -296,7 +303,7 @@ def search_info(denoiser, shape, n_steps: int, *, solver: str = "ipndm", coeffs=
                          f"{tuple(warm.xs.shape)}")
     w = warm if warm is not None else gits.warmup(
         counter, shape, n_warmup, grid=grid, teacher=teacher, seed=seed, batch_size=batch_size, dtype=dtype,
-        device=device if device is not None else gits._default_device(denoiser), progress=progress,
+        device=device if device is not None else default_device(denoiser), progress=progress,
         teacher_options=teacher_options)
     t1 = time.perf_counter()
     C = gits.cost_matrix(w.xs, w.ds, grid, metric)
@@ -396,10 +403,10 @@ def student_dp(denoiser, xs: torch.Tensor, grid, n_steps: int, *, solver: str = 
     """
     _check_solver(solver, STUDENT)
     grid = check_sigmas(grid).to(torch.float64)
-    M, K = len(grid), gits._check_int("n_steps", n_steps, 1, len(grid) - 1)
+    M, K = len(grid), check_int("n_steps", n_steps, 1, len(grid) - 1)
     if xs.ndim < 3 or xs.shape[0] != M:
         raise ValueError(f"xs must have shape (M={M}, n, ...) on the grid, got {tuple(xs.shape)}")
-    batch_size, options = gits._check_int("batch_size", batch_size, 1), dict(options or {})
+    batch_size, options = check_int("batch_size", batch_size, 1), dict(options or {})
     t = grid.tolist()
     shape1 = (-1,) + (1,) * (xs.ndim - 1)
     level, points, ptr = _Student(xs[:1].clone(), [[]], [[]]), [0], []
@@ -432,11 +439,12 @@ def student_dp(denoiser, xs: torch.Tensor, grid, n_steps: int, *, solver: str = 
 # ---------------------------------------------------------------- statistics
 
 def paired_bootstrap(a, b, n_boot: int = 10000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
-    """mean(a) / mean(b) and its percentile bootstrap CI at `level`, resampling the latents of the pairs (a_j, b_j) jointly."""
+    """mean(a) / mean(b) and its percentile bootstrap CI at `level`, resampling the latents of the pairs
+    (a_j, b_j) jointly."""
     a, b = (np.asarray(torch.as_tensor(v, dtype=torch.float64).cpu(), dtype=np.float64) for v in (a, b))
     if a.ndim != 1 or a.shape != b.shape or len(a) < 2:
         raise ValueError(f"a and b must be 1-D of the same length >= 2, got shapes {a.shape} and {b.shape}")
-    gits._check_int("n_boot", n_boot, 1)
+    check_int("n_boot", n_boot, 1)
     if not 0 < level < 1:
         raise ValueError(f"level must be in (0, 1), got {level!r}")
     idx = np.random.default_rng(seed).integers(0, len(a), size=(n_boot, len(a)))
@@ -475,7 +483,7 @@ def method_search(method: str, denoiser, shape, n_steps: int, *, solver: str = "
         raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
     if method in ("oracle", "student_dp"):
         _check_solver(solver, DIFFERENTIABLE if method == "oracle" else STUDENT)
-    gits._check_int("ref_steps", ref_steps, 1)
+    check_int("ref_steps", ref_steps, 1)
     t0 = time.perf_counter()
     common = dict(grid=grid, n_warmup=n_warmup, seed=seed, dtype=dtype, device=device, progress=progress, **gits_kw)
     tuned = method in ("refine", "oracle")
@@ -485,8 +493,8 @@ def method_search(method: str, denoiser, shape, n_steps: int, *, solver: str = "
     if method != "oracle":
         return res.sigmas, dict(info, seconds=time.perf_counter() - t0)
     smin, smax = float(res.sigmas[-1]), float(res.sigmas[0])
-    device = gits._default_device(denoiser) if device is None else torch.device(device)
-    x_T = smax * gits.latents(shape, seed, n_warmup, n_warmup + gits._check_int("n_train", n_train, 1), dtype).to(device)
+    device = default_device(denoiser) if device is None else torch.device(device)
+    x_T = smax * latents(shape, seed, n_warmup, n_warmup + check_int("n_train", n_train, 1), dtype).to(device)
     counter = CallCounter(denoiser)
     x_ref = reference_solution(counter, x_T, n_steps=ref_steps, sigma_min=smin, sigma_max=smax)
     starts = {"polynomial": polynomial(n_steps, smin, smax), "logsnr": logsnr(n_steps, smin, smax),

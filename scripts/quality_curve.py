@@ -34,7 +34,7 @@ def load_snapshot(path):
 
 def eval_data() -> dict:
     """What every snapshot is scored on: 256 test images, their noise, 13 sigmas, the training mean."""
-    return {"x0": gs.data.fashion_mnist("test")[0][:256], "eps": gs.gits.latents((1, 28, 28), 123, 0, 256, torch.float32),
+    return {"x0": gs.data.fashion_mnist("test")[0][:256], "eps": gs.sampling.latents((1, 28, 28), 123, 0, 256, torch.float32),
             "grid": torch.logspace(torch.log10(torch.tensor(0.002)), torch.log10(torch.tensor(80.0)), 13),
             "mean": gs.data.fashion_mnist("train")[0].mean(0)}
 

@@ -63,7 +63,8 @@ def test_gradient_matches_finite_differences(solver):
     z = logits.clone().requires_grad_(True)
     loss(z).backward()
     h = 1e-6
-    fd = torch.stack([(loss(logits + h * e) - loss(logits - h * e)) / (2 * h) for e in torch.eye(4, dtype=torch.float64)])
+    fd = torch.stack([(loss(logits + h * e) - loss(logits - h * e)) / (2 * h)
+                      for e in torch.eye(4, dtype=torch.float64)])
     torch.testing.assert_close(z.grad, fd, rtol=1e-5, atol=1e-8)
 
 
@@ -226,7 +227,8 @@ def test_method_search_gits_refine_oracle():
     assert info["calls"] > (len(kw["grid"]) - 1) * 2
     s_orc, info = optimal.method_search("oracle", D, (3,), 3, solver="euler", iters=5, n_train=8, ref_steps=64,
                                         n_tune=8, max_evals=3, **kw)
-    assert info["train_error"] <= info["start_error"] and info["start"] in ("polynomial", "logsnr", "time_uniform", "refine")
+    assert info["train_error"] <= info["start_error"]
+    assert info["start"] in ("polynomial", "logsnr", "time_uniform", "refine")
     s_sdp, info = optimal.method_search("student_dp", D, (3,), 3, solver="ipndm", n_tune=8, **kw)
     assert info["method"] == "student_dp" and info["calls"] > (len(kw["grid"]) - 1) * 2
     for s in (s_ref, s_orc, s_sdp):
@@ -255,7 +257,8 @@ def test_oracle_needs_a_differentiable_denoiser():
 def test_cli_search_methods(tmp_path, capsys):
     import json
     from gitscore.cli import main, read_schedule
-    tiny = ["search", "--model", "gmm-toy", "--steps", "3", "--n-warmup", "16", "--grid-points", "13", "--solver", "euler"]
+    tiny = ["search", "--model", "gmm-toy", "--steps", "3", "--n-warmup", "16", "--grid-points", "13",
+            "--solver", "euler"]
     assert main(tiny + ["--out", str(tmp_path / "g.json")]) == 0
     assert main(tiny + ["--method", "gits", "--out", str(tmp_path / "g2.json")]) == 0
     assert (tmp_path / "g.json").read_bytes() == (tmp_path / "g2.json").read_bytes()
