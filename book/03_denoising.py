@@ -64,7 +64,7 @@ class Params:
     n_traj: int = 30                  # trajectories per model
     n_steps: int = 60                 # fine grid: EDM's polynomial schedule (rho = 7), 80 -> 0.002
     solver: str = "ipndm"             # 4th-order multistep, 1 NFE per step (the GITS teacher)
-    seed: int = 0                     # latents z_j = gs.gits.latents(..., seed, j, j + 1); x_T = 80 z
+    seed: int = 0                     # latents z_j = gs.sampling.latents(..., seed, j, j + 1); x_T = 80 z
     eps: tuple = (0.1, 0.05)          # "settled": distance to x_0 stays below eps * ||D(x_T) - x_0||
     show_sigmas: tuple = (80, 20, 5, 2, 1, 0.5, 0.2, 0.05, 0.01)  # columns of the image figure (nearest grid point)
     gmm_ridge: float = 1e-3           # added to each class covariance (border pixels are constant)
@@ -105,7 +105,7 @@ gmm = gs.denoisers.GMMDenoiser.from_classes(images, labels, P.gmm_ridge)  # one 
 null = gs.controls.NullDenoiser(images, seed=P.seed)  # control: a random image per (sigma, row)
 
 # %% tags=["nbval-check-output"]
-x_T = 80 * gs.gits.latents(shape, P.seed, 0, P.n_traj)  # float64
+x_T = 80 * gs.sampling.latents(shape, P.seed, 0, P.n_traj)  # float64
 solver = gs.solvers.SOLVERS[P.solver]
 with torch.no_grad():
     trajs = {
@@ -293,7 +293,7 @@ gmm2 = gs.denoisers.GMMDenoiser(
     torch.tensor([[[0.10, 0.05], [0.05, 0.06]], [[0.05, -0.03], [-0.03, 0.08]], [[0.12, 0.0], [0.0, 0.03]]],
                  dtype=torch.float64))
 sigmas_2d = gs.schedules.polynomial(P.n_steps_2d, sigma_max=P.sigma_max_2d)
-x_T2 = P.sigma_max_2d * gs.gits.latents((2,), P.seed, 0, P.n_traj_2d)
+x_T2 = P.sigma_max_2d * gs.sampling.latents((2,), P.seed, 0, P.n_traj_2d)
 tr2 = T.record(gs.solvers.sample_euler, gmm2, x_T2, sigmas_2d)
 res2 = T.convex_combination_residual(tr2, sigmas=sigmas_2d)
 print("2-D Euler steps: max ||x_n - convex combination|| below 1e-12:", bool(res2.max() < 1e-12))
@@ -381,7 +381,7 @@ Xd = X.double()
 mean_g, var_g = Xd.mean(0), Xd.var(0)
 gauss = gs.denoisers.GaussianDenoiser(mean_g.reshape(1, 28, 28), var_g.reshape(1, 28, 28))
 s_hi, s_lo, k_max = 2.0, 1.0, 4  # one step sigma_{n+1} = 2 -> sigma_n = 1 (a large step: Taylor terms matter)
-x_hi = (mean_g + torch.sqrt(var_g + s_hi ** 2) * gs.gits.latents((784,), P.seed, 0, 1)[0]).double()
+x_hi = (mean_g + torch.sqrt(var_g + s_hi ** 2) * gs.sampling.latents((784,), P.seed, 0, 1)[0]).double()
 
 
 def exact_path(s):
@@ -410,7 +410,7 @@ for k in range(1, k_max + 1):
           f"error to the exact x_n {taylor_err[-1]:.2e}")
     assert residual < 1e-12
 assert all(a > b for a, b in zip(taylor_err, taylor_err[1:])), "higher-order Taylor steps are closer"
-x_T1 = 80 * gs.gits.latents((1, 28, 28), P.seed, 0, 4)
+x_T1 = 80 * gs.sampling.latents((1, 28, 28), P.seed, 0, 4)
 afs_tr = T.record(gs.solvers.sample_euler, gauss, x_T1, gs.schedules.polynomial(5), afs=True)
 afs_res = T.convex_combination_residual(afs_tr, sigmas=gs.schedules.polynomial(5), relative=True)
 D_afs = x_T1 - 80 * x_T1 / np.sqrt(1 + 80 ** 2)

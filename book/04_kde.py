@@ -71,7 +71,7 @@ gs.report.book_style()
 class Params:
     n_samples: int = 16             # trajectories, from the same x_T = 80 z for the KDE and the network
     n_steps: int = 20               # Heun steps on EDM's polynomial grid 80 -> 0.002 (39 denoiser calls)
-    seed: int = 0                   # latents z_j = gs.gits.latents(..., seed, j, j + 1)
+    seed: int = 0                   # latents z_j = gs.sampling.latents(..., seed, j, j + 1)
     n_slice: int = 2000             # training images in the slice for the brute-force check
     check_sigmas: tuple = (0.05, 0.5, 5.0, 50.0)  # noise levels of the exactness checks
     n_check: int = 4                # query points (noised test images) per noise level
@@ -136,7 +136,7 @@ def rel_err(a, b):
 Y = images[:P.n_slice]
 kde_slice = {torch.float32: gs.denoisers.KDEDenoiser(Y), torch.float64: gs.denoisers.KDEDenoiser(Y, dtype=torch.float64)}
 for sigma in P.check_sigmas:
-    x = test_images[:P.n_check].double() + sigma * gs.gits.latents((1, 28, 28), P.seed + 1, 0, P.n_check)
+    x = test_images[:P.n_check].double() + sigma * gs.sampling.latents((1, 28, 28), P.seed + 1, 0, P.n_check)
     ref = brute_force_denoiser(x, Y, sigma)
     e32 = rel_err(kde_slice[torch.float32](x.float(), sigma), ref)
     e64 = rel_err(kde_slice[torch.float64](x, sigma), ref)
@@ -163,7 +163,7 @@ gmm = gs.denoisers.GMMDenoiser(torch.bincount(labels).double() / len(labels),
 
 s = torch.tensor(P.check_sigmas, dtype=torch.float64).repeat_interleave(P.n_check)  # one sigma per point
 x0 = test_images[:P.n_check].repeat(len(P.check_sigmas), 1, 1, 1).double()
-x = x0 + s.reshape(-1, 1, 1, 1) * gs.gits.latents((1, 28, 28), P.seed + 2, 0, len(s))
+x = x0 + s.reshape(-1, 1, 1, 1) * gs.sampling.latents((1, 28, 28), P.seed + 2, 0, len(s))
 tweedie_err = {}
 for name, den, dtype, tol in (("KDE, 60k images, float32", kde, torch.float32, 1e-5),
                               ("GMM, 10 classes, float64", gmm, torch.float64, 1e-10)):
@@ -191,7 +191,7 @@ assert (tweedie_err["KDE, 60k images, float32"] < 1e-5).all() and (tweedie_err["
 # sample, independent of $x$) from the same latents, as a control for the checks below.
 
 # %% tags=["nbval-ignore-output"]
-x_T = 80 * gs.gits.latents((1, 28, 28), P.seed, 0, P.n_samples, dtype=torch.float32)
+x_T = 80 * gs.sampling.latents((1, 28, 28), P.seed, 0, P.n_samples, dtype=torch.float32)
 trajs, seconds = {}, {}
 for name, den in (("KDE", kde), ("network", net)):
     t0 = time.perf_counter()

@@ -75,7 +75,7 @@ gs.report.book_style()
 class Params:
     n_steps: int = 18                # Euler steps on EDM's polynomial grid 80 -> 0.002 (rho = 7)
     sigma_max: float = 80.0          # sigma_T
-    seed: int = 0                    # latents z_j = gs.gits.latents(..., seed, j, j + 1); x_T = 80 z
+    seed: int = 0                    # latents z_j = gs.sampling.latents(..., seed, j, j + 1); x_T = 80 z
     n_traj: tuple = (64, 32, 8, 8, 16, 16)  # trajectories per model, in the order of `models` below
     check_sigmas: tuple = (0.3, 3.0, 30.0)  # bandwidths of the mean-shift identity check
     n_check: int = 4                 # query points per bandwidth
@@ -152,7 +152,7 @@ for name, kde in kdes.items():
     shape = models[name][1]
     s = torch.tensor(P.check_sigmas, dtype=torch.float64).repeat_interleave(P.n_check)
     y = kde.points((torch.arange(P.n_check) * 997) % kde.N).repeat(len(P.check_sigmas), *[1] * len(shape))
-    x = (y + s.reshape(-1, *[1] * len(shape)) * gs.gits.latents(shape, P.seed + 3, 0, len(s))).to(kde.dtype)
+    x = (y + s.reshape(-1, *[1] * len(shape)) * gs.sampling.latents(shape, P.seed + 3, 0, len(s))).to(kde.dtype)
     x.requires_grad_(True)
     grad, = torch.autograd.grad(kde.log_density(x, s).sum(), x)
     x = x.detach()
@@ -179,13 +179,13 @@ for name, kde in kdes.items():
 runs = {}
 for (name, (den, shape, dtype)), n in zip(models.items(), P.n_traj):
     t0 = time.perf_counter()
-    x_T = P.sigma_max * gs.gits.latents(shape, P.seed, 0, n, dtype=dtype)
+    x_T = P.sigma_max * gs.sampling.latents(shape, P.seed, 0, n, dtype=dtype)
     runs[name] = T.record(gs.solvers.sample_euler, den, x_T, sigmas, dtype=torch.float64)
     print(f"{name:14s} {n:3d} trajectories: {time.perf_counter() - t0:5.1f} s")
 null_runs = {}  # the null model on each KDE's data, from the same latents
 for (name, (den, shape, dtype)), n in zip(models.items(), P.n_traj):
     if name in nulls:
-        x_T = P.sigma_max * gs.gits.latents(shape, P.seed, 0, n, dtype=dtype)
+        x_T = P.sigma_max * gs.sampling.latents(shape, P.seed, 0, n, dtype=dtype)
         null_runs[name] = T.record(gs.solvers.sample_euler, nulls[name], x_T, sigmas,
                                    dtype=torch.float64)
 
