@@ -38,7 +38,8 @@
 # ```{admonition} Rerun
 # `jupytext --to ipynb --execute book/10_model_card.py` (about 3 minutes on 2 CPU cores). Reads
 # `results/fmnist_edm_curve.csv`, `results/fmnist_sweep` and `results/fmnist_fd_converged`.
-# Retrain the network: `gitscore train --out runs/fmnist_edm --steps 16000 --snapshot-every 2000`
+# Retrain the network: `gitscore train --out runs/fmnist_edm --steps 10000 --snapshot-every 2000`, then
+# continue with `--steps 22000 --lr-decay-from 10000 --allow-config-change`
 # (resumable), then `gitscore train ... --export PATH`; the quality curve:
 # `python scripts/quality_curve.py runs/fmnist_edm --n 2000 --out results/fmnist_edm_curve.csv`.
 # ```
@@ -94,7 +95,9 @@ def describe(name, net):
             "embedding": c["unet"]["embedding"] if "embedding" in c["unet"] else "scaled1000",
             "widths": "-".join(map(str, c["unet"]["channels"])),
             "params": f"{sum(p.numel() for p in net.parameters()):,}",
-            "steps": c["training"]["steps"], "batch": tc["batch_size"], "train sigma": dist}
+            "steps": c["training"]["steps"], "batch": tc["batch_size"], "train sigma": dist,
+            "Adam lr": f"{tc['lr']:g}" + (f", x sqrt({tc['lr_decay_from']}/step) after step {tc['lr_decay_from']}"
+                                          if tc.get("lr_decay_from") else ", constant")}
 
 
 gs.report.html_table(pd.DataFrame([describe(n, m) for n, m in nets.items()]))
@@ -251,8 +254,9 @@ gs.report.figure(fig, "fig-card-smooth")
 # steps is compared with the 256-step reference of the benchmark (`results/fmnist_sweep`) on its
 # latents, and that distance with the smallest few-step error (NFE $\le$ 10) the benchmark scores.
 # The network issue's target was 1 %, as the exact KDE denoiser's reference meets; the cell prints
-# the ratio (about 1.2 %: just above the target) and asserts 2 %. The benchmark's own reference, Heun
-# on 256 steps, is 0.17 % of that error from 512 steps; the first network needed 512.
+# the ratio and whether it meets that target, and asserts 2 %. It also prints how far the
+# benchmark's own reference, Heun on 256 steps, is from 512 steps, relative to the same error (the
+# first network needed 512 steps for its reference).
 
 # %%
 from safetensors.torch import load_file  # noqa: E402
@@ -266,7 +270,9 @@ d128 = gs.metrics.reference_error(heun128, ref)
 best = min(r["ref_error"] for r in sweep["rows"]
            if r["nfe"] <= 10 and r.get("ref_error") is not None)
 print(f"Heun 128 steps vs the reference: {d128:.2e}; smallest few-step error scored: {best:.4f}; "
-      f"ratio {d128 / best:.4f}")
+      f"ratio {d128 / best:.4f} ({'meets' if d128 < 0.01 * best else 'misses'} the 1 % target)")
+print(f"reference (Heun 256 steps) vs 512 steps: {sweep['reference']['distance_to_2x_finer']:.2e} "
+      f"= {100 * sweep['reference']['distance_to_2x_finer'] / best:.2f} % of that error")
 assert d128 < 0.02 * best
 
 # %% [markdown]
