@@ -455,12 +455,11 @@ for s in ("ipndm", "euler"):
 # improves on the polynomial schedule at every NFE 5, 6, 8, 10 for both iPNDM and Euler, *holds
 # partly* when at some, *does not hold here* when at none.
 #
-# For the reference error a cell counts only when the change is resolved: its 95 % interval,
-# $\Delta \pm 1.96\sqrt{\mathrm{se}_\text{GITS}^2 + \mathrm{se}_\text{poly}^2}$ from the standard
-# errors the benchmark stores, excludes zero. This interval ignores the pairing of the latents and
-# is therefore conservative; {doc}`06_gits` recomputes paired bootstrap intervals on a live slice.
-# The FD has no interval here: the benchmark stores one FD per cell, not per-sample features, so the
-# FD verdict counts signs and the noise floor above says which changes are small. The
+# A cell counts only when the change is resolved: its paired 95 % bootstrap interval (Table 7.1)
+# excludes zero, for the FD and for the reference error on the network. The KDE run predates the
+# per-latent errors, so there the interval is $\Delta \pm 1.96\sqrt{\mathrm{se}_\text{GITS}^2 +
+# \mathrm{se}_\text{poly}^2}$ from the stored standard errors, which ignores the pairing of the
+# latents and is therefore conservative. The
 # reference-error rows are a test beyond the paper, which reports FID only.
 
 # %% tags=["nbval-check-output"]
