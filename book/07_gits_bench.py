@@ -311,9 +311,15 @@ for n in P.steps:
     print(f"NFE {n:2d}: best here {best[n][0]} + {best[n][1]} (error {table2.loc[best[n], f'err NFE {n}']:.3g}); "
           f"paper's best {paper_best[n][0]} + {paper_best[n][1]}")
 wins = [n for n in P.steps if best[n] == ("ipndm", "gits_dev")]
-gits_helps = {s: sum(err_all[s, "gits_dev", n] < err_all[s, "polynomial", n] for n in P.steps)
-              for s in dict.fromkeys(k[0] for k in err_all)}
-print("GITS-dev lowers the reference error at " + ", ".join(f"{s} {k} of {len(P.steps)}" for s, k in gits_helps.items()) + " NFE")
+resolved = {}  # solver -> NFE where GITS-dev is better / worse than polynomial, paired 95 % interval
+for s in dict.fromkeys(k[0] for k in err_all):
+    cis = {n: gs.results.paired_change(sweep, (s, "gits_dev", n), (s, "polynomial", n), "ref_error")
+           for n in P.steps}
+    resolved[s] = ([n for n, c in cis.items() if c[2] < 0], [n for n, c in cis.items() if c[1] > 0])
+print("GITS-dev against polynomial, reference error, resolved by a paired 95 % interval over the "
+      f"{len(sweep['rows'][0]['ref_errors'])} latents:")
+for s, (better, worse) in resolved.items():
+    print(f"  {s:6s} better at NFE {better}, worse at NFE {worse}")
 rough = load_run(P.rough_solvers_run)
 rough_best = {n: min((r["fd"], r["solver"], r["schedule"]) for r in rough["rows"] if r["nfe"] == n) for n in P.steps}
 print("first network (fmnist_edm_rough), FD of 10,000 samples, best of dpmpp/unipc/deis x polynomial/gits_dev: "
@@ -417,10 +423,11 @@ wins = {}
 for solver in solvers:
     ns = sorted({n for (s, _, n) in err_s if s == solver})
     best = [min((err_s[solver, sc, n], sc) for sc in schedules if (solver, sc, n) in err_s)[1] for n in ns]
-    beat = [n for n in ns if err_s[solver, "gits_dev", n] < err_s[solver, "polynomial", n]]
+    beat = [n for n in ns if gs.results.paired_change(sweep, (solver, "gits_dev", n), (solver, "polynomial", n),
+                                                      "ref_error")[2] < 0]
     wins[solver] = (len(beat), len(ns))
     print(f"{solver:7s} best: " + ", ".join(f"{n}:{b}" for n, b in zip(ns, best))
-          + f" | GITS-dev < polynomial at {len(beat)}/{len(ns)} NFE {beat}")
+          + f" | GITS-dev < polynomial (95 % interval) at {len(beat)}/{len(ns)} NFE {beat}")
 count = {sc: sum(min((err_s[k[0], s2, k[2]], s2) for s2 in schedules if (k[0], s2, k[2]) in err_s)[1] == sc
                  for k in err_s if k[1] == "polynomial") for sc in schedules}
 print("times best over all (solver, NFE):", count)
