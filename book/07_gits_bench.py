@@ -191,7 +191,7 @@ display(gs.report.html_table(table[["err poly", "err GITS-dev", "Δerr dev %", "
 
 # %% tags=["nbval-check-output"]
 def verdict(col, what, solver, key):
-    """What GITS does to `what` for `solver`, counting a change only where its 95 % interval excludes 0."""
+    """What GITS does to `what` for `solver`; a change counts where its 95 % interval excludes 0."""
     d = table.loc[solver, col].dropna()
     lower = [n for n in d.index if ci[solver, n][key][1] < 0]
     higher = [n for n in d.index if ci[solver, n][key][0] > 0]
@@ -204,22 +204,26 @@ def verdict(col, what, solver, key):
         parts.append(f"raises it at NFE {higher} ({rng(higher)})" if lower else
                      f"raises the {what} of {solver} at NFE {higher} ({rng(higher)})")
     if inside:
-        parts.append(f"{'changes it' if parts else f'changes the {what} of {solver}'} within its 95 % "
+        head = "changes it" if parts else f"changes the {what} of {solver}"
+        parts.append(f"{head} within its 95 % "
                      f"interval at NFE {inside} ({rng(inside)})")
     paper = table.loc[solver, "paper ΔFID %"]
-    return "GITS " + "; ".join(parts) + f". Paper (CIFAR-10 FID): {', '.join(f'{v:+.0f} %' for v in paper)}."
+    paper_text = ", ".join(f"{v:+.0f} %" for v in paper)
+    return "GITS " + "; ".join(parts) + f". Paper (CIFAR-10 FID): {paper_text}."
 
 
 verdicts = [verdict("Δerr dev %", "reference error", s, "err") for s in ("ipndm", "euler")]
 fd_name = "FD (Fashion-MNIST classifier features)"
 verdicts += [verdict("ΔFD dev %", fd_name, s, "fd") for s in ("ipndm", "euler")]
-sign = lambda lo_hi: -1 if lo_hi[1] < 0 else 1 if lo_hi[0] > 0 else 0  # resolved direction of a change
+sign = lambda lo_hi: -1 if lo_hi[1] < 0 else 1 if lo_hi[0] > 0 else 0  # resolved direction
 for s in ("ipndm", "euler"):
     split = [n for n in P.steps if sign(ci[s, n]["fd"]) * sign(ci[s, n]["err"]) < 0]
     if split:
-        how = ("lowers the FD but raises the reference error" if all(sign(ci[s, n]["fd"]) < 0 for n in split)
+        how = ("lowers the FD but raises the reference error"
+               if all(sign(ci[s, n]["fd"]) < 0 for n in split)
                else "moves the FD and the reference error in opposite directions")
-        verdicts.append(f"For {s} the two scores disagree (both changes resolved) at NFE {split}: GITS {how}.")
+        verdicts.append(f"For {s} the two scores disagree (both changes resolved) at NFE {split}: "
+                        f"GITS {how}.")
 gaps = (table["FD GITS-dev"] - table["FD poly"]).abs()
 verdicts.append(f"FD noise floor ({floor['n_train']} training images vs the test split): "
                 f"{floor['fd_train_vs_test']:.3g}; the FD changes of GITS-dev in Table 7.1 "
