@@ -134,12 +134,12 @@ for m, (name, tr) in enumerate(trajs.items()):
         for j, i in enumerate(cols):
             row[j].imshow(imgs[i].clamp(-1, 1), cmap="gray", vmin=-1, vmax=1)
             if m == 0 and r == 0:
-                row[j].set_title(f"$\\sigma$={sigmas[i].item():.3g}", fontsize=9)
+                row[j].set_title(f"$\\sigma$ =\n{sigmas[i].item():.2g}", fontsize=9)  # two lines: no overlap
         row[0].set_ylabel(f"{name}\n{label}", rotation=0, ha="right", va="center", fontsize=9)
         if r == 0:
             row[-1].imshow(tr.images("xs")[0, -1, 0].float().clamp(-1, 1), cmap="gray", vmin=-1, vmax=1)
             if m == 0:
-                row[-1].set_title("$x_0$ (final)", fontsize=9)
+                row[-1].set_title("$x_0$\n(final)", fontsize=9)
 for ax in axes.flat:
     ax.set_xticks([])
     ax.set_yticks([])
