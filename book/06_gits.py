@@ -704,6 +704,39 @@ for sv in P.abl_solvers:
 # is one where the network, not the search, is what fails.
 
 # %% [markdown]
+# ### The coefficient and the metric, by FD
+#
+# The paper scores schedules by FID, not by the error against the ODE solution. The two knobs of
+# the DP itself (coeff and the cost metric) are therefore also scored by FD (Fashion-MNIST
+# classifier features, not Inception FID) on the network at NFE 5: 2,000 samples of the same
+# latents per schedule, each FD against the polynomial schedule's with a paired 95 % bootstrap
+# interval (`results/fmnist_fd_ablation.json`, written by `scripts/fd_ablation.py` with this
+# chapter's warm-up settings; too slow to sample here).
+
+# %% tags=["nbval-check-output"]
+fd_abl = json.loads((P.results / "fmnist_fd_ablation.json").read_text())
+shipped = gs.checkpoints.sha256_file(gs.nets.WEIGHTS_DIR / "fmnist_edm.safetensors")
+assert fd_abl["sha256"] == shipped, "measured on other weights: rerun scripts/fd_ablation.py"
+assert (fd_abl["n_warmup"], fd_abl["warmup_seed"], fd_abl["nfe"]) == (P.n_warmup, P.warmup_seed, P.abl_nfe)
+ci_text = lambda v: f"{100 * v[0]:+.0f} % [{100 * v[1]:+.0f}, {100 * v[2]:+.0f}]"
+fd_rows = {}
+for r in fd_abl["rows"]:
+    row = fd_rows.setdefault(r["setting"], {"setting": r["setting"]})
+    row[f"{r['solver']}: FD"] = r["fd"]
+    row[f"{r['solver']}: vs polynomial [95% CI]"] = ci_text(r["vs_polynomial"])
+fd_rows = pd.DataFrame(list(fd_rows.values())).set_index("setting")
+display(gs.report.html_table(fd_rows, index=True, floatfmt="{:.1f}",
+                             caption=f"FD of the ablated GITS schedules at NFE {fd_abl['nfe']}, "
+                                     f"{fd_abl['n']:,} samples (fmnist_edm)"))
+for sv in P.abl_solvers:
+    rs = {r["setting"]: r["vs_polynomial"] for r in fd_abl["rows"] if r["solver"] == sv}
+    gits_rows = {k: v for k, v in rs.items() if k != "polynomial"}
+    best = min(gits_rows, key=lambda k: gits_rows[k][0])
+    below = [k for k, v in gits_rows.items() if v[2] < 0]
+    print(f"{sv}: lowest FD at {best} ({100 * gits_rows[best][0]:+.0f} % vs polynomial); "
+          f"FD below polynomial (interval) for {len(below)} of {len(gits_rows)} settings")
+
+# %% [markdown]
 # ### Where the error of a GITS schedule comes from
 #
 # The costs are *local*: each one is the error of a single Euler jump, measured where the jump
