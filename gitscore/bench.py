@@ -270,10 +270,9 @@ def _run_locked(cfg: BenchConfig, out: Path, progress: bool, command: str, refer
                # per evaluation latent (the same latents in every row): paired intervals between rows
                "ref_errors": [float(f"{v:.5g}") for v in per.tolist()]}
         if with_fd:
-            feats = metrics.image_features(x[:cfg.n_fd].clamp(-1, 1))
-            row["fd"] = metrics.frechet_distance(feats)
             # bootstrap replicates over the samples, the same draws in every row (see results.paired_change)
-            row["fd_boot"] = [round(v, 4) for v in metrics.frechet_bootstrap(feats, n_boot=FD_BOOT).tolist()]
+            row["fd"], reps = metrics.fd_with_replicates(x[:cfg.n_fd], n_boot=FD_BOOT)
+            row["fd_boot"] = [round(v, 4) for v in reps.tolist()]
         row["seconds"] = time.perf_counter() - t0
         state["rows"].append(row)
         state["wall_time_s"] = time.perf_counter() - t_start

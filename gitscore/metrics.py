@@ -357,3 +357,18 @@ def interval(replicates, estimate: float | None = None, level: float = 0.95) -> 
     if estimate is None:
         return lo, hi
     return 2 * estimate - hi, 2 * estimate - lo
+
+
+def fd_ratio_change(fd_a: float, fd_b: float, reps_a, reps_b, level: float = 0.95) -> tuple[float, float, float]:
+    """FD(a) / FD(b) - 1 with the basic bootstrap interval of paired replicates (frechet_bootstrap of two
+    sample sets from the same latents, the same draws)."""
+    reps = torch.as_tensor(reps_a, dtype=torch.float64) / torch.as_tensor(reps_b, dtype=torch.float64) - 1
+    est = fd_a / fd_b - 1
+    lo, hi = interval(reps, estimate=est, level=level)
+    return est, lo, hi
+
+
+def fd_with_replicates(images, n_boot: int = 200, seed: int = 0) -> tuple[float, torch.Tensor]:
+    """FD of images (N, 1, 28, 28) in [-1, 1] against the test split and its bootstrap replicates."""
+    feats = image_features(images.clamp(-1, 1))
+    return frechet_distance(feats), frechet_bootstrap(feats, n_boot=n_boot, seed=seed)

@@ -61,7 +61,7 @@ def paired_change(run: dict, a: tuple, b: tuple, value: str = "fd", level: float
     draws (basic interval of the ratio, which undoes the replicates' upward shift); "ref_error": the
     per-latent errors are resampled jointly (percentile interval of the ratio of means).
     """
-    from .metrics import interval
+    from .metrics import fd_ratio_change, interval
     rows = {(r["solver"], r["schedule"], r["nfe"]): r for r in run["rows"]}
     for key in (a, b):
         if key not in rows:
@@ -70,10 +70,7 @@ def paired_change(run: dict, a: tuple, b: tuple, value: str = "fd", level: float
     if value == "fd":
         if not ra.get("fd_boot") or not rb.get("fd_boot"):
             raise ValueError(f"rows {a} and {b} need fd_boot (rerun the bench with --n-fd > 0)")
-        est = ra["fd"] / rb["fd"] - 1
-        reps = torch.tensor(ra["fd_boot"], dtype=torch.float64) / torch.tensor(rb["fd_boot"], dtype=torch.float64) - 1
-        lo, hi = interval(reps, estimate=est, level=level)
-        return est, lo, hi
+        return fd_ratio_change(ra["fd"], rb["fd"], ra["fd_boot"], rb["fd_boot"], level=level)
     if value == "ref_error":
         if "ref_errors" not in ra or "ref_errors" not in rb:
             raise ValueError(f"rows {a} and {b} need ref_errors (written by gitscore bench since 0.3)")

@@ -45,12 +45,9 @@ def main(argv=None) -> int:
         fd, boot = {}, {}
         for name, sig in scheds.items():
             x = gs.sampling.sample(net, solver, sig, args.n, seed=args.eval_seed, shape=shape, batch_size=250)
-            feats = gs.metrics.image_features(x.clamp(-1, 1))
-            fd[name] = gs.metrics.frechet_distance(feats)
-            boot[name] = gs.metrics.frechet_bootstrap(feats, n_boot=args.n_boot)
+            fd[name], boot[name] = gs.metrics.fd_with_replicates(x, n_boot=args.n_boot)
         for name in scheds:
-            est = fd[name] / fd["polynomial"] - 1
-            lo, hi = gs.metrics.interval(boot[name] / boot["polynomial"] - 1, estimate=est)
+            est, lo, hi = gs.metrics.fd_ratio_change(fd[name], fd["polynomial"], boot[name], boot["polynomial"])
             out["rows"].append({"solver": solver, "setting": name, "fd": fd[name], "vs_polynomial": [est, lo, hi]})
             print(json.dumps(out["rows"][-1]), flush=True)
     out["wall_time_s"] = time.perf_counter() - t0

@@ -41,14 +41,11 @@ def main(argv=None) -> int:
             boot, fd = {}, {}
             for name, sig in scheds.items():
                 x = gs.sampling.sample(net, solver, sig, args.n, seed=args.eval_seed, shape=shape, batch_size=250)
-                feats = gs.metrics.image_features(x.clamp(-1, 1))
-                fd[name] = gs.metrics.frechet_distance(feats)
-                boot[name] = gs.metrics.frechet_bootstrap(feats, n_boot=args.n_boot)
+                fd[name], boot[name] = gs.metrics.fd_with_replicates(x, n_boot=args.n_boot)
             row = {"solver": solver, "nfe": steps, "sigmas": {k: v.tolist() for k, v in scheds.items()},
                    "fd": fd}
             for name in ("polynomial", "student_dp"):
-                est = fd[name] / fd["gits"] - 1
-                lo, hi = gs.metrics.interval(boot[name] / boot["gits"] - 1, estimate=est)
+                est, lo, hi = gs.metrics.fd_ratio_change(fd[name], fd["gits"], boot[name], boot["gits"])
                 row[f"{name}_vs_gits"] = [est, lo, hi]
             out["rows"].append(row)
             print(json.dumps({k: row[k] for k in ("solver", "nfe", "fd", "polynomial_vs_gits",

@@ -95,3 +95,14 @@ def test_paired_change_of_fd_uses_shared_replicates():
                 ("euler", "polynomial", 5): {"fd": fb, "fd_boot": metrics.frechet_bootstrap(x, ref, 100).tolist()}})
     est, lo, hi = results.paired_change(run, ("euler", "gits_dev", 5), ("euler", "polynomial", 5))
     assert est == pytest.approx(fa / fb - 1) and lo < est < hi
+
+
+def test_fd_with_replicates_is_fd_and_bootstrap_of_the_clamped_images():
+    pytest.importorskip("torchmetrics")
+    x = 1.2 * torch.rand(40, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1.2  # beyond [-1, 1]
+    fd, reps = metrics.fd_with_replicates(x, n_boot=3)
+    feats = metrics.image_features(x.clamp(-1, 1))
+    assert fd == metrics.frechet_distance(feats)
+    assert torch.equal(reps, metrics.frechet_bootstrap(feats, n_boot=3))
+    est, lo, hi = metrics.fd_ratio_change(2.0, 1.0, reps, reps)
+    assert est == 1.0 and (lo, hi) == metrics.interval(torch.zeros(3, dtype=torch.float64), estimate=1.0)
