@@ -260,6 +260,9 @@ def ci(r):
     return f"{r[0]:.2f} [{r[1]:.2f}, {r[2]:.2f}]"
 
 
+# Table 8.2's ratios: column -> (numerator method, denominator method)
+PAIRS = {"gits/oracle": ("gits", "oracle"), "refine/gits": ("refine", "gits"), "refine/best": ("refine", None),
+         "coeff/gits": ("coeff", "gits"), "sdp/gits": ("student_dp", "gits"), "sdp/best": ("student_dp", None)}
 rows = []
 for label, run in runs.items():
     E = run["errors"]
@@ -269,18 +272,8 @@ for label, run in runs.items():
             best = min(BASELINES, key=mean.get)
             row = {"denoiser": label, "solver": solver, "NFE": n, **{m: mean[m] for m in METHODS},
                    "best": best}
-            row["gits/oracle"] = optimal.paired_bootstrap(E[solver, n, "gits"],
-                                                          E[solver, n, "oracle"])
-            row["refine/gits"] = optimal.paired_bootstrap(E[solver, n, "refine"],
-                                                          E[solver, n, "gits"])
-            row["refine/best"] = optimal.paired_bootstrap(E[solver, n, "refine"],
-                                                          E[solver, n, best])
-            row["coeff/gits"] = optimal.paired_bootstrap(E[solver, n, "coeff"],
-                                                         E[solver, n, "gits"])
-            row["sdp/gits"] = optimal.paired_bootstrap(E[solver, n, "student_dp"],
-                                                       E[solver, n, "gits"])
-            row["sdp/best"] = optimal.paired_bootstrap(E[solver, n, "student_dp"],
-                                                       E[solver, n, best])
+            for col, (a, b) in PAIRS.items():  # b None: the best standard schedule of this cell
+                row[col] = optimal.paired_bootstrap(E[solver, n, a], E[solver, n, b or best])
             rows.append(row)
 table = pd.DataFrame(rows)
 RATIOS = ["gits/oracle", "coeff/gits", "refine/gits", "refine/best", "sdp/gits", "sdp/best"]
