@@ -33,9 +33,9 @@ data:
 	  exit 1; \
 	fi
 
-# ruff (configured in pyproject.toml: line length 120) over the library and its tests.
+# ruff (configured in pyproject.toml: line length 120) over the library, its tests, scripts and benchmarks.
 lint: setup
-	$(VENV)/bin/ruff check gitscore tests
+	$(VENV)/bin/ruff check gitscore tests scripts benchmarks browser_tests
 
 unit: setup data
 	$(PY) -m pytest -q tests

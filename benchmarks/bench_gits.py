@@ -62,15 +62,16 @@ def main(argv=None):
     grid = gits.teacher_grid(args.grid_points)
     w = gits.warmup(denoiser, (1, 28, 28), args.n_warmup, grid=grid, teacher="ipndm", seed=0,
                     batch_size=args.batch_size, progress=True)
-    print(f"\nwarm-up: KDEDenoiser on {args.data_size} Fashion-MNIST images, {args.n_warmup} samples x {args.grid_points - 1} NFE "
+    print(f"\nwarm-up: KDEDenoiser on {args.data_size} Fashion-MNIST images, {args.n_warmup} samples x "
+          f"{args.grid_points - 1} NFE "
           f"(iPNDM teacher, float32): {w.seconds:.2f} s\n")
-    print(f"| metric | cost matrix (s) | DP (ms) | (cost + DP) / warm-up | goal <= 5% |")
-    print(f"|---|---|---|---|---|")
+    print("| metric | cost matrix (s) | DP (ms) | (cost + DP) / warm-up | goal <= 5% |")
+    print("|---|---|---|---|---|")
     for metric in gits.METRICS:
         t0 = time.perf_counter()
         C = gits.cost_matrix(w.xs, w.ds, grid, metric)
         t1 = time.perf_counter()
-        idx = gits.dp(C, args.steps)
+        gits.dp(C, args.steps)
         t2 = time.perf_counter()
         share = (t2 - t0) / w.seconds
         print(f"| {metric} | {t1 - t0:.3f} | {1e3 * (t2 - t1):.2f} | {100 * share:.2f}% | "

@@ -181,7 +181,8 @@ def find_chromium():
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
     def do_GET(self):
-        if self.path == "/favicon.ico" and not (HTML / "favicon.ico").exists():  # the browser's own guess, not the book's
+        # the browser's own guess, not the book's
+        if self.path == "/favicon.ico" and not (HTML / "favicon.ico").exists():
             self.send_response(204)
             self.end_headers()
             return
@@ -222,7 +223,8 @@ INSPECT = """(async () => {
   const rawPipes = () => {
     const main = document.querySelector('main') || document.body || document.documentElement;
     if (!main) { return ['(no document to inspect)']; }
-    const hidden = [...main.querySelectorAll('.cell_input, div[class*="highlight-python"], div[class*="highlight-ipython"], mjx-container, .math')];
+    const hidden = [...main.querySelectorAll('.cell_input, div[class*="highlight-python"], ' +
+                                             'div[class*="highlight-ipython"], mjx-container, .math')];
     const shown = hidden.map(e => e.style.display);
     hidden.forEach(e => { e.style.display = 'none'; });
     const lines = main.innerText.split('\\n').map(l => l.trim());  // rendered text, one line per block
@@ -238,7 +240,8 @@ INSPECT = """(async () => {
       .filter(e => e.offsetParent !== null)
       .filter(e => e.scrollWidth > e.clientWidth + 1 || e.getBoundingClientRect().right > right + 1)
       .map(e => `${e.tagName.toLowerCase()}.${[...e.classList].join('.')}: scrollWidth ${e.scrollWidth} > ` +
-                `clientWidth ${e.clientWidth} or right edge ${Math.round(e.getBoundingClientRect().right)} > ${Math.round(right)}: ` +
+                `clientWidth ${e.clientWidth} or right edge ` +
+                `${Math.round(e.getBoundingClientRect().right)} > ${Math.round(right)}: ` +
                 (e.innerText || e.getAttribute('src') || '').slice(0, 60).replace(/\\s+/g, ' '))
       .slice(0, 5);
   };
@@ -388,7 +391,7 @@ def test_link_checker_finds_dead_links(tmp_path):
                                      '<a href="https://example.org/z">4</a></p>')
     (tmp_path / "b.html").write_text('<p id="z"></p>')
     assert internal_link_problems(tmp_path / "a.html", tmp_path) == [
-        f"b.html#y: no id 'y' in b.html", f"c: no file {tmp_path / 'c'}"]
+        "b.html#y: no id 'y' in b.html", f"c: no file {tmp_path / 'c'}"]
 
 
 def test_mathjax_is_local():

@@ -204,15 +204,15 @@ def _gits_schedules(denoiser, cfg: BenchConfig, shape, state: dict) -> dict:
     if cached.get("metrics") == metrics_needed and cached_steps >= set(steps_needed):
         return {m: {int(k): torch.tensor(v, dtype=torch.float64) for k, v in d.items()}
                 for m, d in cached["schedules"].items()}
-    grid = gits.teacher_grid(cfg.grid_points)
-    w = gits.warmup(denoiser, shape, cfg.n_warmup, grid=grid, teacher=cfg.teacher, seed=cfg.warmup_seed,
-                    batch_size=min(cfg.batch_size, cfg.n_warmup), progress=dist.is_main())
-    found, timings = {}, {"warmup": w.seconds}
+    res = gits.search_info(denoiser, shape, steps_needed[0], n_warmup=cfg.n_warmup,
+                           grid=gits.teacher_grid(cfg.grid_points), teacher=cfg.teacher, metric=metrics_needed[0],
+                           coeff=cfg.coeff, seed=cfg.warmup_seed, batch_size=min(cfg.batch_size, cfg.n_warmup),
+                           progress=dist.is_main(), keep_warmup=True)
+    found, timings = {}, {"warmup": res.timings["warmup"]}
     for m in metrics_needed:
-        t0 = time.perf_counter()
-        C = gits.cost_matrix(w.xs, w.ds, grid, m)
-        timings[f"cost_{m}"] = time.perf_counter() - t0
-        found[m] = {n: grid[gits.dp(C, n, cfg.coeff)] for n in steps_needed}
+        r = res if m == res.metric else res.with_metric(m)
+        timings[f"cost_{m}"] = r.timings["cost"]
+        found[m] = {n: r.schedule(n) for n in steps_needed}
     state["gits"] = {"metrics": metrics_needed, "timings": timings, "teacher": cfg.teacher, "coeff": cfg.coeff,
                      "n_warmup": cfg.n_warmup, "grid_points": cfg.grid_points, "warmup_seed": cfg.warmup_seed,
                      "schedules": {m: {str(n): s.tolist() for n, s in d.items()} for m, d in found.items()}}

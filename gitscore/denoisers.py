@@ -307,8 +307,10 @@ class GMMDenoiser:
         return torch.logsumexp(self._components(x, sigma)[0], 1)
 
     @classmethod
-    def from_classes(cls, images: torch.Tensor, labels: torch.Tensor, ridge: float = 1e-3) -> "GMMDenoiser":
-        """One full-covariance Gaussian per class (float64): class frequencies, means, covariances + ridge * I.
+    def from_classes(cls, images: torch.Tensor, labels: torch.Tensor, ridge: float = 1e-3,
+                     covariance: str = "full") -> "GMMDenoiser":
+        """One Gaussian per class (float64): class frequencies, class means, and the class covariance + ridge * I
+        (covariance="full") or the per-pixel class variance + ridge (covariance="diag").
 
         The ridge keeps covariances positive definite where pixels never vary within a class.
         """
@@ -316,11 +318,16 @@ class GMMDenoiser:
             raise ValueError(f"images and labels must have the same length, got {len(images)} and {len(labels)}")
         if not ridge >= 0:
             raise ValueError(f"ridge must be >= 0, got {ridge!r}")
+        if covariance not in ("full", "diag"):
+            raise ValueError(f"covariance must be one of ['full', 'diag'], got {covariance!r}")
         X = images.reshape(len(images), -1).double()
         classes = labels.unique()
         means = torch.stack([X[labels == c].mean(0) for c in classes])
-        covs = torch.stack([torch.cov(X[labels == c].T) for c in classes])
-        covs = (covs + covs.mT) / 2 + ridge * torch.eye(X.shape[1], dtype=torch.float64)
+        if covariance == "full":
+            covs = torch.stack([torch.cov(X[labels == c].T) for c in classes])
+            covs = (covs + covs.mT) / 2 + ridge * torch.eye(X.shape[1], dtype=torch.float64)
+        else:
+            covs = torch.stack([X[labels == c].var(0) for c in classes]) + ridge
         weights = torch.stack([(labels == c).double().mean() for c in classes])
         return cls(weights, means.reshape(len(classes), *images.shape[1:]), covs)
 

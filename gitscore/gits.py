@@ -19,7 +19,7 @@ from .schedules import SIGMA_MAX, SIGMA_MIN, check_sigmas, polynomial
 from .solvers import SOLVERS
 
 __all__ = ["METRICS", "Warmup", "GITSResult", "teacher_grid", "model_grid", "latents", "warmup", "cost_matrix", "dp",
-           "search_info", "search"]
+           "from_warmup", "search_info", "search"]
 
 METRICS = ("dev", "l2", "l1")
 
@@ -35,16 +35,42 @@ class Warmup:
 
 @dataclass
 class GITSResult:
-    """Outcome of a GITS search; `schedule(n, coeff)` re-runs the DP for other step counts or coeffs."""
+    """Outcome of a GITS search. `path` / `schedule(n, coeff)` re-run the DP for other step counts or coeffs;
+    with the warm-up kept (search_info(keep_warmup=True)), `with_metric` and `first` derive the search with
+    another cost metric or on the first k warm-up trajectories, without new teacher runs."""
     sigmas: torch.Tensor   # (n_steps+1,) float64 schedule = grid[indices]
     indices: list          # indices into the teacher grid, first 0, last M-1
     cost: np.ndarray       # (M, M) float64 cost matrix, +inf where i >= j
     grid: torch.Tensor     # (M,) float64 teacher grid
     timings: dict = field(default_factory=dict)  # seconds: warmup, cost, dp
+    metric: str = "dev"    # cost metric of `cost`
+    coeff: float = 1.15    # DP weight of `indices`
+    warmup: Warmup | None = field(default=None, repr=False)  # the teacher trajectories, if kept
 
-    def schedule(self, n_steps: int, coeff: float = 1.15) -> torch.Tensor:
-        """Another step count's or coeff's schedule from the same warm-up: grid[dp(cost, n_steps, coeff)]."""
-        return self.grid[dp(self.cost, n_steps, coeff)].clone()
+    def path(self, n_steps: int, coeff: float | None = None) -> list[int]:
+        """Grid indices of the n_steps schedule: dp(cost, n_steps, coeff), coeff defaulting to the search's."""
+        return dp(self.cost, n_steps, self.coeff if coeff is None else coeff)
+
+    def schedule(self, n_steps: int, coeff: float | None = None) -> torch.Tensor:
+        """Another step count's or coeff's schedule from the same warm-up: grid[path(n_steps, coeff)]."""
+        return self.grid[self.path(n_steps, coeff)].clone()
+
+    def with_metric(self, metric: str) -> GITSResult:
+        """The same search with cost metric `metric` (one of METRICS), from the kept warm-up."""
+        return from_warmup(self._kept("with_metric"), len(self.indices) - 1, metric=metric, coeff=self.coeff,
+                           keep_warmup=True)
+
+    def first(self, k: int) -> GITSResult:
+        """The same search on the first k warm-up trajectories only (k = 1 .. n_warmup)."""
+        w = self._kept("first")
+        k = check_int("k", k, 1, w.xs.shape[1])
+        return from_warmup(Warmup(w.xs[:, :k], w.ds[:, :k], w.sigmas, w.seconds), len(self.indices) - 1,
+                           metric=self.metric, coeff=self.coeff, keep_warmup=True)
+
+    def _kept(self, what):
+        if self.warmup is None:
+            raise ValueError(f"{what} needs the warm-up: search with search_info(..., keep_warmup=True)")
+        return self.warmup
 
 
 def teacher_grid(n_points: int = 61, sigma_min: float = SIGMA_MIN, sigma_max: float = SIGMA_MAX,
@@ -248,8 +274,9 @@ def _dp_scaled(C, K, coeff):
 def search_info(denoiser, shape, n_steps: int, *, n_warmup: int = 256, grid=None, teacher: str = "ipndm",
                 metric: str = "dev", coeff: float = 1.15, seed: int = 0, batch_size: int | None = None,
                 dtype=torch.float32, device=None, progress: bool = False,
-                teacher_options: dict | None = None) -> GITSResult:
-    """GITS search (Sec. 4.2): warm-up, cost matrix, DP; returns the schedule with the cost and timings.
+                teacher_options: dict | None = None, keep_warmup: bool = False) -> GITSResult:
+    """GITS search (Sec. 4.2): warm-up, cost matrix, DP; returns the schedule with the cost and timings
+    (and the warm-up itself with keep_warmup=True, for GITSResult.with_metric / first).
 
     The default grid is model_grid(denoiser): 61 sigmas (rho = 7) inside the denoiser's own
     [sigma_min, sigma_max], so the schedule never leaves the range the model was trained on.
@@ -261,13 +288,24 @@ def search_info(denoiser, shape, n_steps: int, *, n_warmup: int = 256, grid=None
 
     w = warmup(denoiser, shape, n_warmup, grid=grid, teacher=teacher, seed=seed, batch_size=batch_size,
                dtype=dtype, device=device, progress=progress, teacher_options=teacher_options)
+    return from_warmup(w, n_steps, metric=metric, coeff=coeff, keep_warmup=keep_warmup)
+
+
+def from_warmup(w: Warmup, n_steps: int, *, metric: str = "dev", coeff: float = 1.15,
+                keep_warmup: bool = False) -> GITSResult:
+    """The rest of the search from a warm-up: cost matrix (metric), then the DP for n_steps at coeff."""
+    _check_metric(metric)
+    _check_coeff(coeff)
+    grid = w.sigmas
+    check_int("n_steps", n_steps, 1, len(grid) - 1)
     t0 = time.perf_counter()
     C = cost_matrix(w.xs, w.ds, grid, metric)
     t1 = time.perf_counter()
     indices = dp(C, n_steps, coeff)
     t2 = time.perf_counter()
     return GITSResult(sigmas=grid[indices].clone(), indices=indices, cost=C, grid=grid,
-                      timings={"warmup": w.seconds, "cost": t1 - t0, "dp": t2 - t1})
+                      timings={"warmup": w.seconds, "cost": t1 - t0, "dp": t2 - t1}, metric=metric, coeff=coeff,
+                      warmup=w if keep_warmup else None)
 
 
 def search(denoiser, shape, n_steps: int, *, n_warmup: int = 256, grid=None, teacher: str = "ipndm",

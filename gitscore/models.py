@@ -79,15 +79,14 @@ def toy_gmm(dim: int = 2):
     return GMMDenoiser(torch.full((8,), 1 / 8, dtype=torch.float64), means, 0.01)
 
 
-def class_gmm(images: torch.Tensor, labels: torch.Tensor):
-    """One Gaussian per class: weight the class frequency, mean the class mean, diagonal covariance the
-    class variance per pixel plus CLASS_GMM_VAR_FLOOR (float64; as built in chapter 4)."""
+def class_gmm(images: torch.Tensor, labels: torch.Tensor, covariance: str = "diag",
+              ridge: float = CLASS_GMM_VAR_FLOOR):
+    """One Gaussian per class: weight the class frequency, mean the class mean, covariance the class variance
+    per pixel (covariance="diag", as in chapter 4) or the full class covariance (chapters 1-3), plus `ridge`
+    (float64; GMMDenoiser.from_classes)."""
     from .denoisers import GMMDenoiser
 
-    X, classes = images.flatten(1).double(), labels.unique()
-    return GMMDenoiser(torch.stack([(labels == c).double().mean() for c in classes]),
-                       torch.stack([X[labels == c].mean(0) for c in classes]).reshape(-1, *images.shape[1:]),
-                       torch.stack([X[labels == c].var(0) for c in classes]) + CLASS_GMM_VAR_FLOOR)
+    return GMMDenoiser.from_classes(images, labels, ridge, covariance=covariance)
 
 
 def _device(device) -> torch.device:

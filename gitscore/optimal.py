@@ -246,7 +246,11 @@ class SearchResult:
 def _coordinate_descent(f, sigmas, sweeps, max_evals):
     """Minimise f(sigmas) over each interior ln sigma_i in turn (bounded Brent within its neighbours),
     `sweeps` times."""
-    from scipy.optimize import minimize_scalar
+    try:
+        from scipy.optimize import minimize_scalar
+    except ImportError:
+        raise ImportError("sweeps > 0 needs scipy (bounded Brent search per sigma): pip install 'gitscore[tune]' "
+                          "or pip install scipy; sweeps=0 needs nothing beyond the core") from None
 
     s, best = sigmas.clone(), f(sigmas)
     for _ in range(sweeps):
@@ -306,8 +310,8 @@ def search_info(denoiser, shape, n_steps: int, *, solver: str = "ipndm", coeffs=
         device=device if device is not None else default_device(denoiser), progress=progress,
         teacher_options=teacher_options)
     t1 = time.perf_counter()
-    C = gits.cost_matrix(w.xs, w.ds, grid, metric)
-    gits_sigmas = grid[gits.dp(C, n_steps, coeff)].clone()
+    g = gits.from_warmup(w, n_steps, metric=metric, coeff=coeff)
+    gits_sigmas = g.sigmas
     t2 = time.perf_counter()
     timings = {"warmup": w.seconds, "cost": t2 - t1}
     if student and solver not in STUDENT:
@@ -328,7 +332,7 @@ def search_info(denoiser, shape, n_steps: int, *, solver: str = "ipndm", coeffs=
     # The DP weight: GITS's own first, so ties keep it.
     tried = {}
     for c in [coeff, *coeffs]:
-        s = grid[gits.dp(C, n_steps, c)].clone()
+        s = g.schedule(n_steps, c)
         key = tuple(s.tolist())
         if key not in tried:
             tried[key] = (f(s), c, s)

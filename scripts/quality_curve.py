@@ -22,7 +22,8 @@ import torch
 import gitscore as gs
 from gitscore.diagnostics import denoising_errors, sigma_roughness
 
-FIELDS = ["step", "images_seen", "fd", "n_samples", "worst_mse_ratio_vs_mean", "worst_sigma", "roughness_sigma10", "seconds"]
+FIELDS = ["step", "images_seen", "fd", "n_samples", "worst_mse_ratio_vs_mean", "worst_sigma", "roughness_sigma10",
+          "seconds"]
 
 
 def load_snapshot(path):
@@ -34,7 +35,8 @@ def load_snapshot(path):
 
 def eval_data() -> dict:
     """What every snapshot is scored on: 256 test images, their noise, 13 sigmas, the training mean."""
-    return {"x0": gs.data.fashion_mnist("test")[0][:256], "eps": gs.sampling.latents((1, 28, 28), 123, 0, 256, torch.float32),
+    return {"x0": gs.data.fashion_mnist("test")[0][:256],
+            "eps": gs.sampling.latents((1, 28, 28), 123, 0, 256, torch.float32),
             "grid": torch.logspace(torch.log10(torch.tensor(0.002)), torch.log10(torch.tensor(80.0)), 13),
             "mean": gs.data.fashion_mnist("train")[0].mean(0)}
 
@@ -57,7 +59,8 @@ def main(argv=None) -> int:
     p.add_argument("run", type=Path, help="a `gitscore train` run folder with snapshots/")
     p.add_argument("--n", type=int, default=2000, help="samples per FD (default 2000)")
     p.add_argument("--out", type=Path, required=True, help="CSV to write (resumable)")
-    p.add_argument("--every", type=int, default=1, help="only snapshots whose step is a multiple of this (default: all)")
+    p.add_argument("--every", type=int, default=1,
+                   help="only snapshots whose step is a multiple of this (default: all)")
     args = p.parse_args(argv)
     snaps = sorted((args.run / "snapshots").glob("ema_*.safetensors"))
     if not snaps:

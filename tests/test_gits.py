@@ -236,6 +236,30 @@ def test_result_rederives_other_steps_and_coeffs_without_a_new_warmup():
         r.schedule(21)
 
 
+def test_kept_warmup_derives_other_metrics_and_warmup_sizes_exactly():
+    # with_metric / first must equal a fresh search with that metric / that many trajectories (same seed:
+    # the first k latents of a seeded warm-up are the k latents of a k-trajectory warm-up).
+    kw = dict(grid=gits.teacher_grid(21), dtype=torch.float64, seed=3, batch_size=4)
+    r = gits.search_info(GAUSS, (D_DIM,), 5, n_warmup=12, keep_warmup=True, **kw)
+    assert r.warmup is not None and r.warmup.xs.shape[1] == 12
+    assert gits.search_info(GAUSS, (D_DIM,), 5, n_warmup=12, **kw).warmup is None  # not kept by default
+    for m in gits.METRICS:
+        fresh = gits.search_info(GAUSS, (D_DIM,), 5, n_warmup=12, metric=m, **kw)
+        derived = r.with_metric(m)
+        assert np.array_equal(derived.cost, fresh.cost) and derived.indices == fresh.indices
+        assert derived.metric == m and derived.path(3, 1.3) == fresh.path(3, 1.3)
+    for k in (4, 8):
+        fresh = gits.search_info(GAUSS, (D_DIM,), 5, n_warmup=k, **kw)
+        assert np.array_equal(r.first(k).cost, fresh.cost) and r.first(k).indices == fresh.indices
+    assert r.path(5) == r.indices and r.path(4) == gits.dp(r.cost, 4, r.coeff)
+    with pytest.raises(ValueError, match="k must"):
+        r.first(13)
+    with pytest.raises(ValueError, match="metric must be one of"):
+        r.with_metric("l3")
+    with pytest.raises(ValueError, match="keep_warmup=True"):
+        gits.search_info(GAUSS, (D_DIM,), 5, n_warmup=4, **kw).with_metric("l2")
+
+
 def test_search_is_deterministic():
     kw = dict(n_warmup=8, grid=gits.teacher_grid(21), dtype=torch.float64)
     s0 = gits.search(GAUSS, (D_DIM,), 4, seed=0, **kw)

@@ -39,6 +39,15 @@ def test_class_gmm_is_one_gaussian_per_class():
     # At vanishing noise the posterior mean of a point at a class mean is that mean.
     x = D.means[1:2].reshape(1, 1, 2, 2).clone()
     assert torch.allclose(D(x, torch.tensor([1e-4], dtype=torch.float64)), x, atol=1e-6)
+    # diagonal (default): the per-pixel class variance plus the floor; full: the class covariance plus ridge.
+    for c in range(3):
+        assert torch.allclose(D.eigval[c], X[labels == c].var(0) + models.CLASS_GMM_VAR_FLOOR)
+    assert D.eigvec is None
+    F = models.class_gmm(images, labels, covariance="full", ridge=0.5)
+    cov = torch.cov(X[labels == 2].T) + 0.5 * torch.eye(4, dtype=torch.float64)
+    assert torch.allclose(F.eigvec[2] @ torch.diag(F.eigval[2]) @ F.eigvec[2].T, cov, atol=1e-10)
+    with pytest.raises(ValueError, match=r"covariance must be one of \['full', 'diag'\], got 'spherical'"):
+        models.class_gmm(images, labels, covariance="spherical")
 
 
 def test_registry_errors_name_the_argument():

@@ -381,3 +381,17 @@ def test_student_dp_rejects_bad_input():
         optimal.student_dp(gaussian(), xs[:-1], GRID9, 3)
     with pytest.raises(ValueError, match="n_steps"):
         optimal.student_dp(gaussian(), xs, GRID9, 9)
+
+
+def test_scipy_is_needed_only_for_coordinate_sweeps(monkeypatch):
+    # The core imports and runs without scipy; the sweeps say how to get it.
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['scipy'] = None\n"
+            "import gitscore, gitscore.optimal, gitscore.bench, gitscore.cli, gitscore.metrics, gitscore.export\n"
+            "print('ok')")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "ok"
+    monkeypatch.setitem(sys.modules, "scipy.optimize", None)
+    with pytest.raises(ImportError, match=r"sweeps > 0 needs scipy.*gitscore\[tune\]"):
+        optimal._coordinate_descent(lambda s: 0.0, torch.tensor([80.0, 1.0, 0.002], dtype=torch.float64), 1, 4)
