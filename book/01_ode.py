@@ -92,11 +92,15 @@ gs.report.show_params(P)
 # pixels in $[-1, 1]$):
 #
 # 1. **the trained network**, a small EDM U-Net shipped with the library
-#    (`gs.nets.load_pretrained()`, EDM preconditioning $D = c_\text{skip} x + c_\text{out} F(c_\text{in} x, c_\text{noise})$);
+#    (`gs.models.load_model("fmnist")`, EDM preconditioning $D = c_\text{skip} x + c_\text{out} F(c_\text{in} x, c_\text{noise})$);
 # 2. **the KDE denoiser**, the exact optimal denoiser of the empirical distribution of all 60,000
 #    training images, $D(x;\sigma) = \sum_i w_i y_i$ with $w = \operatorname{softmax}_i(-\lVert x - y_i\rVert^2 / 2\sigma^2)$;
 # 3. **a Gaussian mixture** with one component per class (class mean, full class covariance plus a
 #    small ridge), whose denoiser $E[x_0 \mid x]$ has a closed form.
+#
+# All three come from the library's one registry of models, `gs.models` (`load_model("fmnist")`,
+# `load_model("kde")`, `class_gmm(images, labels, "full", ridge)`), which the command line and the
+# benchmarks use too.
 #
 # For the convergence orders we also use the simplest exact case, a **Gaussian** with the per-pixel
 # means and variances of Fashion-MNIST: there the ODE has a closed-form solution
@@ -109,10 +113,10 @@ gs.report.show_params(P)
 images, labels = gs.data.fashion_mnist("train")
 X = images.reshape(len(images), -1)
 
-net = gs.nets.load_pretrained("fmnist_edm", device=P.device)
-kde = gs.denoisers.KDEDenoiser(images, device=P.device)
+net = gs.models.load_model("fmnist", device=P.device).denoiser
+kde = gs.models.load_model("kde", device=P.device).denoiser
 
-gmm = gs.denoisers.GMMDenoiser.from_classes(images, labels, P.gmm_ridge)  # one Gaussian per class
+gmm = gs.models.class_gmm(images, labels, "full", P.gmm_ridge)  # one Gaussian per class
 
 gauss = gs.denoisers.GaussianDenoiser(X.double().mean(0).reshape(shape), X.double().var(0).reshape(shape))
 

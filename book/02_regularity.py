@@ -96,11 +96,11 @@ gs.report.show_params(P)
 images, labels = gs.data.fashion_mnist("train")
 x_T = 80 * gs.sampling.latents((1, 28, 28), P.seed, 0, P.n_traj)  # float64
 
-net = gs.nets.load_pretrained(device=P.device)
-kde = gs.denoisers.KDEDenoiser(images, device=P.device)
+net = gs.models.load_model("fmnist", device=P.device).denoiser
+kde = gs.models.load_model("kde", device=P.device).denoiser
 
 X = images.reshape(len(images), -1)
-gmm = gs.denoisers.GMMDenoiser.from_classes(images, labels, P.gmm_ridge)  # one Gaussian per class
+gmm = gs.models.class_gmm(images, labels, "full", P.gmm_ridge)  # one Gaussian per class
 
 null = gs.controls.NullDenoiser(images, seed=P.seed)  # control: an unrelated training image per (sigma, row)
 

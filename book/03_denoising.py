@@ -99,9 +99,9 @@ gs.report.show_params(P)
 # %% tags=["nbval-ignore-output"]
 images, labels = gs.data.fashion_mnist("train")
 X = images.reshape(len(images), -1)
-net = gs.nets.load_pretrained(device=P.device)
-kde = gs.denoisers.KDEDenoiser(images, device=P.device)
-gmm = gs.denoisers.GMMDenoiser.from_classes(images, labels, P.gmm_ridge)  # one Gaussian per class
+net = gs.models.load_model("fmnist", device=P.device).denoiser
+kde = gs.models.load_model("kde", device=P.device).denoiser
+gmm = gs.models.class_gmm(images, labels, "full", P.gmm_ridge)  # one Gaussian per class
 null = gs.controls.NullDenoiser(images, seed=P.seed)  # control: a random image per (sigma, row)
 
 # %% tags=["nbval-check-output"]

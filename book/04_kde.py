@@ -106,8 +106,8 @@ gs.report.show_params(P)
 # %% tags=["nbval-check-output"]
 images, labels = gs.data.fashion_mnist("train")
 test_images, _ = gs.data.fashion_mnist("test")
-kde = gs.denoisers.KDEDenoiser(images)
-net = gs.nets.load_pretrained()
+kde = gs.models.load_model("kde", device="cpu").denoiser
+net = gs.models.load_model("fmnist", device="cpu").denoiser
 null = gs.controls.NullDenoiser(images, seed=P.seed)  # control: a random image per (sigma, row)
 print(f"KDE over N = {kde.N} images of d = {kde.d} pixels, storage {kde.dtype}")
 
@@ -156,10 +156,7 @@ for sigma in P.check_sigmas:
 
 # %% tags=["nbval-check-output"]
 X = images.flatten(1).double()
-classes = range(len(gs.data.CLASSES))
-gmm = gs.denoisers.GMMDenoiser(torch.bincount(labels).double() / len(labels),
-                               torch.stack([X[labels == c].mean(0) for c in classes]).reshape(-1, 1, 28, 28),
-                               torch.stack([X[labels == c].var(0) for c in classes]) + 1e-3)
+gmm = gs.models.class_gmm(images, labels, "diag")  # class means, diagonal class variances + 1e-3
 
 s = torch.tensor(P.check_sigmas, dtype=torch.float64).repeat_interleave(P.n_check)  # one sigma per point
 x0 = test_images[:P.n_check].repeat(len(P.check_sigmas), 1, 1, 1).double()

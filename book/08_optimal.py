@@ -162,9 +162,7 @@ gs.report.glue_text("opt-net-nfe", " and ".join(map(str, P.net_steps)))
 
 def kde_denoiser():
     """The exact KDE denoiser over kde_size training images (drawn as the benchmark draws them)."""
-    data = gs.data.fashion_mnist("train")[0]
-    data = data[torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:P.kde_size]]
-    return gs.denoisers.KDEDenoiser(data, device=P.device)
+    return gs.models.load_model("kde", kde_size=P.kde_size, device=P.device).denoiser
 
 
 def study(D, steps):
@@ -240,7 +238,7 @@ print(f"KDE ({P.kde_size} images): {time.perf_counter() - t0:.0f} s; reference c
 
 # %% tags=["nbval-ignore-output"]
 t0 = time.perf_counter()
-runs["network"] = study(gs.nets.load_pretrained("fmnist_edm", device=P.device), P.net_steps)
+runs["network"] = study(gs.models.load_model("fmnist", device=P.device).denoiser, P.net_steps)
 print(f"network: {time.perf_counter() - t0:.0f} s; "
       f"reference converged to {runs['network']['conv']:.2e}")
 

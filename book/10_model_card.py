@@ -171,7 +171,7 @@ train = gs.data.fashion_mnist("train")[0]
 x0 = gs.data.fashion_mnist("test")[0][:P.n_eval]
 eps = gs.sampling.latents((1, 28, 28), 123, 0, P.n_eval, torch.float32)
 grid = torch.logspace(math.log10(0.002), math.log10(80.0), 13, dtype=torch.float64)
-kde = gs.denoisers.KDEDenoiser(train[:P.n_kde], device="cpu")
+kde = gs.models.load_model("kde", kde_size=P.n_kde, device="cpu").denoiser
 errs = {name: denoising_errors(net, x0, eps, grid, train.mean(0), reference=kde)
         for name, net in nets.items()}
 tab = pd.DataFrame({"sigma": grid.numpy()})
