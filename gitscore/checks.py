@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["check_int"]
+__all__ = ["check_int", "float64_vector"]
 
 
 def check_int(name: str, value, lo: int, hi: int | None = None) -> int:
@@ -14,3 +14,13 @@ def check_int(name: str, value, lo: int, hi: int | None = None) -> int:
         rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
         raise ValueError(f"{name} must be an integer {rng}, got {value!r}")
     return int(value)
+
+
+def float64_vector(value):
+    """A flat float64 CPU torch tensor from a list, NumPy array, pandas column or tensor (copied)."""
+    import torch
+
+    if torch.is_tensor(value):
+        return value.detach().to("cpu", torch.float64).flatten().clone()
+    return torch.from_numpy(np.array(value, dtype=np.float64)).flatten()
+

@@ -8,6 +8,9 @@ Two measurements used by the model card and the tests:
   embedding with frequencies far above 1 per unit of ln sigma makes a network ripple instead.
 - `denoising_errors`: the mean squared error of D(x0 + sigma eps, sigma) against x0 at each sigma,
   beside the data mean's (the best constant denoiser) and, optionally, an exact reference denoiser's.
+
+And one for a training curve: `power_law_extrapolation`, how much longer a run must train to reach a
+target, if its quality keeps falling as the power law of its last points.
 """
 from __future__ import annotations
 
@@ -16,7 +19,9 @@ from typing import NamedTuple
 
 import torch
 
-__all__ = ["sigma_roughness", "DenoisingErrors", "denoising_errors"]
+from .checks import float64_vector
+
+__all__ = ["sigma_roughness", "DenoisingErrors", "denoising_errors", "PowerLaw", "power_law_extrapolation"]
 
 
 def _check_positive(name, value):
@@ -96,3 +101,31 @@ def denoising_errors(denoiser, x0: torch.Tensor, eps: torch.Tensor, sigmas, data
     has_ref = reference is not None
     return DenoisingErrors(sigmas, out["model"] / n, out["mean"] / n,
                            out["ref"] / n if has_ref else None, out["gap"] / n if has_ref else None)
+
+
+class PowerLaw(NamedTuple):
+    """y = scale * x ** -alpha fitted in log-log; x_target: where it reaches the target (inf if alpha <= 0)."""
+    alpha: float
+    scale: float
+    x_target: float
+
+
+def power_law_extrapolation(x, y, target: float) -> PowerLaw:
+    """Least-squares fit of ln y = ln scale - alpha ln x (x, y > 0, at least two distinct x) and the x at which
+    the fitted law reaches `target` (e.g. training images at which an FD falls to a goal). An extrapolation,
+    valid only as long as the law holds: a curve that is flattening reaches the target later than this says.
+    """
+    x, y = float64_vector(x), float64_vector(y)
+    if len(x) != len(y) or len(x) < 2:
+        raise ValueError(f"x and y must have the same length >= 2, got {len(x)} and {len(y)}")
+    if not ((x > 0) & (y > 0) & torch.isfinite(x) & torch.isfinite(y)).all() or len(set(x.tolist())) < 2:
+        raise ValueError("x and y must be finite and > 0, with at least two different x")
+    target = _check_positive("target", target)
+    A = torch.stack([torch.ones_like(x), -x.log()], dim=1)
+    log_scale, alpha = torch.linalg.lstsq(A, y.log()[:, None]).solution.flatten().tolist()
+    if alpha <= 0:
+        x_target = math.inf
+    else:
+        x_target = math.exp((log_scale - math.log(target)) / alpha)
+    return PowerLaw(alpha, math.exp(log_scale), x_target)
+

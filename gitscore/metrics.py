@@ -17,11 +17,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from . import checkpoints, nets
+from .checks import float64_vector
 from .schedules import SIGMA_MAX, SIGMA_MIN, polynomial
 from .solvers import SOLVERS
 
 __all__ = ["Classifier", "load_classifier", "CLASSIFIER_PATH", "FD_NAME", "KID_NAME", "ClassifierFeatures",
-           "FeatureStats", "image_features", "reference_features", "frechet_distance", "kid",
+           "fd_infinity", "FeatureStats", "image_features", "reference_features", "frechet_distance", "kid",
            "classifier_accuracy", "noise_floor", "rmse_per_sample", "reference_error", "reference_solution",
            "check_converged", "reference_grid", "REFERENCE_SOLVER",
            "Convergence"]
@@ -372,3 +373,20 @@ def fd_with_replicates(images, n_boot: int = 200, seed: int = 0) -> tuple[float,
     """FD of images (N, 1, 28, 28) in [-1, 1] against the test split and its bootstrap replicates."""
     feats = image_features(images.clamp(-1, 1))
     return frechet_distance(feats), frechet_bootstrap(feats, n_boot=n_boot, seed=seed)
+
+
+def fd_infinity(ns, fds) -> tuple[float, float]:
+    """FD extrapolated to infinitely many samples: the least-squares line FD(N) = FD_inf + b / N through FDs of
+    the same model at sample sizes `ns` (Chong & Forsyth 2020: FD's bias is linear in 1/N). Returns (FD_inf, b).
+    """
+    n, f = float64_vector(ns), float64_vector(fds)
+    if len(n) != len(f) or len(n) < 2:
+        raise ValueError(f"ns and fds must have the same length >= 2, got {len(n)} and {len(f)}")
+    if not (n > 0).all() or len(set(n.tolist())) < 2:
+        raise ValueError(f"ns must be positive with at least two different sizes, got {n.tolist()}")
+    if not torch.isfinite(f).all():
+        raise ValueError(f"fds must be finite, got {f.tolist()}")
+    A = torch.stack([torch.ones_like(n), 1 / n], dim=1)
+    fd_inf, b = torch.linalg.lstsq(A, f[:, None]).solution.flatten().tolist()
+    return fd_inf, b
+
