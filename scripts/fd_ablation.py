@@ -1,9 +1,13 @@
 """FD (Fashion-MNIST classifier features, NOT Inception FID) of GITS's ablated schedules on the shipped network.
 
-The DP weight coeff and the cost metric of GITS (one warm-up: 256 iPNDM trajectories on the 61-point
-grid, seed 0, as chapter 6), Euler and iPNDM at NFE 5, against the polynomial schedule: FD of the same
-evaluation latents for every schedule, with paired bootstrap intervals (`gs.metrics.frechet_bootstrap`,
-the same resampling draws for every schedule). Chapter 6 reads the JSON:
+Every ablation of chapter 6, with its settings, at NFE 5 for Euler and iPNDM: the DP weight coeff, the
+warm-up size (the first k of the default warm-up), the cost metric (all three from one warm-up: 256 iPNDM
+trajectories on the 61-point grid, seed 0), the teacher grid size and the teacher solver (new warm-ups of
+32 trajectories, seed 0). Each schedule's FD on the same evaluation latents, against the polynomial
+schedule's and against the default GITS schedule's (coeff 1.15, 256 trajectories, dev, 61 points, iPNDM),
+each with a paired bootstrap interval (`gs.metrics.fd_ratio_change`, the same resampling draws for
+every schedule). A schedule found by several settings is sampled once. Chapter 6 reads the JSON and checks
+its schedules against its own:
 
     python scripts/fd_ablation.py --n 2000 --out results/fmnist_fd_ablation.json
 """
@@ -16,8 +20,31 @@ from pathlib import Path
 
 import gitscore as gs
 
-COEFFS = (0.9, 1.0, 1.15, 1.3, 1.5)
-METRICS = ("dev", "l2", "l1")
+COEFFS = (0.9, 1.0, 1.1, 1.15, 1.2, 1.3, 1.5)
+WARMUPS = (4, 8, 16, 32, 64, 128, 256)
+GRIDS = (21, 41, 61, 81)
+TEACHERS = ("ipndm", "heun", "euler")
+N_WARMUP, N_WARMUP_SMALL, GRID_POINTS, COEFF = 256, 32, 61, 1.15
+
+
+def ablated_schedules(net, shape, nfe: int) -> dict:
+    """setting name -> (ablation, setting, sigmas) for every ablation, as chapter 6 builds them."""
+    search = lambda n_warmup, grid_points, teacher: gs.gits.search_info(
+        net, shape, nfe, n_warmup=n_warmup, grid=gs.gits.teacher_grid(grid_points), teacher=teacher,
+        coeff=COEFF, seed=0, keep_warmup=True)
+    main = search(N_WARMUP, GRID_POINTS, "ipndm")
+    out = {"polynomial": ("polynomial", "", gs.schedules.polynomial(nfe))}
+    out |= {f"coeff {c:g}": ("coeff", c, main.schedule(nfe, c)) for c in COEFFS}
+    out |= {f"warm-up {k}": ("warm-up size", k, main.first(k).sigmas) for k in WARMUPS}
+    out |= {f"metric {m}": ("metric", m, main.with_metric(m).sigmas) for m in gs.gits.METRICS}
+    small = main.first(N_WARMUP_SMALL)  # the grid / teacher default: the first 32 of the main warm-up
+    for g in GRIDS:
+        res = small if g == GRID_POINTS else search(N_WARMUP_SMALL, g, "ipndm")
+        out[f"grid {g}"] = ("grid size", g, res.sigmas)
+    for t in TEACHERS:
+        res = small if t == "ipndm" else search(N_WARMUP_SMALL, GRID_POINTS, t)
+        out[f"teacher {t}"] = ("teacher", t, res.sigmas)
+    return out
 
 
 def main(argv=None) -> int:
@@ -28,27 +55,29 @@ def main(argv=None) -> int:
     p.add_argument("--n-boot", type=int, default=200)
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
-    shape, net = (1, 28, 28), gs.nets.load_pretrained("fmnist_edm")
-    grid = gs.gits.teacher_grid(61)
+    shape, net = (1, 28, 28), gs.models.load_model("fmnist", device="cpu").denoiser
     t0 = time.perf_counter()
-    w = gs.gits.warmup(net, shape, 256, grid=grid, teacher="ipndm", seed=0)
-    cost = {m: gs.gits.cost_matrix(w.xs, w.ds, grid, m) for m in METRICS}
-    scheds = {"polynomial": gs.schedules.polynomial(args.nfe)}
-    scheds |= {f"coeff {c:g}": grid[gs.gits.dp(cost["dev"], args.nfe, c)] for c in COEFFS}
-    scheds |= {f"metric {m}": grid[gs.gits.dp(cost[m], args.nfe, 1.15)] for m in METRICS if m != "dev"}
-    weights = Path(gs.__file__).parent / "weights" / "fmnist_edm.safetensors"
+    scheds = ablated_schedules(net, shape, args.nfe)
+    weights = gs.nets.WEIGHTS_DIR / "fmnist_edm.safetensors"
     out = {"model": "fmnist_edm", "sha256": gs.checkpoints.sha256_file(weights), "n": args.n, "nfe": args.nfe,
-           "eval_seed": args.eval_seed, "warmup_seed": 0, "n_warmup": 256, "n_boot": args.n_boot,
+           "eval_seed": args.eval_seed, "warmup_seed": 0, "n_warmup": N_WARMUP, "n_warmup_small": N_WARMUP_SMALL,
+           "grid_points": GRID_POINTS, "coeff": COEFF, "n_boot": args.n_boot,
            "note": "FD on Fashion-MNIST classifier features, not Inception FID",
-           "sigmas": {k: v.tolist() for k, v in scheds.items()}, "rows": []}
+           "sigmas": {k: v[2].tolist() for k, v in scheds.items()}, "rows": []}
     for solver in ("euler", "ipndm"):
         fd, boot = {}, {}
-        for name, sig in scheds.items():
-            x = gs.sampling.sample(net, solver, sig, args.n, seed=args.eval_seed, shape=shape, batch_size=250)
-            fd[name], boot[name] = gs.metrics.fd_with_replicates(x, n_boot=args.n_boot)
-        for name in scheds:
-            est, lo, hi = gs.metrics.fd_ratio_change(fd[name], fd["polynomial"], boot[name], boot["polynomial"])
-            out["rows"].append({"solver": solver, "setting": name, "fd": fd[name], "vs_polynomial": [est, lo, hi]})
+        for name, (_, _, sig) in scheds.items():
+            key = tuple(sig.tolist())
+            if key not in fd:  # each distinct schedule is sampled once
+                x = gs.sampling.sample(net, solver, sig, args.n, seed=args.eval_seed, shape=shape, batch_size=250)
+                fd[key], boot[key] = gs.metrics.fd_with_replicates(x, n_boot=args.n_boot)
+        poly, default = (tuple(scheds[k][2].tolist()) for k in ("polynomial", f"coeff {COEFF:g}"))
+        for name, (ablation, setting, sig) in scheds.items():
+            key = tuple(sig.tolist())
+            vs = {f"vs_{ref}": list(gs.metrics.fd_ratio_change(fd[key], fd[k], boot[key], boot[k]))
+                  for ref, k in (("polynomial", poly), ("default", default))}
+            out["rows"].append({"solver": solver, "ablation": ablation, "value": setting, "setting": name,
+                                "fd": fd[key], "same_as_default": key == default, **vs})
             print(json.dumps(out["rows"][-1]), flush=True)
     out["wall_time_s"] = time.perf_counter() - t0
     gs.checkpoints.atomic_write_bytes(args.out, json.dumps(out, indent=1).encode())
