@@ -245,6 +245,19 @@ INSPECT = """(async () => {
                 (e.innerText || e.getAttribute('src') || '').slice(0, 60).replace(/\\s+/g, ' '))
       .slice(0, 5);
   };
+  // Printed output whose lines the browser must fold again (pre-wrap): a folded line broken a second time.
+  const rewrapped = () => [...document.querySelectorAll('.cell_output pre')]
+    .filter(e => e.offsetParent !== null)
+    .filter(e => {
+      const before = e.style.whiteSpace;
+      e.style.whiteSpace = 'pre';
+      const wide = e.scrollWidth > e.clientWidth + 1;
+      e.style.whiteSpace = before;
+      return wide;
+    })
+    .map(e => `pre: a line wider than ${e.clientWidth} px: ` + (e.innerText || '').split('\\n')
+      .reduce((a, l) => l.length > a.length ? l : a, '').slice(0, 60))
+    .slice(0, 5);
   const imgs = [...document.images];
   imgs.forEach(i => { i.loading = 'eager'; });
   await Promise.all(imgs.map(i => i.complete ? null : new Promise(r => { i.onload = i.onerror = r; })));
@@ -264,6 +277,7 @@ INSPECT = """(async () => {
     height: Math.ceil(document.documentElement.scrollHeight),
     pipes: rawPipes(),
     overflow: overflowing(),
+    rewrapped: rewrapped(),
   };
 })()"""
 
@@ -435,6 +449,8 @@ def test_page_in_chromium(page, server, browser):
         problems.append(f"raw markdown table text (not rendered as a table): {report['pipes']}")
     if report["overflow"]:
         problems.append(f"output wider than its column (cut off or scrolling): {report['overflow']}")
+    if report["rewrapped"]:
+        problems.append(f"printed lines the page folds again (shorten them or the output font): {report['rewrapped']}")
     assert not problems, f"{page}:\n  " + "\n  ".join(problems)
     assert shot.stat().st_size > 1000
 
@@ -445,6 +461,7 @@ def test_inspector_catches_pipes_and_overflow(tmp_path, browser):
         '<html><head><title>t</title></head><body><main><article class="bd-article" style="width:400px">'
         '<p>| claim | paper |<br>|---|---|<br>| a | b |</p>'
         '<div class="cell_output"><pre style="overflow:auto">' + "x" * 300 + "</pre></div>"
+        '<div class="cell_output"><pre style="white-space:pre-wrap">' + "y " * 150 + "</pre></div>"
         '<div class="cell_input"><pre>| not | checked |</pre></div>'
         "</article></main></body></html>")
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
@@ -458,3 +475,4 @@ def test_inspector_catches_pipes_and_overflow(tmp_path, browser):
     assert "| claim | paper |" in report["pipes"] and "|---|---|" in report["pipes"]
     assert "| not | checked |" not in report["pipes"]
     assert report["overflow"] and report["overflow"][0].startswith("pre")
+    assert len(report["rewrapped"]) == 2  # both: the scrolling one and the one the browser folds again
