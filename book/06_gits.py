@@ -719,7 +719,8 @@ same = [torch.equal(torch.tensor(fd_abl["sigmas"][key_of(a, v)], dtype=torch.flo
         for (a, v), (_, sig) in abl.items()]
 print(f"schedules identical to this chapter's: {sum(same)} of {len(same)} settings")
 assert all(same)
-ci_text = lambda v: f"{100 * v[0]:+.0f} % [{100 * v[1]:+.0f}, {100 * v[2]:+.0f}]"
+pct = lambda x: f"{round(100 * x):+d}"  # integer percent: a bound just below zero reads +0, not -0
+ci_text = lambda v: f"{pct(v[0])} % [{pct(v[1])}, {pct(v[2])}]"
 fd_rows = {}
 for r in fd_abl["rows"]:
     row = fd_rows.setdefault(r["setting"], {"ablation": r["ablation"], "setting": r["setting"]})
