@@ -142,7 +142,7 @@ grid = gs.gits.teacher_grid(P.grid_points)
 res = gs.gits.search_info(net, shape, max(P.steps), n_warmup=P.n_warmup, grid=grid,
                           teacher=P.teacher, coeff=P.coeff, seed=P.warmup_seed,
                           batch_size=P.batch_size, keep_warmup=True)
-found = {m: res if m == res.metric else res.with_metric(m) for m in gs.gits.METRICS}  # same warm-up
+found = {m: res.with_metric(m) for m in gs.gits.METRICS}  # all from the same warm-up
 C = {m: r.cost for m, r in found.items()}
 timing = {"warm-up": res.timings["warmup"]}
 timing |= {f"cost matrix ({m})": r.timings["cost"] for m, r in found.items()}
@@ -485,7 +485,7 @@ def ablate(D, r0):
     for kk in P.abl_warmups:
         add("warm-up size", kk, r0.first(kk))
     for m in gs.gits.METRICS:
-        add("metric", m, r0 if m == r0.metric else r0.with_metric(m))
+        add("metric", m, r0.with_metric(m))
     for gp in P.abl_grids:
         default = gp == P.grid_points and P.teacher == "ipndm"  # the first k of the main warm-up
         add("grid size", gp, r0.first(k) if default else new_search(gs.gits.teacher_grid(gp), "ipndm"))

@@ -210,7 +210,7 @@ def _gits_schedules(denoiser, cfg: BenchConfig, shape, state: dict) -> dict:
                            progress=dist.is_main(), keep_warmup=True)
     found, timings = {}, {"warmup": res.timings["warmup"]}
     for m in metrics_needed:
-        r = res if m == res.metric else res.with_metric(m)
+        r = res.with_metric(m)
         timings[f"cost_{m}"] = r.timings["cost"]
         found[m] = {n: r.schedule(n) for n in steps_needed}
     state["gits"] = {"metrics": metrics_needed, "timings": timings, "teacher": cfg.teacher, "coeff": cfg.coeff,

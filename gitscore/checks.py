@@ -23,4 +23,3 @@ def float64_vector(value):
     if torch.is_tensor(value):
         return value.detach().to("cpu", torch.float64).flatten().clone()
     return torch.from_numpy(np.array(value, dtype=np.float64)).flatten()
-

@@ -128,4 +128,3 @@ def power_law_extrapolation(x, y, target: float) -> PowerLaw:
     else:
         x_target = math.exp((log_scale - math.log(target)) / alpha)
     return PowerLaw(alpha, math.exp(log_scale), x_target)
-

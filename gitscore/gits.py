@@ -56,7 +56,10 @@ class GITSResult:
         return self.grid[self.path(n_steps, coeff)].clone()
 
     def with_metric(self, metric: str) -> GITSResult:
-        """The same search with cost metric `metric` (one of METRICS), from the kept warm-up."""
+        """The same search with cost metric `metric` (one of METRICS), from the kept warm-up (itself if the
+        metric is its own)."""
+        if metric == self.metric:
+            return self
         return from_warmup(self._kept("with_metric"), len(self.indices) - 1, metric=metric, coeff=self.coeff,
                            keep_warmup=True)
 

@@ -389,4 +389,3 @@ def fd_infinity(ns, fds) -> tuple[float, float]:
     A = torch.stack([torch.ones_like(n), 1 / n], dim=1)
     fd_inf, b = torch.linalg.lstsq(A, f[:, None]).solution.flatten().tolist()
     return fd_inf, b
-

@@ -26,13 +26,6 @@ FIELDS = ["step", "images_seen", "fd", "n_samples", "worst_mse_ratio_vs_mean", "
           "seconds"]
 
 
-def load_snapshot(path):
-    tensors, config = gs.nets.load_weights(path)
-    net = gs.nets.build_denoiser(config)
-    net.load_state_dict(tensors, strict=True)
-    return net.eval().requires_grad_(False), config
-
-
 def eval_data() -> dict:
     """What every snapshot is scored on: 256 test images, their noise, 13 sigmas, the training mean."""
     return {"x0": gs.data.fashion_mnist("test")[0][:256],
@@ -70,7 +63,8 @@ def main(argv=None) -> int:
         rows = {int(r["step"]): r for r in csv.DictReader(args.out.open())}
     data = eval_data()
     for path in snaps:
-        net, config = load_snapshot(path)
+        net = gs.nets.load_checkpoint(path)
+        config = net.config
         step = config["training"]["steps"]
         if step in rows or step % args.every:
             continue

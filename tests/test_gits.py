@@ -252,6 +252,7 @@ def test_kept_warmup_derives_other_metrics_and_warmup_sizes_exactly():
         fresh = gits.search_info(GAUSS, (D_DIM,), 5, n_warmup=k, **kw)
         assert np.array_equal(r.first(k).cost, fresh.cost) and r.first(k).indices == fresh.indices
     assert r.path(5) == r.indices and r.path(4) == gits.dp(r.cost, 4, r.coeff)
+    assert r.with_metric(r.metric) is r  # its own metric: nothing to recompute
     with pytest.raises(ValueError, match="k must"):
         r.first(13)
     with pytest.raises(ValueError, match="metric must be one of"):
