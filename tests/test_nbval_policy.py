@@ -1,4 +1,4 @@
-"""book/conftest.py: glued figures are left out of nbval's comparison as plain figures are; text is not."""
+"""conftest.py: glued figures are left out of nbval's comparison as plain figures are; text is not."""
 import shutil
 import subprocess
 import sys
@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-CONFTEST = Path(__file__).resolve().parents[1] / "book" / "conftest.py"
+CONFTEST = Path(__file__).resolve().parents[1] / "conftest.py"
 GLUED = "application/papermill.record/image/png"
 
 

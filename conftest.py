@@ -5,7 +5,8 @@ nbval leaves PNG outputs out of its comparison (`image/png`, `image/jpeg` are in
 vector kernels while every printed number, rounded, does not. myst-nb's `glue` stores a figure under its
 own MIME type, `application/papermill.record/image/png`, which nbval does not know, so a glued figure
 would be compared byte for byte. This hook adds the glued image types to the same skip list; text,
-HTML tables and every printed number are still compared.
+HTML tables and every printed number are still compared. (At the repository root, not in book/, where every
+.py file is a chapter paired with a notebook.)
 """
 from __future__ import annotations
 
