@@ -170,6 +170,8 @@ def _reference(denoiser, cfg: BenchConfig, shape, out: Path, state: dict, reuse=
         oc = other["config"]
         mismatch = {k: (oc[k], getattr(cfg, k)) for k in ("model", "eval_seed", "ref_steps", "kde_size")
                     if oc[k] != getattr(cfg, k)}
+        if other.get("weights_sha256") != state["weights_sha256"]:
+            mismatch["weights_sha256"] = (other.get("weights_sha256"), state["weights_sha256"])
         if mismatch or oc["n_ref"] < cfg.n_ref:
             raise ValueError(f"--reference-from {reuse}: its run differs ({mismatch}, n_ref {oc['n_ref']})")
         ref = load_file(Path(reuse) / "reference.safetensors")["x"][:cfg.n_ref]
@@ -243,6 +245,10 @@ def _run_locked(cfg: BenchConfig, out: Path, progress: bool, command: str, refer
     t_start = time.perf_counter() - state.get("wall_time_s", 0.0)
     model = load_model(cfg)
     denoiser, shape = model.denoiser, model.shape
+    if ("reference" in state or state["rows"]) and state.get("weights_sha256") != model.weights_sha256:
+        raise ValueError(f"{path} holds a run of other weights (sha256 {state.get('weights_sha256')}, the "
+                         f"model's now {model.weights_sha256}); use another --out or delete it")
+    state["weights_sha256"] = model.weights_sha256
     ref = _reference(denoiser, cfg, shape, out, state, reference_from)
     gits_sched = _gits_schedules(denoiser, cfg, shape, state)
     # FD is scored by the main rank only (the others' state is never written).

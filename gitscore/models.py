@@ -37,6 +37,7 @@ class Model:
     sigma_min: float
     sigma_max: float
     label: str            # recorded in results and schedule metadata
+    weights_sha256: str | None = None  # a network's weights file (results record it); None: closed form
 
 
 def fmnist_images(split: str) -> torch.Tensor:
@@ -124,7 +125,7 @@ def load_model(name: str, *, checkpoint=None, kde_size: int | None = None, devic
 
 
 def _network(name, checkpoint, dev) -> Model:
-    from .nets import CheckpointError, load_checkpoint, load_pretrained
+    from .nets import WEIGHTS_DIR, CheckpointError, load_checkpoint, load_pretrained, sha256_file
 
     shipped = {"fmnist": "fmnist_edm", "fmnist-rough": "fmnist_edm_rough"}[name]
     try:
@@ -133,4 +134,5 @@ def _network(name, checkpoint, dev) -> Model:
         raise CheckpointError(f"{e}. Train a model with `gitscore train --out DIR --export PATH` and pass "
                               "--checkpoint PATH, or try --model gmm-toy / kde") from None
     label = f"fmnist ({checkpoint})" if checkpoint else f"{name} (shipped {shipped})"
-    return Model(D, IMAGE, torch.float32, dev, D.sigma_min, D.sigma_max, label)
+    sha = sha256_file(checkpoint or WEIGHTS_DIR / f"{shipped}.safetensors")
+    return Model(D, IMAGE, torch.float32, dev, D.sigma_min, D.sigma_max, label, sha)

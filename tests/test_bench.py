@@ -46,6 +46,32 @@ def test_small_sweep_resumes_and_tables(tmp_path):
     assert table.splitlines()[0] == "| solver | schedule | NFE 3 | NFE 4 |" and len(table.splitlines()) == 6
 
 
+def test_resume_and_reuse_refuse_other_weights(tmp_path, monkeypatch):
+    """Results of one network are never resumed, nor their reference reused, with another network's weights."""
+    import dataclasses
+    torch.set_num_threads(1)
+    real = bench.load_model
+    sha = {"now": "a" * 64}
+    monkeypatch.setattr(bench, "load_model", lambda cfg: dataclasses.replace(real(cfg), weights_sha256=sha["now"]))
+    cfg = _cfg(solvers=["euler"], schedules=["polynomial"], nfes=[3])
+    state = bench.run_bench(cfg, tmp_path / "a", progress=False)
+    assert state["weights_sha256"] == "a" * 64
+    assert json.loads((tmp_path / "a" / "results.json").read_text())["weights_sha256"] == "a" * 64
+    assert bench.run_bench(cfg, tmp_path / "a", progress=False)["rows"] == state["rows"]  # same weights: resumes
+    sha["now"] = "b" * 64
+    with pytest.raises(ValueError, match="run of other weights"):
+        bench.run_bench(cfg, tmp_path / "a", progress=False)
+    with pytest.raises(ValueError, match="weights_sha256"):
+        bench.run_bench(cfg, tmp_path / "b", progress=False, reference_from=tmp_path / "a")
+
+
+def test_network_model_records_its_weights():
+    from gitscore import models, nets
+    m = models.load_model("fmnist-rough", device="cpu")
+    assert m.weights_sha256 == nets.sha256_file(nets.WEIGHTS_DIR / "fmnist_edm_rough.safetensors")
+    assert models.load_model("gmm-toy").weights_sha256 is None
+
+
 def test_bad_config():
     with pytest.raises(ValueError, match="solvers must be among"):
         _cfg(solvers=["rk4"]).validate()
