@@ -95,10 +95,10 @@ def describe(name, net):
         dist += f", {tc['p_uniform']:.0%} U[ln {tc['sigma_min']}, ln {tc['sigma_max']}]"
     return {"network": name,
             "embedding": c["unet"]["embedding"] if "embedding" in c["unet"] else "scaled1000",
-            "widths": "-".join(map(str, c["unet"]["channels"])),
-            "params": f"{sum(p.numel() for p in net.parameters()):,}",
-            "steps": c["training"]["steps"], "batch": tc["batch_size"], "train sigma": dist,
-            "Adam lr": f"{tc['lr']:g}" + (f", x sqrt({tc['lr_decay_from']}/step) after step {tc['lr_decay_from']}"
+            "params (widths)": f"{sum(p.numel() for p in net.parameters()):,} "
+                               f"({'-'.join(map(str, c['unet']['channels']))})",
+            "steps x batch": f"{c['training']['steps']:,} x {tc['batch_size']}", "train sigma": dist,
+            "Adam lr": f"{tc['lr']:g}" + (f", x sqrt({tc['lr_decay_from']:,} / step) after {tc['lr_decay_from']:,}"
                                           if tc.get("lr_decay_from") else ", constant")}
 
 
