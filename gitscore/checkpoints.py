@@ -3,7 +3,8 @@
 Three kinds of file live here:
 
 - a *model* (`save_weights` / `load_weights`): NAME.safetensors, NAME.json (config) and the folder's
-  MANIFEST.json with the sha256 of both, as shipped in gitscore/weights/;
+  MANIFEST.json with the sha256 of both, as shipped in gitscore/weights/; weights over PART_BYTES go
+  to NAME.safetensors plus NAME-partK.safetensors, which the first file names with their sha256;
 - a *training checkpoint* (`save_training` / `load_training`): a folder RUN/ckpt-STEP/ holding one model
   triple (weights of model, EMA and optimiser; config with step and hyperparameters), written under a
   temporary name and switched in by one rename, then named in RUN/LATEST (written atomically). The
@@ -25,11 +26,13 @@ from pathlib import Path
 
 __all__ = ["CheckpointError", "sha256_file", "atomic_write_bytes", "atomic_path", "check_output_file",
            "check_output_dir", "save_weights", "load_weights", "model_weights", "save_training", "load_training",
-           "training_checkpoints", "is_run_file", "KEEP"]
+           "training_checkpoints", "is_run_file", "KEEP", "PART_BYTES"]
 
 KEEP = 2                  # training checkpoints kept: the newest and the one before it
 LATEST = "LATEST"         # RUN/LATEST names the newest checkpoint folder
 LEGACY = "checkpoint.safetensors"
+PART_BYTES = 20 * 2**20   # weights files larger than this are split into parts (each stays well under 25 MB)
+PARTS_KEY = "gitscore.parts"
 
 
 class CheckpointError(ValueError):
@@ -141,17 +144,56 @@ def _manifest_update(folder: Path, entries: dict) -> dict:
     return manifest
 
 
-def save_weights(path, tensors: dict, config: dict) -> dict:
-    """Save tensors as safetensors + `<name>.json` config + sha256 in the folder's MANIFEST.json, atomically."""
+def _parts(tensors: dict, part_bytes: int) -> list[dict]:
+    """Tensors grouped in order into parts of at most part_bytes each (a larger tensor alone in its part)."""
+    parts, size = [{}], 0
+    for k, v in tensors.items():
+        n = v.numel() * v.element_size()
+        if parts[-1] and size + n > part_bytes:
+            parts.append({})
+            size = 0
+        parts[-1][k] = v
+        size += n
+    return parts
+
+
+def save_weights(path, tensors: dict, config: dict, part_bytes: int | None = None) -> dict:
+    """Save tensors as safetensors + `<name>.json` config + sha256 in the folder's MANIFEST.json, atomically.
+
+    Weights over `part_bytes` (default PART_BYTES) are split into `<name>.safetensors` and
+    `<name>-partK.safetensors` (K = 2, 3, ...): the first file's header names every other part with its
+    sha256, so the first file's own sha256 (in MANIFEST.json) covers them all. The other parts are
+    written first, so the first file never names a part that is not yet in place.
+    """
     from safetensors.torch import save
     path = Path(path)
-    blob = save({k: v.detach().contiguous().cpu() for k, v in tensors.items()})
+    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    parts = _parts(tensors, PART_BYTES if part_bytes is None else part_bytes)
+    names = {}
+    for i, part in enumerate(parts[1:], start=2):
+        blob = save(part)
+        names[f"{path.stem}-part{i}{path.suffix}"] = hashlib.sha256(blob).hexdigest()
+        atomic_write_bytes(path.with_name(f"{path.stem}-part{i}{path.suffix}"), blob)
+    blob = save(parts[0], metadata={PARTS_KEY: json.dumps(names, sort_keys=True)} if names else None)
     text = json.dumps(config, indent=2, sort_keys=True).encode()
     atomic_write_bytes(path, blob)
+    for stale in path.parent.glob(f"{path.stem}-part*{path.suffix}"):  # left by an earlier, larger save
+        if stale.name not in names:
+            stale.unlink()
     cfg_path = path.with_suffix(".json")
     atomic_write_bytes(cfg_path, text)
     return _manifest_update(path.parent, {path.name: hashlib.sha256(blob).hexdigest(),
                                           cfg_path.name: hashlib.sha256(text).hexdigest()})
+
+
+def _part_names(blob: bytes, path: Path) -> dict:
+    """{file name: sha256} of the other parts a weights file names in its safetensors header (none: {})."""
+    try:
+        n = int.from_bytes(blob[:8], "little")
+        meta = json.loads(blob[8:8 + n]).get("__metadata__") or {}
+        return json.loads(meta[PARTS_KEY]) if PARTS_KEY in meta else {}
+    except (ValueError, AttributeError, TypeError) as e:
+        raise CheckpointError(f"{path} is not a valid safetensors file: {e}") from None
 
 
 def _read_json(path: Path) -> dict:
@@ -186,10 +228,23 @@ def load_weights(path, verify: bool = True) -> tuple[dict, dict]:
             if want != got:
                 raise CheckpointError(f"sha256 of {path.parent / name} is {got}, manifest says {want}: "
                                       "the file is corrupted or was changed; refusing to load it")
-    try:
-        tensors = load(blob)
-    except Exception as e:  # safetensors raises its own error types
-        raise CheckpointError(f"{path} is not a valid safetensors file: {e}") from e
+    blobs = {path: blob}
+    for name, want in _part_names(blob, path).items():
+        part = path.parent / name
+        if not part.is_file():
+            raise CheckpointError(f"{part} not found: {path.name} is split into parts and this one is missing; "
+                                  "copy the whole folder")
+        blobs[part] = part.read_bytes()
+        got = hashlib.sha256(blobs[part]).hexdigest()
+        if verify and got != want:
+            raise CheckpointError(f"sha256 of {part} is {got}, {path.name} says {want}: "
+                                  "the file is corrupted or was changed; refusing to load it")
+    tensors = {}
+    for p, data in blobs.items():
+        try:
+            tensors.update(load(data))
+        except Exception as e:  # safetensors raises its own error types
+            raise CheckpointError(f"{p} is not a valid safetensors file: {e}") from e
     return tensors, _read_json(cfg_path)
 
 

@@ -270,6 +270,46 @@ def test_kill_between_log_and_checkpoint_loses_and_repeats_nothing(tmp_path, mon
     assert not list(run.glob(".ckpt-*"))
 
 
+def test_large_weights_are_split_into_verified_parts(tmp_path):
+    """Weights over part_bytes go to several files; loading joins them exactly, the first file's sha256
+    covers every part, and a changed or missing part is refused by name."""
+    g = torch.Generator().manual_seed(0)
+    tensors = {f"t{i}": torch.randn(100, generator=g) for i in range(7)}  # 400 bytes each
+    path = tmp_path / "w.safetensors"
+    checkpoints.save_weights(path, tensors, {"k": 1}, part_bytes=1000)  # 2 tensors per part: 4 files
+    assert sorted(p.name for p in tmp_path.glob("w*.safetensors")) == [
+        "w-part2.safetensors", "w-part3.safetensors", "w-part4.safetensors", "w.safetensors"]
+    loaded, config = checkpoints.load_weights(path)
+    assert config == {"k": 1} and loaded.keys() == tensors.keys()
+    assert all(torch.equal(loaded[k], v) for k, v in tensors.items())
+    first = path.read_bytes()
+    tensors["t6"] = tensors["t6"] + 1  # only the last part changes ...
+    checkpoints.save_weights(path, tensors, {"k": 1}, part_bytes=1000)
+    assert path.read_bytes() != first  # ... and the first file's digest with it
+    part = tmp_path / "w-part3.safetensors"
+    blob = part.read_bytes()
+    part.write_bytes(blob[:-4] + b"\0\0\0\1")
+    with pytest.raises(checkpoints.CheckpointError, match="sha256 of .*w-part3.safetensors"):
+        checkpoints.load_weights(path)
+    part.unlink()
+    with pytest.raises(checkpoints.CheckpointError, match="w-part3.safetensors not found.*copy the whole folder"):
+        checkpoints.load_weights(path)
+    checkpoints.save_weights(path, tensors, {"k": 1})  # small enough for one file: the parts go
+    assert [p.name for p in tmp_path.glob("w*.safetensors")] == ["w.safetensors"]
+    assert all(torch.equal(checkpoints.load_weights(path)[0][k], v) for k, v in tensors.items())
+
+
+def test_checkpoint_in_parts_resumes_bit_identically(tmp_path, monkeypatch, reference_run):
+    monkeypatch.setattr(checkpoints, "PART_BYTES", 4096)
+    run = tmp_path / "run"
+    train(_data(), run, _cfg(), stop_after=16, **QUIET)
+    assert len(list((run / "ckpt-00000016").glob("checkpoint-part*.safetensors"))) >= 2
+    ema, step = train(_data(), run, _cfg(), **QUIET)
+    assert step == 24 and _same(ema, reference_run[0])
+    export_ema(run, tmp_path / "m.safetensors")
+    assert nets.load_checkpoint(tmp_path / "m.safetensors").config["training"]["steps"] == 24
+
+
 def test_legacy_checkpoint_resumes_and_exports(tmp_path, reference_run):
     """A run folder in the pre-versioned layout (checkpoint.safetensors + .json + MANIFEST.json, log appended
     after the checkpoint) resumes bit-identically and exports."""
