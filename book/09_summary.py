@@ -100,8 +100,8 @@
 #
 # The build pastes the tables above; this cell checks, whenever the chapter is executed (by `make
 # test` under `pytest --nbval`, or by the book build), that every measuring chapter of the table of
-# contents stores a glued `verdicts` table and that every verdict is one of the three words. It
-# prints nothing: the numbers live in the chapters.
+# contents stores a glued `verdicts` table and that every verdict is one of the three words, and
+# counts them; the numbers live in the chapters.
 
 # %% tags=["nbval-check-output"]
 from pathlib import Path
@@ -117,6 +117,9 @@ measured = [c["file"].split("/")[-1] for part in toc["parts"] for c in part["cha
 rows = gs.report.collect(BOOK)
 assert {r["chapter"] for r in rows} >= set(measured), f"chapters without verdicts: {set(measured) - {r['chapter'] for r in rows}}"
 assert {r["verdict"] for r in rows} <= set(gs.report.VERDICTS)
+tally = {v: sum(r["verdict"] == v for r in rows) for v in gs.report.VERDICTS}
+print(f"{len(rows)} verdicts stored in {len({r['chapter'] for r in rows})} chapters: "
+      + ", ".join(f"{v}: {n}" for v, n in tally.items()))
 
 # %% [markdown]
 # ## Summary
