@@ -171,9 +171,9 @@ def save_weights(path, tensors: dict, config: dict, part_bytes: int | None = Non
     parts = _parts(tensors, PART_BYTES if part_bytes is None else part_bytes)
     names = {}
     for i, part in enumerate(parts[1:], start=2):
-        blob = save(part)
-        names[f"{path.stem}-part{i}{path.suffix}"] = hashlib.sha256(blob).hexdigest()
-        atomic_write_bytes(path.with_name(f"{path.stem}-part{i}{path.suffix}"), blob)
+        blob, name = save(part), f"{path.stem}-part{i}{path.suffix}"
+        names[name] = hashlib.sha256(blob).hexdigest()
+        atomic_write_bytes(path.with_name(name), blob)
     blob = save(parts[0], metadata={PARTS_KEY: json.dumps(names, sort_keys=True)} if names else None)
     text = json.dumps(config, indent=2, sort_keys=True).encode()
     atomic_write_bytes(path, blob)
