@@ -15,7 +15,8 @@ from .checkpoints import (CheckpointError, atomic_write_bytes, is_run_file, load
                           save_training, save_weights)
 from .nets import build_denoiser
 
-__all__ = ["TrainConfig", "edm_loss", "sample_train_sigma", "train", "export_ema"]
+__all__ = ["TrainConfig", "edm_loss", "sample_train_sigma", "train", "train_step", "make_optimizer", "ema_update",
+           "export_ema"]
 
 
 @dataclass
@@ -106,6 +107,54 @@ def _batch_generator(seed: int, step: int, device) -> torch.Generator:
     g = torch.Generator(device=device)
     g.manual_seed(seed * 1_000_003 + step)
     return g
+
+
+def make_optimizer(model, config: TrainConfig, impl: str = "foreach") -> torch.optim.Adam:
+    """Adam (betas 0.9 / 0.999, eps 1e-8) over the model's parameters.
+
+    impl: "foreach" (the default: one multi-tensor kernel per update step, on every device), "fused"
+    (torch's fused kernel), or "loop" (one parameter at a time, torch's CPU default before gitscore 0.2).
+    All three compute Adam's update; they differ only in float rounding order.
+    """
+    kinds = {"loop": dict(foreach=False), "foreach": dict(foreach=True), "fused": dict(fused=True)}
+    if impl not in kinds:
+        raise ValueError(f"impl must be one of {sorted(kinds)}, got {impl!r}")
+    return torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999), eps=1e-8, **kinds[impl])
+
+
+@torch.no_grad()
+def ema_update(ema, model, decay: float, foreach: bool = True) -> None:
+    """ema <- decay * ema + (1 - decay) * model, parameter by parameter (foreach: in one multi-tensor call)."""
+    pe, pm = list(ema.parameters()), list(model.parameters())
+    if foreach:
+        torch._foreach_lerp_(pe, pm, 1 - decay)
+    else:
+        for a, b in zip(pe, pm):
+            a.lerp_(b, 1 - decay)
+
+
+def train_step(model, ema, opt, data: torch.Tensor, step: int, config: TrainConfig,
+               memory_format=torch.channels_last, foreach_ema: bool = True) -> tuple[float, float]:
+    """One optimisation step `step` (0-based) on a batch drawn by the step's own generator; returns (loss, lr).
+
+    The batch, the noise levels and the noise depend only on (config.seed, step), so a resumed run
+    draws exactly what an uninterrupted one draws. A non-finite loss raises FloatingPointError.
+    """
+    g = _batch_generator(config.seed, step, data.device)
+    idx = torch.randint(data.shape[0], (config.batch_size,), generator=g, device=data.device)
+    lr = learning_rate(step, config)
+    for group in opt.param_groups:
+        group["lr"] = lr
+    loss = edm_loss(model, data[idx].contiguous(memory_format=memory_format), g, config.p_mean, config.p_std,
+                    config.sigma_data, config.p_uniform, config.sigma_min, config.sigma_max)
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"training loss became {loss.item()} at step {step}")
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+    opt.step()
+    ema_update(ema, model, config.ema_decay, foreach=foreach_ema)
+    return loss.item(), lr
 
 
 def _state_tensors(model, ema, opt) -> dict:
@@ -226,7 +275,7 @@ def train(data: torch.Tensor, out_dir, config: TrainConfig | None = None, *, dev
     ema.requires_grad_(False)
     if device.type == "cpu":  # oneDNN convolutions are markedly faster in channels-last on CPU
         model, ema = model.to(memory_format=torch.channels_last), ema.to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999), eps=1e-8)
+    opt = make_optimizer(model, config)
 
     log_path = out_dir / "train_log.csv"
     step, elapsed, changes = 0, 0.0, []
@@ -259,25 +308,9 @@ def train(data: torch.Tensor, out_dir, config: TrainConfig | None = None, *, dev
     start_step, t0 = step, time.time() - elapsed
     model.train()
     while step < config.steps and (stop_after is None or step - start_step < stop_after):
-        g = _batch_generator(config.seed, step, device)
-        idx = torch.randint(data.shape[0], (config.batch_size,), generator=g, device=device)
-        lr = learning_rate(step, config)
-        for group in opt.param_groups:
-            group["lr"] = lr
-        loss = edm_loss(model, data[idx].contiguous(memory_format=torch.channels_last), g, config.p_mean, config.p_std,
-                        config.sigma_data, config.p_uniform, config.sigma_min, config.sigma_max)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"training loss became {loss.item()} at step {step}")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        opt.step()
-        with torch.no_grad():
-            for pe, pm in zip(ema.parameters(), model.parameters()):
-                pe.lerp_(pm, 1 - config.ema_decay)
+        loss, lr = train_step(model, ema, opt, data, step, config)
         step += 1
         elapsed = time.time() - t0
-        loss = loss.item()
         history.append([step, loss, lr, round(elapsed, 2)])
         bar.update(1)
         bar.set_postfix(loss=f"{loss:.4f}")
