@@ -26,6 +26,7 @@ import torch
 from . import dist, gits, metrics, models, sampling
 from .checkpoints import atomic_write_bytes, check_output_dir
 from .checks import check_int
+from .gits import SearchConfig
 from .schedules import SCHEDULES, SIGMA_MAX, SIGMA_MIN, get_schedule
 from .solvers import SOLVER_INFO, SOLVERS, calls_per_step
 
@@ -45,11 +46,11 @@ class BenchConfig:
     n_ref: int = 256                   # samples for the error against the reference solution
     ref_steps: int = 256               # Heun steps of the reference (checked against 2x as many)
     eval_seed: int = 1                 # latents of the evaluation (disjoint from the warm-up seed)
-    warmup_seed: int = 0
-    n_warmup: int = 256
-    grid_points: int = 61
-    teacher: str = "ipndm"
-    coeff: float = 1.15
+    warmup_seed: int = SearchConfig.seed
+    n_warmup: int = SearchConfig.n_warmup
+    grid_points: int = SearchConfig.grid_points
+    teacher: str = SearchConfig.teacher
+    coeff: float = SearchConfig.coeff
     kde_size: int = 60000              # training images in the KDE denoiser (gitscore.models.kde_subset)
     batch_size: int = 500
 
@@ -88,20 +89,16 @@ class BenchConfig:
                 raise ValueError(f"--nfe {n} needs {steps} steps, but a GITS schedule on --grid-points "
                                  f"{self.grid_points} has at most {self.grid_points - 1}")
 
+    def search(self, metric: str) -> SearchConfig:
+        """The GITS search of the run (its warm-up seed, size, grid, teacher and coeff) with cost `metric`."""
+        return SearchConfig(n_warmup=self.n_warmup, grid=gits.teacher_grid(self.grid_points), teacher=self.teacher,
+                            metric=metric, coeff=self.coeff, seed=self.warmup_seed,
+                            batch_size=min(self.batch_size, self.n_warmup))
+
 
 # Integer fields and their smallest allowed value.
 INT_FIELDS = {"n_fd": 0, "n_ref": 1, "ref_steps": 1, "eval_seed": 0, "warmup_seed": 0, "n_warmup": 1,
               "grid_points": 2, "kde_size": 1, "batch_size": 1}
-
-
-def load_model(cfg: BenchConfig):
-    """The model of the run (gitscore.models; the KDE on kde_size training images, models.kde_subset's rule)."""
-    return models.load_model(cfg.model, kde_size=cfg.kde_size if cfg.model == "kde" else None)
-
-
-def _samples(denoiser, solver: str, sigmas, n: int, seed: int, shape, batch_size: int) -> torch.Tensor:
-    """Samples 0..n-1 of the evaluation latents (gitscore.sampling.sample: sharded over torchrun ranks)."""
-    return sampling.sample(denoiser, solver, sigmas, n, seed=seed, shape=shape, batch_size=batch_size)
 
 
 @contextlib.contextmanager
@@ -183,10 +180,12 @@ def _reference(denoiser, cfg: BenchConfig, shape, out: Path, state: dict, reuse=
     # The sweep's sigma range is EDM's for every model (as its base schedules).
     solver, grid = metrics.REFERENCE_SOLVER, lambda n: metrics.reference_grid(None, n, SIGMA_MIN, SIGMA_MAX)
     t0 = time.perf_counter()
-    ref = _samples(denoiser, solver, grid(cfg.ref_steps), cfg.n_ref, cfg.eval_seed, shape, cfg.batch_size)
+    ref = sampling.sample(denoiser, solver, grid(cfg.ref_steps), cfg.n_ref, seed=cfg.eval_seed, shape=shape,
+                          batch_size=cfg.batch_size)
     # Convergence check on a subset: the same solver on twice as many steps.
     n_chk = min(cfg.n_ref, 64)
-    finer = _samples(denoiser, solver, grid(2 * cfg.ref_steps), n_chk, cfg.eval_seed, shape, cfg.batch_size)
+    finer = sampling.sample(denoiser, solver, grid(2 * cfg.ref_steps), n_chk, seed=cfg.eval_seed, shape=shape,
+                            batch_size=cfg.batch_size)
     state["reference"] = {"solver": solver, "steps": cfg.ref_steps, "nfe": 2 * cfg.ref_steps,
                           "distance_to_2x_finer": metrics.reference_error(ref[:n_chk], finer),
                           "n_checked": n_chk, "seconds": time.perf_counter() - t0}
@@ -206,10 +205,8 @@ def _gits_schedules(denoiser, cfg: BenchConfig, shape, state: dict) -> dict:
     if cached.get("metrics") == metrics_needed and cached_steps >= set(steps_needed):
         return {m: {int(k): torch.tensor(v, dtype=torch.float64) for k, v in d.items()}
                 for m, d in cached["schedules"].items()}
-    res = gits.search_info(denoiser, shape, steps_needed[0], n_warmup=cfg.n_warmup,
-                           grid=gits.teacher_grid(cfg.grid_points), teacher=cfg.teacher, metric=metrics_needed[0],
-                           coeff=cfg.coeff, seed=cfg.warmup_seed, batch_size=min(cfg.batch_size, cfg.n_warmup),
-                           progress=dist.is_main(), keep_warmup=True)
+    res = gits.search_info(denoiser, shape, steps_needed[0], cfg.search(metrics_needed[0]), progress=dist.is_main(),
+                           keep_warmup=True)
     found, timings = {}, {"warmup": res.timings["warmup"]}
     for m in metrics_needed:
         r = res.with_metric(m)
@@ -243,7 +240,7 @@ def _run_locked(cfg: BenchConfig, out: Path, progress: bool, command: str, refer
     state["command"] = command
     state["git_commit"] = _git_commit()
     t_start = time.perf_counter() - state.get("wall_time_s", 0.0)
-    model = load_model(cfg)
+    model = models.load_model(cfg.model, kde_size=cfg.kde_size if cfg.model == "kde" else None)
     denoiser, shape = model.denoiser, model.shape
     if ("reference" in state or state["rows"]) and state.get("weights_sha256") != model.weights_sha256:
         raise ValueError(f"{path} holds a run of other weights (sha256 {state.get('weights_sha256')}, the "
@@ -268,7 +265,8 @@ def _run_locked(cfg: BenchConfig, out: Path, progress: bool, command: str, refer
         else:
             sigmas = get_schedule(sched, steps, SIGMA_MIN, SIGMA_MAX)
         t0 = time.perf_counter()
-        x = _samples(denoiser, solver, sigmas, n_samples, cfg.eval_seed, shape, cfg.batch_size)
+        x = sampling.sample(denoiser, solver, sigmas, n_samples, seed=cfg.eval_seed, shape=shape,
+                            batch_size=cfg.batch_size)
         per = metrics.rmse_per_sample(x[:cfg.n_ref], ref)
         row = {"model": cfg.model, "solver": solver, "schedule": sched, "nfe": nfe, "steps": steps,
                "ref_error": per.mean().item(), "ref_error_se": (per.std() / math.sqrt(len(per))).item(),

@@ -11,7 +11,8 @@ import numpy as np
 import torch
 
 from . import __version__, sampling
-from .gits import METRICS, search_info, teacher_grid
+from .checks import resolve_device
+from .gits import METRICS, SearchConfig, search_info, teacher_grid
 from .checkpoints import atomic_path, atomic_write_bytes, check_output_dir, check_output_file, is_run_file
 from .export import FORMATS, format_schedule, read_schedule
 from .models import MODELS, Model, fmnist_images, load_model
@@ -39,7 +40,7 @@ def _device(name) -> torch.device:
     if isinstance(name, torch.device):
         return name
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return resolve_device("auto")
     try:
         dev = torch.device(name)
     except (RuntimeError, TypeError):
@@ -65,40 +66,50 @@ def _model_from_args(args) -> Model:
     return load_model(args.model, checkpoint=args.checkpoint, kde_size=args.kde_size, device=_device(args.device))
 
 
+def _sigma_range(args, model: Model) -> tuple[float, float]:
+    """--sigma-min / --sigma-max, each defaulting to the model's own."""
+    return (model.sigma_min if args.sigma_min is None else args.sigma_min,
+            model.sigma_max if args.sigma_max is None else args.sigma_max)
+
+
+def _search_config(args, model: Model, seed: int) -> SearchConfig:
+    """The search the options ask for: the teacher grid over the sigma range (_sigma_range)."""
+    return SearchConfig(n_warmup=args.n_warmup, grid=teacher_grid(args.grid_points, *_sigma_range(args, model)),
+                        teacher=args.teacher, metric=args.metric, coeff=args.coeff, seed=seed,
+                        batch_size=args.batch_size, dtype=model.dtype)
+
+
+def _schedule_meta(args, model: Model, config: SearchConfig, **extra) -> dict:
+    """The metadata a searched schedule is exported with (gitscore.export's json format); `extra` last."""
+    smin, smax = _sigma_range(args, model)
+    meta = dict(model=model.label, teacher=config.teacher, metric=config.metric, coeff=config.coeff,
+                n_warmup=config.n_warmup, grid_points=len(config.grid), seed=config.seed, sigma_min=smin,
+                sigma_max=smax)
+    return meta | extra | {"gitscore_version": __version__}
+
+
 def _gits(args, model: Model, n_steps: int, seed: int):
-    smin = model.sigma_min if args.sigma_min is None else args.sigma_min
-    smax = model.sigma_max if args.sigma_max is None else args.sigma_max
     if n_steps >= args.grid_points:
         raise ValueError(f"--steps ({n_steps}) must be smaller than --grid-points ({args.grid_points}): "
                          "GITS picks the schedule's sigmas from the teacher grid")
-    grid = teacher_grid(args.grid_points, smin, smax)
-    res = search_info(model.denoiser, model.shape, n_steps, n_warmup=args.n_warmup, grid=grid, teacher=args.teacher,
-                      metric=args.metric, coeff=args.coeff, seed=seed, batch_size=args.batch_size, dtype=model.dtype,
-                      device=model.device, progress=args.progress)
+    config = _search_config(args, model, seed)
+    res = search_info(model.denoiser, model.shape, n_steps, config, device=model.device, progress=args.progress)
     t = res.timings
-    print(f"GITS: {n_steps} steps from a {len(grid)}-point teacher grid [{smin:g}, {smax:g}] ({args.teacher}, "
-          f"{args.n_warmup} warm-up samples, metric {args.metric}, coeff {args.coeff}); "
-          f"warm-up {t['warmup']:.2f} s, cost {t['cost']:.3f} s, DP {t['dp']:.4f} s", file=sys.stderr)
-    meta = dict(model=model.label, solver=getattr(args, "solver", None), teacher=args.teacher,
-                metric=args.metric, coeff=args.coeff, n_warmup=args.n_warmup, grid_points=args.grid_points,
-                seed=seed, sigma_min=smin, sigma_max=smax, indices=res.indices, gitscore_version=__version__)
-    return res.sigmas, meta
+    print(f"GITS: {n_steps} steps from a {len(config.grid)}-point teacher grid [{float(config.grid[-1]):g}, "
+          f"{float(config.grid[0]):g}] ({config.teacher}, {config.n_warmup} warm-up samples, metric {config.metric}, "
+          f"coeff {config.coeff}); warm-up {t['warmup']:.2f} s, cost {t['cost']:.3f} s, DP {t['dp']:.4f} s",
+          file=sys.stderr)
+    return res.sigmas, _schedule_meta(args, model, config, solver=getattr(args, "solver", None), indices=res.indices)
 
 
 def _beyond_gits(args, model: Model):
-    """--method refine | oracle (gitscore.optimal): GITS tuned for --solver on its warm-up, or the oracle schedule."""
+    """--method refine | student_dp | oracle (gitscore.optimal): GITS tuned for --solver, or the oracle schedule."""
     from . import optimal
-    smin = model.sigma_min if args.sigma_min is None else args.sigma_min
-    smax = model.sigma_max if args.sigma_max is None else args.sigma_max
-    sigmas, info = optimal.method_search(args.method, model.denoiser, model.shape, args.steps, solver=args.solver,
-                                         grid=teacher_grid(args.grid_points, smin, smax), n_warmup=args.n_warmup,
-                                         seed=args.seed, teacher=args.teacher, metric=args.metric, coeff=args.coeff,
-                                         batch_size=args.batch_size, dtype=model.dtype, device=model.device,
-                                         progress=args.progress)
+    config = _search_config(args, model, args.seed)
+    sigmas, info = optimal.method_search(args.method, model.denoiser, model.shape, args.steps, config,
+                                         solver=args.solver, device=model.device, progress=args.progress)
     print(f"{args.method} for {args.solver}: {info['calls']} denoiser calls, {info['seconds']:.1f} s", file=sys.stderr)
-    return sigmas, dict(model=model.label, teacher=args.teacher, metric=args.metric, n_warmup=args.n_warmup,
-                        grid_points=args.grid_points, seed=args.seed, sigma_min=smin, sigma_max=smax, **info,
-                        gitscore_version=__version__)
+    return sigmas, _schedule_meta(args, model, config, **info)
 
 
 def cmd_search(args) -> int:
@@ -137,8 +148,6 @@ def cmd_sample(args) -> int:
     out = Path(args.out)
     schedule = read_schedule(args.sigmas_file) if args.sigmas_file else None
     model = _model_from_args(args)
-    smin = model.sigma_min if args.sigma_min is None else args.sigma_min
-    smax = model.sigma_max if args.sigma_max is None else args.sigma_max
     if schedule is not None:
         sigmas, meta = schedule
         if args.steps is not None and args.steps != len(sigmas) - 1:
@@ -150,7 +159,7 @@ def cmd_sample(args) -> int:
         if args.schedule == "gits":
             sigmas, _ = _gits(args, model, steps, args.search_seed)
         else:
-            sigmas = get_schedule(args.schedule, steps, smin, smax)
+            sigmas = get_schedule(args.schedule, steps, *_sigma_range(args, model))
         what = args.schedule
     print(f"sigmas: {_short(sigmas)}")
 
@@ -254,14 +263,16 @@ def _model_args(p):
 
 def _gits_args(p, title="GITS search (Chen et al. 2024, Sec. 4)"):
     g = p.add_argument_group(title)
-    g.add_argument("--teacher", choices=sorted(SOLVERS), default="ipndm",
-                   help="solver run on the fine grid during warm-up (default: ipndm)")
-    g.add_argument("--n-warmup", type=_int_at_least(1), default=256, metavar="N",
-                   help="warm-up trajectories (default: 256)")
-    g.add_argument("--grid-points", type=_int_at_least(2), default=61, metavar="M",
-                   help="points of the polynomial (rho=7) teacher grid (default: 61)")
-    g.add_argument("--metric", choices=METRICS, default="dev", help="step cost (default: dev)")
-    g.add_argument("--coeff", type=_positive_float, default=1.15, help="DP weight growth per step (default: 1.15)")
+    d = SearchConfig()  # the defaults, written once in gitscore.gits.SearchConfig
+    g.add_argument("--teacher", choices=sorted(SOLVERS), default=d.teacher,
+                   help=f"solver run on the fine grid during warm-up (default: {d.teacher})")
+    g.add_argument("--n-warmup", type=_int_at_least(1), default=d.n_warmup, metavar="N",
+                   help=f"warm-up trajectories (default: {d.n_warmup})")
+    g.add_argument("--grid-points", type=_int_at_least(2), default=d.grid_points, metavar="M",
+                   help=f"points of the polynomial (rho={d.grid_rho:g}) teacher grid (default: {d.grid_points})")
+    g.add_argument("--metric", choices=METRICS, default=d.metric, help=f"step cost (default: {d.metric})")
+    g.add_argument("--coeff", type=_positive_float, default=d.coeff,
+                   help=f"DP weight growth per step (default: {d.coeff})")
     g.add_argument("--batch-size", type=_int_at_least(1), metavar="B",
                    help="samples per denoiser batch (default: all, at most 256)")
     g.add_argument("--progress", action="store_true", help="show progress bars")

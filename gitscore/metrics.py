@@ -17,7 +17,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from . import checkpoints, nets
-from .checks import float64_vector
+from .checks import float64_vector, resolve_device
 from .schedules import SIGMA_MAX, SIGMA_MIN, polynomial
 from .solvers import SOLVERS
 
@@ -70,7 +70,7 @@ def load_classifier(path=None, device=None, verify: bool = True) -> Classifier:
 
     path=None loads the shipped one, once per process and device; any other path is read again on every call.
     """
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = resolve_device(device)
     if path is None:
         key = (str(device), verify)
         if key not in _CLASSIFIERS:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .checks import check_int
+from .checks import check_int, resolve_device
 
 __all__ = ["Model", "MODELS", "load_model", "toy_gmm", "class_gmm", "kde_subset", "fmnist_images"]
 
@@ -90,10 +90,6 @@ def class_gmm(images: torch.Tensor, labels: torch.Tensor, covariance: str = "dia
     return GMMDenoiser.from_classes(images, labels, ridge, covariance=covariance)
 
 
-def _device(device) -> torch.device:
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def load_model(name: str, *, checkpoint=None, kde_size: int | None = None, device=None) -> Model:
@@ -108,7 +104,7 @@ def load_model(name: str, *, checkpoint=None, kde_size: int | None = None, devic
         raise ValueError(f"checkpoint applies to the model 'fmnist', not {name!r}")
     if kde_size is not None and name != "kde":
         raise ValueError(f"kde_size applies to the model 'kde', not {name!r}")
-    dev = _device(device)
+    dev = resolve_device(device)
     if name == "gmm-toy":
         D = toy_gmm(2)
         return Model(D, (2,), torch.float64, dev, D.sigma_min, D.sigma_max, "gmm-toy")

@@ -9,6 +9,7 @@ from torch import nn
 from torch.nn import functional as F
 
 # Checkpoint files live in gitscore.checkpoints; the names are re-exported here for compatibility.
+from .checks import resolve_device
 from .checkpoints import CheckpointError, atomic_write_bytes, load_weights, model_weights, save_weights, sha256_file
 from .denoisers import EDMPrecond
 
@@ -191,5 +192,5 @@ def load_pretrained(name: str = "fmnist_edm", device=None, verify: bool = True):
     if not path.is_file():
         have = sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors"))
         raise CheckpointError(f"no shipped model named {name!r}; available: {have}")
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device(device)
     return load_checkpoint(path, device, verify)

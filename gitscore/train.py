@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from .checks import resolve_device
 from .checkpoints import (CheckpointError, atomic_write_bytes, is_run_file, load_training, load_weights, model_weights,
                           save_training, save_weights)
 from .nets import build_denoiser
@@ -265,7 +266,7 @@ def train(data: torch.Tensor, out_dir, config: TrainConfig | None = None, *, dev
     config = config or TrainConfig()
     if data.ndim != 4:
         raise ValueError(f"data must be (N, C, H, W), got shape {tuple(data.shape)}")
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = resolve_device(device)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)

@@ -24,25 +24,26 @@ COEFFS = (0.9, 1.0, 1.1, 1.15, 1.2, 1.3, 1.5)
 WARMUPS = (4, 8, 16, 32, 64, 128, 256)
 GRIDS = (21, 41, 61, 81)
 TEACHERS = ("ipndm", "heun", "euler")
-N_WARMUP, N_WARMUP_SMALL, GRID_POINTS, COEFF = 256, 32, 61, 1.15
+DEFAULT = gs.gits.SearchConfig()  # the official defaults: 256 trajectories, 61 points, iPNDM, dev, coeff 1.15
+N_WARMUP, N_WARMUP_SMALL, GRID_POINTS = DEFAULT.n_warmup, 32, DEFAULT.grid_points
 
 
 def ablated_schedules(net, shape, nfe: int) -> dict:
     """setting name -> (ablation, setting, sigmas) for every ablation, as chapter 6 builds them."""
     search = lambda n_warmup, grid_points, teacher: gs.gits.search_info(
-        net, shape, nfe, n_warmup=n_warmup, grid=gs.gits.teacher_grid(grid_points), teacher=teacher,
-        coeff=COEFF, seed=0, keep_warmup=True)
-    main = search(N_WARMUP, GRID_POINTS, "ipndm")
+        net, shape, nfe, DEFAULT, n_warmup=n_warmup, grid=gs.gits.teacher_grid(grid_points), teacher=teacher,
+        keep_warmup=True)
+    main = search(N_WARMUP, GRID_POINTS, DEFAULT.teacher)
     out = {"polynomial": ("polynomial", "", gs.schedules.polynomial(nfe))}
     out |= {f"coeff {c:g}": ("coeff", c, main.schedule(nfe, c)) for c in COEFFS}
     out |= {f"warm-up {k}": ("warm-up size", k, main.first(k).sigmas) for k in WARMUPS}
     out |= {f"metric {m}": ("metric", m, main.with_metric(m).sigmas) for m in gs.gits.METRICS}
     small = main.first(N_WARMUP_SMALL)  # the grid / teacher default: the first 32 of the main warm-up
     for g in GRIDS:
-        res = small if g == GRID_POINTS else search(N_WARMUP_SMALL, g, "ipndm")
+        res = small if g == GRID_POINTS else search(N_WARMUP_SMALL, g, DEFAULT.teacher)
         out[f"grid {g}"] = ("grid size", g, res.sigmas)
     for t in TEACHERS:
-        res = small if t == "ipndm" else search(N_WARMUP_SMALL, GRID_POINTS, t)
+        res = small if t == DEFAULT.teacher else search(N_WARMUP_SMALL, GRID_POINTS, t)
         out[f"teacher {t}"] = ("teacher", t, res.sigmas)
     return out
 
@@ -61,7 +62,7 @@ def main(argv=None) -> int:
     weights = gs.nets.WEIGHTS_DIR / "fmnist_edm.safetensors"
     out = {"model": "fmnist_edm", "sha256": gs.checkpoints.sha256_file(weights), "n": args.n, "nfe": args.nfe,
            "eval_seed": args.eval_seed, "warmup_seed": 0, "n_warmup": N_WARMUP, "n_warmup_small": N_WARMUP_SMALL,
-           "grid_points": GRID_POINTS, "coeff": COEFF, "n_boot": args.n_boot,
+           "grid_points": GRID_POINTS, "coeff": DEFAULT.coeff, "n_boot": args.n_boot,
            "note": "FD on Fashion-MNIST classifier features, not Inception FID",
            "sigmas": {k: v[2].tolist() for k, v in scheds.items()}, "rows": []}
     for solver in ("euler", "ipndm"):
@@ -71,7 +72,7 @@ def main(argv=None) -> int:
             if key not in fd:  # each distinct schedule is sampled once
                 x = gs.sampling.sample(net, solver, sig, args.n, seed=args.eval_seed, shape=shape, batch_size=250)
                 fd[key], boot[key] = gs.metrics.fd_with_replicates(x, n_boot=args.n_boot)
-        poly, default = (tuple(scheds[k][2].tolist()) for k in ("polynomial", f"coeff {COEFF:g}"))
+        poly, default = (tuple(scheds[k][2].tolist()) for k in ("polynomial", f"coeff {DEFAULT.coeff:g}"))
         for name, (ablation, setting, sig) in scheds.items():
             key = tuple(sig.tolist())
             vs = {f"vs_{ref}": list(gs.metrics.fd_ratio_change(fd[key], fd[k], boot[key], boot[k]))
