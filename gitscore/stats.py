@@ -95,8 +95,9 @@ class Interval:
         e, lo, hi = (fmt.format(v * scale) for v in (self.estimate, self.low, self.high))
         if self.method == "exact":
             return f"{e}{unit} (exact)"
-        seeds = f"{self.n_seeds} seed{'s' if self.n_seeds != 1 else ''} x " if self.n_seeds > 1 else ""
-        return f"{e}{unit} [{lo}, {hi}] ({100 * self.level:g} %, {seeds}{self.n_samples} samples)"
+        cover = " x ".join(([f"{self.n_seeds} seeds"] if self.n_seeds > 1 else [])
+                           + ([f"{self.n_samples} samples"] if self.n_samples else []))
+        return f"{e}{unit} [{lo}, {hi}] ({100 * self.level:g} %" + (f", {cover})" if cover else ")")
 
     def __str__(self) -> str:
         return self.format()
