@@ -3,7 +3,8 @@
 - `Claim`: one claim: its source in the paper, the statistic that tests it, the direction and the
   threshold (fixed before the runs, justified in one line), the models, and the control it must fail.
 - `REGISTRY`: every claim the book checks, the paper's and (marked `beyond_paper`) ours; `get(id)`.
-- `verdict(claim, results, control=...)`: the one verdict rule over 95 % intervals (`gitscore.stats`).
+- `verdict(claim, results, control=...)`: the one verdict rule over 95 % intervals (`gitscore.stats`);
+  `evaluate(claim, values, control)`: bootstrap per-sample values, then the same rule.
 - `check_control(claim, control, real)`: whether the control fails the claim, and by how much.
 - `tally(verdicts)`, `table(verdicts, beyond_paper=...)`, `markdown(rows)`: the summary, the paper's
   claims and ours never counted together.
@@ -43,12 +44,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from . import stats
 from .stats import Interval
 
 __all__ = ["HOLDS", "HOLDS_ON_SOME", "NOT_DECIDED", "DOES_NOT_HOLD", "NOT_SEPARABLE", "VERDICTS", "CLEARS",
            "STRADDLES", "WRONG_SIDE", "CONTROL_FAILS", "CONTROL_PASSES", "SEPARATION_MIN", "Claim",
-           "ControlCheck", "Verdict", "REGISTRY", "get", "side", "check_control", "verdict", "tally", "table",
-           "markdown", "PAPER_FID"]
+           "ControlCheck", "Verdict", "REGISTRY", "get", "side", "check_control", "verdict", "evaluate", "tally",
+           "table", "COLUMNS", "markdown", "PAPER_FID", "DIRECTIONS"]
 
 HOLDS = "holds"
 HOLDS_ON_SOME = "holds on some models"
@@ -140,11 +142,20 @@ def _check_interval(name, iv):
 
 def side(claim: Claim, interval: Interval) -> str:
     """CLEARS, STRADDLES or WRONG_SIDE: where one model's interval lies against the claim's threshold."""
+    claim = _claim(claim)
     _check_interval("interval", interval)
     t = claim.threshold
     if claim.direction == "<":
         return CLEARS if interval.high < t else WRONG_SIDE if interval.low >= t else STRADDLES
     return CLEARS if interval.low > t else WRONG_SIDE if interval.high <= t else STRADDLES
+
+
+def _claim(claim) -> Claim:
+    if isinstance(claim, str):
+        return get(claim)
+    if not isinstance(claim, Claim):
+        raise TypeError(f"claim must be a Claim or a registered id, got {type(claim).__name__}")
+    return claim
 
 
 def _separation(claim: Claim, real: float, control: float) -> float:
@@ -195,6 +206,7 @@ def check_control(claim: Claim, control: Interval, real) -> ControlCheck:
     model -> Interval (or one Interval). Example: ``check_control(get("regularity_deviation"),
     stats.bootstrap(null_ratios), {"trained network": stats.bootstrap(net_ratios)}).word``.
     """
+    claim = _claim(claim)
     _check_interval("control", control)
     real = {"real": real} if isinstance(real, Interval) else dict(real)
     if not real:
@@ -245,6 +257,15 @@ class Verdict:
     def __str__(self) -> str:
         return f"{self.claim.id}: {self.text}"
 
+    def as_dict(self) -> dict:
+        """One row in the keys `gitscore.report` records (claim, paper, ours, verdict, anchor, beyond_paper),
+        plus id, chapter and the control's separation (None without a control)."""
+        ours = "; ".join(f"{m}: {self.claim.show(iv)}" for m, iv in self.intervals)
+        c = self.claim
+        return {"claim": c.text, "paper": c.paper or c.source, "ours": ours, "verdict": self.word,
+                "anchor": c.id.replace("_", "-"), "beyond_paper": c.beyond_paper, "id": c.id, "chapter": c.chapter,
+                "separation": None if self.control is None else self.control.separation}
+
 
 def verdict(claim: Claim, results, control: Interval | None = None) -> Verdict:
     """The one verdict rule (module docstring): results maps each of claim.models to its Interval.
@@ -253,8 +274,7 @@ def verdict(claim: Claim, results, control: Interval | None = None) -> Verdict:
     `check_control`, and a positive verdict whose control is not separable becomes NOT_SEPARABLE.
     Example: ``verdict(get("gits_fd_euler"), {"fmnist_edm NFE 5": iv5, ...}, control=iv_null).word``.
     """
-    if not isinstance(claim, Claim):
-        raise TypeError(f"claim must be a Claim, got {type(claim).__name__}")
+    claim = _claim(claim)
     results = dict(results)
     missing = [m for m in claim.models if m not in results]
     unknown = [m for m in results if m not in claim.models]
@@ -275,6 +295,19 @@ def verdict(claim: Claim, results, control: Interval | None = None) -> Verdict:
     check = None if control is None else check_control(claim, control, dict(ivs))
     final = NOT_SEPARABLE if check is not None and not check.separable and word in (HOLDS, HOLDS_ON_SOME) else word
     return Verdict(claim, final, word, sides, ivs, check)
+
+
+def evaluate(claim, values, control=None, *, statistic=None, n_boot: int = stats.N_BOOT, seed: int = 0) -> Verdict:
+    """Bootstrap each model's per-sample values (`stats.bootstrap`, one level) and apply `verdict`.
+
+    values: model -> (n,) values of the claim's statistic per trajectory or sample (for every model of the
+    claim); control: the control's (n,) values or None; statistic: the reduction (default: the mean).
+    Searched schedules need `stats.two_level_change` instead: build their Intervals and call `verdict`.
+    Example: ``evaluate("regularity_deviation", {m: dev[m] / dist[m] for m in models}, dev_null / dist_null)``.
+    """
+    run = lambda v: stats.bootstrap(v, statistic, n_boot=n_boot, seed=seed)
+    return verdict(claim, {m: run(v) for m, v in dict(values).items()},
+                   control=None if control is None else run(control))
 
 
 def tally(verdicts) -> dict:

@@ -8,6 +8,7 @@ makes those intervals and nothing else.
 - `paired_change`: mean(candidate) / mean(baseline) - 1 over samples paired by index.
 - `two_level_mean`, `two_level_change`: the same for a *searched* schedule, whose value depends on the
   search's warm-up seed as well as on the evaluation samples; the bootstrap resamples both levels.
+  `two_level`: the same for any statistic of the resampled (seed, sample) indices (e.g. an FD).
 - `from_replicates`: an Interval from replicates computed elsewhere (e.g. `metrics.frechet_bootstrap`).
 - `point`: a degenerate Interval for a value computed exactly (an identity checked to round-off).
 
@@ -31,8 +32,8 @@ from statistics import NormalDist
 
 import numpy as np
 
-__all__ = ["N_BOOT", "LEVEL", "Interval", "bootstrap", "paired_change", "two_level_mean", "two_level_change",
-           "from_replicates", "point"]
+__all__ = ["N_BOOT", "LEVEL", "Interval", "bootstrap", "paired_change", "two_level", "two_level_mean",
+           "two_level_change", "from_replicates", "point"]
 
 N_BOOT = 10000  # bootstrap replicates unless told otherwise (Monte Carlo error of a 2.5 % quantile ~ 0.16 %)
 LEVEL = 0.95    # the level of every interval the book shows
@@ -235,8 +236,23 @@ def _t_quantile(q: float, df: int) -> float:
     return z + sum(gk / df ** (k + 1) for k, gk in enumerate(g))
 
 
-def _two_level(stat, n_seeds, n_samples, *, design, resample_seeds, few_seeds, n_boot, level, seed, method):
-    """Replicates of stat(seed_idx, sample_idx) over the two-level draws; the Interval."""
+def two_level(statistic, n_seeds: int, n_samples: int, *, design: str = "crossed", resample_seeds: bool = True,
+              few_seeds: bool = True, n_boot: int = N_BOOT, level: float = LEVEL, seed: int = 0,
+              method: str = "percentile") -> Interval:
+    """Two-level bootstrap interval of any statistic of a searched schedule's results (e.g. an FD).
+
+    statistic(seeds, samples) -> float: the statistic on the resampled data, where seeds is an (S,) int
+    array of warm-up seed indices and samples an (N,) int array of sample indices shared by those seeds
+    (design "crossed") or an (S, N) array, row k for seed seeds[k] (design "nested"). It is called once
+    with (arange(S), arange(N)) for the estimate, then once per replicate. design, resample_seeds, few_seeds,
+    the draws and the correction: as in `two_level_mean`, which is this with the pooled mean as statistic.
+    Example (FD of the pooled features of a searched schedule, feats of shape (S, N, F)):
+    ``two_level(lambda s, j: fd(feats[s][:, j].reshape(-1, F)), S, N, method="basic", n_boot=1000)``.
+    """
+    if not callable(statistic):
+        raise TypeError(f"statistic must be callable, got {type(statistic).__name__}")
+    stat = lambda s, j: float(statistic(s, j))
+    n_seeds, n_samples = _check_int("n_seeds", n_seeds, 1), _check_int("n_samples", n_samples, 2)
     n_boot, seed = _check_int("n_boot", n_boot, 1), _check_int("seed", seed, 0)
     level = _check_level(level)
     if design not in _DESIGNS:
@@ -304,7 +320,7 @@ def two_level_mean(values, *, design: str = "crossed", resample_seeds: bool = Tr
     v = _array("values", values, 2, min_len=1)
     if v.shape[1] < 2:
         raise ValueError(f"values must have at least 2 samples per seed, got shape {v.shape}")
-    return _two_level(lambda s, j: float(_take(v, s, j).mean()), v.shape[0], v.shape[1], design=design,
+    return two_level(lambda s, j: _take(v, s, j).mean(), v.shape[0], v.shape[1], design=design,
                       resample_seeds=resample_seeds, few_seeds=few_seeds, n_boot=n_boot, level=level, seed=seed,
                       method=method)
 
@@ -331,7 +347,7 @@ def two_level_change(baseline, candidate, *, design: str = "crossed", resample_s
     if b.mean() == 0:
         raise ValueError("baseline must have a nonzero mean (the change is relative to it)")
     b2 = np.broadcast_to(b, c.shape)
-    return _two_level(lambda s, j: float(_take(c, s, j).mean() / _take(b2, s, j).mean() - 1), c.shape[0],
+    return two_level(lambda s, j: _take(c, s, j).mean() / _take(b2, s, j).mean() - 1, c.shape[0],
                       c.shape[1], design=design, resample_seeds=resample_seeds, few_seeds=few_seeds,
                       n_boot=n_boot, level=level, seed=seed, method=method)
 

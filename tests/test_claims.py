@@ -225,3 +225,28 @@ def test_null_model_fails_the_deviation_claim_on_a_small_case():
     v = C.verdict(claim, {"Gaussian 4x4": stats.bootstrap(ratios(gauss), n_boot=500)},
                   control=stats.bootstrap(ratios(null), n_boot=500))
     assert v.word == C.HOLDS and v.control.fails and v.control.separation > 2, v.text
+
+
+def test_known_non_separable_cases_of_the_book():
+    # Numbers quoted in issue 23: the null model's length ratio 1.032 passes "within 10 % of sigma_T sqrt(d)"
+    length = C.get("meanshift_length")
+    real = {m: point(0.01) for m in length.models}
+    v = C.verdict(length, real, control=point(abs(1.032 - 1)))
+    assert v.rule_word == C.HOLDS and v.word == C.NOT_SEPARABLE and not v.control.fails
+    # the PC-plane spread (null 0.23 under the old threshold 0.3) would not separate either
+    pc = dataclasses.replace(LT, threshold=0.3)
+    assert C.check_control(pc, point(0.23), {"a": point(0.1)}).word == C.NOT_SEPARABLE
+
+
+def test_evaluate_by_id_and_as_dict():
+    import numpy as np
+    rng = np.random.default_rng(0)
+    c = C.get("regularity_deviation")
+    vals = {m: 0.005 + 0.001 * rng.random(30) for m in c.models}
+    v = C.evaluate("regularity_deviation", vals, control=0.035 + 0.005 * rng.random(30), n_boot=200)
+    assert v.word == C.HOLDS and v.control.separable and v.claim is c
+    row = v.as_dict()
+    assert row["verdict"] == C.HOLDS and row["anchor"] == "regularity-deviation" and row["beyond_paper"] is False
+    assert "|" not in row["ours"] and "30 samples" in row["ours"]
+    with pytest.raises(KeyError, match="no claim"):
+        C.verdict("no_such_claim", {})

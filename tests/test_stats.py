@@ -152,3 +152,27 @@ def test_bad_input_names_the_argument(call, argument):
 def test_one_seed_allowed_for_samples_only():
     iv = stats.two_level_mean([[1.0, 2.0, 3.0]], resample_seeds=False, n_boot=50)
     assert iv.n_seeds == 1 and iv.method == "samples-only percentile"
+
+
+def test_two_level_change_covers_the_true_change():
+    rng = np.random.default_rng(18)
+    reps, hits = 120, 0
+    for r in range(reps):
+        base = rng.exponential(1.0, 60)                                   # a fixed schedule's per-latent errors
+        seed_effect = 0.1 * rng.normal(size=(5, 1))                       # what each warm-up seed's search gives
+        cand = base * (0.7 + seed_effect) + 0.05 * rng.normal(size=(5, 60))  # true change: -30 % over seeds
+        hits += stats.two_level_change(base, cand, n_boot=300, seed=r).contains(-0.3)
+    assert 0.88 <= hits / reps <= 1.0
+
+
+def test_two_level_with_any_statistic_equals_the_mean_version():
+    rng = np.random.default_rng(19)
+    y = _crossed(rng, 4, 30, seed_sd=0.5)
+    generic = stats.two_level(lambda s, j: y[s][:, j].mean(), 4, 30, n_boot=200, seed=2)
+    assert generic == stats.two_level_mean(y, n_boot=200, seed=2)
+    spread = stats.two_level(lambda s, j: y[s][:, j].std(), 4, 30, n_boot=200, method="basic")
+    assert spread.method == "two-level basic few-seed corrected" and spread.low < y.std() < spread.high
+    with pytest.raises(TypeError, match="statistic"):
+        stats.two_level("mean", 4, 30)
+    with pytest.raises(ValueError, match="n_samples"):
+        stats.two_level(lambda s, j: 0.0, 4, 1)
