@@ -250,3 +250,17 @@ def test_evaluate_by_id_and_as_dict():
     assert "|" not in row["ours"] and "30 samples" in row["ours"]
     with pytest.raises(KeyError, match="no claim"):
         C.verdict("no_such_claim", {})
+
+
+def test_control_per_model():
+    gain = _claim("<", 0.0, models=("NFE 5", "NFE 10"), percent=True)
+    real = {"NFE 5": iv(-0.42, -0.34, -0.38), "NFE 10": iv(-0.2, -0.1, -0.15)}
+    ctrl = {"NFE 5": iv(0.01, 0.1, 0.05), "NFE 10": iv(0.01, 0.05, 0.03)}
+    check = C.check_control(gain, ctrl, real)
+    assert check.fails and check.separable and check.interval == ctrl["NFE 5"]
+    ctrl["NFE 10"] = iv(-0.1, -0.06, -0.08)    # the control gains at NFE 10: 0.15 / 0.08 < 2, and passes there
+    check = C.check_control(gain, ctrl, real)
+    assert not check.fails and check.closest == "NFE 10" and check.word == C.NOT_SEPARABLE
+    assert C.verdict(gain, real, control=ctrl).word == C.NOT_SEPARABLE
+    with pytest.raises(ValueError, match="one per real model"):
+        C.check_control(gain, {"NFE 5": ctrl["NFE 5"]}, real)
