@@ -49,7 +49,7 @@ from . import stats
 from .stats import Interval
 
 __all__ = ["HOLDS", "HOLDS_ON_SOME", "NOT_DECIDED", "DOES_NOT_HOLD", "NOT_SEPARABLE", "VERDICTS", "CLEARS",
-           "STRADDLES", "WRONG_SIDE", "CONTROL_FAILS", "CONTROL_PASSES", "SEPARATION_MIN", "Claim",
+           "STRADDLES", "WRONG_SIDE", "CONTROL_FAILS", "SEPARATION_MIN", "Claim",
            "ControlCheck", "Verdict", "REGISTRY", "get", "side", "check_control", "verdict", "evaluate", "tally",
            "table", "COLUMNS", "markdown", "PAPER_FID", "DIRECTIONS"]
 
@@ -60,7 +60,7 @@ DOES_NOT_HOLD = "does not hold"
 NOT_SEPARABLE = "not separable here"
 VERDICTS = (HOLDS, HOLDS_ON_SOME, NOT_DECIDED, DOES_NOT_HOLD, NOT_SEPARABLE)
 CLEARS, STRADDLES, WRONG_SIDE = "clears", "straddles", "wrong side"   # one model's interval vs the threshold
-CONTROL_FAILS, CONTROL_PASSES = "control fails", "control passes"
+CONTROL_FAILS = "control fails"  # the control check's word when the claim is separable (else NOT_SEPARABLE)
 SEPARATION_MIN = 2.0  # real vs control, in the claim's statistic (the "2x")
 DIRECTIONS = ("<", ">")
 
