@@ -1,0 +1,252 @@
+"""Issue 26, "Nothing lost": what a hostile user still broke. Each test fails on the code before the fix.
+
+Grouped as the issue: data lost, replaced or misreported; tracebacks that became one-line errors (exit 2);
+security (weights parts outside their folder); and the rest.
+"""
+import errno
+import gzip
+import hashlib
+import json
+import os
+import stat
+
+import pytest
+import torch
+from safetensors.torch import save
+
+from gitscore import bench, checkpoints, nets, schedules
+from gitscore.cli import main
+from gitscore.train import TrainConfig, train
+
+TOY = ["--model", "gmm-toy", "--steps", "4", "--n-warmup", "16", "--grid-points", "13"]
+TINY_UNET = dict(channels=[8, 16], blocks=1, emb_dim=32, attention=False, patch=2)
+QUIET = dict(device="cpu", progress=False, log=lambda *_: None)
+
+
+def run(capsys, *argv):
+    """main(argv) -> (exit code, stdout, stderr); argparse exits become codes."""
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(err: str, *needles) -> None:
+    """err ends in one line `gitscore ...: error: ...` holding every needle (before it: progress lines only)."""
+    lines = err.strip().splitlines()
+    assert lines and lines[-1].startswith("gitscore") and ": error: " in lines[-1], err
+    assert "Traceback" not in err and "usage:" not in err, err
+    for n in needles:
+        assert n in lines[-1], (n, err)
+
+
+def _images(n=16):
+    g = torch.Generator().manual_seed(0)
+    return torch.tanh(torch.nn.functional.interpolate(torch.randn(n, 1, 7, 7, generator=g), size=28, mode="bilinear"))
+
+
+def _train_cfg(**kw):
+    return TrainConfig(**({"steps": 4, "batch_size": 2, "lr": 2e-3, "warmup": 2, "checkpoint_every": 2,
+                           "ema_decay": 0.5, "unet": TINY_UNET} | kw))
+
+
+def _log_steps(run_dir):
+    lines = (run_dir / "train_log.csv").read_text().splitlines()
+    assert lines[0] == "step,loss,lr,elapsed_s"
+    return [int(line.split(",")[0]) for line in lines[1:]]
+
+
+def _no_training(monkeypatch):
+    """Make `gitscore train` fail loudly if it gets as far as loading the data (i.e. training starts)."""
+    def refuse(split):
+        raise AssertionError("training started before the arguments were checked")
+    monkeypatch.setattr("gitscore.cli.fmnist_images", refuse)
+
+
+def _bench_cfg(**kw):
+    base = dict(model="kde", kde_size=50, solvers=["euler"], schedules=["polynomial"], nfes=[3], n_fd=0, n_ref=2,
+                ref_steps=4, n_warmup=4, grid_points=9, batch_size=2)
+    return bench.BenchConfig(**(base | kw))
+
+
+def _weights_file(folder, name="m.safetensors", metadata=None, config=None):
+    """A small model file + config + manifest, written as save_weights does, with a chosen header metadata."""
+    blob = save({"w": torch.zeros(3)}, metadata=metadata)
+    text = json.dumps(config or {"k": 1}).encode()
+    path = folder / name
+    path.write_bytes(blob)
+    path.with_suffix(".json").write_bytes(text)
+    sha = {path.name: hashlib.sha256(blob).hexdigest(),
+           path.with_suffix(".json").name: hashlib.sha256(text).hexdigest()}
+    (folder / "MANIFEST.json").write_text(json.dumps(sha))
+    return path
+
+
+# ================================================================ data lost, replaced or misreported
+
+def test_export_removes_only_the_parts_it_wrote_before(tmp_path):
+    """Files that merely start like a part's name are not the export's: they stay."""
+    bystanders = {"model-party.safetensors": b"mine", "model-part2-old-backup.safetensors": b"backup",
+                  "model-part7.safetensors": b"not named by any export"}
+    for name, content in bystanders.items():
+        (tmp_path / name).write_bytes(content)
+    tensors = {f"t{i}": torch.full((100,), float(i)) for i in range(5)}
+    path = tmp_path / "model.safetensors"
+    checkpoints.save_weights(path, tensors, {"k": 1}, part_bytes=1000)  # parts 2 and 3
+    assert (tmp_path / "model-part3.safetensors").is_file()
+    checkpoints.save_weights(path, tensors, {"k": 1})  # one file now: its own parts 2, 3 go
+    assert not (tmp_path / "model-part3.safetensors").exists()
+    assert sorted(p.name for p in tmp_path.glob("model-part*")) == sorted(bystanders)
+    assert all((tmp_path / n).read_bytes() == c for n, c in bystanders.items())
+
+
+def test_save_weights_refuses_a_name_its_config_or_manifest_would_overwrite(tmp_path):
+    for name in ("m.json", "MANIFEST.json"):
+        with pytest.raises(ValueError, match="same file"):
+            checkpoints.save_weights(tmp_path / name, {"w": torch.zeros(2)}, {"k": 1})
+    assert not list(tmp_path.iterdir())
+
+
+def test_out_symlink_loop_is_refused_and_kept(tmp_path, capsys):
+    loop = tmp_path / "a.json"
+    os.symlink(tmp_path / "b.json", loop)
+    os.symlink(loop, tmp_path / "b.json")
+    code, _, err = run(capsys, "search", *TOY, "--out", loop)
+    assert code == 2
+    one_line_error(err, "--out", "symlink loop")
+    assert loop.is_symlink() and (tmp_path / "b.json").is_symlink()
+    code, _, err = run(capsys, "train", "--out", loop, "--steps", "1")  # a run folder that is a loop
+    assert code == 2
+    one_line_error(err, "--out", "symlink loop")
+
+
+def test_replacing_a_file_keeps_its_mode(tmp_path):
+    old = os.umask(0o022)
+    try:
+        path = tmp_path / "private.json"
+        path.write_text("{}")
+        os.chmod(path, 0o600)
+        checkpoints.atomic_write_bytes(path, b"[1]")
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600 and path.read_bytes() == b"[1]"
+        new = tmp_path / "new.json"
+        checkpoints.atomic_write_bytes(new, b"[]")
+        assert stat.S_IMODE(new.stat().st_mode) == 0o644  # a new file: 0666 less the umask
+    finally:
+        os.umask(old)
+
+
+@pytest.fixture(scope="module")
+def bench_run(tmp_path_factory):
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("bench")
+    bench.run_bench(_bench_cfg(), out, progress=False, command="test")
+    return out
+
+
+def _copy_run(src, dst):
+    dst.mkdir()
+    for name in ("results.json", "results.csv", "reference.safetensors"):
+        (dst / name).write_bytes((src / name).read_bytes())
+    return dst
+
+
+# ================================================================ tracebacks that are now one-line errors
+
+
+def _model_checkpoint(folder, config_change):
+    """A tiny network's model file whose config (manifest updated to match) is then changed."""
+    net = nets.build_denoiser({"unet": TINY_UNET})
+    path = folder / "net.safetensors"
+    config = {"unet": dict(TINY_UNET, in_channels=1), "sigma_data": 0.5}
+    checkpoints.save_weights(path, net.state_dict(), config)
+    config_change(config)
+    checkpoints.save_weights(path, net.state_dict(), config)  # sha256 matches: only the config is hostile
+    return path
+
+
+@pytest.mark.parametrize("change, match", [
+    (lambda c: c["unet"].update(channels=[200000, 200000, 200000]), "does not match its config"),
+    (lambda c: c.update(sigma_data="x"), "sigma_data' must be a finite number"),
+    (lambda c: c["unet"].update(blocks="2"), "unet.blocks' must be an integer"),
+])
+def test_hostile_config_is_refused_before_building(tmp_path, change, match):
+    path = _model_checkpoint(tmp_path, change)
+    with pytest.raises(checkpoints.CheckpointError, match=match):
+        nets.load_checkpoint(path)
+
+
+def test_parts_that_are_not_a_mapping_are_refused(tmp_path):
+    path = _weights_file(tmp_path, metadata={checkpoints.PARTS_KEY: json.dumps(["m-part2.safetensors"])})
+    with pytest.raises(checkpoints.CheckpointError, match="must map part file names to sha256"):
+        checkpoints.load_weights(path)
+
+
+def _idx_gz(path, dims, payload_size):
+    head = bytes([0, 0, 8, len(dims)]) + b"".join(d.to_bytes(4, "big") for d in dims)
+    with gzip.open(path, "wb", compresslevel=1) as f:
+        f.write(head)
+        chunk = bytes(1 << 20)
+        for _ in range(payload_size >> 20):
+            f.write(chunk)
+        f.write(bytes(payload_size & ((1 << 20) - 1)))
+
+
+def _enospc(*args, **kw):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_full_disk_during_search_names_the_path(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(os, "fsync", _enospc)
+    out = tmp_path / "s.json"
+    code, _, err = run(capsys, "search", *TOY, "--out", out)
+    assert code == 2
+    one_line_error(err, str(out), "No space left on device")
+    assert not list(tmp_path.iterdir())  # no temporary file left
+
+
+# ================================================================ security
+
+@pytest.mark.parametrize("where", ["relative", "absolute"])
+def test_parts_must_be_beside_their_file(tmp_path, where):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    evil = save({"v": torch.ones(2)})
+    (outside / "evil.safetensors").write_bytes(evil)
+    folder = tmp_path / "a" / "b"
+    folder.mkdir(parents=True)
+    name = "../../outside/evil.safetensors" if where == "relative" else str(outside / "evil.safetensors")
+    path = _weights_file(folder, metadata={checkpoints.PARTS_KEY: json.dumps({name: hashlib.sha256(evil).hexdigest()})})
+    with pytest.raises(checkpoints.CheckpointError, match="outside its folder"):
+        checkpoints.load_weights(path)
+
+
+# ================================================================ also
+
+def test_the_split_between_parts_does_not_depend_on_dict_order(tmp_path):
+    tensors = {f"t{i}": torch.full((100,), float(i)) for i in range(6)}
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    checkpoints.save_weights(a / "w.safetensors", tensors, {"k": 1}, part_bytes=1000)
+    checkpoints.save_weights(b / "w.safetensors", dict(reversed(tensors.items())), {"k": 1}, part_bytes=1000)
+    files = sorted(p.name for p in a.iterdir())
+    assert files == sorted(p.name for p in b.iterdir()) and len(files) > 3
+    assert all((a / f).read_bytes() == (b / f).read_bytes() for f in files)
+
+
+def test_killed_and_resumed_training_writes_identical_checkpoints(tmp_path, monkeypatch):
+    torch.set_num_threads(1)
+    monkeypatch.setattr(checkpoints, "PART_BYTES", 16 << 10)  # the tiny net's checkpoint in several parts
+    cfg = _train_cfg(steps=4, checkpoint_every=2)
+    train(_images(), tmp_path / "whole", cfg, **QUIET)
+    train(_images(), tmp_path / "killed", cfg, stop_after=2, **QUIET)
+    train(_images(), tmp_path / "killed", cfg, **QUIET)
+    parts = sorted((tmp_path / "whole" / "ckpt-00000004").glob("*.safetensors"))
+    assert len(parts) > 2
+    for part in parts:
+        assert part.read_bytes() == (tmp_path / "killed" / "ckpt-00000004" / part.name).read_bytes(), part.name
+
+
+X = torch.randn(2, 2, dtype=torch.float64)
+S = schedules.polynomial(3, 0.1, 10.0)
