@@ -137,6 +137,19 @@ def test_replacing_a_file_keeps_its_mode(tmp_path):
         os.umask(old)
 
 
+def test_a_second_train_on_one_folder_is_refused(tmp_path):
+    from filelock import FileLock
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    with FileLock(run_dir / ".lock"):  # another `gitscore train` holds the folder
+        with pytest.raises(ValueError, match="in use by another `gitscore train`"):
+            train(_images(), run_dir, _train_cfg(), **QUIET)
+    assert not (run_dir / "train_log.csv").exists()
+    train(_images(), run_dir, _train_cfg(), **QUIET)  # released: it runs
+    assert _log_steps(run_dir) == [1, 2, 3, 4]
+
+
 @pytest.fixture(scope="module")
 def bench_run(tmp_path_factory):
     torch.set_num_threads(1)
@@ -204,6 +217,23 @@ def test_full_disk_during_search_names_the_path(tmp_path, capsys, monkeypatch):
     assert code == 2
     one_line_error(err, str(out), "No space left on device")
     assert not list(tmp_path.iterdir())  # no temporary file left
+
+
+def test_full_disk_during_train_names_the_path(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "fsync", _enospc)
+    with pytest.raises(OSError, match=r"train_log.csv.*No space left on device.*free some space"):
+        train(_images(), tmp_path / "run", _train_cfg(steps=2), **QUIET)
+
+
+@pytest.mark.parametrize("damaged", ["LATEST", "train_log.csv"])
+def test_a_non_utf8_byte_does_not_make_a_run_unresumable(tmp_path, damaged):
+    run_dir = tmp_path / "run"
+    train(_images(), run_dir, _train_cfg(), stop_after=2, **QUIET)
+    with open(run_dir / damaged, "ab") as f:
+        f.write(b"\xff\xfe garbage\n")
+    train(_images(), run_dir, _train_cfg(), **QUIET)
+    assert _log_steps(run_dir) == [1, 2, 3, 4]
+    assert "\ufffd" not in (run_dir / "train_log.csv").read_text()
 
 
 # ================================================================ security
