@@ -19,7 +19,8 @@ import torch
 
 from .checks import check_int
 
-__all__ = ["Model", "MODELS", "load_model", "toy_gmm", "class_gmm", "kde_subset", "fmnist_images"]
+__all__ = ["Model", "MODELS", "load_model", "toy_gmm", "class_gmm", "kde_subset", "fmnist_images", "sample_spec",
+           "kde_size_ok"]
 
 MODELS = ("fmnist", "kde", "gmm-toy", "fmnist-rough", "class-gmm")
 IMAGE = (1, 28, 28)
@@ -38,6 +39,22 @@ class Model:
     sigma_max: float
     label: str            # recorded in results and schedule metadata
     weights_sha256: str | None = None  # a network's weights file (results record it); None: closed form
+
+
+def sample_spec(name: str) -> tuple[tuple, torch.dtype]:
+    """(one sample's shape, the solver state's dtype) of the model `name`, known before loading it."""
+    if name not in MODELS:
+        raise ValueError(f"model must be one of {list(MODELS)}, got {name!r}")
+    if name == "gmm-toy":
+        return (2,), torch.float64
+    return IMAGE, torch.float64 if name == "class-gmm" else torch.float32
+
+
+def kde_size_ok(kde_size, name: str = "--kde-size") -> int:
+    """`kde_size` checked against the training set's size (60,000), before the data is read."""
+    from .data import SPLIT_SIZES
+
+    return check_int(name, kde_size, 1, SPLIT_SIZES["train"])
 
 
 def fmnist_images(split: str) -> torch.Tensor:

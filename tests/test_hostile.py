@@ -9,12 +9,13 @@ import hashlib
 import json
 import os
 import stat
+import tracemalloc
 
 import pytest
 import torch
 from safetensors.torch import save
 
-from gitscore import bench, checkpoints, nets, schedules
+from gitscore import bench, checkpoints, data, export, nets, sampling, schedules, solvers
 from gitscore.cli import main
 from gitscore.train import TrainConfig, train
 
@@ -165,7 +166,50 @@ def _copy_run(src, dst):
     return dst
 
 
+@pytest.mark.parametrize("damage", ["flip", "truncate"])
+def test_a_damaged_reference_is_refused(tmp_path, bench_run, damage):
+    ref = tmp_path / "src"
+    _copy_run(bench_run, ref)
+    blob = (ref / "reference.safetensors").read_bytes()
+    state = json.loads((ref / "results.json").read_text())
+    assert state["reference"]["sha256"] == hashlib.sha256(blob).hexdigest()  # recorded when written
+    if damage == "flip":
+        blob = blob[:-3] + bytes([blob[-3] ^ 0x40]) + blob[-2:]  # one byte of the data: still loads
+    else:
+        blob = blob[:len(blob) // 2]
+    (ref / "reference.safetensors").write_bytes(blob)
+    with pytest.raises(ValueError, match=r"reference.safetensors .*(corrupted|not a valid).*delete it"):
+        bench.run_bench(_bench_cfg(), tmp_path / "new", progress=False, reference_from=ref)
+    # a resumed run (one row left to do) checks its own reference too
+    resumed = _copy_run(bench_run, tmp_path / "resumed")
+    state["rows"] = []
+    (resumed / "results.json").write_text(json.dumps(state))
+    (resumed / "reference.safetensors").write_bytes(blob)
+    with pytest.raises(ValueError, match=r"reference.safetensors .*(corrupted|not a valid).*delete it"):
+        bench.run_bench(_bench_cfg(), resumed, progress=False)
+    assert json.loads((resumed / "results.json").read_text())["rows"] == []
+
+
 # ================================================================ tracebacks that are now one-line errors
+
+
+@pytest.mark.parametrize("field, value, flag", [("nfes", [10_000_000_000_000], "--nfe"),
+                                                ("grid_points", 100_000_000_000, "--grid-points"),
+                                                ("n_warmup", 100_000_000_000, "--n-warmup")])
+def test_bench_sizes_beyond_memory_refused_before_work(field, value, flag):
+    cfg = _bench_cfg(schedules=["polynomial"] if field == "nfes" else ["polynomial", "gits_dev"], **{field: value})
+    with pytest.raises(ValueError, match=f"{flag} .*would allocate"):
+        cfg.validate()
+
+
+def test_deeply_nested_sigmas_file(tmp_path, capsys):
+    path = tmp_path / "s.json"
+    path.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ValueError, match="nested too deeply"):
+        export.from_json(path.read_text())
+    code, _, err = run(capsys, "sample", "--model", "gmm-toy", "--sigmas-file", path, "--out", tmp_path / "x.png")
+    assert code == 2
+    one_line_error(err, "--sigmas-file", "nested too deeply")
 
 
 def _model_checkpoint(folder, config_change):
@@ -196,6 +240,34 @@ def test_parts_that_are_not_a_mapping_are_refused(tmp_path):
         checkpoints.load_weights(path)
 
 
+@pytest.mark.parametrize("content, match", [
+    ("[1, 2]", "must hold a JSON object"),
+    ('{"rows": [{"nfe": 3}]}', "row without solver"),
+    ("garbage {", "not valid JSON"),
+])
+def test_damaged_bench_results_are_one_line(tmp_path, capsys, content, match):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.json").write_text(content)
+    code, _, err = run(capsys, "bench", "--model", "kde", "--kde-size", "50", "--solvers", "euler", "--schedules",
+                       "polynomial", "--nfe", "3", "--n-fd", "0", "--n-ref", "2", "--ref-steps", "4", "--out", out,
+                       "--no-progress")
+    assert code == 2
+    one_line_error(err, str(out / "results.json"), match, "delete it")
+    assert (out / "results.json").read_text() == content
+
+
+def test_truncated_reference_of_a_resumed_bench_is_one_line(tmp_path, capsys, bench_run):
+    out = _copy_run(bench_run, tmp_path / "out")
+    blob = (out / "reference.safetensors").read_bytes()
+    (out / "reference.safetensors").write_bytes(blob[:40])
+    code, _, err = run(capsys, "bench", "--model", "kde", "--kde-size", "50", "--solvers", "euler", "--schedules",
+                       "polynomial", "--nfe", "3", "--n-fd", "0", "--n-ref", "2", "--ref-steps", "4", "--n-warmup",
+                       "4", "--grid-points", "9", "--batch-size", "2", "--out", out, "--no-progress")
+    assert code == 2
+    one_line_error(err, "reference.safetensors", "delete it")
+
+
 def _idx_gz(path, dims, payload_size):
     head = bytes([0, 0, 8, len(dims)]) + b"".join(d.to_bytes(4, "big") for d in dims)
     with gzip.open(path, "wb", compresslevel=1) as f:
@@ -204,6 +276,26 @@ def _idx_gz(path, dims, payload_size):
         for _ in range(payload_size >> 20):
             f.write(chunk)
         f.write(bytes(payload_size & ((1 << 20) - 1)))
+
+
+def test_gzip_bomb_stops_at_the_announced_size(tmp_path, monkeypatch):
+    bomb = tmp_path / "train-labels-idx1-ubyte.gz"
+    _idx_gz(bomb, (60000,), 64 << 20)  # announces 60,000 bytes, holds 64 MiB
+    assert bomb.stat().st_size < 1 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="more data than its IDX header announces"):
+            data._read_idx(bomb, True)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20  # never the whole 64 MiB
+    # through the data folder: a message, no traceback
+    for name in ("train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        _idx_gz(tmp_path / name, (1,), 1)
+    monkeypatch.setenv("GITSCORE_DATA", str(tmp_path))
+    with pytest.raises(ValueError, match="announces shape"):
+        data.fashion_mnist("train")
 
 
 def _enospc(*args, **kw):
@@ -223,6 +315,14 @@ def test_full_disk_during_train_names_the_path(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "fsync", _enospc)
     with pytest.raises(OSError, match=r"train_log.csv.*No space left on device.*free some space"):
         train(_images(), tmp_path / "run", _train_cfg(steps=2), **QUIET)
+
+
+def test_full_disk_during_bench_names_the_path(tmp_path, monkeypatch):
+    torch.set_num_threads(1)
+    monkeypatch.setattr(os, "fsync", _enospc)
+    with pytest.raises(OSError, match=r"reference.safetensors.*No space left on device"):
+        bench.run_bench(_bench_cfg(), tmp_path / "out", progress=False, command="test")
+    assert not list((tmp_path / "out").glob("*.tmp"))
 
 
 @pytest.mark.parametrize("damaged", ["LATEST", "train_log.csv"])
@@ -280,3 +380,18 @@ def test_killed_and_resumed_training_writes_identical_checkpoints(tmp_path, monk
 
 X = torch.randn(2, 2, dtype=torch.float64)
 S = schedules.polynomial(3, 0.1, 10.0)
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda: solvers.sample_euler(lambda x, s: x, X, None), TypeError, "sigmas must be"),
+    (lambda: sampling.sample(lambda x, s: x, "euler", None, 2, seed=0, shape=(2,)), TypeError, "sigmas must be"),
+    (lambda: solvers.sample_euler(lambda x, s: x, torch.tensor(1.0), S), ValueError, "x must be a .B, .... tensor"),
+    (lambda: sampling.sample(lambda x, s: x, "euler", S, 2, seed=0, shape=(-2,)), ValueError, "shape must be"),
+    (lambda: solvers.sample_euler(lambda x, s: torch.empty_like(x, device="meta"), X, S), TypeError, "meta tensor"),
+    (lambda: solvers.sample_euler(lambda x, s: x.long(), X, S), TypeError, "dtype torch.int64"),
+    (lambda: solvers.sample_ipndm(lambda x, s: x, X, S, order=2.0), ValueError, "order must be one of"),
+], ids=["sigmas_none", "sample_sigmas_none", "x_0dim", "shape_negative", "meta_output", "int64_output",
+        "order_float"])
+def test_library_errors_name_the_argument(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
