@@ -11,6 +11,7 @@ import os
 import stat
 import tracemalloc
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import save
@@ -110,6 +111,26 @@ def test_save_weights_refuses_a_name_its_config_or_manifest_would_overwrite(tmp_
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("case", ["json", "manifest", "config_folder", "config_fifo", "bad_manifest"])
+def test_export_targets_checked_before_training(tmp_path, capsys, monkeypatch, case):
+    _no_training(monkeypatch)
+    export_to = tmp_path / "model.safetensors"
+    if case == "json":
+        export_to = tmp_path / "m.json"
+    elif case == "manifest":
+        export_to = tmp_path / "MANIFEST.json"
+    elif case == "config_folder":
+        (tmp_path / "model.json").mkdir()
+    elif case == "config_fifo":
+        os.mkfifo(tmp_path / "model.json")
+    else:
+        (tmp_path / "MANIFEST.json").write_text("{not json")
+    code, _, err = run(capsys, "train", "--out", tmp_path / "run", "--steps", "1", "--export", export_to)
+    assert code == 2
+    one_line_error(err, "--export")
+    assert not (tmp_path / "run").exists() and not list(tmp_path.glob("*.safetensors"))
+
+
 def test_out_symlink_loop_is_refused_and_kept(tmp_path, capsys):
     loop = tmp_path / "a.json"
     os.symlink(tmp_path / "b.json", loop)
@@ -121,6 +142,16 @@ def test_out_symlink_loop_is_refused_and_kept(tmp_path, capsys):
     code, _, err = run(capsys, "train", "--out", loop, "--steps", "1")  # a run folder that is a loop
     assert code == 2
     one_line_error(err, "--out", "symlink loop")
+
+
+def test_sample_outputs_that_are_one_file_are_refused(tmp_path, capsys):
+    png = tmp_path / "x.png"
+    png.write_bytes(b"old picture")
+    os.symlink(png, tmp_path / "x.npy")
+    code, _, err = run(capsys, "sample", "--model", "gmm-toy", "--steps", "2", "--n", "4", "--out", png)
+    assert code == 2
+    one_line_error(err, "--out", "same file")
+    assert png.read_bytes() == b"old picture" and (tmp_path / "x.npy").is_symlink()
 
 
 def test_replacing_a_file_keeps_its_mode(tmp_path):
@@ -190,7 +221,29 @@ def test_a_damaged_reference_is_refused(tmp_path, bench_run, damage):
     assert json.loads((resumed / "results.json").read_text())["rows"] == []
 
 
+def test_empty_checkpoint_is_refused(capsys):
+    code, _, err = run(capsys, "sample", "--model", "fmnist", "--checkpoint", "", "--steps", "1", "--n", "1")
+    assert code == 2
+    one_line_error(err, "--checkpoint ''", "is empty")
+
+
+def test_empty_out_and_trailing_slash_are_refused(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run(capsys, "search", *TOY, "--out", "")
+    assert code == 2 and out == ""
+    one_line_error(err, "--out ''")
+    code, out, err = run(capsys, "search", *TOY, "--out", "foo.json/")
+    assert code == 2
+    one_line_error(err, "--out 'foo.json/'", "slash")
+    assert not list(tmp_path.iterdir())
+
+
 # ================================================================ tracebacks that are now one-line errors
+
+def test_search_grid_points_beyond_memory(capsys):
+    code, _, err = run(capsys, "search", "--model", "gmm-toy", "--grid-points", "100000000000")
+    assert code == 2
+    one_line_error(err, "--grid-points 100000000000", "memory")
 
 
 @pytest.mark.parametrize("field, value, flag", [("nfes", [10_000_000_000_000], "--nfe"),
@@ -200,6 +253,13 @@ def test_bench_sizes_beyond_memory_refused_before_work(field, value, flag):
     cfg = _bench_cfg(schedules=["polynomial"] if field == "nfes" else ["polynomial", "gits_dev"], **{field: value})
     with pytest.raises(ValueError, match=f"{flag} .*would allocate"):
         cfg.validate()
+
+
+def test_sample_n_beyond_the_disk(tmp_path, capsys):
+    code, _, err = run(capsys, "sample", "--model", "gmm-toy", "--n", "100000000000000", "--out", tmp_path / "x.png")
+    assert code == 2
+    one_line_error(err, "--n 100000000000000", "free")
+    assert not list(tmp_path.iterdir())
 
 
 def test_deeply_nested_sigmas_file(tmp_path, capsys):
@@ -325,6 +385,15 @@ def test_full_disk_during_bench_names_the_path(tmp_path, monkeypatch):
     assert not list((tmp_path / "out").glob("*.tmp"))
 
 
+def test_full_disk_during_sample_is_an_error_not_sigbus(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(os, "posix_fallocate", _enospc, raising=False)
+    out = tmp_path / "a.png"
+    code, _, err = run(capsys, "sample", "--model", "gmm-toy", "--steps", "2", "--n", "4", "--out", out)
+    assert code == 2
+    one_line_error(err, "a.npy", "No space left on device")
+    assert not list(tmp_path.iterdir())  # the temporary .npy is gone
+
+
 @pytest.mark.parametrize("damaged", ["LATEST", "train_log.csv"])
 def test_a_non_utf8_byte_does_not_make_a_run_unresumable(tmp_path, damaged):
     run_dir = tmp_path / "run"
@@ -378,6 +447,37 @@ def test_killed_and_resumed_training_writes_identical_checkpoints(tmp_path, monk
         assert part.read_bytes() == (tmp_path / "killed" / "ckpt-00000004" / part.name).read_bytes(), part.name
 
 
+@pytest.mark.parametrize("special", ["fifo", "/dev/zero"])
+def test_checkpoint_that_is_not_a_regular_file(tmp_path, capsys, special):
+    path = "/dev/zero"
+    if special == "fifo":
+        path = tmp_path / "p.safetensors"
+        os.mkfifo(path)
+    code, _, err = run(capsys, "search", "--model", "fmnist", "--checkpoint", path)
+    assert code == 2
+    one_line_error(err, f"--checkpoint {path}", "not a regular file")
+
+
+def test_kde_size_refused_before_the_data_loads(capsys, monkeypatch):
+    def refuse(*a, **kw):
+        raise AssertionError("the data was loaded before --kde-size was checked")
+    monkeypatch.setattr("gitscore.models.fmnist_images", refuse)
+    code, _, err = run(capsys, "search", "--model", "kde", "--kde-size", "999999999")
+    assert code == 2
+    one_line_error(err, "--kde-size", "999999999", "60000")
+    with pytest.raises(ValueError, match="--kde-size"):
+        _bench_cfg(kde_size=999999999).validate()
+
+
+def test_sigmas_file_out_of_range_refused_before_sampling(tmp_path, capsys):
+    path = tmp_path / "s.json"
+    path.write_text("[1e308, 1e300, 0.002]")
+    code, _, err = run(capsys, "sample", "--model", "gmm-toy", "--sigmas-file", path, "--out", tmp_path / "x.png")
+    assert code == 2
+    one_line_error(err, "--sigmas-file", "must lie in")
+    assert not list(tmp_path.glob("x.*"))
+
+
 X = torch.randn(2, 2, dtype=torch.float64)
 S = schedules.polynomial(3, 0.1, 10.0)
 
@@ -395,3 +495,22 @@ S = schedules.polynomial(3, 0.1, 10.0)
 def test_library_errors_name_the_argument(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
+
+
+def test_argparse_errors_are_one_line(capsys):
+    code, out, err = run(capsys, "search", "--steps", "x")
+    assert code == 2 and out == ""
+    one_line_error(err, "--steps", "see gitscore search --help")
+    assert "usage:" not in err
+    code, _, err = run(capsys, "nosuchcommand")
+    assert code == 2
+    one_line_error(err, "see gitscore --help")
+
+
+def test_gits_still_refuses_nothing_it_should_run(tmp_path, capsys):
+    """The new checks leave ordinary runs alone: a search and a sample on the toy write their files."""
+    code, _, _ = run(capsys, "search", *TOY, "--out", tmp_path / "s.json")
+    assert code == 0
+    code, _, _ = run(capsys, "sample", "--model", "gmm-toy", "--sigmas-file", tmp_path / "s.json", "--n", "3",
+                     "--out", tmp_path / "x.png")
+    assert code == 0 and np.load(tmp_path / "x.npy").shape == (3, 2)
