@@ -418,6 +418,10 @@ def check_same_file(paths: dict, what: str) -> None:
         seen[real] = role
 
 
+def _glob_escape(name: str) -> str:
+    return re.sub(r"([*?[])", r"[\1]", name)
+
+
 def check_export(path, what: str = "--export") -> Path:
     """Check, before any work, every file a model export to `path` writes: NAME.safetensors, NAME.json and the
     folder's MANIFEST.json (a regular file holding a JSON object if it exists), none of them the same file."""
@@ -432,6 +436,9 @@ def check_export(path, what: str = "--export") -> Path:
     manifest = p.parent / "MANIFEST.json"
     check_output_file(manifest, f"{what} (the folder's manifest)")
     check_same_file({"weights": p, "config": p.with_suffix(".json"), "manifest": manifest}, what)
+    for part in p.parent.glob(f"{_glob_escape(p.stem)}-part*{p.suffix}"):  # a larger model is written in parts
+        if re.fullmatch(re.escape(p.stem) + r"-part[0-9]+" + re.escape(p.suffix), part.name):
+            check_output_file(part, f"{what} (its part {part.name})", probe=False)
     if manifest.is_file():
         try:
             _read_json(manifest)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import math
 import os
 import sys
@@ -164,7 +165,11 @@ def _reserve(path) -> None:
     """Allocate the whole file on disk now (ENOSPC here, not SIGBUS when a memory-mapped page is written)."""
     if hasattr(os, "posix_fallocate"):
         with open(path, "rb+") as f:
-            os.posix_fallocate(f.fileno(), 0, os.fstat(f.fileno()).st_size)
+            try:
+                os.posix_fallocate(f.fileno(), 0, os.fstat(f.fileno()).st_size)
+            except OSError as e:
+                if e.errno not in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):  # unsupported here: go on
+                    raise
 
 
 def cmd_sample(args) -> int:

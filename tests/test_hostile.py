@@ -111,7 +111,7 @@ def test_save_weights_refuses_a_name_its_config_or_manifest_would_overwrite(tmp_
     assert not list(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize("case", ["json", "manifest", "config_folder", "config_fifo", "bad_manifest"])
+@pytest.mark.parametrize("case", ["json", "manifest", "config_folder", "config_fifo", "bad_manifest", "part_folder"])
 def test_export_targets_checked_before_training(tmp_path, capsys, monkeypatch, case):
     _no_training(monkeypatch)
     export_to = tmp_path / "model.safetensors"
@@ -123,12 +123,14 @@ def test_export_targets_checked_before_training(tmp_path, capsys, monkeypatch, c
         (tmp_path / "model.json").mkdir()
     elif case == "config_fifo":
         os.mkfifo(tmp_path / "model.json")
+    elif case == "part_folder":
+        (tmp_path / "model-part2.safetensors").mkdir()
     else:
         (tmp_path / "MANIFEST.json").write_text("{not json")
     code, _, err = run(capsys, "train", "--out", tmp_path / "run", "--steps", "1", "--export", export_to)
     assert code == 2
     one_line_error(err, "--export")
-    assert not (tmp_path / "run").exists() and not list(tmp_path.glob("*.safetensors"))
+    assert not (tmp_path / "run").exists() and not [p for p in tmp_path.glob("*.safetensors") if p.is_file()]
 
 
 def test_out_symlink_loop_is_refused_and_kept(tmp_path, capsys):
