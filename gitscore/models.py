@@ -123,8 +123,13 @@ def load_model(name: str, *, checkpoint=None, kde_size: int | None = None, devic
         raise ValueError(f"model must be one of {list(MODELS)}, got {name!r}")
     if checkpoint is not None and name != "fmnist":
         raise ValueError(f"checkpoint applies to the model 'fmnist', not {name!r}")
+    if checkpoint is not None and not str(checkpoint).strip():
+        raise ValueError("checkpoint is empty; give the path of a .safetensors written by `gitscore train` "
+                         "(or None for the shipped network)")
     if kde_size is not None and name != "kde":
         raise ValueError(f"kde_size applies to the model 'kde', not {name!r}")
+    if kde_size is not None:
+        kde_size_ok(kde_size, "kde_size")  # before the data is read
     dev = _device(device)
     if name == "gmm-toy":
         D = toy_gmm(2)
@@ -146,10 +151,10 @@ def _network(name, checkpoint, dev) -> Model:
 
     shipped = {"fmnist": "fmnist_edm", "fmnist-rough": "fmnist_edm_rough"}[name]
     try:
-        D = load_checkpoint(checkpoint, dev) if checkpoint else load_pretrained(shipped, device=dev)
+        D = load_checkpoint(checkpoint, dev) if checkpoint is not None else load_pretrained(shipped, device=dev)
     except CheckpointError as e:
         raise CheckpointError(f"{e}. Train a model with `gitscore train --out DIR --export PATH` and pass "
                               "--checkpoint PATH, or try --model gmm-toy / kde") from None
-    label = f"fmnist ({checkpoint})" if checkpoint else f"{name} (shipped {shipped})"
-    sha = sha256_file(checkpoint or WEIGHTS_DIR / f"{shipped}.safetensors")
+    label = f"fmnist ({checkpoint})" if checkpoint is not None else f"{name} (shipped {shipped})"
+    sha = sha256_file(WEIGHTS_DIR / f"{shipped}.safetensors" if checkpoint is None else checkpoint)
     return Model(D, IMAGE, torch.float32, dev, D.sigma_min, D.sigma_max, label, sha)

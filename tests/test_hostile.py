@@ -16,7 +16,7 @@ import pytest
 import torch
 from safetensors.torch import save
 
-from gitscore import bench, checkpoints, data, export, nets, sampling, schedules, solvers
+from gitscore import bench, checkpoints, data, export, models, nets, sampling, schedules, solvers
 from gitscore.cli import main
 from gitscore.train import TrainConfig, train
 
@@ -227,6 +227,8 @@ def test_empty_checkpoint_is_refused(capsys):
     code, _, err = run(capsys, "sample", "--model", "fmnist", "--checkpoint", "", "--steps", "1", "--n", "1")
     assert code == 2
     one_line_error(err, "--checkpoint ''", "is empty")
+    with pytest.raises(ValueError, match="checkpoint is empty"):  # the library does not fall back either
+        models.load_model("fmnist", checkpoint="", device="cpu")
 
 
 def test_empty_out_and_trailing_slash_are_refused(tmp_path, capsys, monkeypatch):
@@ -469,6 +471,8 @@ def test_kde_size_refused_before_the_data_loads(capsys, monkeypatch):
     one_line_error(err, "--kde-size", "999999999", "60000")
     with pytest.raises(ValueError, match="--kde-size"):
         _bench_cfg(kde_size=999999999).validate()
+    with pytest.raises(ValueError, match="kde_size must be an integer in"):
+        models.load_model("kde", kde_size=999999999, device="cpu")
 
 
 def test_sigmas_file_out_of_range_refused_before_sampling(tmp_path, capsys):
