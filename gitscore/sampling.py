@@ -14,7 +14,7 @@ import torch
 from tqdm import tqdm
 
 from . import dist
-from .checks import check_int
+from .checks import check_int, check_shape, check_sigmas_arg
 from .solvers import SOLVERS, calls_per_step
 
 __all__ = ["latents", "default_device", "sample", "nfe"]
@@ -66,7 +66,7 @@ def sample(denoiser, solver: str, sigmas, n: int, *, seed: int, shape, batch_siz
         raise TypeError(f"callback must be callable or None, got {type(callback).__name__}")
     if into is not None and dist.rank_world()[1] > 1:
         raise ValueError("sample(into=...) writes in one process; under torchrun gather the result instead")
-    shape = tuple(int(s) for s in shape)
+    shape, _ = check_shape("shape", shape), check_sigmas_arg(sigmas)
     device = default_device(denoiser) if device is None else torch.device(device)
     start, stop = dist.shard(n, batch_size=batch_size)  # this process's whole batches
     starts = range(start, stop, batch_size)

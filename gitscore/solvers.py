@@ -37,6 +37,7 @@ import numpy as np
 import torch
 from tqdm import trange
 
+from .checks import check_denoised, check_sigmas_arg, check_state
 from .schedules import check_sigmas, vp_sigma_inv
 
 __all__ = ["sample_euler", "sample_heun", "sample_dpm2", "sample_dpmpp", "sample_ipndm", "sample_unipc",
@@ -63,11 +64,12 @@ def _prepare(x, sigmas):
         warnings.warn(f"the solver state x is {x.dtype}: every step rounds it to {torch.finfo(x.dtype).eps:.1g} "
                       "relative precision, far above the ODE's discretisation error; pass x in float32 "
                       "(the denoiser may still compute in half precision)", stacklevel=3)
+    check_state(x), check_sigmas_arg(sigmas)
     return [float(s) for s in check_sigmas(sigmas)]
 
 
 def _check_order(order, allowed):
-    if isinstance(order, bool) or order not in allowed:
+    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order not in allowed:
         raise ValueError(f"order must be one of {allowed}, got {order!r}")
 
 
@@ -95,6 +97,7 @@ def _denoise(denoiser, x, sigma, i):
     if out.shape != x.shape:
         raise ValueError(f"{_solver_name()}: the denoiser returned shape {tuple(out.shape)} at step {i} "
                          f"(sigma={sigma:.6g}); it must return x's shape {tuple(x.shape)}")
+    check_denoised(out, x, f"{_solver_name()} at step {i} (sigma={sigma:.6g})")
     return _finite(out, i, sigma, "denoiser output")
 
 

@@ -1,6 +1,7 @@
 """EDM training (Karras et al. 2022, Sec. 5): loss, Adam + EMA, atomic resumable checkpoints, seeded."""
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
@@ -12,8 +13,8 @@ from pathlib import Path
 import torch
 
 from .checks import resolve_device
-from .checkpoints import (CheckpointError, atomic_write_bytes, is_run_file, load_training, load_weights, model_weights,
-                          save_training, save_weights)
+from .checkpoints import (CheckpointError, atomic_write_bytes, check_export, is_run_file, load_training, load_weights,
+                          model_weights, save_training, save_weights, write_error)
 from .nets import build_denoiser
 
 __all__ = ["TrainConfig", "edm_loss", "sample_train_sigma", "train", "train_step", "make_optimizer", "ema_update",
@@ -209,16 +210,32 @@ def _check_resume(meta: dict, config: TrainConfig, path, allow_config_change: bo
     return changes
 
 
-def _read_log(path: Path) -> list[list[str]]:
-    """The complete rows of the CSV log (a partial last line from a kill is dropped)."""
+def _valid_row(r: list) -> bool:
+    if len(r) != len(LOG_HEADER) or not r[0].isdigit():
+        return False
+    try:
+        [float(v) for v in r[1:]]
+    except ValueError:
+        return False
+    return True
+
+
+def _read_log(path: Path) -> tuple[list[list[str]], bool]:
+    """(the complete, readable rows of the CSV log, whether the file holds exactly the header and those rows).
+
+    A partial last line from a kill is dropped, and so is a line that is damaged (not UTF-8, not numbers).
+    """
     if not path.exists():
-        return []
-    text = path.read_text()
+        return [], True
+    raw = path.read_bytes()
+    text = raw.decode("utf-8", errors="replace")
     lines = text.splitlines(keepends=True)
     if lines and not lines[-1].endswith("\n"):
         lines = lines[:-1]
     rows = list(csv.reader(io.StringIO("".join(lines))))
-    return [r for r in rows[1:] if len(r) == len(LOG_HEADER) and r[0].isdigit()]
+    kept = [r for r in rows[1:] if _valid_row(r)]
+    clean = "\ufffd" not in text and raw.endswith(b"\n") and rows[:1] == [LOG_HEADER] and len(kept) == len(rows) - 1
+    return kept, clean
 
 
 def _sync_log(path: Path, step: int, log) -> None:
@@ -228,9 +245,9 @@ def _sync_log(path: Path, step: int, log) -> None:
     (cut here; those steps are recomputed identically) but never behind it (except for logs written
     by gitscore before 0.2, which appended after the checkpoint; a gap is reported).
     """
-    rows = _read_log(path)
+    rows, clean = _read_log(path)
     kept = [r for r in rows if int(r[0]) <= step]
-    if path.exists() and (len(kept) != len(rows) or not path.read_text().endswith("\n")):
+    if path.exists() and (len(kept) != len(rows) or not clean):
         buf = io.StringIO()
         csv.writer(buf, lineterminator="\n").writerows([LOG_HEADER] + kept)
         atomic_write_bytes(path, buf.getvalue().encode())
@@ -241,13 +258,33 @@ def _sync_log(path: Path, step: int, log) -> None:
 
 def _append_log(path: Path, rows: list) -> None:
     new = not path.exists()
-    with open(path, "a", newline="") as f:
-        w = csv.writer(f, lineterminator="\n")
-        if new:
-            w.writerow(LOG_HEADER)
-        w.writerows(rows)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with open(path, "a", newline="") as f:
+            w = csv.writer(f, lineterminator="\n")
+            if new:
+                w.writerow(LOG_HEADER)
+            w.writerows(rows)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:  # a full disk, ...: name the file (a partial row is cut on resume)
+        raise write_error(e, path) from None
+
+
+@contextlib.contextmanager
+def run_lock(out_dir: Path):
+    """Hold RUN/.lock (filelock) for a run: a second `gitscore train` on the same folder is refused."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(out_dir / ".lock", timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise ValueError(f"--out {out_dir} is in use by another `gitscore train` (it holds {out_dir / '.lock'}); "
+                         "wait for that run to finish or use another --out") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def train(data: torch.Tensor, out_dir, config: TrainConfig | None = None, *, device=None, progress=True,
@@ -259,16 +296,21 @@ def train(data: torch.Tensor, out_dir, config: TrainConfig | None = None, *, dev
     Resuming takes the newest checkpoint that verifies (also a pre-0.2 out_dir/checkpoint.safetensors),
     cuts the log back to its step, and refuses changed hyperparameters other than RESUMABLE ones unless
     `allow_config_change`. Returns (ema_model, step). `stop_after` ends the run early after that many new
-    steps (used by tests to simulate a kill).
+    steps (used by tests to simulate a kill). The run folder is locked (RUN/.lock) while it trains.
     """
-    from tqdm import tqdm
-
     config = config or TrainConfig()
     if data.ndim != 4:
         raise ValueError(f"data must be (N, C, H, W), got shape {tuple(data.shape)}")
     device = resolve_device(device)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    with run_lock(out_dir):
+        return _train_locked(data, out_dir, config, device, progress, log, stop_after, allow_config_change)
+
+
+def _train_locked(data, out_dir: Path, config: TrainConfig, device, progress, log, stop_after, allow_config_change):
+    from tqdm import tqdm
+
     torch.manual_seed(config.seed)
     model = build_denoiser(config.model_config() | {"unet": dict(config.unet, in_channels=data.shape[1])}).to(device)
     ema = build_denoiser(config.model_config() | {"unet": dict(config.unet, in_channels=data.shape[1])}).to(device)
@@ -346,6 +388,7 @@ def export_ema(checkpoint_path, out_path) -> dict:
     if is_run_file(out_path, run):
         raise ValueError(f"--export {out_path} would overwrite the training checkpoint in {run}; "
                          f"export to another file (e.g. {run / 'model.safetensors'})")
+    check_export(out_path)
     if path.is_dir() and not path.name.startswith("ckpt-"):
         found = load_training(path)
         if found is None:
