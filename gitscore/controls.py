@@ -8,6 +8,9 @@ one sigma to the next. It is seeded and deterministic: the image depends only on
 
 `HybridDenoiser` separates a method from a network: it is one denoiser above a noise level (e.g. the
 exact KDE denoiser) and another below it (e.g. the trained network).
+
+`random_cost_schedule` is the control of the GITS claims: GITS's DP over a cost matrix of independent
+random numbers, i.e. a schedule picked from the same teacher grid by the same DP but fitted to nothing.
 """
 from __future__ import annotations
 
@@ -18,7 +21,21 @@ import torch
 
 from .denoisers import as_sigma
 
-__all__ = ["NullDenoiser", "HybridDenoiser"]
+__all__ = ["NullDenoiser", "HybridDenoiser", "random_cost_schedule"]
+
+
+def random_cost_schedule(grid, n_steps: int, seed: int, coeff: float | None = None) -> torch.Tensor:
+    """GITS's DP (gits.dp at `coeff`, default SearchConfig's) over a cost matrix whose entries i < j are
+    independent Uniform(0, 1) draws of numpy.random.default_rng(seed): a schedule of n_steps from `grid`
+    that uses no trajectory at all (the control of the GITS claims)."""
+    from .gits import SearchConfig, dp
+    from .schedules import check_sigmas
+
+    grid = check_sigmas(grid).to(torch.float64)
+    M = len(grid)
+    cost = np.random.default_rng(seed).uniform(size=(M, M))
+    cost[np.tril_indices(M)] = np.inf
+    return grid[dp(cost, n_steps, SearchConfig.coeff if coeff is None else coeff)].clone()
 
 
 class NullDenoiser:

@@ -21,7 +21,8 @@ from .checks import float64_vector, resolve_device
 from .schedules import SIGMA_MAX, SIGMA_MIN, polynomial
 from .solvers import SOLVERS
 
-__all__ = ["Classifier", "load_classifier", "CLASSIFIER_PATH", "FD_NAME", "KID_NAME", "ClassifierFeatures",
+__all__ = ["ReferenceScorer", "Classifier", "load_classifier", "CLASSIFIER_PATH", "FD_NAME", "KID_NAME",
+           "ClassifierFeatures",
            "fd_infinity", "FeatureStats", "image_features", "reference_features", "frechet_distance", "kid",
            "classifier_accuracy", "noise_floor", "rmse_per_sample", "reference_error", "reference_solution",
            "check_converged", "reference_grid", "REFERENCE_SOLVER",
@@ -257,6 +258,28 @@ def rmse_per_sample(x: torch.Tensor, x_ref: torch.Tensor) -> torch.Tensor:
                          f"got {tuple(x.shape)} and {tuple(x_ref.shape)}")
     diff = (x.double() - x_ref.double().to(x.device)).reshape(len(x), -1)
     return diff.square().mean(1).sqrt()
+
+
+class ReferenceScorer:
+    """Per-sample reference error of a schedule: samples from the latents of `seed` (gitscore.sampling.sample),
+    RMSE against `reference` (n, *shape), the reference solutions of the same latents; cached by (solver,
+    schedule) so a schedule met twice is sampled once. `scorer(solver, sigmas, **options)` -> (n,) float64."""
+
+    def __init__(self, denoiser, reference: torch.Tensor, *, seed: int, shape, batch_size: int = 500,
+                 dtype=torch.float32, device=None):
+        self.denoiser, self.reference = denoiser, reference.double()
+        self.seed, self.shape, self.batch_size, self.dtype, self.device = seed, tuple(shape), batch_size, dtype, device
+        self.cache: dict = {}
+
+    def __call__(self, solver: str, sigmas, **options) -> torch.Tensor:
+        from .sampling import sample
+        s = torch.as_tensor(sigmas, dtype=torch.float64)
+        key = (solver, tuple(s.tolist()), tuple(sorted(options.items())))
+        if key not in self.cache:
+            x = sample(self.denoiser, solver, s, len(self.reference), seed=self.seed, shape=self.shape,
+                       batch_size=self.batch_size, dtype=self.dtype, device=self.device, **options)
+            self.cache[key] = rmse_per_sample(x, self.reference)
+        return self.cache[key]
 
 
 def reference_error(x: torch.Tensor, x_ref: torch.Tensor) -> float:
