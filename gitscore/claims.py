@@ -541,7 +541,7 @@ _CLAIMS = [
           _RANDOM_DP, _RANDOM_DP_WHY, beyond_paper=True, percent=True,
           note="PAPER.md gives these solvers' polynomial FIDs only; count as the paper's once its table is checked"),
     Claim("gits_ref_error", "GITS lowers the reference error of Euler and iPNDM", "not claimed (FID only)",
-          "06_gits", "reference-error change",
+          "07_gits_bench", "reference-error change",
           "mean per-latent RMSE to the reference ODE solution, GITS / polynomial - 1, paired two-level bootstrap "
           "over warm-up seeds (>= 5) and latents", "<", 0.0, _CHANGE_JUST, _cells(("euler", "ipndm")),
           _RANDOM_DP, _RANDOM_DP_WHY, beyond_paper=True, percent=True),

@@ -367,20 +367,17 @@ def frechet_bootstrap(samples, reference="test", n_boot: int = 200, seed: int = 
 
 
 def interval(replicates, estimate: float | None = None, level: float = 0.95) -> tuple[float, float]:
-    """Bootstrap interval from replicates (e.g. frechet_bootstrap(a) - frechet_bootstrap(b)).
+    """Bootstrap interval from replicates (e.g. frechet_bootstrap(a) - frechet_bootstrap(b)): gitscore.stats'.
 
     Without `estimate`: the percentile interval. With the full-sample `estimate`: the basic (pivotal)
     interval 2 estimate - (upper, lower quantile), which undoes the bootstrap's own shift; use it for
     FD, whose resamples (repeated images) sit above the full-sample value.
     """
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level!r}")
-    r = torch.as_tensor(replicates, dtype=torch.float64).flatten()
-    q = torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64)
-    lo, hi = torch.quantile(r, q).tolist()
-    if estimate is None:
-        return lo, hi
-    return 2 * estimate - hi, 2 * estimate - lo
+    from . import stats
+    reps = torch.as_tensor(replicates, dtype=torch.float64).flatten().numpy()
+    iv = stats.from_replicates(reps, float(reps.mean()) if estimate is None else estimate, level=level,
+                               method="percentile" if estimate is None else "basic")
+    return iv.low, iv.high
 
 
 def fd_ratio_change(fd_a: float, fd_b: float, reps_a, reps_b, level: float = 0.95) -> tuple[float, float, float]:

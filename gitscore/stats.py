@@ -100,6 +100,10 @@ class Interval:
                            + ([f"{self.n_samples} samples"] if self.n_samples else []))
         return f"{e}{unit} [{lo}, {hi}] ({100 * self.level:g} %" + (f", {cover})" if cover else ")")
 
+    def bounds(self, scale: float = 1.0, fmt: str = "{:.3g}") -> str:
+        """'[low, high]', the values multiplied by scale (for a table column beside the estimate)."""
+        return f"[{fmt.format(self.low * scale)}, {fmt.format(self.high * scale)}]"
+
     def __str__(self) -> str:
         return self.format()
 
