@@ -35,7 +35,7 @@
 #
 # 1. the solvers solve the ODE with the accuracy their order promises (on Gaussian data, where the
 #    exact solution is known);
-# 2. Proposition 4.1 holds to float precision on all three kinds of model of this book;
+# 2. whether Proposition 4.1 holds to float precision on all three kinds of model of this book;
 # 3. how the weight of $D$ in that convex combination changes along the trajectory.
 #
 # Each check is a claim of the library's registry, `gs.claims` (its statistic, threshold and control
@@ -421,11 +421,11 @@ gs.report.glue_text("ode-weight-verdict", v_weight.word)
 
 # %% [markdown]
 # The weight rises at every step of the polynomial schedule and at fewer than half the steps of the
-# two VP grids (printed above), so by the intervals alone the claim holds on some schedules only. The
-# control's separation is measured, by the rule, against the least separated of the claim's models;
-# a model whose own fraction is below 0.5 (each VP grid) has separation 0 by that definition, however
-# far the control is from the schedule where the claim holds. The word printed above is the rule's,
-# {glue:text}`ode-weight-verdict`, with this reason behind it.
+# two VP grids (printed above): only the polynomial schedule clears the threshold. The rule returns
+# {glue:text}`ode-weight-verdict`. Its control check measures the separation against the least
+# separated of the claim's models, and a model whose own fraction is below 0.5 (each VP grid) has
+# separation 0 by that definition, however far the control (`logsnr`, no rising step) is from the
+# schedule that clears the threshold (every step rising).
 
 # %% [markdown]
 # To see the convex combination in the images themselves, the next figure follows one trajectory of
