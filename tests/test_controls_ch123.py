@@ -109,3 +109,22 @@ def test_logsnr_fails_the_weight_growth_claim():
     v = C.verdict(claim, {"polynomial": stats.point(frac("polynomial"))}, control=stats.point(frac("logsnr")))
     assert frac("polynomial") == 1.0 and frac("logsnr") == 0.0
     assert v.word == C.HOLDS and v.control.fails and v.control.separable, v.text
+
+
+def test_null_model_fails_the_low_dimension_claim_on_a_small_case():
+    """Chapter 2's regularity_low_dim statistic on a 16-dimensional Gaussian (the set-up of test_claims' deviation
+    case): the exact denoiser's 3-D reconstruction clears the threshold, the null model's is far on the wrong side."""
+    g = torch.Generator().manual_seed(0)
+    var = 100 * torch.linspace(0.2, 2.0, 16, dtype=torch.float64).reshape(1, 4, 4)
+    gauss = gs.denoisers.GaussianDenoiser(torch.zeros(1, 4, 4), var)
+    null = controls.NullDenoiser(var.sqrt() * torch.randn(64, 1, 4, 4, generator=g, dtype=torch.float64))
+    x = 80 * torch.randn(16, 1, 4, 4, generator=g, dtype=torch.float64)
+    sigmas = gs.schedules.polynomial(18, 0.002, 80.0)
+
+    def rec(den):
+        tr = gs.trajectory.record(gs.solvers.sample_euler, den, x, sigmas)
+        return gs.trajectory.reconstruction_error(tr, (3,))[:, 0] / gs.trajectory.path_length(tr)[:, -1]
+
+    claim = dataclasses.replace(C.get("regularity_low_dim"), models=("Gaussian 4x4",))
+    v = C.evaluate(claim, {"Gaussian 4x4": rec(gauss)}, control=rec(null), n_boot=500)
+    assert v.word == C.HOLDS and v.control.fails and v.control.separation > 2, v.text
