@@ -411,8 +411,9 @@ _CHANGE_JUST = "0 = no change: any resolved decrease is the paper's direction; t
 _CLAIMS = [
     # --- Proposition 4.1 and the catalogue (chapters 1 and 3)
     Claim("prop41_euler_convex", "an Euler step is a convex combination of x and D(x)", "Prop. 4.1", "01_ode",
-          "Euler residual", "max over steps and trajectories of |x_n - (r x_{n+1} + (1 - r) D(x_{n+1}))| / |x_n|, "
-          "r = sigma_n / sigma_{n+1}", "<", 1e-5,
+          "Euler residual", "max over steps and trajectories of |x_n - (r x_{n+1} + (1 - r) D(x_{n+1}))| / "
+          "|x_n - x_{n+1}| (gs.trajectory.convex_combination_residual, relative), r = sigma_n / sigma_{n+1}; 8 "
+          "trajectories of 10 steps, polynomial schedule; exact (no interval)", "<", 1e-5,
           "an identity holds to round-off: float32 over ~20 steps stays below 1e-6; 1e-5 leaves 10x",
           ("trained network", "KDE (60k images)", "GMM (10 classes)"),
           "Heun step in place of the Euler step",
@@ -420,22 +421,25 @@ _CLAIMS = [
           paper="exact identity"),
     Claim("prop41_taylor_convex", "a k-th order Taylor step is a convex combination of x and a generalised D",
           "Prop. 4.1", "03_denoising", "Taylor residual",
-          "max over k = 1..4 and steps of the relative residual of the k-th order step against the convex "
-          "combination with the generalised denoising output, float64", "<", 1e-10,
+          "max over k = 1..4 and 4 latents of |T_k - (r x + (1 - r) D~)| / |T_k - x| for one Taylor step T_k from "
+          "sigma 2 to 1 with the generalised denoising output D~ (gs.controls.taylor_convex_residual), float64; "
+          "exact (no interval)", "<", 1e-10,
           "an identity holds to float64 round-off (~1e-15 per operation); 1e-10 leaves 1e5x",
           ("exact Gaussian",), "the k-th order step combined with the plain D(x), not the generalised one",
           "for k >= 2 the Taylor terms are missing from the plain D; the residual must show them",
           paper="exact identity"),
     Claim("solver_orders", "the solvers converge on exact Gaussian data at order >= 2 (Euler at 1)",
           "solver catalogue (gits-main)", "01_ode", "convergence order",
-          "least-squares slope of log error against log step count, smallest over the non-Euler solvers",
+          "minus the least-squares slope of log mean RMS error against log NFE (3 largest of 10..160 NFE), "
+          "smallest over the non-Euler solvers; bootstrap over 16 starting points",
           ">", 1.5, "half-way between first order (Euler) and second order, the least the catalogue promises",
           ("exact Gaussian",), "Euler's own order",
           "a first-order solver must fail an order-2 test, or the fit cannot tell orders apart",
           origin=1.0, beyond_paper=True),
     Claim("euler_weight_grows", "the weight of D in the Euler step grows along the trajectory", "Sec. 4.1",
           "01_ode", "weight increases",
-          "fraction of steps at which 1 - sigma_n / sigma_{n+1} exceeds the previous step's by more than 1e-9",
+          "fraction of the steps of a 10-step schedule at which 1 - sigma_n / sigma_{n+1} exceeds the previous "
+          "step's by more than 1e-9; exact (no interval)",
           ">", 0.9, "'grows along the trajectory': at nine steps in ten at least",
           ("polynomial rho=7", "time-uniform (VP)", "time-quadratic (VP)"),
           "logsnr schedule (uniform in log sigma)",
@@ -467,8 +471,9 @@ _CLAIMS = [
     # --- the denoising trajectory (chapter 3)
     Claim("denoising_faster", "the denoising trajectory converges faster than the sampling trajectory", "Fig. 5",
           "03_denoising", "settling-sigma ratio",
-          "median over trajectories of sigma at which D(x) settles within 10 % of its final value / sigma at "
-          "which x does", ">", 1.0, "1 = both settle at the same sigma; 'faster' is any ratio above one",
+          "median over trajectories of the sigma from which |D(x_t) - x_0| stays below 0.1 s / the same for "
+          "|x_t - x_0|, s = |D(x_T) - x_0| (the common scale of both); bootstrap over trajectories", ">", 1.0,
+          "1 = both settle at the same sigma; 'faster' is any ratio above one",
           ("trained network", "KDE (60k images)", "GMM (10 classes)"), _NULL,
           "gs.controls.NullDenoiser's output never settles (ratio 0): the ratio must see a denoiser without "
           "convergence",
