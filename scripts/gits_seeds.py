@@ -4,8 +4,10 @@
     python scripts/gits_seeds.py --seeds 0 1 2 3 4 5 6 7 --solvers euler ipndm dpmpp unipc deis --out ...
 
 For every warm-up seed s: one GITS search (the official defaults, gits.SearchConfig, warm-up latents of seed s)
-whose schedules for every NFE come from the same cost matrix; for every control seed c:
-controls.random_cost_schedule (the same DP on random costs: a schedule fitted to nothing). Each schedule is
+whose schedules for every NFE come from the same cost matrix ("gits"), the same search on the first 16 of those
+trajectories ("gits16", the warm-up-size claim) and GITS fitted on 16 warm-up trajectories of the null model
+(controls.NullDenoiser over the training images, seed s: "null16", that claim's control); for every control
+seed c: controls.random_cost_schedule (the same DP on random costs: a schedule fitted to nothing). Each schedule is
 scored by the per-latent RMSE against a committed reference (the first n_ref latents of the reference run's
 evaluation seed, Heun-256), through metrics.ReferenceScorer. The JSON keeps every per-latent error and every
 schedule, with the weights' and the reference's sha256 and the lists warmup_seeds / control_seeds, so the
@@ -85,12 +87,16 @@ def main(argv=None) -> int:
     for seed in args.seeds:
         if str(seed) in state["gits"]:
             continue
-        res = gs.gits.search_info(model.denoiser, model.shape, 1, grid=grid, seed=seed)
-        out = {"search_seconds": round(res.timings["warmup"] + res.timings["cost"], 1)}
-        for solver, nfe in cells:
-            sig = res.schedule(steps(solver, nfe))
-            out[f"{solver} {nfe}"] = {"sigmas": sig.tolist(), "errors": _rounded(score(solver, sig))}
-        state["gits"][str(seed)] = out
+        res = gs.gits.search_info(model.denoiser, model.shape, 1, grid=grid, seed=seed, keep_warmup=True)
+        null = gs.controls.NullDenoiser(gs.models.fmnist_images("train"), seed=seed)
+        variants = {"gits": res, "gits16": res.first(SMALL),
+                    "null16": gs.gits.search_info(null, model.shape, 1, grid=grid, seed=seed, n_warmup=SMALL)}
+        for name, r in variants.items():
+            out = {"search_seconds": round(r.timings["warmup"] + r.timings["cost"], 1)} if name == "gits" else {}
+            for solver, nfe in cells:
+                sig = r.schedule(steps(solver, nfe))
+                out[f"{solver} {nfe}"] = {"sigmas": sig.tolist(), "errors": _rounded(score(solver, sig))}
+            state.setdefault(name, {})[str(seed)] = out
         save()
         print(f"warm-up seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
     for seed in args.control_seeds:
@@ -106,6 +112,9 @@ def main(argv=None) -> int:
     print(f"wrote {args.out}: {len(cells)} cells, warm-up seeds {state['warmup_seeds']}, "
           f"control seeds {state['control_seeds']}")
     return 0
+
+
+SMALL = 16  # the small warm-up of the warm-up-size claim (claims: gits_warmup)
 
 
 def _rounded(errors: torch.Tensor) -> list[float]:
