@@ -225,9 +225,12 @@ def check_control(claim: Claim, control, real) -> ControlCheck:
                              f"got {sorted(controls)}")
         for m, iv in controls.items():
             _check_interval(f"control[{m!r}]", iv)
-    seps = {m: _separation(claim, iv.estimate, controls[m].estimate) for m, iv in real.items()}
-    sides = {m: side(claim, iv) for m, iv in controls.items()}
-    passing = [m for m in real if sides[m] != WRONG_SIDE]
+    # Where the claim holds on some models only, the control is set against those: a model on the wrong side
+    # of the threshold has nothing for a control to be separated from.
+    pool = [m for m, iv in real.items() if side(claim, iv) == CLEARS] or list(real)
+    seps = {m: _separation(claim, real[m].estimate, controls[m].estimate) for m in pool}
+    sides = {m: side(claim, controls[m]) for m in pool}
+    passing = [m for m in pool if sides[m] != WRONG_SIDE]
     closest = passing[0] if passing else min(seps, key=seps.get)  # where the control comes closest to passing
     ok = not passing and seps[closest] >= SEPARATION_MIN
     return ControlCheck(claim.id, claim.control, controls[closest], sides[closest], seps[closest], closest,

@@ -264,3 +264,15 @@ def test_control_per_model():
     assert C.verdict(gain, real, control=ctrl).word == C.NOT_SEPARABLE
     with pytest.raises(ValueError, match="one per real model"):
         C.check_control(gain, {"NFE 5": ctrl["NFE 5"]}, real)
+
+
+def test_control_is_set_against_the_models_where_the_claim_holds():
+    # holds on "a" only: "b" (wrong side) has no effect for the control to be separated from
+    real = {"a": iv(1.8, 2.2, 2.0), "b": iv(0.2, 0.4, 0.3)}
+    ctrl = C.check_control(GT, iv(0.0, 0.1, 0.05), real)
+    assert ctrl.closest == "a" and ctrl.separable and ctrl.word == C.CONTROL_FAILS
+    v = C.verdict(GT, real, control=iv(0.0, 0.1, 0.05))
+    assert v.word == C.HOLDS_ON_SOME
+    # none clears: every model is compared, as before
+    none = {"a": iv(0.8, 0.9), "b": iv(0.2, 0.4)}
+    assert C.check_control(GT, iv(0.0, 0.1, 0.05), none).closest in none
