@@ -6,7 +6,6 @@ samples of every configuration are sharded across ranks by their per-sample seed
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import csv
 import fcntl
@@ -24,15 +23,14 @@ from pathlib import Path
 
 import torch
 
-from . import dist, gits, metrics, models, sampling
+from . import dist, gits, metrics, models, results, sampling
 from .checkpoints import atomic_write_bytes, check_output_dir
 from .checks import check_allocation, check_int
 from .gits import SearchConfig
 from .schedules import SCHEDULES, SIGMA_MAX, SIGMA_MIN, get_schedule
 from .solvers import SOLVER_INFO, SOLVERS, calls_per_step
 
-__all__ = ["BenchConfig", "run_bench", "markdown_table", "add_arguments", "config_from_args", "run_command",
-           "read_state"]
+__all__ = ["BenchConfig", "run_bench", "markdown_table", "read_state", "INT_FIELDS", "GITS_PREFIX", "FD_BOOT"]
 
 GITS_PREFIX = "gits_"
 
@@ -203,24 +201,7 @@ def read_state(path: Path) -> dict:
 
 def _load_reference(path: Path, info: dict) -> torch.Tensor:
     """The reference solutions in `path`, checked against the sha256 recorded when they were written."""
-    from safetensors.torch import load
-
-    what = "delete it (and results.json's rows) to recompute it, or use another --out"
-    try:
-        blob = path.read_bytes()
-    except OSError as e:
-        raise ValueError(f"{path} cannot be read ({e.strerror or e}); {what}") from None
-    want, got = info.get("sha256"), hashlib.sha256(blob).hexdigest()
-    if want is not None and want != got:
-        raise ValueError(f"sha256 of {path} is {got}, results.json says {want}: the file is corrupted or was "
-                         f"changed; {what}")
-    try:
-        x = load(blob)["x"]
-    except Exception as e:  # safetensors raises its own error types
-        raise ValueError(f"{path} is not a valid reference file ({str(e)[:80]}); {what}") from None
-    if not torch.isfinite(x).all():
-        raise ValueError(f"{path} holds non-finite values; {what}")
-    return x
+    return results.read_reference(path, info)
 
 
 def _save_reference(path: Path, ref: torch.Tensor, state: dict) -> None:
@@ -383,60 +364,3 @@ def markdown_table(state: dict, value: str = "fd") -> str:
         vals = [cell.get((s, sch, n)) for n in nfes]
         lines.append(f"| {s} | {sch} | " + " | ".join("" if v is None else f"{v:.4g}" for v in vals) + " |")
     return "\n".join(lines)
-
-
-def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The options of `gitscore bench` (the CLI's subparser), one per BenchConfig field, plus --out."""
-    d = BenchConfig()
-    p.add_argument("--model", choices=["fmnist", "kde"], default=d.model,
-                   help="shipped network or exact KDE denoiser (gitscore.models; kde: --kde-size images by a "
-                        "permutation seeded with 0)")
-    p.add_argument("--solvers", nargs="+", choices=sorted(SOLVERS), default=d.solvers, metavar="SOLVER",
-                   help=f"among {sorted(SOLVERS)}")
-    valid = sorted(SCHEDULES) + [GITS_PREFIX + m for m in gits.METRICS]
-    p.add_argument("--schedules", nargs="+", choices=valid, default=d.schedules, metavar="SCHEDULE",
-                   help=f"among {valid}")
-    p.add_argument("--nfe", nargs="+", type=int, default=d.nfes, help="NFE values (odd ones are skipped for heun/dpm2)")
-    for name in INT_FIELDS:
-        p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))
-    p.add_argument("--teacher", choices=sorted(SOLVERS), default=d.teacher)
-    p.add_argument("--coeff", type=float, default=d.coeff)
-    p.add_argument("--out", required=True, help="folder for results.json / results.csv (resumed if present)")
-    p.add_argument("--reference-from", default=None, metavar="DIR",
-                   help="reuse the reference solutions of an earlier run in DIR (same model, eval seed, ref steps)")
-    p.add_argument("--no-progress", action="store_true")
-    return p
-
-
-def config_from_args(args: argparse.Namespace) -> BenchConfig:
-    """The BenchConfig of parsed `gitscore bench` options, validated."""
-    cfg = BenchConfig(model=args.model, solvers=args.solvers, schedules=args.schedules, nfes=args.nfe,
-                      teacher=args.teacher, coeff=args.coeff, **{name: getattr(args, name) for name in INT_FIELDS})
-    cfg.validate()
-    return cfg
-
-
-def run_command(args: argparse.Namespace, command: str) -> int:
-    """`gitscore bench`: check the options, run or resume the sweep (sharded under torchrun), print the tables."""
-    cfg = config_from_args(args)
-    check_output_dir(args.out, "--out")
-    if args.reference_from is not None:
-        ref = Path(args.reference_from)
-        if not ((ref / "results.json").is_file() and (ref / "reference.safetensors").is_file()):
-            raise ValueError(f"--reference-from {ref} is not the --out folder of a finished bench run "
-                             "(results.json and reference.safetensors)")
-    dist.init()
-    try:
-        state = run_bench(cfg, args.out, progress=not args.no_progress, command=command,
-                          reference_from=args.reference_from)
-    finally:
-        dist.close()
-    if dist.is_main():
-        print(f"\nwall time {state['wall_time_s']:.0f} s; reference: {state['reference']}")
-        if cfg.n_fd and cfg.model == "fmnist":
-            print("\nFD (Fashion-MNIST classifier features; not Inception FID), "
-                  f"{cfg.n_fd} samples vs the test split; noise floor {state['noise_floor']['fd_train_vs_test']:.4g}\n")
-            print(markdown_table(state, "fd"))
-        print(f"\nRMSE against the reference ODE solution ({cfg.n_ref} samples)\n")
-        print(markdown_table(state, "ref_error"))
-    return 0

@@ -253,10 +253,68 @@ def cmd_train(args) -> int:
     return 0
 
 
-def cmd_bench(args) -> int:
-    from . import bench
+def _bench_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options of `gitscore bench` (the CLI's subparser), one per BenchConfig field, plus --out."""
+    from .bench import GITS_PREFIX, INT_FIELDS, BenchConfig
 
-    return bench.run_command(args, args.command_line)
+    d = BenchConfig()
+    p.add_argument("--model", choices=["fmnist", "kde"], default=d.model,
+                   help="shipped network or exact KDE denoiser (gitscore.models; kde: --kde-size images by a "
+                        "permutation seeded with 0)")
+    p.add_argument("--solvers", nargs="+", choices=sorted(SOLVERS), default=d.solvers, metavar="SOLVER",
+                   help=f"among {sorted(SOLVERS)}")
+    valid = sorted(SCHEDULES) + [GITS_PREFIX + m for m in METRICS]
+    p.add_argument("--schedules", nargs="+", choices=valid, default=d.schedules, metavar="SCHEDULE",
+                   help=f"among {valid}")
+    p.add_argument("--nfe", nargs="+", type=int, default=d.nfes, help="NFE values (odd ones are skipped for heun/dpm2)")
+    for name in INT_FIELDS:
+        p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))
+    p.add_argument("--teacher", choices=sorted(SOLVERS), default=d.teacher)
+    p.add_argument("--coeff", type=float, default=d.coeff)
+    p.add_argument("--out", required=True, help="folder for results.json / results.csv (resumed if present)")
+    p.add_argument("--reference-from", default=None, metavar="DIR",
+                   help="reuse the reference solutions of an earlier run in DIR (same model, eval seed, ref steps)")
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def bench_config(args: argparse.Namespace):
+    """The BenchConfig of parsed `gitscore bench` options, validated."""
+    from .bench import INT_FIELDS, BenchConfig
+
+    cfg = BenchConfig(model=args.model, solvers=args.solvers, schedules=args.schedules, nfes=args.nfe,
+                      teacher=args.teacher, coeff=args.coeff, **{name: getattr(args, name) for name in INT_FIELDS})
+    cfg.validate()
+    return cfg
+
+
+def cmd_bench(args) -> int:
+    """`gitscore bench`: check the options, run or resume the sweep (sharded under torchrun), print the tables."""
+    from . import bench, dist
+
+    command = args.command_line
+    cfg = bench_config(args)
+    check_output_dir(args.out, "--out")
+    if args.reference_from is not None:
+        ref = Path(args.reference_from)
+        if not ((ref / "results.json").is_file() and (ref / "reference.safetensors").is_file()):
+            raise ValueError(f"--reference-from {ref} is not the --out folder of a finished bench run "
+                             "(results.json and reference.safetensors)")
+    dist.init()
+    try:
+        state = bench.run_bench(cfg, args.out, progress=not args.no_progress, command=command,
+                          reference_from=args.reference_from)
+    finally:
+        dist.close()
+    if dist.is_main():
+        print(f"\nwall time {state['wall_time_s']:.0f} s; reference: {state['reference']}")
+        if cfg.n_fd and cfg.model == "fmnist":
+            print("\nFD (Fashion-MNIST classifier features; not Inception FID), "
+                  f"{cfg.n_fd} samples vs the test split; noise floor {state['noise_floor']['fd_train_vs_test']:.4g}\n")
+            print(bench.markdown_table(state, "fd"))
+        print(f"\nRMSE against the reference ODE solution ({cfg.n_ref} samples)\n")
+        print(bench.markdown_table(state, "ref_error"))
+    return 0
 
 
 # ---------------------------------------------------------------- parser
@@ -420,7 +478,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="benchmark solvers x schedules (incl. GITS) x NFE; resumable, torchrun-sharded",
                        description=bench.__doc__, formatter_class=fmt)
-    bench.add_arguments(p)
+    _bench_arguments(p)
     p.set_defaults(func=cmd_bench)
     return parser
 

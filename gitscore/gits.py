@@ -24,7 +24,8 @@ from .schedules import SIGMA_MAX, SIGMA_MIN, check_sigmas, polynomial
 from .solvers import SOLVERS
 
 __all__ = ["METRICS", "SearchConfig", "search_config", "Warmup", "GITSResult", "teacher_grid", "model_grid", "latents",
-           "warmup", "warmup_for", "cost_matrix", "dp", "from_warmup", "search_info", "search"]
+           "warmup", "warmup_for", "cost_matrix", "dp", "from_warmup", "search_info", "search", "ABLATIONS",
+           "ablations"]
 
 METRICS = ("dev", "l2", "l1")
 
@@ -376,3 +377,49 @@ def search(denoiser, shape, n_steps: int, config: SearchConfig | None = None, **
     """GITS schedule: n_steps+1 float64 sigmas picked from the teacher grid (default: model_grid(denoiser),
     inside the denoiser's sigma_min / sigma_max); the schedule of search_info (same arguments)."""
     return search_info(denoiser, shape, n_steps, config, **kwargs).sigmas
+
+
+ABLATIONS = ("coeff", "warm-up size", "metric", "grid size", "teacher")
+
+
+def ablations(denoiser, shape, n_steps: int, result: GITSResult, config: SearchConfig, *, coeffs, warmups,
+              grid_points, teachers, n_small: int, device=None) -> tuple[dict, dict]:
+    """Every one-setting change of the search `config` (whose result, warm-up kept, is `result`) at n_steps.
+
+    coeff: the DP only; warm-up size k: the first k kept trajectories (the latents are seeded per sample, so
+    they are a warm-up of size k); metric: the kept warm-up's other cost matrices; grid size and teacher:
+    new warm-ups of n_small trajectories over result.grid's range (config's own grid and teacher: the first
+    n_small kept trajectories). Returns ({(ablation, setting): (indices into its own grid, sigmas)},
+    {(grid points, teacher): seconds of each new warm-up}); `ABLATIONS` names them in order.
+    """
+    out, seconds = {}, {}
+    lo, hi = float(result.grid[-1]), float(result.grid[0])
+
+    def add(ablation, setting, r, coeff=None):
+        idx = r.path(n_steps, coeff)
+        out[ablation, setting] = (idx, r.grid[idx])
+
+    def new_search(grid, teacher):
+        r = search_info(denoiser, shape, n_steps, config.replace(n_warmup=n_small, grid=grid, teacher=teacher),
+                        device=device)
+        seconds[len(grid), teacher] = r.timings["warmup"]
+        return r
+
+    for c in coeffs:
+        add("coeff", c, result, c)
+    for k in warmups:
+        add("warm-up size", k, result.first(k))
+    for m in METRICS:
+        add("metric", m, result.with_metric(m))
+    for gp in grid_points:
+        own = gp == len(result.grid)
+        add("grid size", gp, result.first(n_small) if own else new_search(teacher_grid(gp, lo, hi, config.grid_rho),
+                                                                            config.teacher))
+    for t in teachers:
+        if t == config.teacher and ("grid size", len(result.grid)) in out:
+            out["teacher", t] = out["grid size", len(result.grid)]
+        elif t == config.teacher:
+            add("teacher", t, result.first(n_small))
+        else:
+            add("teacher", t, new_search(result.grid, t))
+    return out, seconds

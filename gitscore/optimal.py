@@ -24,7 +24,6 @@ import math
 import time
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 from tqdm import trange
 
@@ -40,7 +39,7 @@ from .solvers import DIFFERENTIABLE, SOLVERS, dpmpp_update, euler_step, ipndm_st
 
 __all__ = ["DIFFERENTIABLE", "STUDENT", "METHODS", "COEFFS", "to_logits", "from_logits", "differentiable",
            "OracleResult", "oracle", "method_search",
-           "end_to_end_error", "RefineResult", "refine", "student_dp", "paired_bootstrap"]
+           "end_to_end_error", "RefineResult", "refine", "student_dp"]
 
 
 def _check_solver(solver, allowed):
@@ -350,23 +349,6 @@ def student_dp(denoiser, xs: torch.Tensor, grid, n_steps: int, *, solver: str = 
     for k in range(K, 0, -1):
         path.append(ptr[k - 1][path[-1]])
     return path[::-1], float(best[0])
-
-
-# ---------------------------------------------------------------- statistics
-
-def paired_bootstrap(a, b, n_boot: int = 10000, level: float = 0.95, seed: int = 0) -> tuple[float, float, float]:
-    """mean(a) / mean(b) and its percentile bootstrap CI at `level`, resampling the latents of the pairs
-    (a_j, b_j) jointly."""
-    a, b = (np.asarray(torch.as_tensor(v, dtype=torch.float64).cpu(), dtype=np.float64) for v in (a, b))
-    if a.ndim != 1 or a.shape != b.shape or len(a) < 2:
-        raise ValueError(f"a and b must be 1-D of the same length >= 2, got shapes {a.shape} and {b.shape}")
-    check_int("n_boot", n_boot, 1)
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level!r}")
-    idx = np.random.default_rng(seed).integers(0, len(a), size=(n_boot, len(a)))
-    ratios = a[idx].mean(1) / b[idx].mean(1)
-    lo, hi = np.quantile(ratios, [(1 - level) / 2, (1 + level) / 2])
-    return float(a.mean() / b.mean()), float(lo), float(hi)
 
 
 # ---------------------------------------------------------------- one entry point per method (CLI)

@@ -20,6 +20,7 @@ import numpy as np
 from .claims import VERDICTS as CLAIM_VERDICTS  # the words of the registry's one rule
 
 __all__ = ["VERDICTS", "Verdict", "verdict", "recorded", "glue_verdicts", "glue_text", "verdict_table", "collect",
+           "summary_rows", "tally", "SUMMARY_COLUMNS",
            "html_table", "figure", "book_style", "show_params", "fold", "FoldedStream", "TEXT_WIDTH_IN", "LINE_WIDTH",
            "image_grid", "scatter_image", "png_bytes"]
 
@@ -196,6 +197,35 @@ def collect(book_dir) -> list[dict]:
                                       "ours": ours, "verdict": result, "anchor": anchor, "beyond_paper": beyond})
         rows += [{"chapter": nb.stem, **r} for r in (glued if glued is not None else lines)]
     return rows
+
+
+SUMMARY_COLUMNS = ("claim", "source", "statistic", "measured (95 % intervals) and control", "threshold", "verdict",
+                   "paper")
+
+
+def summary_rows(rows: list[dict], beyond_paper: bool = False) -> list[dict]:
+    """The summary table's rows from recorded verdicts (`collect` / `recorded`): one per claim, the paper's
+    claims (beyond_paper=False) or ours (True), never both; the statistic, threshold and source come from the
+    claims registry where the row names its claim (rows of the typed-word era keep what they recorded)."""
+    from . import claims
+    out = []
+    for r in rows:
+        if bool(r.get("beyond_paper")) != beyond_paper:
+            continue
+        c = claims.REGISTRY.get(r.get("id", ""))
+        out.append({"claim": r["claim"], "source": c.source if c else r["paper"],
+                    "statistic": c.statistic if c else "-", SUMMARY_COLUMNS[3]: r["ours"],
+                    "threshold": c.rule if c else "-", "verdict": r["verdict"],
+                    "paper": (c.paper or "-") if c else r["paper"]})
+    return out
+
+
+def tally(rows: list[dict]) -> dict:
+    """{"paper": {word: n}, "beyond_paper": {word: n}} of recorded verdict rows (never mixed)."""
+    out = {"paper": dict.fromkeys(VERDICTS, 0), "beyond_paper": dict.fromkeys(VERDICTS, 0)}
+    for r in rows:
+        out["beyond_paper" if r.get("beyond_paper") else "paper"][r["verdict"]] += 1
+    return {k: {w: n for w, n in v.items() if n} for k, v in out.items()}
 
 
 def html_table(df, floatfmt: str = "{:.3g}", index: bool = False, caption: str = ""):

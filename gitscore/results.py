@@ -25,7 +25,7 @@ import torch
 from . import stats
 
 __all__ = ["results_dir", "load_run", "load_json", "cells", "fmt_sigmas", "grid_index", "paired_change", "change",
-           "seeds_change", "seed_values", "best_other_change", "change_from_se"]
+           "seeds_change", "seed_values", "best_other_change", "change_from_se", "read_reference", "reference"]
 
 
 def results_dir() -> Path:
@@ -50,6 +50,38 @@ def load_json(name: str, folder=None) -> dict:
         raise FileNotFoundError(f"{path} not found: regenerate it with the command results/README.md gives for it "
                                 "(or point GITSCORE_RESULTS at a folder holding it)")
     return json.loads(path.read_text())
+
+
+def read_reference(path, info: dict) -> torch.Tensor:
+    """The reference solutions in `path` (key `x`), checked against the sha256 `info` records (a run's
+    "reference" entry; runs before the checksum record none) and for finite values; ValueError otherwise."""
+    import hashlib
+
+    path = Path(path)
+    from safetensors.torch import load
+
+    what = "delete it (and results.json's rows) to recompute it, or use another --out"
+    try:
+        blob = path.read_bytes()
+    except OSError as e:
+        raise ValueError(f"{path} cannot be read ({e.strerror or e}); {what}") from None
+    want, got = info.get("sha256"), hashlib.sha256(blob).hexdigest()
+    if want is not None and want != got:
+        raise ValueError(f"sha256 of {path} is {got}, results.json says {want}: the file is corrupted or was "
+                         f"changed; {what}")
+    try:
+        x = load(blob)["x"]
+    except Exception as e:  # safetensors raises its own error types
+        raise ValueError(f"{path} is not a valid reference file ({str(e)[:80]}); {what}") from None
+    if not torch.isfinite(x).all():
+        raise ValueError(f"{path} holds non-finite values; {what}")
+    return x
+
+
+def reference(name: str, folder=None) -> torch.Tensor:
+    """The reference solutions of bench run `name` (its reference.safetensors, sha256 checked)."""
+    run = load_run(name, folder)
+    return read_reference(Path(folder or results_dir()) / name / "reference.safetensors", run.get("reference", {}))
 
 
 def cells(run: dict, value: str) -> dict:

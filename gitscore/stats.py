@@ -32,7 +32,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-__all__ = ["N_BOOT", "LEVEL", "Interval", "bootstrap", "paired_change", "two_level", "two_level_mean",
+__all__ = ["N_BOOT", "LEVEL", "Interval", "bootstrap", "paired_change", "paired_ratio", "two_level", "two_level_mean",
            "two_level_change", "from_replicates", "point"]
 
 N_BOOT = 10000  # bootstrap replicates unless told otherwise (Monte Carlo error of a 2.5 % quantile ~ 0.16 %)
@@ -100,9 +100,18 @@ class Interval:
                            + ([f"{self.n_samples} samples"] if self.n_samples else []))
         return f"{e}{unit} [{lo}, {hi}] ({100 * self.level:g} %" + (f", {cover})" if cover else ")")
 
+    def __iter__(self):
+        """(estimate, low, high), so ``q, lo, hi = interval`` unpacks it."""
+        return iter((self.estimate, self.low, self.high))
+
     def bounds(self, scale: float = 1.0, fmt: str = "{:.3g}") -> str:
         """'[low, high]', the values multiplied by scale (for a table column beside the estimate)."""
         return f"[{fmt.format(self.low * scale)}, {fmt.format(self.high * scale)}]"
+
+    def percent(self) -> str:
+        """'+5 % [+2, +8]': the estimate and bounds in whole percent (a value just below 0 reads +0, not -0)."""
+        pct = lambda v: f"{round(100 * v):+d}"
+        return f"{pct(self.estimate)} % [{pct(self.low)}, {pct(self.high)}]"
 
     def __str__(self) -> str:
         return self.format()
@@ -229,6 +238,15 @@ def paired_change(baseline, candidate, *, n_boot: int = N_BOOT, level: float = L
         return float(pairs[:, 1].mean() / pairs[:, 0].mean() - 1)
 
     return bootstrap(np.stack([a, b], 1), change, n_boot=n_boot, level=level, seed=seed, method=method)
+
+
+def paired_ratio(baseline, candidate, *, n_boot: int = N_BOOT, level: float = LEVEL, seed: int = 0,
+                 method: str = "percentile") -> Interval:
+    """mean(candidate) / mean(baseline) with a paired bootstrap interval: paired_change + 1, the same draws.
+    Example: ``q, lo, hi = paired_ratio(err_poly, err_gits)`` (below 1: the candidate's error is lower)."""
+    iv = paired_change(baseline, candidate, n_boot=n_boot, level=level, seed=seed, method=method)
+    return Interval(1 + iv.estimate, 1 + iv.low, 1 + iv.high, iv.level, iv.n_seeds, iv.n_samples, iv.n_boot,
+                    iv.method)
 
 
 def _t_quantile(q: float, df: int) -> float:

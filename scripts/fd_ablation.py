@@ -29,23 +29,15 @@ N_WARMUP, N_WARMUP_SMALL, GRID_POINTS = DEFAULT.n_warmup, 32, DEFAULT.grid_point
 
 
 def ablated_schedules(net, shape, nfe: int) -> dict:
-    """setting name -> (ablation, setting, sigmas) for every ablation, as chapter 6 builds them."""
-    search = lambda n_warmup, grid_points, teacher: gs.gits.search_info(
-        net, shape, nfe, DEFAULT, n_warmup=n_warmup, grid=gs.gits.teacher_grid(grid_points), teacher=teacher,
-        keep_warmup=True)
-    main = search(N_WARMUP, GRID_POINTS, DEFAULT.teacher)
+    """setting name -> (ablation, setting, sigmas) for every ablation: gs.gits.ablations, as chapter 6 runs it."""
+    config = DEFAULT.replace(grid=gs.gits.teacher_grid(GRID_POINTS))
+    main = gs.gits.search_info(net, shape, nfe, config, keep_warmup=True)
+    abl, _ = gs.gits.ablations(net, shape, nfe, main, config, coeffs=COEFFS, warmups=WARMUPS, grid_points=GRIDS,
+                               teachers=TEACHERS, n_small=N_WARMUP_SMALL)
+    names = {"coeff": "coeff {:g}", "warm-up size": "warm-up {}", "metric": "metric {}", "grid size": "grid {}",
+             "teacher": "teacher {}"}
     out = {"polynomial": ("polynomial", "", gs.schedules.polynomial(nfe))}
-    out |= {f"coeff {c:g}": ("coeff", c, main.schedule(nfe, c)) for c in COEFFS}
-    out |= {f"warm-up {k}": ("warm-up size", k, main.first(k).sigmas) for k in WARMUPS}
-    out |= {f"metric {m}": ("metric", m, main.with_metric(m).sigmas) for m in gs.gits.METRICS}
-    small = main.first(N_WARMUP_SMALL)  # the grid / teacher default: the first 32 of the main warm-up
-    for g in GRIDS:
-        res = small if g == GRID_POINTS else search(N_WARMUP_SMALL, g, DEFAULT.teacher)
-        out[f"grid {g}"] = ("grid size", g, res.sigmas)
-    for t in TEACHERS:
-        res = small if t == DEFAULT.teacher else search(N_WARMUP_SMALL, GRID_POINTS, t)
-        out[f"teacher {t}"] = ("teacher", t, res.sigmas)
-    return out
+    return out | {names[a].format(v): (a, v, sig) for (a, v), (_, sig) in abl.items()}
 
 
 def main(argv=None) -> int:

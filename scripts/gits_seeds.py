@@ -27,7 +27,6 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 import gitscore as gs  # noqa: E402
 from gitscore.checkpoints import atomic_write_bytes, sha256_file  # noqa: E402
-from safetensors.torch import load_file  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -52,7 +51,7 @@ def main(argv=None) -> int:
         p.error(f"--reference-from {args.reference_from} was made with other weights ({run['weights_sha256'][:12]}, "
                 f"the shipped network is {model.weights_sha256[:12]}): rerun its bench first")
     ref_path = args.reference_from / "reference.safetensors"
-    reference = load_file(ref_path)["x"][:args.n_ref]
+    reference = gs.results.read_reference(ref_path, run.get("reference", {}))[:args.n_ref]
     eval_seed = run["config"]["eval_seed"]
     settings = {"model": run["config"]["model"], "weights_sha256": model.weights_sha256,
                 "reference": str(ref_path), "reference_sha256": sha256_file(ref_path), "eval_seed": eval_seed,

@@ -133,8 +133,7 @@ def test_bench_command_lines_of_the_results_give_their_configs():
     from dataclasses import asdict
     from pathlib import Path
 
-    from gitscore import bench
-    from gitscore.cli import build_parser
+    from gitscore.cli import bench_config, build_parser
 
     results = Path(__file__).resolve().parents[1] / "results"
     lines = re.findall(r"`(gitscore bench [^`]*)`", (results / "README.md").read_text())
@@ -143,7 +142,7 @@ def test_bench_command_lines_of_the_results_give_their_configs():
         args = build_parser().parse_args(shlex.split(line)[1:])
         assert args.func.__name__ == "cmd_bench"
         stored = json.loads((results.parent / args.out / "results.json").read_text())["config"]
-        assert asdict(bench.config_from_args(args)) == stored, line
+        assert asdict(bench_config(args)) == stored, line
 
 
 def test_train_wiring(monkeypatch, tmp_path, capsys):

@@ -202,22 +202,7 @@ def test_search_rejects_bad_input():
         optimal.refine(gaussian(), (3,), 3, n_tune=25, sweeps=1, **SEARCH)
 
 
-# ---- bootstrap ----
 
-def test_paired_bootstrap():
-    b = torch.rand(50, generator=torch.Generator().manual_seed(0), dtype=torch.float64) + 0.5
-    assert optimal.paired_bootstrap(2 * b, b) == pytest.approx((2.0, 2.0, 2.0))
-    a = b * (1 + 0.1 * torch.randn(50, generator=torch.Generator().manual_seed(1), dtype=torch.float64))
-    r, lo, hi = optimal.paired_bootstrap(a, b, n_boot=2000)
-    assert lo < r < hi and r == pytest.approx(float(a.mean() / b.mean()))
-    assert optimal.paired_bootstrap(a, b, n_boot=2000, seed=5) == optimal.paired_bootstrap(a, b, n_boot=2000, seed=5)
-    with pytest.raises(ValueError, match="same length"):
-        optimal.paired_bootstrap(a, b[:10])
-    with pytest.raises(ValueError, match="level"):
-        optimal.paired_bootstrap(a, b, level=1.5)
-
-
-# ---- one entry point per method ----
 
 def test_method_search_gits_refine_oracle():
     D, kw = gaussian(), dict(n_warmup=16, grid=gits.teacher_grid(21), batch_size=8, seed=2)

@@ -146,3 +146,14 @@ def test_verdict_of_the_registry_is_shown_and_recorded_with_its_rule_word():
     assert report.recorded()[-1]["verdict"] == claims.NOT_SEPARABLE
     with pytest.raises(TypeError, match="registry"):
         report.verdict(v, result="holds")
+
+
+def test_summary_rows_and_tally_keep_the_papers_claims_apart():
+    rows = [{"claim": "c1", "paper": "Fig. 2", "ours": "0.005", "verdict": "holds", "beyond_paper": False,
+             "id": "regularity_deviation"},
+            {"claim": "c2", "paper": "-", "ours": "x", "verdict": "does not hold", "beyond_paper": True},
+            {"claim": "c3", "paper": "p", "ours": "y", "verdict": "holds", "beyond_paper": True}]
+    paper = report.summary_rows(rows)
+    assert [r["claim"] for r in paper] == ["c1"] and paper[0]["threshold"] == "< 0.02"
+    assert [r["claim"] for r in report.summary_rows(rows, beyond_paper=True)] == ["c2", "c3"]
+    assert report.tally(rows) == {"paper": {"holds": 1}, "beyond_paper": {"holds": 1, "does not hold": 1}}

@@ -176,3 +176,13 @@ def test_two_level_with_any_statistic_equals_the_mean_version():
         stats.two_level("mean", 4, 30)
     with pytest.raises(ValueError, match="n_samples"):
         stats.two_level(lambda s, j: 0.0, 4, 1)
+
+
+def test_paired_ratio_is_the_paired_change_plus_one_and_unpacks():
+    rng = np.random.default_rng(3)
+    a = rng.uniform(1, 2, 50)
+    b = a * rng.uniform(0.7, 1.1, 50)
+    r, c = stats.paired_ratio(a, b, n_boot=500), stats.paired_change(a, b, n_boot=500)
+    q, lo, hi = r
+    assert q == pytest.approx(b.mean() / a.mean()) and (lo, hi) == pytest.approx((1 + c.low, 1 + c.high))
+    assert lo <= q <= hi and r.n_samples == 50
