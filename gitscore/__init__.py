@@ -5,7 +5,8 @@ denoisers), trajectory (geometry of sampling trajectories), gits (schedule searc
 latents, batched and torchrun-sharded sampling), models (the registry of named models), checks (argument checks),
 data, nets,
 train, metrics, bench, adapters, export, diagnostics (smoothness and accuracy of a denoiser in sigma),
-controls (null-model denoisers), report (verdicts, tables, figures). Heavy modules are imported lazily:
+controls (null-model denoisers), report (verdicts, tables, figures), files (atomic writes), stats
+(intervals), claims (the claims registry and its verdict rule). Heavy modules are imported lazily:
 `gs.metrics` works.
 """
 import importlib
@@ -14,7 +15,7 @@ from . import denoisers, gits, schedules, solvers, trajectory
 
 __all__ = ["schedules", "solvers", "denoisers", "trajectory", "gits", "data", "nets", "train",
            "metrics", "bench", "adapters", "export", "dist", "report", "diagnostics", "controls", "optimal",
-           "checkpoints",
+           "checkpoints", "files",
            "results", "sampling", "checks", "models", "stats", "claims"]
 __version__ = "0.1.0"
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from . import dist, gits, metrics, models, results, sampling
-from .checkpoints import atomic_write_bytes, check_output_dir
+from .files import atomic_write_bytes, check_output_dir
 from .checks import check_allocation, check_int
 from .gits import SearchConfig
 from .schedules import SCHEDULES, SIGMA_MAX, SIGMA_MIN, get_schedule

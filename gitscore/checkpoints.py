@@ -1,4 +1,4 @@
-"""Checkpoints and safe writes: safetensors + JSON config + sha256 manifest, never pickle; atomic files.
+"""Checkpoints: safetensors + JSON config + sha256 manifest, never pickle (files written through gitscore.files).
 
 Three kinds of file live here:
 
@@ -10,26 +10,22 @@ Three kinds of file live here:
   temporary name and switched in by one rename, then named in RUN/LATEST (written atomically). The
   previous checkpoint is kept; loading takes the newest one that verifies. A run written before
   versioned folders (RUN/checkpoint.safetensors + .json + MANIFEST.json) still loads;
-- plain outputs, through `atomic_write_bytes` / `atomic_path`, which never replace a symlink (they write
-  to its target), a folder or a device node.
+Plain outputs are written through gitscore.files (atomic writes, output-path checks), as these are.
 """
 from __future__ import annotations
 
-import contextlib
-import errno
 import hashlib
 import json
 import os
 import re
 import shutil
-import stat
 import tempfile
 from pathlib import Path
 
-__all__ = ["CheckpointError", "sha256_file", "atomic_write_bytes", "atomic_path", "check_output_file",
-           "check_output_dir", "save_weights", "load_weights", "model_weights", "save_training", "load_training",
-           "training_checkpoints", "is_run_file", "check_export", "check_same_file", "part_names", "write_error",
-           "KEEP", "PART_BYTES"]
+from .files import atomic_write_bytes, check_output_file, check_same_file
+
+__all__ = ["CheckpointError", "save_weights", "load_weights", "model_weights", "save_training", "load_training",
+           "training_checkpoints", "is_run_file", "check_export", "part_names", "KEEP", "PART_BYTES"]
 
 KEEP = 2                  # training checkpoints kept: the newest and the one before it
 LATEST = "LATEST"         # RUN/LATEST names the newest checkpoint folder
@@ -41,134 +37,6 @@ PARTS_KEY = "gitscore.parts"
 class CheckpointError(ValueError):
     """A checkpoint is missing, corrupted (sha256 mismatch) or does not fit its config."""
 
-
-def sha256_file(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
-# ---------------------------------------------------------------- safe output paths
-
-def _target(path: Path, what: str = "output") -> Path:
-    """Where writing `path` lands: the file itself, or the final target of a symlink (a loop: ValueError)."""
-    if not path.is_symlink():
-        return path
-    try:
-        return Path(os.path.realpath(path, strict=True))
-    except OSError as e:
-        if e.errno == errno.ELOOP:
-            raise ValueError(f"{what} {path} is a symlink loop (it never reaches a file); "
-                             "remove it or give another path") from None
-        return Path(os.path.realpath(path))  # a dangling link: its target is created
-
-
-def _first_existing(folder: Path) -> Path:
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    return folder
-
-
-def _check_folder_writable(folder: Path, what: str) -> None:
-    """The folder (or the nearest existing one above it, where it would be created) is a writable folder."""
-    base = _first_existing(folder)
-    if not base.is_dir():
-        raise ValueError(f"{what}: {base} is a file, not a folder")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=base, prefix=".gitscore-probe.")
-    except OSError as e:
-        raise ValueError(f"{what}: cannot write in {base} ({e.strerror or e})") from None
-    os.close(fd)
-    os.unlink(tmp)
-
-
-def check_output_file(path, what: str = "--out", probe: bool = True) -> Path:
-    """Check, before any work, that `path` can be written as a regular file; returns where it lands.
-
-    Refused: a folder, a device node, FIFO or socket (never replaced), a path under a file, a folder
-    that cannot be written. A symlink is followed: its target is written.
-    """
-    if isinstance(path, str) and (not path.strip() or path.endswith(("/", os.sep))):
-        raise ValueError(f"{what} {path!r} is not a file name" + (" (it ends in a slash)" if path.strip() else "")
-                         + "; give a file path such as out.json")
-    path = Path(path)
-    target = _target(path, what)
-    label = f"{what} {path}" + (f" (a symlink to {target})" if target != path else "")
-    if target.is_dir():
-        raise ValueError(f"{label} is a folder; give a file name")
-    if target.exists() and not stat.S_ISREG(target.stat().st_mode):
-        raise ValueError(f"{label} exists and is not a regular file (a device, FIFO or socket); refusing to replace it")
-    if probe:
-        _check_folder_writable(target.parent, label)
-    return target
-
-
-def check_output_dir(path, what: str = "--out") -> Path:
-    """Check, before any work, that `path` is (or can be created as) a writable folder."""
-    if isinstance(path, str) and not path.strip():
-        raise ValueError(f"{what} is empty; give a folder path")
-    path = Path(path)
-    _target(path, what)  # a symlink loop is refused
-    if path.exists() and not path.is_dir():
-        raise ValueError(f"{what} {path} exists and is not a folder")
-    _check_folder_writable(path, f"{what} {path}")
-    return path
-
-
-@contextlib.contextmanager
-def atomic_path(path):
-    """Yield a temporary path next to `path`'s target; on success it replaces the target in one rename.
-
-    For writers that need a file name (np.memmap, ...). The target is checked as in check_output_file.
-    A replaced file keeps its permissions; a new one gets the usual ones (0666 less the umask). An OSError
-    while writing (a full disk, ...) removes the temporary file and names the target.
-    """
-    target = check_output_file(path, "output", probe=False)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".", suffix=".tmp")
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        if target.is_file():
-            mode = stat.S_IMODE(target.stat().st_mode)  # keep the replaced file's permissions
-        else:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask  # mkstemp creates 0600; give the usual permissions
-        os.chmod(tmp, mode)
-        os.replace(tmp, target)
-    except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
-        raise write_error(e, target) from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_error(e: OSError, path) -> OSError:
-    """`e` (raised while writing `path`) as an OSError whose message names the path and what to do."""
-    hint = "; free some space or write elsewhere" if e.errno in (errno.ENOSPC, errno.EDQUOT) else ""
-    if str(path) in str(e):
-        return e
-    return OSError(e.errno, f"cannot write {path}: {e.strerror or e}{hint}")
-
-
-def atomic_write_bytes(path, data: bytes) -> None:
-    """Write a file atomically (temp file in the same folder, then os.replace).
-
-    A symlink is written through (its target is replaced, the link stays); a folder, device node,
-    FIFO or socket is never replaced (ValueError).
-    """
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            f.write(data)
-
-
-# ---------------------------------------------------------------- models: safetensors + config + manifest
 
 def _manifest_update(folder: Path, entries: dict) -> dict:
     manifest_path = folder / "MANIFEST.json"
@@ -405,17 +273,6 @@ def load_training(run, log=print) -> tuple[dict, dict, Path] | None:
     if errors:
         raise CheckpointError(f"no checkpoint in {run} verifies; the newest failed with: {errors[0]}")
     return None
-
-
-def check_same_file(paths: dict, what: str) -> None:
-    """ValueError if two of the outputs {role: path} land on one file (through a symlink or the same name)."""
-    seen = {}
-    for role, p in paths.items():
-        real = os.path.realpath(p)
-        if real in seen:
-            raise ValueError(f"{what} {paths[seen[real]]}: its {seen[real]} and its {role} would be the same file "
-                             f"({real}); one would overwrite the other. Give another name")
-        seen[real] = role
 
 
 def _glob_escape(name: str) -> str:

@@ -15,8 +15,8 @@ import torch
 from . import __version__, sampling
 from .checks import check_allocation, check_disk_space, human_bytes, resolve_device
 from .gits import METRICS, SearchConfig, search_info, teacher_grid
-from .checkpoints import (atomic_path, atomic_write_bytes, check_export, check_output_dir, check_output_file,
-                          check_same_file, is_run_file)
+from .checkpoints import check_export, is_run_file
+from .files import atomic_path, atomic_write_bytes, check_output_dir, check_output_file, check_same_file
 from .export import FORMATS, format_schedule, read_schedule
 from .models import MODELS, Model, fmnist_images, kde_size_ok, load_model, sample_spec
 from .report import image_grid, png_bytes, scatter_image

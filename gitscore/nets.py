@@ -10,7 +10,8 @@ from torch.nn import functional as F
 
 # Checkpoint files live in gitscore.checkpoints; the names are re-exported here for compatibility.
 from .checks import resolve_device
-from .checkpoints import CheckpointError, atomic_write_bytes, load_weights, model_weights, save_weights, sha256_file
+from .checkpoints import CheckpointError, load_weights, model_weights, save_weights
+from .files import atomic_write_bytes, sha256_file
 from .denoisers import EDMPrecond
 
 __all__ = ["UNet", "build_denoiser", "save_weights", "load_weights", "load_pretrained", "load_checkpoint",

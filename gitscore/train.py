@@ -13,8 +13,9 @@ from pathlib import Path
 import torch
 
 from .checks import resolve_device
-from .checkpoints import (CheckpointError, atomic_write_bytes, check_export, is_run_file, load_training, load_weights,
-                          model_weights, save_training, save_weights, write_error)
+from .checkpoints import (CheckpointError, check_export, is_run_file, load_training, load_weights, model_weights,
+                          save_training, save_weights)
+from .files import atomic_write_bytes, write_error
 from .nets import build_denoiser
 
 __all__ = ["TrainConfig", "edm_loss", "sample_train_sigma", "train", "train_step", "make_optimizer", "ema_update",

@@ -52,7 +52,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     scheds = ablated_schedules(net, shape, args.nfe)
     weights = gs.nets.WEIGHTS_DIR / "fmnist_edm.safetensors"
-    out = {"model": "fmnist_edm", "sha256": gs.checkpoints.sha256_file(weights), "n": args.n, "nfe": args.nfe,
+    out = {"model": "fmnist_edm", "sha256": gs.files.sha256_file(weights), "n": args.n, "nfe": args.nfe,
            "eval_seed": args.eval_seed, "warmup_seed": 0, "n_warmup": N_WARMUP, "n_warmup_small": N_WARMUP_SMALL,
            "grid_points": GRID_POINTS, "coeff": DEFAULT.coeff, "n_boot": args.n_boot,
            "note": "FD on Fashion-MNIST classifier features, not Inception FID",
@@ -73,7 +73,7 @@ def main(argv=None) -> int:
                                 "fd": fd[key], "same_as_default": key == default, **vs})
             print(json.dumps(out["rows"][-1]), flush=True)
     out["wall_time_s"] = time.perf_counter() - t0
-    gs.checkpoints.atomic_write_bytes(args.out, json.dumps(out, indent=1).encode())
+    gs.files.atomic_write_bytes(args.out, json.dumps(out, indent=1).encode())
     return 0
 
 

@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     warm = gs.gits.warmup_for(net, shape, config)
     weights = Path(gs.__file__).parent / "weights" / "fmnist_edm.safetensors"
-    out = {"model": "fmnist_edm", "sha256": gs.checkpoints.sha256_file(weights), "n": args.n,
+    out = {"model": "fmnist_edm", "sha256": gs.files.sha256_file(weights), "n": args.n,
            "eval_seed": args.eval_seed, "warmup_seed": 0, "n_boot": args.n_boot,
            "note": "FD on Fashion-MNIST classifier features, not Inception FID", "rows": []}
     for solver in ("euler", "ipndm"):
@@ -51,7 +51,7 @@ def main(argv=None) -> int:
             print(json.dumps({k: row[k] for k in ("solver", "nfe", "fd", "polynomial_vs_gits",
                                                     "student_dp_vs_gits")}), flush=True)
     out["wall_time_s"] = time.perf_counter() - t0
-    gs.checkpoints.atomic_write_bytes(args.out, json.dumps(out, indent=1).encode())
+    gs.files.atomic_write_bytes(args.out, json.dumps(out, indent=1).encode())
     return 0
 
 

@@ -26,7 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 import gitscore as gs  # noqa: E402
-from gitscore.checkpoints import atomic_write_bytes, sha256_file  # noqa: E402
+from gitscore.files import atomic_write_bytes, sha256_file  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -16,7 +16,7 @@ import pytest
 import torch
 from safetensors.torch import save
 
-from gitscore import bench, checkpoints, data, export, models, nets, sampling, schedules, solvers
+from gitscore import bench, checkpoints, files, data, export, models, nets, sampling, schedules, solvers
 from gitscore.cli import main
 from gitscore.train import TrainConfig, train
 
@@ -162,10 +162,10 @@ def test_replacing_a_file_keeps_its_mode(tmp_path):
         path = tmp_path / "private.json"
         path.write_text("{}")
         os.chmod(path, 0o600)
-        checkpoints.atomic_write_bytes(path, b"[1]")
+        files.atomic_write_bytes(path, b"[1]")
         assert stat.S_IMODE(path.stat().st_mode) == 0o600 and path.read_bytes() == b"[1]"
         new = tmp_path / "new.json"
-        checkpoints.atomic_write_bytes(new, b"[]")
+        files.atomic_write_bytes(new, b"[]")
         assert stat.S_IMODE(new.stat().st_mode) == 0o644  # a new file: 0666 less the umask
     finally:
         os.umask(old)

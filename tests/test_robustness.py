@@ -15,7 +15,7 @@ import pytest
 import torch
 from torch import nn
 
-from gitscore import bench, checkpoints, dist, gits, nets, schedules, solvers
+from gitscore import bench, checkpoints, files, dist, gits, nets, schedules, solvers
 from gitscore.denoisers import GaussianDenoiser, KDEDenoiser
 from gitscore.train import TrainConfig, export_ema, train
 
@@ -185,19 +185,19 @@ def test_atomic_write_follows_symlinks_and_never_replaces_devices(tmp_path):
     target.write_text("old")
     link = tmp_path / "link.json"
     link.symlink_to(target)
-    checkpoints.atomic_write_bytes(link, b"new")
+    files.atomic_write_bytes(link, b"new")
     assert link.is_symlink() and target.read_text() == "new"
     with pytest.raises(ValueError, match="not a regular file"):
-        checkpoints.atomic_write_bytes("/dev/null", b"x")
+        files.atomic_write_bytes("/dev/null", b"x")
     assert os.path.exists("/dev/null") and not os.path.isfile("/dev/null")
     os.mkfifo(tmp_path / "fifo")
     with pytest.raises(ValueError, match="not a regular file"):
-        checkpoints.atomic_write_bytes(tmp_path / "fifo", b"x")
+        files.atomic_write_bytes(tmp_path / "fifo", b"x")
     (tmp_path / "dev").symlink_to("/dev/null")
     with pytest.raises(ValueError, match="symlink to /dev/null"):
-        checkpoints.check_output_file(tmp_path / "dev")
+        files.check_output_file(tmp_path / "dev")
     with pytest.raises(ValueError, match="is a folder"):
-        checkpoints.atomic_write_bytes(tmp_path, b"x")
+        files.atomic_write_bytes(tmp_path, b"x")
 
 
 # ---------------------------------------------------------------- 1, 4: training checkpoints
