@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import fcntl
 import hashlib
 import io
 import json
@@ -118,36 +117,36 @@ INT_FIELDS = {"n_fd": 0, "n_ref": 1, "ref_steps": 1, "eval_seed": 0, "warmup_see
 
 @contextlib.contextmanager
 def locked(out: Path, command: str):
-    """Hold an exclusive lock on the folder `out` (OUT/.lock, which names the holder) for a run.
+    """Hold an exclusive lock on the folder `out` for a run (OUT/.lock through the cross-platform `filelock`;
+    OUT/.lock.owner names the holder).
 
     A second run into the same folder is refused with a message naming the first (its pid and command).
     Under torchrun the main rank locks and every rank learns the outcome.
     """
-    f = None
+    from filelock import FileLock, Timeout
+
+    lock, owner, holder = None, out / ".lock.owner", None
     if dist.is_main():
-        f = open(out / ".lock", "a+")
+        lock = FileLock(out / ".lock", timeout=0)
         try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            f.seek(0)
-            holder = f.read().strip() or "another process"
-            f.close()
-            f = holder
-    holder = dist.from_main(f if isinstance(f, str) else None)
+            lock.acquire()
+        except Timeout:
+            try:
+                holder = owner.read_text(errors="replace").strip() or "another process"
+            except OSError:
+                holder = "another process"
+            lock = None
+    holder = dist.from_main(holder)
     if holder is not None:
         raise ValueError(f"--out {out} is in use by {holder}; wait for that run to finish or use another --out")
     try:
-        if f is not None:
-            f.seek(0)
-            f.truncate()
-            f.write(f"pid {os.getpid()} on {socket.gethostname()} ({command})\n")
-            f.flush()
+        if lock is not None:
+            owner.write_text(f"pid {os.getpid()} on {socket.gethostname()} ({command})\n")
         yield
     finally:
-        if f is not None:
-            f.truncate(0)
-            fcntl.flock(f, fcntl.LOCK_UN)
-            f.close()
+        if lock is not None:
+            owner.unlink(missing_ok=True)
+            lock.release()
 
 
 def _git_commit() -> str:

@@ -188,3 +188,14 @@ def test_sample_from_checkpoints(tmp_path, capsys):
         arrays.append(np.load(png.with_suffix(".npy")))
     assert arrays[0].shape == (2, 1, 28, 28)
     np.testing.assert_array_equal(arrays[0], arrays[1])  # the EMA weights, not the zeroed model ones
+
+
+def test_the_cli_starts_without_fcntl():
+    # fcntl exists on POSIX only: the CLI (and bench, which locks through filelock) must not need it to start
+    import subprocess
+    import sys
+    code = ("import sys; sys.modules['fcntl'] = None\n"
+            "from gitscore import bench, cli\n"
+            "cli.build_parser().parse_args(['bench', '--out', 'x']); print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]

@@ -369,10 +369,12 @@ def test_checkpoint_for_another_network_is_a_clear_error(tmp_path):
 def test_bench_refuses_a_second_run_into_the_same_folder(tmp_path):
     cfg = bench.BenchConfig(model="kde", kde_size=50, solvers=["euler"], schedules=["polynomial"], nfes=[2],
                             n_fd=0, n_ref=2, ref_steps=4, batch_size=2)
-    holder = subprocess.Popen([sys.executable, "-c", "import fcntl, sys, time\n"
-                               f"f = open({str(tmp_path / '.lock')!r}, 'a+'); fcntl.flock(f, fcntl.LOCK_EX)\n"
-                               "f.write('pid 4242 (gitscore bench --out x)'); f.flush(); print('locked', flush=True)\n"
-                               "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    # another process holds the folder's lock (filelock, as bench takes it) and names itself in .lock.owner
+    holder = subprocess.Popen([sys.executable, "-c", "import time\nfrom filelock import FileLock\n"
+                               f"lock = FileLock({str(tmp_path / '.lock')!r}); lock.acquire()\n"
+                               f"open({str(tmp_path / '.lock.owner')!r}, 'w')"
+                               ".write('pid 4242 (gitscore bench --out x)')\n"
+                               "print('locked', flush=True)\ntime.sleep(60)"], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(ValueError, match=r"in use by pid 4242 \(gitscore bench --out x\)"):
