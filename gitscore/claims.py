@@ -506,9 +506,10 @@ _CLAIMS = [
           "KDE at the step's bandwidth, at the points of the KDE's Euler trajectories (18 steps); bootstrap over "
           "trajectories", ">", 0.95, "'increases': at 19 steps in 20 at least",
           ("2-D toy KDE", "8x8 KDE", "28x28 KDE"),
-          "random-direction step: x + |D(x) - x| u, u uniform on the sphere (gs.controls.random_direction_step)",
-          "a step of the same length in no particular direction must not raise the likelihood; the null model "
-          "(a random training image) passes this test and is no control", origin=0.5),
+          "random-direction step",
+          "x + ||D(x) - x|| u, u uniform on the sphere (gs.controls.random_direction_step): a step of the same "
+          "length in no particular direction must not raise the likelihood; the null model (a random training "
+          "image) passes this test and is no control", origin=0.5),
     Claim("meanshift_length", "the sampling length scales as sigma_T sqrt(d)", "Sec. 4.3", "05_meanshift",
           "length error", "mean over trajectories of |path length / (sigma_T sqrt(d)) - 1|", "<", 0.1,
           "'scales as': within 10 %",
