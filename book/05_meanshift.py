@@ -105,8 +105,10 @@ gs.report.show_params(P)
 #
 # As a control, each KDE has a **null model** beside it (`gs.controls.NullDenoiser`, as in Chapters
 # 2-4): a denoiser that returns, at every $\sigma$ and for every sample, a data point drawn at
-# random from the same data, independently of $x$. It is no mean-shift step and has no structure,
-# so a check that it passes says nothing about mean shift.
+# random from the same data, independently of $x$; the mixture at $64 \times 64$ has one too, over
+# 400 draws from the mixture. It is no mean-shift step and has no structure, so a check that it
+# passes says nothing about mean shift. Each claim below is decided by the registry's rule
+# (`gs.claims`) from 95 % intervals, with its registered control run through the same statistic.
 
 # %% tags=["nbval-check-output"]
 gen = torch.Generator().manual_seed(P.seed)
@@ -136,6 +138,7 @@ models = {  # name: (denoiser, sample shape, dtype)
     "GMM 64x64": (isotropic_gmm((1, 64, 64), P.seed + 1), (1, 64, 64), torch.float64),
     "GMM 3x64x64": (isotropic_gmm((3, 64, 64), P.seed + 2), (3, 64, 64), torch.float64),
 }
+nulls["GMM 64x64"] = gs.controls.NullDenoiser(models["GMM 64x64"][0].sample(400, gen), seed=P.seed)
 for (name, (den, shape, dtype)), n in zip(models.items(), P.n_traj):
     print(f"{name:14s} d = {math.prod(shape):6d}, {n} trajectories, {dtype}")
 
@@ -143,31 +146,34 @@ for (name, (den, shape, dtype)), n in zip(models.items(), P.n_traj):
 # ## The KDE denoiser is one mean-shift step
 #
 # We compute the mean-shift update from the *gradient* of the KDE, $m_\sigma(x) = x + \sigma^2
-# \nabla_x \log p_\sigma(x)$ (autograd through `KDEDenoiser.log_density`), at data points noised
-# with bandwidths 0.3, 3 and 30, and compare it with the denoiser's output $D^*(x;\sigma)$, relative
-# to the length of the step $\lVert D^* - x\rVert$.
+# \nabla_x \log p_\sigma(x)$ (`gs.controls.mean_shift_step`, autograd through
+# `KDEDenoiser.log_density`), at data points noised with bandwidths 0.3, 3 and 30, and compare it
+# with the denoiser's output $D^*(x;\sigma)$, relative to the length of the step
+# $\lVert D^* - x\rVert$. The statistic is the largest such error per KDE, against the registry's
+# threshold $10^{-5}$; the control is the mean-shift step at a 1 % wrong bandwidth, $1.01\,\sigma$.
 
 # %% tags=["nbval-check-output"]
+ident, ident_ctrl = {}, {}
 for name, kde in kdes.items():
     shape = models[name][1]
     s = torch.tensor(P.check_sigmas, dtype=torch.float64).repeat_interleave(P.n_check)
     y = kde.points((torch.arange(P.n_check) * 997) % kde.N).repeat(len(P.check_sigmas), *[1] * len(shape))
     x = (y + s.reshape(-1, *[1] * len(shape)) * gs.sampling.latents(shape, P.seed + 3, 0, len(s))).to(kde.dtype)
-    x.requires_grad_(True)
-    grad, = torch.autograd.grad(kde.log_density(x, s).sum(), x)
-    x = x.detach()
-    m = x.double() + s.reshape(-1, *[1] * len(shape)) ** 2 * grad.double()
     with torch.no_grad():
         D = kde(x, s).double()
-    err = ((m - D).flatten(1).norm(dim=1) / (D - x.double()).flatten(1).norm(dim=1)).reshape(len(P.check_sigmas), -1).amax(1)
-    tol = 1e-10 if kde.dtype == torch.float64 else 1e-5
-    print(f"{name:12s} max ||m_sigma(x) - D*(x; sigma)|| / ||D* - x|| at sigma {P.check_sigmas}: "
-          + ", ".join(f"< {tol:.0e}" if e < tol else f"{e:.1e}" for e in err.tolist()))
-    assert (err < tol).all()
+    step = (D - x.double()).flatten(1).norm(dim=1)
+    err = {bw: ((gs.controls.mean_shift_step(kde, x, s, bw) - D).flatten(1).norm(dim=1) / step).max().item()
+           for bw in (1.0, 1.01)}
+    ident[name], ident_ctrl[name] = gs.stats.point(err[1.0], len(s)), gs.stats.point(err[1.01], len(s))
+    print(f"{name:12s} max ||m_sigma(x) - D*(x; sigma)|| / ||D* - x||: {err[1.0]:.1e}; "
+          f"at bandwidth 1.01 sigma (control) {err[1.01]:.1e}")
+v_ident = gs.claims.verdict("meanshift_identity", ident, control=ident_ctrl)
+print(v_ident)
 
 # %% [markdown]
-# The identity holds to float64 (2-D) and float32 (images) round-off: the optimal denoiser *is* a
-# mean-shift step whose bandwidth is the noise level.
+# The identity is exact to float64 (2-D) and float32 (images) round-off, orders of magnitude below
+# the error of a 1 % wrong bandwidth: the optimal denoiser *is* a mean-shift step whose bandwidth is
+# the noise level.
 #
 # ## Sampling is annealed mean shift
 #
@@ -287,10 +293,10 @@ for name, tr in runs.items():
 # %% [markdown]
 # Every Euler step lands on the segment between the current point and its mean-shift target, to
 # round-off (float32 models: the recorded states are float32). For the KDEs this is annealed mean
-# shift in the literal sense; for the network and the mixtures the same algebra holds with their
+# shift in the literal sense; for the network and the mixtures the same algebra applies with their
 # denoiser in place of $m_\sigma$. The weight on the target is about a quarter for the large steps
 # at high noise and rises to about 0.7 at the end of EDM's schedule. This check is an identity of
-# the Euler step and holds for any denoiser (the null model too); it needs no control.
+# the Euler step and is true for any denoiser (the null model too); it needs no control.
 #
 # ## Does the likelihood increase?
 #
@@ -304,9 +310,15 @@ for name, tr in runs.items():
 #   trajectory, each point at its own bandwidth;
 # - **(c) successive targets at one bandwidth**: $\log p_{\sigma_n}(D_n) \ge \log p_{\sigma_n}(D_{n-1})$;
 # - **(d) a fixed bandwidth** $h = 1$: $\log p_h(D_n) > \log p_h(D_{n-1})$.
+#
+# The registry tests (a), the paper's "each step raises the likelihood": the fraction of (trajectory,
+# step) pairs where it rises, against 0.95, with a bootstrap interval over trajectories. Its control
+# is a step of the same length in a random direction, $x_n + \lVert D^* - x_n\rVert\, u$ with $u$
+# uniform on the sphere (`gs.controls.random_direction_step`), scored the same way: a statistic that
+# such a step passes cannot see that mean shift moves uphill.
 
 # %% tags=["nbval-check-output"]
-ll, fractions = {}, {}
+ll, fractions, step_up, random_up = {}, {}, {}, {}
 for name, kde in kdes.items():
     tr, shape = runs[name], models[name][1]
     n, N = tr.xs.shape[0], P.n_steps
@@ -316,17 +328,22 @@ for name, kde in kdes.items():
         L_x = logp(tr.xs[:, :-1], sigmas[:-1].repeat(n))              # log p_{sigma_n}(x_n)
         L_prev = logp(tr.denoised[:, :-1], sigmas[1:-1].repeat(n))    # log p_{sigma_n}(D_{n-1})
         L_h = logp(tr.denoised, P.h_ll)                               # log p_h(D_n)
+        x_rand = gs.controls.random_direction_step(tr.xs[:, :-1].reshape(n * N, -1), tr.denoised.reshape(n * N, -1),
+                                                   seed=P.seed)
+        L_rand = logp(x_rand, sigmas[:-1].repeat(n))                  # log p_{sigma_n}(random step from x_n)
+    step_up[name], random_up[name] = (L_D > L_x).double().mean(1), (L_rand > L_x).double().mean(1)
     kernel = L_D + 0.5 * kde.d * torch.log(2 * math.pi * sigmas[:-1] ** 2)  # L_n without the normaliser
     ll[name] = {"L_D": L_D, "L_x": L_x, "kernel": kernel, "L_h": L_h}
     fractions[name] = {
         "(a) step": (L_D > L_x).double().mean().item(),
+        "(a) random direction": (L_rand > L_x).double().mean().item(),
         "(b) annealed": (L_D[:, 1:] > L_D[:, :-1]).double().mean().item(),
         "(b') kernel part": (kernel[:, 1:] > kernel[:, :-1]).double().mean().item(),
         "(c) one bandwidth": (L_D[:, 1:] >= L_prev).double().mean().item(),
         "(d) h = 1": (L_h[:, 1:] > L_h[:, :-1]).double().mean().item(),
     }
     print(f"{name:12s} " + "  ".join(f"{k} {v:.2f}" for k, v in fractions[name].items()))
-null_fractions = {}
+null_fractions, null_up = {}, {}
 for name, kde in kdes.items():
     tr, shape = null_runs[name], models[name][1]
     n = tr.xs.shape[0]
@@ -336,10 +353,18 @@ for name, kde in kdes.items():
         L_x = logp(tr.xs[:, :-1], sigmas[:-1].repeat(n))
     null_fractions[name] = {"(a) step": (L_D > L_x).double().mean().item(),
                             "(b) annealed": (L_D[:, 1:] > L_D[:, :-1]).double().mean().item()}
+    null_up[name] = (L_D > L_x).double().mean(1)
     print(f"{'null, ' + name.split()[0]:12s} "
           + "  ".join(f"{k} {v:.2f}" for k, v in null_fractions[name].items()))
-assert all(f["(a) step"] == 1.0 for f in fractions.values())       # a theorem of mean shift
-assert all(f["(b) annealed"] >= 0.95 for f in fractions.values())  # cannot separate: null passes
+iv_up, iv_random, iv_null = ({m: gs.stats.bootstrap(v) for m, v in per_traj.items()}
+                             for per_traj in (step_up, random_up, null_up))
+v_like = gs.claims.verdict("meanshift_likelihood", iv_up, control=iv_random)
+null_like = gs.claims.check_control("meanshift_likelihood", iv_null, iv_up)
+print(v_like)
+print(f"the null model as a control of (a): {null_like.closest} {null_like.interval}, {null_like.side}: "
+      f"{null_like.word}")
+gs.report.glue_text("likelihood_verdict", v_like.word)
+gs.report.glue_text("likelihood_null", null_like.word)
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 3, figsize=(7, 2.8))
@@ -370,32 +395,34 @@ gs.report.figure(fig, "fig-meanshift-2")
 # $-\frac d2 \log(2\pi\sigma_n^2)$. Right: every trajectory's targets at one fixed bandwidth.
 # ```
 #
-# What holds and what does not:
+# Reading the fractions:
 #
-# - **(a) holds always** (fraction 1.00 on all three KDEs): each mean-shift target is more likely than
-#   the point it came from, at the bandwidth of the step. This is the mean-shift ascent property.
-# - **(b) holds** (all steps on the image KDEs, nearly all in 2-D), but mostly because the bandwidth
-#   shrinks: the normaliser $-\frac d2\log(2\pi\sigma_n^2)$ grows by $d\log(\sigma_n/\sigma_{n+1})$ per
-#   step. Without it (b', middle) the density of the target *falls* as the bandwidth shrinks, and
-#   only comes back up to $\log(1/N)$ (about $-11$ for $N = 60{,}000$) when the target becomes a
-#   single training image; it increases on few steps (the (b') fractions).
-# - **(c) and (d) do not hold** as monotone statements: at one bandwidth, the next target is often
+# - **(a)**, the registered claim, is true at every step on all three KDEs (fraction 1.00): each
+#   mean-shift target is more likely than the point it came from, at the bandwidth of the step, the
+#   mean-shift ascent property. A step of the same length in a random direction raises the
+#   likelihood far less often (the "(a) random direction" fractions), so the rule's verdict, with
+#   that control, is **{glue:text}`likelihood_verdict`**.
+# - **(b)** is true on all steps of the image KDEs and nearly all in 2-D, but mostly because the
+#   bandwidth shrinks: the normaliser $-\frac d2\log(2\pi\sigma_n^2)$ grows by
+#   $d\log(\sigma_n/\sigma_{n+1})$ per step. Without it (b', middle) the density of the target
+#   *falls* as the bandwidth shrinks, and only comes back up to $\log(1/N)$ (about $-11$ for
+#   $N = 60{,}000$) when the target becomes a single training image; it increases on few steps (the
+#   (b') fractions).
+# - **(c) and (d)** are false as monotone statements: at one bandwidth, the next target is often
 #   slightly *less* likely than the previous one at high noise (the targets drift away from the data
 #   mean, which is the most likely point of a wide KDE), and more likely once the KDE starts
 #   choosing training images; at a fixed $h$ the curves first fall, then rise.
 #
-# So the "likelihood increases" claim is exact for the one-step comparison (a) and for the annealed
-# sequence (b), and the increase in (b) reflects the annealing of the bandwidth as much as the
-# motion of the points.
+# The increase along the annealed sequence (b) reflects the annealing of the bandwidth as much as
+# the motion of the points; the registry does not count it as evidence.
 #
-# **The null model passes (b) on every KDE, and (a) on the image KDEs** (its rows above), so these
-# checks cannot tell mean shift from a denoiser without structure. (a) is a theorem for mean-shift
+# **The null model is no control here**: it passes (b) on every KDE and (a) on the image KDEs (its
+# rows above; its check against (a): {glue:text}`likelihood_null`). (a) is a theorem for mean-shift
 # targets, and in high dimension any data point is more likely than a point $\sigma\sqrt d$ away
 # from the data, which is all (a) asks of the null model's random targets; only in 2-D, where
-# $\sigma\sqrt d$ is small at the end, does a random target sometimes lose (the null's (a)
-# fraction there is below 1). (b) follows the shrinking normaliser for any targets that sit on the
-# data. We keep both asserts as checks of the theorem and of the arithmetic, not as evidence of
-# structure.
+# $\sigma\sqrt d$ is small at the end, does a random target sometimes lose. (b) follows the
+# shrinking normaliser for any targets that sit on the data. The random-direction step keeps the
+# length of the mean-shift step and drops its direction, which is what (a) is about.
 #
 # ## Sampling length $\approx \sigma_T\sqrt d$ and a constant field magnitude
 #
@@ -421,8 +448,9 @@ for name, tr in runs.items():
     ratio = length / (P.sigma_max * math.sqrt(d))
     speed = T.field_magnitude_exact(tr.xs, tr.denoised, sigmas) / math.sqrt(d)  # (B, N)
     chi = math.exp(0.5 * math.log(2 / d) + math.lgamma((d + 1) / 2) - math.lgamma(d / 2))
-    rows[name] = dict(d=d, ratio=ratio, chi=chi, speed=speed, mean=speed.mean(1).mean().item(),
-                      cv=(speed.std(1) / speed.mean(1)).mean().item(), min=speed.amin(1).mean().item())
+    cv = speed.std(1) / speed.mean(1)                                              # per trajectory
+    rows[name] = dict(d=d, ratio=ratio, chi=chi, speed=speed, mean=speed.mean(1).mean().item(), cv_traj=cv,
+                      cv=cv.mean().item(), min=speed.amin(1).mean().item())
     r = rows[name]
     print(f"{name:14s} {d:6d} {P.sigma_max * math.sqrt(d):10.4g} {chi:12.3f} {length.mean().item():9.4g} "
           f"{ratio.mean().item():6.3f} {ratio.std().item():6.3f} {r['mean']:15.3f} {r['cv']:6.3f} {r['min']:6.3f}")
@@ -431,38 +459,41 @@ for name, tr in null_runs.items():
     d = tr.xs.shape[-1]
     speed = T.field_magnitude_exact(tr.xs, tr.denoised, sigmas) / math.sqrt(d)
     ratio = T.path_length(tr)[:, -1] / (P.sigma_max * math.sqrt(d))
-    null_rows[name] = dict(ratio=ratio.mean().item(), mean=speed.mean(1).mean().item(),
-                           cv=(speed.std(1) / speed.mean(1)).mean().item(),
-                           high=speed[:, sigmas[:-1] >= 1.0].mean().item())
+    cv = speed.std(1) / speed.mean(1)
+    null_rows[name] = dict(ratio=ratio.mean().item(), ratio_traj=ratio, mean=speed.mean(1).mean().item(),
+                           cv_traj=cv, cv=cv.mean().item(), high=speed[:, sigmas[:-1] >= 1.0].mean().item())
     r = null_rows[name]
     print(f"{'null, ' + name.split()[0]:14s} {d:6d} {'':10s} {'':12s} {'':9s} {r['ratio']:6.3f} "
           f"{'':6s} {r['mean']:15.3f} {r['cv']:6.3f}")
 
 # %% [markdown]
-# The checks, with the bounds they can honestly meet:
+# The registry's two claims, each against the null model on the model's own data (the 28x28 null
+# for the network): the length error $\lvert \text{length} / (\sigma_T\sqrt d) - 1\rvert$ averaged
+# over trajectories, against 10 %, and the coefficient of variation (CV) of the field magnitude
+# along each trajectory, averaged over trajectories, against 0.1; intervals by bootstrap over
+# trajectories.
 
 # %% tags=["nbval-check-output"]
 high = sigmas[:-1] >= 1.0
 v = P.gmm_var
-for name, r in rows.items():
-    n = len(r["ratio"])
-    if r["d"] >= 64:  # length: concentration of ||z|| makes the ratio 1 up to a few percent
-        assert abs(r["ratio"].mean() - 1) < 0.05, name
-    else:             # 2-D: ||z|| / sqrt(2) itself varies by ~50 %; compare with its expectation
-        assert abs(r["ratio"].mean() - r["chi"]) < 3 * r["ratio"].std() / math.sqrt(n), name
+own_null = {m: "28x28 KDE" if m == "28x28 network" else m for m in rows}  # the null model on the model's data
+claim_len, claim_field = gs.claims.get("meanshift_length"), gs.claims.get("meanshift_field")
+v_len = gs.claims.verdict(claim_len, {m: gs.stats.bootstrap((rows[m]["ratio"] - 1).abs()) for m in claim_len.models},
+                          control={m: gs.stats.bootstrap((null_rows[own_null[m]]["ratio_traj"] - 1).abs())
+                                   for m in claim_len.models})
+v_field = gs.claims.verdict(claim_field, {m: gs.stats.bootstrap(rows[m]["cv_traj"]) for m in claim_field.models},
+                            control={m: gs.stats.bootstrap(null_rows[own_null[m]]["cv_traj"])
+                                     for m in claim_field.models})
+for vv in (v_len, v_field):
+    for m, iv in vv.intervals:
+        print(f"{vv.claim.statistic}, {m}: {iv}")
+    print(vv)
+gs.report.glue_text("length_verdict", v_len.word)
+gs.report.glue_text("field_verdict", v_field.word)
 speed_high = {name: r["speed"][:, high].mean().item() for name, r in rows.items()}
 print("mean |dx/dsigma| / sqrt(d) over sigma >= 1:", {k: round(x, 3) for k, x in speed_high.items()})
 print("null models, mean |dx/dsigma| / sqrt(d) over sigma >= 1:",
       {k: round(r["high"], 3) for k, r in null_rows.items()})
-for name in ("8x8 KDE", "28x28 KDE"):
-    assert abs(rows[name]["mean"] - 1) < 0.05, name
-CV_MAX = 0.1  # between the image KDEs (<= 0.063 when written) and their null models (>= 2.4)
-cv_worst = max(rows[m]["cv"] for m in ("8x8 KDE", "28x28 KDE"))
-cv_null = min(null_rows[m]["cv"] for m in ("8x8 KDE", "28x28 KDE"))
-print(f"CV of the field magnitude: threshold {CV_MAX}: margin x{CV_MAX / cv_worst:.1f} below "
-      f"(worst image KDE), x{cv_null / CV_MAX:.1f} above (null)")
-assert cv_worst < CV_MAX < cv_null
-assert abs(speed_high["28x28 network"] - 1) < 0.05  # cannot separate: the 28x28 null passes too
 # GMM: exact profile of one Gaussian component, |dx/dsigma| / |dx/dsigma|_T = sigma sqrt(v + sigma_T^2) / (sigma_T sqrt(v + sigma^2))
 profile = sigmas[:-1] * math.sqrt(v + P.sigma_max ** 2) / (P.sigma_max * (v + sigmas[:-1] ** 2).sqrt())
 for name in ("GMM 64x64", "GMM 3x64x64"):
@@ -504,24 +535,25 @@ gs.report.figure(fig, "fig-meanshift-3")
 # expectation $E\lVert z\rVert/\sqrt d$.
 # ```
 #
-# What holds, and where it bends:
+# Reading the two claims:
 #
-# - **Sampling length.** For $d \ge 64$ the length is $\sigma_T\sqrt d$ to within a few percent on
-#   every model, and the spread across trajectories shrinks like $1/\sqrt{2d}$: the length is set by
-#   the starting point, $\lVert x_T\rVert = \sigma_T\lVert z\rVert$, because the trajectory is nearly
-#   straight and the data ($\lVert x_0\rVert \ll \sigma_T\sqrt d$) barely adds to it. For the same
-#   reason the null models' lengths (printed rows) are close to $\sigma_T\sqrt d$ too: this check
-#   cannot separate a structured denoiser from one without structure, and the assert only confirms
-#   that nothing the denoiser does outweighs the start. In 2-D there is
-#   no concentration of measure: $\lVert z\rVert/\sqrt 2$ ranges from near 0 to about 2, the mean
-#   ratio is $E\lVert z\rVert/\sqrt 2 \approx 0.89$ rather than 1, and the claim holds only on average
-#   in that sense.
-# - **Constant magnitude.** On the image KDEs the magnitude stays within a few percent of $\sqrt d$
-#   all the way (CV under 0.1): with isolated data points the denoiser keeps removing the whole
-#   noise, and near the end $x - y_i \propto \sigma$, so the speed freezes. In 2-D it wanders by
-#   about half (CV $\approx 0.5$). The null models fail this check by far (CV printed above):
-#   their steps at small $\sigma$ jump between unrelated data points, so $\lVert x - D\rVert/\sigma$
-#   blows up.
+# - **Sampling length** (the rule's verdict: **{glue:text}`length_verdict`**). For $d \ge 64$ the
+#   length is $\sigma_T\sqrt d$ to within a few percent on average, and the spread across
+#   trajectories shrinks like $1/\sqrt{2d}$: the length is set by the starting point,
+#   $\lVert x_T\rVert = \sigma_T\lVert z\rVert$, because the trajectory is nearly straight and the
+#   data ($\lVert x_0\rVert \ll \sigma_T\sqrt d$) barely adds to it. At $d = 64$ one trajectory's
+#   $\lVert z\rVert/\sqrt d$ still varies by about 10 %, which is the size of the threshold. For the
+#   same reason the null models' lengths (printed rows) are close to $\sigma_T\sqrt d$ too: the
+#   statistic cannot separate a structured denoiser from one without structure, and the rule says so.
+#   No control is known that fails it: the length is a property of $x_T$. In 2-D there is no
+#   concentration of measure: $\lVert z\rVert/\sqrt 2$ ranges from near 0 to about 2, and the mean
+#   ratio is $E\lVert z\rVert/\sqrt 2 \approx 0.89$ rather than 1.
+# - **Constant magnitude** (the rule's verdict: **{glue:text}`field_verdict`**). On the image KDEs
+#   the magnitude stays within a few percent of $\sqrt d$ all the way (CV under 0.1): with isolated
+#   data points the denoiser keeps removing the whole noise, and near the end $x - y_i \propto
+#   \sigma$, so the speed freezes. In 2-D it wanders by about half (CV $\approx 0.5$). The null
+#   models are far on the wrong side (CV printed above): their steps at small $\sigma$ jump between
+#   unrelated data points, so $\lVert x - D\rVert/\sigma$ blows up.
 # - **But only for point masses.** The speed is the norm of the predicted noise
 #   $E[\varepsilon \mid x]$, and $E\lVert E[\varepsilon\mid x]\rVert^2 \le E\lVert\varepsilon\rVert^2 = d$
 #   for any data, with equality only when $x$ determines the noise, as it does near an isolated
@@ -529,28 +561,16 @@ gs.report.figure(fig, "fig-meanshift-3")
 #   while $\sigma^2 \gg v$ and then falls roughly as $\sigma/\sqrt{v + \sigma^2}$ (within the printed
 #   range of the one-component profile): each component has volume, and the noise along it cannot be
 #   told apart from the data. The trained network, which generalises rather than memorising points,
-#   keeps $\approx\sqrt d$ for $\sigma \ge 1$ (asserted) and falls below it at smaller $\sigma$ (its
-#   `min` column). That assert cannot separate: for $\sigma \ge 1$ the noise dominates $x$, and the
-#   28x28 null model's mean magnitude there is close to $\sqrt d$ as well (printed above).
+#   keeps $\approx\sqrt d$ for $\sigma \ge 1$ (printed above) and falls below it at smaller
+#   $\sigma$ (its `min` column). That number cannot separate: for $\sigma \ge 1$ the noise dominates
+#   $x$, and the 28x28 null model's mean magnitude there is close to $\sqrt d$ as well.
 
 # %% [markdown]
 # ## Verdicts
 
 # %% tags=["nbval-check-output"]
-gs.report.verdict("D*(x; sigma) is one mean-shift step with bandwidth sigma", "Sec. 4.3",
-                  "equal to < 1e-5 on 2-D, 8x8 and 28x28 KDEs", "holds")
-gs.report.verdict("the KDE likelihood increases along the denoising trajectory", "Sec. 4.3",
-                  "each mean-shift step raises log p at its bandwidth; along the annealed path "
-                  "mostly via the shrinking bandwidth; a null model passes both checks too",
-                  "holds partly")
-gs.report.verdict("sampling length scales as sigma_T sqrt(d)", "Sec. 4.3",
-                  "length / (sigma_T sqrt d) = " + ", ".join(f"{r['ratio'].mean().item():.3f}" for r in rows.values())
-                  + " (d = " + ", ".join(str(r["d"]) for r in rows.values())
-                  + f"); not in 2-D; set by x_T (null model {null_rows['28x28 KDE']['ratio']:.3f})",
-                  "holds")
-gs.report.verdict("the field magnitude (norm of dx/dsigma) stays near sqrt(d)", "Sec. 4.3",
-                  f"for image KDEs (CV <= {cv_worst:.2g}; null models >= {cv_null:.2g}); "
-                  "drops at small sigma for the network and GMMs", "holds partly")
+for vv in (v_ident, v_like, v_len, v_field):
+    gs.report.verdict(vv)
 _ = gs.report.glue_verdicts("05_meanshift")
 
 # %% [markdown]
@@ -559,17 +579,19 @@ _ = gs.report.glue_verdicts("05_meanshift")
 # In this chapter we
 #
 # - verified that the optimal KDE denoiser equals the mean-shift update computed from the KDE's
-#   gradient, on KDEs in $d = 2, 64, 784$;
+#   gradient, on KDEs in $d = 2, 64, 784$, where a 1 % wrong bandwidth does not;
 # - watched annealed mean shift in 2-D reach distinct training points, where fixed-bandwidth mean
 #   shift collapses onto a few modes;
 # - checked that every Euler step is the convex combination of the current point and its mean-shift
 #   target, on every model;
-# - found that each mean-shift step raises the KDE likelihood at its own bandwidth, and that the
+# - found that each mean-shift step raises the KDE likelihood at its own bandwidth, where a step of
+#   the same length in a random direction does not ({glue:text}`likelihood_verdict`), and that the
 #   annealed sequence rises too, largely through the shrinking bandwidth, while at one fixed
 #   bandwidth it is not monotone;
-# - measured the sampling length $\approx\sigma_T\sqrt d$ (within a few percent for $d \ge 64$) and a
-#   field magnitude $\approx\sqrt d$ that is constant for KDEs in high dimension, but decays once
-#   $\sigma$ falls below the data's own spread for the mixtures and, in part, for the network.
+# - measured the sampling length $\approx\sigma_T\sqrt d$, which the null model matches as well
+#   ({glue:text}`length_verdict`), and a field magnitude $\approx\sqrt d$ that is constant for KDEs in
+#   high dimension, but decays once $\sigma$ falls below the data's own spread for the mixtures and,
+#   in part, for the network ({glue:text}`field_verdict`).
 #
 # **What's next.** {doc}`06_gits` uses the shared shape of the trajectories to fit a time schedule by
 # dynamic programming: GITS.

@@ -174,22 +174,24 @@ x0 = gs.data.fashion_mnist("test")[0][:P.n_eval]
 eps = gs.sampling.latents((1, 28, 28), 123, 0, P.n_eval, torch.float32)
 grid = torch.logspace(math.log10(0.002), math.log10(80.0), 13, dtype=torch.float64)
 kde = gs.models.load_model("kde", kde_size=P.n_kde, device="cpu").denoiser
-errs = {name: denoising_errors(net, x0, eps, grid, train.mean(0), reference=kde)
-        for name, net in nets.items()}
+errs = {name: denoising_errors(net, x0, eps, grid, train.mean(0), reference=kde, per_image=True)
+        for name, net in nets.items()}  # per test image: (256, 13)
+ratio = {name: e.model.mean(0) / e.data_mean.mean(0) for name, e in errs.items()}
+ratio["KDE"] = errs["fmnist_edm"].reference.mean(0) / errs["fmnist_edm"].data_mean.mean(0)
 tab = pd.DataFrame({"sigma": grid.numpy()})
-for name, e in errs.items():
-    tab[f"{name} / mean"] = (e.model / e.data_mean).numpy()
-tab["KDE / mean"] = (e.reference / e.data_mean).numpy()
-tab["fmnist_edm vs KDE (RMS)"] = errs["fmnist_edm"].model_vs_reference.sqrt().numpy()
+for name in nets:
+    tab[f"{name} / mean"] = ratio[name].numpy()
+tab["KDE / mean"] = ratio["KDE"].numpy()
+tab["fmnist_edm vs KDE (RMS)"] = errs["fmnist_edm"].model_vs_reference.mean(0).sqrt().numpy()
 display(gs.report.html_table(tab, "{:.4g}"))
-worst = {name: float((e.model / e.data_mean).max()) for name, e in errs.items()}
+worst = {name: float(ratio[name].max()) for name in nets}
 print("worst ratio to the data mean:", {k: round(v, 3) for k, v in worst.items()})
 
 # %% tags=["hide-input"]
 fig, ax = plt.subplots(figsize=(6.5, 3.2))
-for name, e in errs.items():
-    ax.plot(grid, e.model / e.data_mean, "o-", ms=3, label=name)
-ax.plot(grid, e.reference / e.data_mean, "s--", ms=3, color="gray",
+for name in nets:
+    ax.plot(grid, ratio[name], "o-", ms=3, label=name)
+ax.plot(grid, ratio["KDE"], "s--", ms=3, color="gray",
         label="exact KDE (60k train images)")
 ax.axhline(1.0, color="k", lw=0.8)
 ax.set(xscale="log", yscale="log", xlabel=r"$\sigma$", ylabel="MSE / MSE of the data mean")
@@ -204,14 +206,32 @@ gs.report.figure(fig, "fig-card-mse")
 # Denoising error relative to the data mean on 256 test images, 13 noise levels from 0.002 to 80: below the line, better than the best constant.
 # ```
 #
-# The check below is the network issue's: the shipped network is never worse than the data mean
-# ({numref}`fig-card-mse`); the same check on the first network is printed beside it as the control.
+# The check below is the network issue's, a claim beyond the paper in the registry
+# (`network_beats_mean`): the shipped network is never worse than the data mean
+# ({numref}`fig-card-mse`). The statistic is the worst ratio over the 13 noise levels, with a
+# bootstrap interval over the 256 test images (each image's errors at every noise level resampled
+# together), against 1; the control, run through the same statistic, is the first network, known to
+# be rough at high noise. The margin is thin by construction: as $\sigma$ grows the optimal
+# denoiser itself tends to the data mean, and its ratio to 1 from below (about
+# $1 - \operatorname{tr}\Sigma / (d\,\sigma^2)$ for data of covariance $\Sigma$), so at $\sigma = 80$
+# even a perfect network sits a fraction of a percent under the threshold, and the interval, not
+# the estimate, decides.
 
 # %%
-smooth_ok = worst["fmnist_edm"] < 1.0
-rough_ok = worst["fmnist_edm_rough"] < 1.0
-print(f"fmnist_edm never worse than the data mean: {smooth_ok}; fmnist_edm_rough: {rough_ok}")
-assert smooth_ok
+def worst_ratio(pairs):
+    """max over noise levels of mean MSE(network) / mean MSE(data mean); pairs: (images, sigmas, 2)."""
+    return float((pairs[..., 0].mean(0) / pairs[..., 1].mean(0)).max())
+
+
+pairs = {name: np.stack([e.model.numpy(), e.data_mean.numpy()], -1) for name, e in errs.items()}
+v_mean = gs.claims.evaluate("network_beats_mean", {"fmnist_edm": pairs["fmnist_edm"]}, pairs["fmnist_edm_rough"],
+                            statistic=worst_ratio)
+for name in nets:
+    print(f"{name}: worst ratio {worst[name]:.4f} at sigma = {grid[int(ratio[name].argmax())]:.3g}")
+print(f"fmnist_edm: {v_mean.intervals[0][1].format(fmt='{:.4f}')}; control fmnist_edm_rough: "
+      f"{v_mean.control.interval.format(fmt='{:.4f}')}")
+print(v_mean)
+gs.report.glue_text("beats_mean_verdict", v_mean.word)
 
 # %% [markdown]
 # ## Smooth in sigma
@@ -448,6 +468,16 @@ assert acc >= 0.91 and abs(acc - ccard["test_accuracy"]) < 1e-3
 # Its 256 penultimate features define the FD (Fashion-MNIST classifier features) of this book;
 # the train-vs-test floor above frames every FD in it.
 #
+# ## Verdict
+#
+# The one claim this card checks, beyond the paper (the network issue's "never worse than the data
+# mean"): **{glue:text}`beats_mean_verdict`**, by the registry's rule from the interval above.
+
+# %% tags=["nbval-check-output"]
+gs.report.verdict(v_mean)
+_ = gs.report.glue_verdicts("10_model_card")
+
+# %% [markdown]
 # ## Summary
 #
 # In this chapter we
@@ -455,7 +485,9 @@ assert acc >= 0.91 and abs(acc - ccard["test_accuracy"]) < 1e-3
 # - described the two shipped networks and what changed between them (noise embedding, training
 #   distribution of $\sigma$);
 # - measured the denoising error at 13 noise levels from 0.002 to 80 against the data mean and the
-#   exact KDE denoiser, the smoothness of $D$ in $\sigma$, and the convergence of the ODE solution;
+#   exact KDE denoiser (never worse than the data mean: {glue:text}`beats_mean_verdict`, with the
+#   first network as the control), the smoothness of $D$ in $\sigma$, and the convergence of the ODE
+#   solution;
 # - reported the FD of the ODE solution next to the train-vs-test floor and its curve over
 #   training, with the training an FD of 10 would need by extrapolation (it is not reached here);
 # - checked the feature classifier.

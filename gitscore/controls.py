@@ -171,3 +171,76 @@ def taylor_convex_residual(gauss, x: torch.Tensor, sigma_from: float, sigma_to: 
                                  torch.zeros_like(x))
     step = taylor_step(x, derivs, h, k)
     return (step - (r * x + (1 - r) * D)).flatten(1).norm(dim=1) / (step - x).flatten(1).norm(dim=1)
+
+
+# ==================================================================================================
+# Controls of chapters 4, 5 and 10 (claims kde_exact, meanshift_identity, meanshift_likelihood):
+# the textbook KDE denoiser at a chosen bandwidth, the mean-shift step from the KDE's gradient at a
+# chosen bandwidth, and a step of the same length in a random direction. With bandwidth=1 the first two
+# are the references of the exactness checks; at bandwidth 1.01 (a 1 % wrong bandwidth) they are the
+# controls those checks must fail. The random-direction step is the control of "each mean-shift step
+# raises the likelihood": a step as long as the mean-shift step, in no particular direction.
+# ==================================================================================================
+
+__all__ += ["softmax_denoiser", "mean_shift_step", "random_direction_step"]
+
+
+def _bandwidth(bandwidth) -> float:
+    if isinstance(bandwidth, bool) or not isinstance(bandwidth, (int, float)) or not bandwidth > 0 \
+            or bandwidth == float("inf"):
+        raise ValueError(f"bandwidth must be a finite number > 0, got {bandwidth!r}")
+    return float(bandwidth)
+
+
+@torch.no_grad()
+def softmax_denoiser(x: torch.Tensor, data: torch.Tensor, sigma, bandwidth: float = 1.0) -> torch.Tensor:
+    """The KDE denoiser from its formula, in float64: softmax_i(-||x - y_i||^2 / 2h^2) @ Y, h = bandwidth * sigma.
+
+    x: (B, ...) queries; data: (N, ...) the points y_i (flattened or not: the same size per sample); sigma:
+    a scalar or one per row.
+    All B x N squared distances at once (a reference for small B, not a sampler). bandwidth=1 gives the
+    exact denoiser D*(x; sigma); bandwidth=1.01 is a denoiser with a 1 % wrong bandwidth (a control).
+    Returns a float64 tensor of x's shape.
+    """
+    if x.ndim < 2 or data.ndim < 2 or x[0].numel() != data[0].numel():
+        raise ValueError(f"x and data must hold samples of the same size (flattened), got shapes "
+                         f"{tuple(x.shape)} and {tuple(data.shape)}")
+    xf, Y = x.flatten(1).double(), data.flatten(1).double()
+    h = _bandwidth(bandwidth) * as_sigma(sigma, xf).reshape(-1, 1).double()
+    w = torch.softmax(-torch.cdist(xf, Y).square() / (2 * h ** 2), dim=1)
+    return (w @ Y).reshape(x.shape)
+
+
+def mean_shift_step(kde, x: torch.Tensor, sigma, bandwidth: float = 1.0) -> torch.Tensor:
+    """The mean-shift update m_h(x) = x + h^2 grad_x log p_h(x), h = bandwidth * sigma, in float64.
+
+    kde: a denoiser with a differentiable `log_density(x, sigma)` (gitscore.denoisers.KDEDenoiser); x is fed
+    in its own dtype, the gradient by autograd. bandwidth=1 gives the step that the KDE denoiser D*(x; sigma)
+    equals (Comaniciu & Meer 2002); bandwidth=1.01 is the step of a 1 % wrong bandwidth (a control).
+    """
+    if not callable(getattr(kde, "log_density", None)):
+        raise TypeError("kde must have a log_density(x, sigma) method")
+    h = _bandwidth(bandwidth) * as_sigma(sigma, x.double()).double()
+    xq = x.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        grad, = torch.autograd.grad(kde.log_density(xq, h.reshape(-1)).sum(), xq)
+    return x.detach().double() + h ** 2 * grad.double()
+
+
+def random_direction_step(x: torch.Tensor, target: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """x + ||target - x|| u per row, u uniform on the unit sphere of the sample space (seeded), float64.
+
+    The step has the length of the step to `target` (e.g. a mean-shift step D(x) - x) and no direction of
+    its own: a statistic that a step towards the data passes and this step passes too cannot see the
+    direction. u is a standard normal vector normalised to unit length, drawn by torch's CPU generator
+    seeded with `seed`, row by row in order, so it repeats across calls.
+    """
+    if x.shape != target.shape or x.ndim < 2:
+        raise ValueError(f"x and target must have the same shape (B, ...), got {tuple(x.shape)} and "
+                         f"{tuple(target.shape)}")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    xf, tf = x.flatten(1).double(), target.flatten(1).double()
+    u = torch.randn(xf.shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    u = u / u.norm(dim=1, keepdim=True)
+    return (xf + (tf - xf).norm(dim=1, keepdim=True) * u.to(xf.device)).reshape(x.shape)

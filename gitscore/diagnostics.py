@@ -60,7 +60,8 @@ def sigma_roughness(denoiser, x: torch.Tensor, sigma: float, half_width: float =
 
 
 class DenoisingErrors(NamedTuple):
-    """Per-sigma mean squared errors against the clean images (float64 tensors of len(sigmas))."""
+    """Per-sigma mean squared errors against the clean images (float64 tensors of len(sigmas); with
+    `denoising_errors(..., per_image=True)`, (n_images, len(sigmas)): one row per image)."""
     sigmas: torch.Tensor
     model: torch.Tensor        # E ||D(x0 + sigma eps, sigma) - x0||^2 / d
     data_mean: torch.Tensor    # the same for D = data mean (the best constant)
@@ -70,11 +71,15 @@ class DenoisingErrors(NamedTuple):
 
 @torch.no_grad()
 def denoising_errors(denoiser, x0: torch.Tensor, eps: torch.Tensor, sigmas, data_mean: torch.Tensor,
-                     reference=None, batch_size: int = 256) -> DenoisingErrors:
+                     reference=None, batch_size: int = 256, per_image: bool = False) -> DenoisingErrors:
     """MSE of `denoiser` (and of the data mean, and of `reference`) on x = x0 + sigma eps at each sigma.
 
-    The same eps for every denoiser, so ratios between them are paired comparisons.
+    The same eps for every denoiser, so ratios between them are paired comparisons. per_image=True keeps
+    each image's MSE: every field but sigmas is then (len(x0), len(sigmas)), its mean over images the
+    per-sigma value (for a bootstrap over the images).
     """
+    if not isinstance(per_image, bool):
+        raise TypeError(f"per_image must be a bool, got {type(per_image).__name__}")
     if x0.shape != eps.shape:
         raise ValueError(f"x0 and eps must have the same shape, got {tuple(x0.shape)} and {tuple(eps.shape)}")
     if data_mean.shape != x0.shape[1:]:
@@ -84,23 +89,23 @@ def denoising_errors(denoiser, x0: torch.Tensor, eps: torch.Tensor, sigmas, data
     if len(sigmas) == 0 or not bool(torch.isfinite(sigmas).all() and (sigmas > 0).all()):
         raise ValueError("sigmas must be a non-empty list of finite numbers > 0")
     d = x0[0].numel()
-    out = {k: torch.zeros(len(sigmas), dtype=torch.float64) for k in ("model", "mean", "ref", "gap")}
+    out = {k: torch.zeros(len(x0), len(sigmas), dtype=torch.float64) for k in ("model", "mean", "ref", "gap")}
     for k, s in enumerate(sigmas.tolist()):
         for b in range(0, len(x0), batch_size):
             c, e = x0[b:b + batch_size], eps[b:b + batch_size]
             x = c + s * e
             sig = torch.full((len(c),), s, dtype=x.dtype, device=x.device)
             Dm = denoiser(x, sig).double()
-            out["model"][k] += (Dm - c.double()).square().sum().item()
+            out["model"][b:b + len(c), k] = (Dm - c.double()).square().flatten(1).sum(1).cpu()
             if reference is not None:
                 Dr = reference(x, sig).double()
-                out["ref"][k] += (Dr - c.double()).square().sum().item()
-                out["gap"][k] += (Dm - Dr).square().sum().item()
-    n = len(x0) * d
-    out["mean"][:] = (data_mean.double() - x0.double()).square().sum().item()  # the same at every sigma
+                out["ref"][b:b + len(c), k] = (Dr - c.double()).square().flatten(1).sum(1).cpu()
+                out["gap"][b:b + len(c), k] = (Dm - Dr).square().flatten(1).sum(1).cpu()
+    out["mean"][:] = (data_mean.double() - x0.double()).square().flatten(1).sum(1).cpu()[:, None]  # any sigma
+    reduce = (lambda v: v / d) if per_image else (lambda v: v.sum(0) / (len(x0) * d))
     has_ref = reference is not None
-    return DenoisingErrors(sigmas, out["model"] / n, out["mean"] / n,
-                           out["ref"] / n if has_ref else None, out["gap"] / n if has_ref else None)
+    return DenoisingErrors(sigmas, reduce(out["model"]), reduce(out["mean"]),
+                           reduce(out["ref"]) if has_ref else None, reduce(out["gap"]) if has_ref else None)
 
 
 class PowerLaw(NamedTuple):
