@@ -48,20 +48,30 @@ def notebook_seconds(path) -> float:
     return total
 
 
+# Test modules long enough to be scheduled among the chapters (seconds on 2 busy cores).
+SLOW_MODULES = {"tests/test_results_smoke.py": 70.0}
+
+
 def _notebook(item):
     parent = item.parent
     return parent if type(parent).__name__ == "IPyNbFile" else None
 
 
+def _file(item) -> str:
+    return item.nodeid.split("::", 1)[0]
+
+
 def pytest_collection_modifyitems(config, items):
-    notebooks = {}
+    seconds = {}
     for item in items:
         nb = _notebook(item)
         if nb is not None:
-            notebooks.setdefault(nb.nodeid, notebook_seconds(nb.path))
-    if notebooks:
-        rank = {nodeid: i for i, nodeid in enumerate(sorted(notebooks, key=lambda k: -notebooks[k]))}
+            seconds.setdefault(_file(item), notebook_seconds(nb.path))
+        elif _file(item) in SLOW_MODULES:
+            seconds[_file(item)] = SLOW_MODULES[_file(item)]
+    if seconds:
+        rank = {name: i for i, name in enumerate(sorted(seconds, key=lambda k: -seconds[k]))}
         order = {id(item): i for i, item in enumerate(items)}
-        items.sort(key=lambda it: (0, rank[_notebook(it).nodeid], order[id(it)]) if _notebook(it) is not None
+        items.sort(key=lambda it: (0, rank[_file(it)], order[id(it)]) if _file(it) in rank
                    else (1, 0, order[id(it)]))
 

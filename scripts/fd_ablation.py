@@ -27,22 +27,25 @@ TEACHERS = ("ipndm", "heun", "euler")
 N_WARMUP, N_WARMUP_SMALL, GRID_POINTS, COEFF = 256, 32, 61, 1.15
 
 
-def ablated_schedules(net, shape, nfe: int) -> dict:
-    """setting name -> (ablation, setting, sigmas) for every ablation, as chapter 6 builds them."""
-    search = lambda n_warmup, grid_points, teacher: gs.gits.search_info(
-        net, shape, nfe, n_warmup=n_warmup, grid=gs.gits.teacher_grid(grid_points), teacher=teacher,
+def ablated_schedules(net, shape, nfe: int, n_warmup: int = N_WARMUP, n_warmup_small: int = N_WARMUP_SMALL) -> dict:
+    """setting name -> (ablation, setting, sigmas) for every ablation, as chapter 6 builds them.
+
+    n_warmup, n_warmup_small: the main warm-up's and the grid / teacher warm-ups' sizes (smaller only for the
+    results pipeline's smoke run; warm-up sizes above n_warmup are left out)."""
+    search = lambda n, grid_points, teacher: gs.gits.search_info(
+        net, shape, nfe, n_warmup=n, grid=gs.gits.teacher_grid(grid_points), teacher=teacher,
         coeff=COEFF, seed=0, keep_warmup=True)
-    main = search(N_WARMUP, GRID_POINTS, "ipndm")
+    main = search(n_warmup, GRID_POINTS, "ipndm")
     out = {"polynomial": ("polynomial", "", gs.schedules.polynomial(nfe))}
     out |= {f"coeff {c:g}": ("coeff", c, main.schedule(nfe, c)) for c in COEFFS}
-    out |= {f"warm-up {k}": ("warm-up size", k, main.first(k).sigmas) for k in WARMUPS}
+    out |= {f"warm-up {k}": ("warm-up size", k, main.first(k).sigmas) for k in WARMUPS if k <= n_warmup}
     out |= {f"metric {m}": ("metric", m, main.with_metric(m).sigmas) for m in gs.gits.METRICS}
-    small = main.first(N_WARMUP_SMALL)  # the grid / teacher default: the first 32 of the main warm-up
+    small = main.first(n_warmup_small)  # the grid / teacher default: the first 32 of the main warm-up
     for g in GRIDS:
-        res = small if g == GRID_POINTS else search(N_WARMUP_SMALL, g, "ipndm")
+        res = small if g == GRID_POINTS else search(n_warmup_small, g, "ipndm")
         out[f"grid {g}"] = ("grid size", g, res.sigmas)
     for t in TEACHERS:
-        res = small if t == "ipndm" else search(N_WARMUP_SMALL, GRID_POINTS, t)
+        res = small if t == "ipndm" else search(n_warmup_small, GRID_POINTS, t)
         out[f"teacher {t}"] = ("teacher", t, res.sigmas)
     return out
 
@@ -53,18 +56,23 @@ def main(argv=None) -> int:
     p.add_argument("--nfe", type=int, default=5)
     p.add_argument("--eval-seed", type=int, default=2, help="evaluation latents' seed (warm-up: seed 0)")
     p.add_argument("--n-boot", type=int, default=200)
+    p.add_argument("--solvers", nargs="+", default=["euler", "ipndm"], help="default: euler ipndm")
+    p.add_argument("--n-warmup", type=int, default=N_WARMUP, help=f"main warm-up trajectories (default {N_WARMUP})")
+    p.add_argument("--n-warmup-small", type=int, default=N_WARMUP_SMALL,
+                   help=f"grid / teacher warm-up trajectories (default {N_WARMUP_SMALL})")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
     shape, net = (1, 28, 28), gs.models.load_model("fmnist", device="cpu").denoiser
     t0 = time.perf_counter()
-    scheds = ablated_schedules(net, shape, args.nfe)
+    scheds = ablated_schedules(net, shape, args.nfe, args.n_warmup, args.n_warmup_small)
     weights = gs.nets.WEIGHTS_DIR / "fmnist_edm.safetensors"
     out = {"model": "fmnist_edm", "sha256": gs.checkpoints.sha256_file(weights), "n": args.n, "nfe": args.nfe,
-           "eval_seed": args.eval_seed, "warmup_seed": 0, "n_warmup": N_WARMUP, "n_warmup_small": N_WARMUP_SMALL,
+           "eval_seed": args.eval_seed, "warmup_seed": 0, "n_warmup": args.n_warmup,
+           "n_warmup_small": args.n_warmup_small,
            "grid_points": GRID_POINTS, "coeff": COEFF, "n_boot": args.n_boot,
            "note": "FD on Fashion-MNIST classifier features, not Inception FID",
            "sigmas": {k: v[2].tolist() for k, v in scheds.items()}, "rows": []}
-    for solver in ("euler", "ipndm"):
+    for solver in args.solvers:
         fd, boot = {}, {}
         for name, (_, _, sig) in scheds.items():
             key = tuple(sig.tolist())
