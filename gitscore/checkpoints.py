@@ -40,6 +40,7 @@ class CheckpointError(ValueError):
 
 
 def sha256_file(path) -> str:
+    """Hex sha256 of the file at `path`, read in 1 MiB chunks (the manifests' checksum)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
