@@ -107,7 +107,7 @@ results: setup data
 
 # The same pipeline in small (a few latents, a few training steps) into _build/results-smoke: about a minute.
 results-smoke: setup data
-	$(PY) scripts/results_pipeline.py run --smoke --force --out _build/results-smoke
+	$(PY) scripts/results_pipeline.py run --smoke --out _build/results-smoke
 
 # Retrain the shipped networks and the classifier from scratch with their recorded recipes into runs/ (resumable);
 # the exports go to runs/weights/ (compare with gitscore/weights/, then copy them there yourself).

@@ -10,7 +10,8 @@ sweep's reference solutions), `weights` executes WEIGHTS. Resumable: a step whos
 complete (a bench run with every row of its configuration and its reference, a JSON with its closing
 `wall_time_s`, an exported network with its config) is skipped; `--force` deletes a step's outputs and
 reruns it (a bench run would otherwise resume and add nothing); `--steps a b` runs only those. Each step
-prints what it makes, its command and how long it took.
+prints what it makes, its command and how long it took; its output is also kept in OUT/STEP.log (the
+committed results/*.log files are such logs).
 
 `--smoke` runs BOTH lists with tiny sizes (a few latents, a few training steps, a small KDE) into a scratch
 folder that it empties first: it checks that every command of the pipeline runs and writes what the next
@@ -188,6 +189,19 @@ def call_in_process(argv: list[str]) -> int:
         os.chdir(cwd)
 
 
+def call_logged(argv: list[str], log_path: Path) -> int:
+    """Run argv in a new process, its output (stdout and stderr, progress bars included) both shown and kept in
+    log_path, as the committed results/*.log files were kept."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "wb") as log, subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE,
+                                                       stderr=subprocess.STDOUT) as proc:
+        while chunk := proc.stdout.read1(1 << 16):
+            log.write(chunk)
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+    return proc.returncode
+
+
 def remove_outputs(step: Step, out: Path) -> None:
     for p in step.paths(out):
         p.unlink(missing_ok=True)
@@ -209,9 +223,10 @@ def run_steps(steps, out: Path, *, smoke: bool = False, force: bool = False, py:
         if force:
             remove_outputs(step, out)
         argv = step.argv(py, out, smoke)
-        log(f"[{i}/{len(steps)}] {step.name}: makes {made} ({size})\n  $ {shlex.join(argv)}")
+        kept = "" if in_process else f"; its output also goes to {out / step.name}.log"
+        log(f"[{i}/{len(steps)}] {step.name}: makes {made} ({size}){kept}\n  $ {shlex.join(argv)}")
         t0 = time.perf_counter()
-        rc = call_in_process(argv) if in_process else subprocess.run(argv, cwd=ROOT).returncode
+        rc = call_in_process(argv) if in_process else call_logged(argv, out / f"{step.name}.log")
         seconds = time.perf_counter() - t0
         if rc != 0:
             raise SystemExit(f"step {step.name} failed (exit status {rc}) after {seconds:.0f} s; "
