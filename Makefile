@@ -37,8 +37,8 @@ help:
 	@echo "make unit | nbtest | lint | results-smoke    the parts of make test"
 	@echo "make book           execute changed chapters and build the HTML (needs npm for MathJax: make mathjax)"
 	@echo "make book-stored    the HTML from the outputs stored in the notebooks, nothing executed"
-	@echo "make results        regenerate results/ from the shipped weights (hours; resumable; FORCE=1 redoes)"
-	@echo "make weights        retrain the shipped network and classifier from scratch (days on a CPU)"
+	@echo "make results        regenerate results/ from the shipped weights (about 1.7 h; resumable; FORCE=1 redoes)"
+	@echo "make weights        retrain the shipped networks and the classifier from scratch (about 6.3 h on 2 cores)"
 	@echo "Python: $(PY) ($(ENV_KIND))"
 
 setup: $(STAMP)

@@ -1,12 +1,13 @@
 """Rerun a chosen subset of the committed results at full size and check each number against its interval.
 
-    python scripts/compare_results.py rerun --out _build/compare fmnist_fd:euler/gits_dev/5 fmnist_fd:ipndm/gits_dev/10
+    python scripts/compare_results.py rerun --out _build/compare fmnist_fd:euler/gits_dev/5 fmnist_fd:euler/polynomial/5
     python scripts/compare_results.py compare --rerun _build/compare        # against results/
     python scripts/compare_results.py compare --rerun B --committed A       # any two pipeline folders
 
 `rerun` reruns rows of committed bench runs (RUN:SOLVER/SCHEDULE/NFE, or RUN alone for all its rows) with
 the committed run's own configuration (same sample counts, seeds, batch size, warm-up, reference steps;
-only the lists of solvers, schedules and NFEs cut down to the chosen rows), reusing the committed run's
+only the lists of solvers, schedules and NFEs cut down to the chosen rows; a bench run computes every
+combination of its lists, so choose rows that share them), reusing the committed run's
 reference solutions unless --new-reference; the whole scripts fmnist_fd_ablation / fmnist_fd_searched
 can be named too (they rerun whole: about 13 and 6 minutes on 2 cores). Output goes to a scratch --out.
 
