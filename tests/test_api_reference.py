@@ -26,6 +26,7 @@ def test_appendix_is_in_the_book_and_autodoc_is_on():
     assert "book/api" in files
     extensions = yaml.safe_load((ROOT / "_config.yml").read_text())["sphinx"]["extra_extensions"]
     assert "sphinx.ext.autodoc" in extensions
+    assert yaml.safe_load((ROOT / "_config.yml").read_text())["sphinx"]["config"]["nitpicky"] is True
 
 
 def test_every_public_function_and_class_has_a_docstring():
