@@ -117,14 +117,14 @@ gs.report.show_params(P)
 # is fixed by its positive decrements of $\ln\sigma$, which sum to $\ln(\sigma_{\max}/\sigma_{\min})$.
 # We write them as $\operatorname{softmax}(z) \cdot \ln(\sigma_{\max}/\sigma_{\min})$ with free
 # logits $z \in \mathbb{R}^n$: every $z$ is a valid, strictly decreasing schedule with the endpoints
-# exact. The solver is rewritten with tensor sigmas (`gitscore.optimal.sample`, tested equal to
-# `gitscore.solvers` on fixed schedules), so the error is differentiable in $z$.
+# exact. The solver runs on tensor sigmas (`gitscore.solvers.solve_differentiable`: the same step
+# functions as the samplers, tested equal to them on fixed schedules), so the error is differentiable in $z$.
 #
 # **Oracle.** Adam on $z$ minimises the mean per-sample RMSE against the reference (Heun on
 # `ref_steps` steps, `gitscore.metrics.reference_solution`) on the training latents, starting from
 # the best of the other schedules of this chapter on those latents, and keeps its best iterate, so
 # it never ends worse than its start there. For the KDE denoiser, whose library version runs
-# without gradients, the oracle uses the same function in plain autograd ops (`SoftmaxKDE`).
+# without gradients, the oracle uses the same function in plain autograd ops (`KDEDenoiser.differentiable`).
 #
 # ```{literalinclude} ../gitscore/optimal.py
 # :pyobject: oracle
@@ -189,10 +189,9 @@ def study(D, steps):
         for n in steps:
             S = {name: gs.schedules.get_schedule(name, n)
                  for name in ("polynomial", "logsnr", "time_uniform")}
-            rc = optimal.search_info(D, shape, n, solver=solver, coeffs=P.coeffs, **kw)
-            rr = optimal.search_info(D, shape, n, solver=solver, coeffs=P.coeffs, sweeps=P.sweeps,
-                                     **kw)
-            rs = optimal.search_info(D, shape, n, solver=solver, student=True, **kw)
+            rc = optimal.refine(D, shape, n, solver=solver, coeffs=P.coeffs, **kw)
+            rr = optimal.refine(D, shape, n, solver=solver, coeffs=P.coeffs, sweeps=P.sweeps, **kw)
+            rs = optimal.refine(D, shape, n, solver=solver, student=True, **kw)
             S.update(gits=rr.gits_sigmas, coeff=rc.sigmas, refine=rr.sigmas, student_dp=rs.sigmas)
             o = optimal.oracle(D_grad, solver, x_all[train], ref[train], dict(S),
                                iters=P.oracle_iters, lr=P.lr)

@@ -15,7 +15,7 @@ from . import denoisers, gits, schedules, solvers, trajectory
 __all__ = ["schedules", "solvers", "denoisers", "trajectory", "gits", "data", "nets", "train",
            "metrics", "bench", "adapters", "export", "dist", "report", "diagnostics", "controls", "optimal",
            "checkpoints",
-           "results", "sampling", "checks", "models"]
+           "results", "sampling", "checks", "models", "stats", "claims"]
 __version__ = "0.1.0"
 
 

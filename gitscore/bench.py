@@ -10,6 +10,7 @@ import argparse
 import contextlib
 import csv
 import fcntl
+import hashlib
 import io
 import json
 import math
@@ -25,11 +26,13 @@ import torch
 
 from . import dist, gits, metrics, models, sampling
 from .checkpoints import atomic_write_bytes, check_output_dir
-from .checks import check_int
+from .checks import check_allocation, check_int
+from .gits import SearchConfig
 from .schedules import SCHEDULES, SIGMA_MAX, SIGMA_MIN, get_schedule
 from .solvers import SOLVER_INFO, SOLVERS, calls_per_step
 
-__all__ = ["BenchConfig", "run_bench", "markdown_table", "add_arguments", "config_from_args", "run_command"]
+__all__ = ["BenchConfig", "run_bench", "markdown_table", "add_arguments", "config_from_args", "run_command",
+           "read_state"]
 
 GITS_PREFIX = "gits_"
 
@@ -45,11 +48,11 @@ class BenchConfig:
     n_ref: int = 256                   # samples for the error against the reference solution
     ref_steps: int = 256               # Heun steps of the reference (checked against 2x as many)
     eval_seed: int = 1                 # latents of the evaluation (disjoint from the warm-up seed)
-    warmup_seed: int = 0
-    n_warmup: int = 256
-    grid_points: int = 61
-    teacher: str = "ipndm"
-    coeff: float = 1.15
+    warmup_seed: int = SearchConfig.seed
+    n_warmup: int = SearchConfig.n_warmup
+    grid_points: int = SearchConfig.grid_points
+    teacher: str = SearchConfig.teacher
+    coeff: float = SearchConfig.coeff
     kde_size: int = 60000              # training images in the KDE denoiser (gitscore.models.kde_subset)
     batch_size: int = 500
 
@@ -68,12 +71,27 @@ class BenchConfig:
             raise ValueError(f"teacher must be one of {sorted(SOLVERS)}, got {self.teacher!r}")
         for name, lo in INT_FIELDS.items():
             setattr(self, name, check_int("--" + name.replace("_", "-"), getattr(self, name), lo))
+        models.kde_size_ok(self.kde_size)
         if any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in self.nfes) or not self.nfes:
             raise ValueError(f"--nfe values must be integers >= 1, got {self.nfes}")
         if isinstance(self.coeff, bool) or not isinstance(self.coeff, (int, float)) or not (
                 math.isfinite(self.coeff) and self.coeff > 0):
             raise ValueError(f"--coeff must be a finite number > 0, got {self.coeff!r}")
         self._check_reachable()
+        self._check_sizes()
+
+    def _check_sizes(self):
+        """What the sweep would allocate, bounded by this machine's memory (before any work)."""
+        shape, dtype = models.sample_spec(self.model)
+        sample = math.prod(shape) * torch.empty((), dtype=dtype).element_size()
+        steps = max(self.nfes)
+        # a schedule is steps + 1 float64 sigmas, and the solvers keep them as a list of Python floats
+        check_allocation(f"--nfe {steps}", 64 * (steps + 1))
+        check_allocation(f"--ref-steps {self.ref_steps}", 64 * (2 * self.ref_steps + 1))
+        if any(s.startswith(GITS_PREFIX) for s in self.schedules):  # the warm-up keeps every teacher step
+            check_allocation(f"--grid-points {self.grid_points} with --n-warmup {self.n_warmup}",
+                             2 * self.grid_points * self.n_warmup * sample + 8 * self.grid_points ** 2)
+        check_allocation(f"--n-fd {self.n_fd} / --n-ref {self.n_ref}", 3 * max(self.n_fd, self.n_ref) * sample)
 
     def _check_reachable(self):
         """Every --nfe is a whole number of steps for at least one solver, and GITS has the grid points for it."""
@@ -88,20 +106,16 @@ class BenchConfig:
                 raise ValueError(f"--nfe {n} needs {steps} steps, but a GITS schedule on --grid-points "
                                  f"{self.grid_points} has at most {self.grid_points - 1}")
 
+    def search(self, metric: str) -> SearchConfig:
+        """The GITS search of the run (its warm-up seed, size, grid, teacher and coeff) with cost `metric`."""
+        return SearchConfig(n_warmup=self.n_warmup, grid=gits.teacher_grid(self.grid_points), teacher=self.teacher,
+                            metric=metric, coeff=self.coeff, seed=self.warmup_seed,
+                            batch_size=min(self.batch_size, self.n_warmup))
+
 
 # Integer fields and their smallest allowed value.
 INT_FIELDS = {"n_fd": 0, "n_ref": 1, "ref_steps": 1, "eval_seed": 0, "warmup_seed": 0, "n_warmup": 1,
               "grid_points": 2, "kde_size": 1, "batch_size": 1}
-
-
-def load_model(cfg: BenchConfig):
-    """The model of the run (gitscore.models; the KDE on kde_size training images, models.kde_subset's rule)."""
-    return models.load_model(cfg.model, kde_size=cfg.kde_size if cfg.model == "kde" else None)
-
-
-def _samples(denoiser, solver: str, sigmas, n: int, seed: int, shape, batch_size: int) -> torch.Tensor:
-    """Samples 0..n-1 of the evaluation latents (gitscore.sampling.sample: sharded over torchrun ranks)."""
-    return sampling.sample(denoiser, solver, sigmas, n, seed=seed, shape=shape, batch_size=batch_size)
 
 
 @contextlib.contextmanager
@@ -159,39 +173,102 @@ def _write(out: Path, state: dict) -> None:
     atomic_write_bytes(out / "results.csv", buf.getvalue().encode())
 
 
+ROW_KEYS = ("solver", "schedule", "nfe", "ref_error")
+
+
+def read_state(path: Path) -> dict:
+    """The results.json of a bench run ({} if there is none); ValueError naming it if it is not one."""
+    if not path.exists():
+        return {}
+    try:
+        state = json.loads(path.read_bytes())
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        problem = f"is not valid JSON ({str(e)[:80]})"
+    else:
+        rows = state.get("rows", []) if isinstance(state, dict) else None
+        bad = None if rows is None else next((r for r in rows if not (isinstance(r, dict) and all(
+            k in r for k in ROW_KEYS))), None) if isinstance(rows, list) else rows
+        if rows is None:
+            problem = f"must hold a JSON object, got {type(state).__name__}"
+        elif not isinstance(rows, list):
+            problem = "has 'rows' that is not a list"
+        elif bad is not None or not isinstance(state.get("config", {}), dict):
+            problem = (f"has a row without {', '.join(ROW_KEYS)} ({str(bad)[:60]})" if bad is not None
+                       else "has a 'config' that is not an object")
+        else:
+            return state
+    raise ValueError(f"{path} {problem}: it is not the results of a gitscore bench run (damaged?); "
+                     "delete it to start the run over, or use another --out")
+
+
+def _load_reference(path: Path, info: dict) -> torch.Tensor:
+    """The reference solutions in `path`, checked against the sha256 recorded when they were written."""
+    from safetensors.torch import load
+
+    what = "delete it (and results.json's rows) to recompute it, or use another --out"
+    try:
+        blob = path.read_bytes()
+    except OSError as e:
+        raise ValueError(f"{path} cannot be read ({e.strerror or e}); {what}") from None
+    want, got = info.get("sha256"), hashlib.sha256(blob).hexdigest()
+    if want is not None and want != got:
+        raise ValueError(f"sha256 of {path} is {got}, results.json says {want}: the file is corrupted or was "
+                         f"changed; {what}")
+    try:
+        x = load(blob)["x"]
+    except Exception as e:  # safetensors raises its own error types
+        raise ValueError(f"{path} is not a valid reference file ({str(e)[:80]}); {what}") from None
+    if not torch.isfinite(x).all():
+        raise ValueError(f"{path} holds non-finite values; {what}")
+    return x
+
+
+def _save_reference(path: Path, ref: torch.Tensor, state: dict) -> None:
+    from safetensors.torch import save
+
+    blob = save({"x": ref.contiguous()})
+    state["reference"]["sha256"] = hashlib.sha256(blob).hexdigest()
+    if dist.is_main():
+        atomic_write_bytes(path, blob)
+
+
 def _reference(denoiser, cfg: BenchConfig, shape, out: Path, state: dict, reuse=None) -> torch.Tensor:
-    """Converged reference solutions for the first n_ref evaluation latents (cached in OUT/reference.safetensors)."""
-    from safetensors.torch import load_file, save
+    """Converged reference solutions for the first n_ref evaluation latents (cached in OUT/reference.safetensors,
+    whose sha256 results.json records and every load checks)."""
     path = out / "reference.safetensors"
     if path.exists() and "reference" in state:
-        return load_file(path)["x"]
+        return _load_reference(path, state["reference"])
     if reuse is not None:  # the reference of another run with the same model, eval seed and ref_steps
-        other = json.loads((Path(reuse) / "results.json").read_text())
-        oc = other["config"]
+        other = read_state(Path(reuse) / "results.json")
+        oc = other.get("config", {})
+        needed = ("model", "eval_seed", "ref_steps", "kde_size", "n_ref")
+        if not all(k in oc for k in needed) or not isinstance(other.get("reference"), dict):
+            raise ValueError(f"--reference-from {reuse}: its results.json lacks the run's config or reference; "
+                             "give the --out folder of a finished bench run")
         mismatch = {k: (oc[k], getattr(cfg, k)) for k in ("model", "eval_seed", "ref_steps", "kde_size")
                     if oc[k] != getattr(cfg, k)}
         if other.get("weights_sha256") != state["weights_sha256"]:
             mismatch["weights_sha256"] = (other.get("weights_sha256"), state["weights_sha256"])
         if mismatch or oc["n_ref"] < cfg.n_ref:
             raise ValueError(f"--reference-from {reuse}: its run differs ({mismatch}, n_ref {oc['n_ref']})")
-        ref = load_file(Path(reuse) / "reference.safetensors")["x"][:cfg.n_ref]
+        ref = _load_reference(Path(reuse) / "reference.safetensors", other["reference"])[:cfg.n_ref]
         state["reference"] = dict(other["reference"], reused_from=str(reuse))
-        if dist.is_main():
-            atomic_write_bytes(path, save({"x": ref.contiguous()}))
+        _save_reference(path, ref, state)
         return ref
     # metrics.reference_solution's solver and grid, batched and sharded over the evaluation latents.
     # The sweep's sigma range is EDM's for every model (as its base schedules).
     solver, grid = metrics.REFERENCE_SOLVER, lambda n: metrics.reference_grid(None, n, SIGMA_MIN, SIGMA_MAX)
     t0 = time.perf_counter()
-    ref = _samples(denoiser, solver, grid(cfg.ref_steps), cfg.n_ref, cfg.eval_seed, shape, cfg.batch_size)
+    ref = sampling.sample(denoiser, solver, grid(cfg.ref_steps), cfg.n_ref, seed=cfg.eval_seed, shape=shape,
+                          batch_size=cfg.batch_size)
     # Convergence check on a subset: the same solver on twice as many steps.
     n_chk = min(cfg.n_ref, 64)
-    finer = _samples(denoiser, solver, grid(2 * cfg.ref_steps), n_chk, cfg.eval_seed, shape, cfg.batch_size)
+    finer = sampling.sample(denoiser, solver, grid(2 * cfg.ref_steps), n_chk, seed=cfg.eval_seed, shape=shape,
+                            batch_size=cfg.batch_size)
     state["reference"] = {"solver": solver, "steps": cfg.ref_steps, "nfe": 2 * cfg.ref_steps,
                           "distance_to_2x_finer": metrics.reference_error(ref[:n_chk], finer),
                           "n_checked": n_chk, "seconds": time.perf_counter() - t0}
-    if dist.is_main():
-        atomic_write_bytes(path, save({"x": ref.contiguous()}))
+    _save_reference(path, ref, state)
     return ref
 
 
@@ -206,10 +283,8 @@ def _gits_schedules(denoiser, cfg: BenchConfig, shape, state: dict) -> dict:
     if cached.get("metrics") == metrics_needed and cached_steps >= set(steps_needed):
         return {m: {int(k): torch.tensor(v, dtype=torch.float64) for k, v in d.items()}
                 for m, d in cached["schedules"].items()}
-    res = gits.search_info(denoiser, shape, steps_needed[0], n_warmup=cfg.n_warmup,
-                           grid=gits.teacher_grid(cfg.grid_points), teacher=cfg.teacher, metric=metrics_needed[0],
-                           coeff=cfg.coeff, seed=cfg.warmup_seed, batch_size=min(cfg.batch_size, cfg.n_warmup),
-                           progress=dist.is_main(), keep_warmup=True)
+    res = gits.search_info(denoiser, shape, steps_needed[0], cfg.search(metrics_needed[0]), progress=dist.is_main(),
+                           keep_warmup=True)
     found, timings = {}, {"warmup": res.timings["warmup"]}
     for m in metrics_needed:
         r = res.with_metric(m)
@@ -235,7 +310,7 @@ def run_bench(cfg: BenchConfig, out, progress: bool = True, command: str | None 
 def _run_locked(cfg: BenchConfig, out: Path, progress: bool, command: str, reference_from) -> dict:
     from tqdm import tqdm
     path = out / "results.json"
-    state = json.loads(path.read_text()) if path.exists() else {}
+    state = read_state(path)
     if state and state.get("config") != asdict(cfg):
         raise ValueError(f"{path} holds a run with another configuration; use another --out or delete it")
     state.setdefault("config", asdict(cfg))
@@ -243,7 +318,7 @@ def _run_locked(cfg: BenchConfig, out: Path, progress: bool, command: str, refer
     state["command"] = command
     state["git_commit"] = _git_commit()
     t_start = time.perf_counter() - state.get("wall_time_s", 0.0)
-    model = load_model(cfg)
+    model = models.load_model(cfg.model, kde_size=cfg.kde_size if cfg.model == "kde" else None)
     denoiser, shape = model.denoiser, model.shape
     if ("reference" in state or state["rows"]) and state.get("weights_sha256") != model.weights_sha256:
         raise ValueError(f"{path} holds a run of other weights (sha256 {state.get('weights_sha256')}, the "
@@ -268,7 +343,8 @@ def _run_locked(cfg: BenchConfig, out: Path, progress: bool, command: str, refer
         else:
             sigmas = get_schedule(sched, steps, SIGMA_MIN, SIGMA_MAX)
         t0 = time.perf_counter()
-        x = _samples(denoiser, solver, sigmas, n_samples, cfg.eval_seed, shape, cfg.batch_size)
+        x = sampling.sample(denoiser, solver, sigmas, n_samples, seed=cfg.eval_seed, shape=shape,
+                            batch_size=cfg.batch_size)
         per = metrics.rmse_per_sample(x[:cfg.n_ref], ref)
         row = {"model": cfg.model, "solver": solver, "schedule": sched, "nfe": nfe, "steps": steps,
                "ref_error": per.mean().item(), "ref_error_se": (per.std() / math.sqrt(len(per))).item(),

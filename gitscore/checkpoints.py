@@ -16,9 +16,11 @@ Three kinds of file live here:
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
+import re
 import shutil
 import stat
 import tempfile
@@ -26,7 +28,8 @@ from pathlib import Path
 
 __all__ = ["CheckpointError", "sha256_file", "atomic_write_bytes", "atomic_path", "check_output_file",
            "check_output_dir", "save_weights", "load_weights", "model_weights", "save_training", "load_training",
-           "training_checkpoints", "is_run_file", "KEEP", "PART_BYTES"]
+           "training_checkpoints", "is_run_file", "check_export", "check_same_file", "part_names", "write_error",
+           "KEEP", "PART_BYTES"]
 
 KEEP = 2                  # training checkpoints kept: the newest and the one before it
 LATEST = "LATEST"         # RUN/LATEST names the newest checkpoint folder
@@ -50,9 +53,17 @@ def sha256_file(path) -> str:
 
 # ---------------------------------------------------------------- safe output paths
 
-def _target(path: Path) -> Path:
-    """Where writing `path` lands: the file itself, or the final target of a symlink."""
-    return Path(os.path.realpath(path)) if path.is_symlink() else path
+def _target(path: Path, what: str = "output") -> Path:
+    """Where writing `path` lands: the file itself, or the final target of a symlink (a loop: ValueError)."""
+    if not path.is_symlink():
+        return path
+    try:
+        return Path(os.path.realpath(path, strict=True))
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise ValueError(f"{what} {path} is a symlink loop (it never reaches a file); "
+                             "remove it or give another path") from None
+        return Path(os.path.realpath(path))  # a dangling link: its target is created
 
 
 def _first_existing(folder: Path) -> Path:
@@ -80,8 +91,11 @@ def check_output_file(path, what: str = "--out", probe: bool = True) -> Path:
     Refused: a folder, a device node, FIFO or socket (never replaced), a path under a file, a folder
     that cannot be written. A symlink is followed: its target is written.
     """
+    if isinstance(path, str) and (not path.strip() or path.endswith(("/", os.sep))):
+        raise ValueError(f"{what} {path!r} is not a file name" + (" (it ends in a slash)" if path.strip() else "")
+                         + "; give a file path such as out.json")
     path = Path(path)
-    target = _target(path)
+    target = _target(path, what)
     label = f"{what} {path}" + (f" (a symlink to {target})" if target != path else "")
     if target.is_dir():
         raise ValueError(f"{label} is a folder; give a file name")
@@ -94,7 +108,10 @@ def check_output_file(path, what: str = "--out", probe: bool = True) -> Path:
 
 def check_output_dir(path, what: str = "--out") -> Path:
     """Check, before any work, that `path` is (or can be created as) a writable folder."""
+    if isinstance(path, str) and not path.strip():
+        raise ValueError(f"{what} is empty; give a folder path")
     path = Path(path)
+    _target(path, what)  # a symlink loop is refused
     if path.exists() and not path.is_dir():
         raise ValueError(f"{what} {path} exists and is not a folder")
     _check_folder_writable(path, f"{what} {path}")
@@ -106,6 +123,8 @@ def atomic_path(path):
     """Yield a temporary path next to `path`'s target; on success it replaces the target in one rename.
 
     For writers that need a file name (np.memmap, ...). The target is checked as in check_output_file.
+    A replaced file keeps its permissions; a new one gets the usual ones (0666 less the umask). An OSError
+    while writing (a full disk, ...) removes the temporary file and names the target.
     """
     target = check_output_file(path, "output", probe=False)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -115,13 +134,28 @@ def atomic_path(path):
         yield Path(tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual permissions
+        if target.is_file():
+            mode = stat.S_IMODE(target.stat().st_mode)  # keep the replaced file's permissions
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask  # mkstemp creates 0600; give the usual permissions
+        os.chmod(tmp, mode)
         os.replace(tmp, target)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise write_error(e, target) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_error(e: OSError, path) -> OSError:
+    """`e` (raised while writing `path`) as an OSError whose message names the path and what to do."""
+    hint = "; free some space or write elsewhere" if e.errno in (errno.ENOSPC, errno.EDQUOT) else ""
+    if str(path) in str(e):
+        return e
+    return OSError(e.errno, f"cannot write {path}: {e.strerror or e}{hint}")
 
 
 def atomic_write_bytes(path, data: bytes) -> None:
@@ -146,9 +180,10 @@ def _manifest_update(folder: Path, entries: dict) -> dict:
 
 
 def _parts(tensors: dict, part_bytes: int) -> list[dict]:
-    """Tensors grouped in order into parts of at most part_bytes each (a larger tensor alone in its part)."""
+    """Tensors grouped, in the order of their names, into parts of at most part_bytes each (a larger tensor
+    alone in its part): the same tensors give the same files whatever the dict's order."""
     parts, size = [{}], 0
-    for k, v in tensors.items():
+    for k, v in sorted(tensors.items()):
         n = v.numel() * v.element_size()
         if parts[-1] and size + n > part_bytes:
             parts.append({})
@@ -164,10 +199,14 @@ def save_weights(path, tensors: dict, config: dict, part_bytes: int | None = Non
     Weights over `part_bytes` (default PART_BYTES) are split into `<name>.safetensors` and
     `<name>-partK.safetensors` (K = 2, 3, ...): the first file's header names every other part with its
     sha256, so the first file's own sha256 (in MANIFEST.json) covers them all. The other parts are
-    written first, so the first file never names a part that is not yet in place.
+    written first, so the first file never names a part that is not yet in place. Parts that the file
+    being replaced named and this save does not write are removed; no other file is touched.
     """
     from safetensors.torch import save
     path = Path(path)
+    check_same_file({"weights": path, "config": path.with_suffix(".json"), "manifest": path.parent / "MANIFEST.json"},
+                    "path")
+    previous = _previous_parts(path)
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
     parts = _parts(tensors, PART_BYTES if part_bytes is None else part_bytes)
     names = {}
@@ -178,23 +217,52 @@ def save_weights(path, tensors: dict, config: dict, part_bytes: int | None = Non
     blob = save(parts[0], metadata={PARTS_KEY: json.dumps(names, sort_keys=True)} if names else None)
     text = json.dumps(config, indent=2, sort_keys=True).encode()
     atomic_write_bytes(path, blob)
-    for stale in path.parent.glob(f"{path.stem}-part*{path.suffix}"):  # left by an earlier, larger save
-        if stale.name not in names:
-            stale.unlink()
+    for stale in previous - names.keys():  # named by the file just replaced (an earlier, larger save)
+        (path.parent / stale).unlink(missing_ok=True)
     cfg_path = path.with_suffix(".json")
     atomic_write_bytes(cfg_path, text)
     return _manifest_update(path.parent, {path.name: hashlib.sha256(blob).hexdigest(),
                                           cfg_path.name: hashlib.sha256(text).hexdigest()})
 
 
-def _part_names(blob: bytes, path: Path) -> dict:
-    """{file name: sha256} of the other parts a weights file names in its safetensors header (none: {})."""
+def _previous_parts(path: Path) -> set:
+    """The part names the weights file now at `path` lists (none if it is missing or unreadable)."""
+    try:
+        if not path.is_file():
+            return set()
+        with open(path, "rb") as f:
+            head = f.read(8)
+            head += f.read(min(int.from_bytes(head, "little"), 100 * 2**20))
+        names = part_names(head, path)
+    except (OSError, CheckpointError):
+        return set()
+    return {n for n in names if re.fullmatch(re.escape(path.stem) + r"-part[0-9]+" + re.escape(path.suffix), n)}
+
+
+def part_names(blob: bytes, path) -> dict:
+    """{file name: sha256} of the other parts a weights file names in its safetensors header (none: {}).
+
+    Each part must be a plain file name in the same folder (no folder, no "..", not absolute):
+    CheckpointError otherwise, so a header cannot make a load read a file elsewhere.
+    """
     try:
         n = int.from_bytes(blob[:8], "little")
         meta = json.loads(blob[8:8 + n]).get("__metadata__") or {}
-        return json.loads(meta[PARTS_KEY]) if PARTS_KEY in meta else {}
-    except (ValueError, AttributeError, TypeError) as e:
+        names = json.loads(meta[PARTS_KEY]) if PARTS_KEY in meta else {}
+    except (ValueError, AttributeError, TypeError, RecursionError) as e:
         raise CheckpointError(f"{path} is not a valid safetensors file: {e}") from None
+    if not isinstance(names, dict):
+        raise CheckpointError(f"{path}: its header's {PARTS_KEY} must map part file names to sha256, "
+                              f"got {type(names).__name__}; the file is damaged or not written by gitscore")
+    for name, sha in names.items():
+        plain = (name not in ("", ".", "..") and "/" not in name and "\\" not in name and ":" not in name
+                 and os.path.basename(name) == name)
+        if not plain:
+            raise CheckpointError(f"{path} names a part {name!r} outside its folder; a part must be a plain file "
+                                  "name beside it. Refusing to load it")
+        if not isinstance(sha, str):
+            raise CheckpointError(f"{path}: the sha256 of part {name!r} must be a string, got {sha!r}")
+    return names
 
 
 def _read_json(path: Path) -> dict:
@@ -214,7 +282,8 @@ def load_weights(path, verify: bool = True) -> tuple[dict, dict]:
     cfg_path = path.with_suffix(".json")
     for p in (path, cfg_path):
         if not p.is_file():
-            what = "is a folder, not a checkpoint file" if p.is_dir() else "not found"
+            what = ("is a folder, not a checkpoint file" if p.is_dir() else
+                    "is not a regular file (a FIFO, device or socket)" if p.exists() else "not found")
             raise CheckpointError(f"checkpoint file {p} {what}; train one with `gitscore train` "
                                   "or reinstall gitscore (the shipped weights live in gitscore/weights/)")
     blob, cfg_bytes = path.read_bytes(), cfg_path.read_bytes()
@@ -230,7 +299,7 @@ def load_weights(path, verify: bool = True) -> tuple[dict, dict]:
                 raise CheckpointError(f"sha256 of {path.parent / name} is {got}, manifest says {want}: "
                                       "the file is corrupted or was changed; refusing to load it")
     blobs = {path: blob}
-    for name, want in _part_names(blob, path).items():
+    for name, want in part_names(blob, path).items():
         part = path.parent / name
         if not part.is_file():
             raise CheckpointError(f"{part} not found: {path.name} is split into parts and this one is missing; "
@@ -272,7 +341,10 @@ def training_checkpoints(run) -> list[Path]:
         steps[run / LEGACY] = _legacy_step(run)
     files = sorted(steps, key=lambda p: (steps[p], p.parent != run), reverse=True)
     latest = run / LATEST
-    named = run / latest.read_text().strip() / LEGACY if latest.is_file() else None
+    try:  # LATEST is a hint: if it is unreadable, the newest step that verifies is taken
+        named = run / latest.read_bytes().decode().strip() / LEGACY if latest.is_file() else None
+    except (OSError, UnicodeDecodeError, ValueError):
+        named = None
     if named in files:
         files.remove(named)
         files.insert(0, named)
@@ -334,6 +406,46 @@ def load_training(run, log=print) -> tuple[dict, dict, Path] | None:
     if errors:
         raise CheckpointError(f"no checkpoint in {run} verifies; the newest failed with: {errors[0]}")
     return None
+
+
+def check_same_file(paths: dict, what: str) -> None:
+    """ValueError if two of the outputs {role: path} land on one file (through a symlink or the same name)."""
+    seen = {}
+    for role, p in paths.items():
+        real = os.path.realpath(p)
+        if real in seen:
+            raise ValueError(f"{what} {paths[seen[real]]}: its {seen[real]} and its {role} would be the same file "
+                             f"({real}); one would overwrite the other. Give another name")
+        seen[real] = role
+
+
+def _glob_escape(name: str) -> str:
+    return re.sub(r"([*?[])", r"[\1]", name)
+
+
+def check_export(path, what: str = "--export") -> Path:
+    """Check, before any work, every file a model export to `path` writes: NAME.safetensors, NAME.json and the
+    folder's MANIFEST.json (a regular file holding a JSON object if it exists), none of them the same file."""
+    if isinstance(path, str) and not path.strip():
+        raise ValueError(f"{what} is empty; give a file name such as model.safetensors")
+    p = Path(path)
+    if p.suffix != ".safetensors":
+        raise ValueError(f"{what} {path} must end in .safetensors (its config goes to NAME.json and the "
+                         "folder's MANIFEST.json beside it)")
+    check_output_file(path, what)
+    check_output_file(p.with_suffix(".json"), f"{what} (its config {p.with_suffix('.json').name})")
+    manifest = p.parent / "MANIFEST.json"
+    check_output_file(manifest, f"{what} (the folder's manifest)")
+    check_same_file({"weights": p, "config": p.with_suffix(".json"), "manifest": manifest}, what)
+    for part in p.parent.glob(f"{_glob_escape(p.stem)}-part*{p.suffix}"):  # a larger model is written in parts
+        if re.fullmatch(re.escape(p.stem) + r"-part[0-9]+" + re.escape(p.suffix), part.name):
+            check_output_file(part, f"{what} (its part {part.name})", probe=False)
+    if manifest.is_file():
+        try:
+            _read_json(manifest)
+        except CheckpointError as e:
+            raise ValueError(f"{what} {path}: {e}; fix or delete it, or export to another folder") from None
+    return p
 
 
 def is_run_file(path, run) -> bool:

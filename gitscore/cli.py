@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import math
+import os
 import sys
 from dataclasses import fields
 from pathlib import Path
@@ -11,10 +13,12 @@ import numpy as np
 import torch
 
 from . import __version__, sampling
-from .gits import METRICS, search_info, teacher_grid
-from .checkpoints import atomic_path, atomic_write_bytes, check_output_dir, check_output_file, is_run_file
+from .checks import check_allocation, check_disk_space, human_bytes, resolve_device
+from .gits import METRICS, SearchConfig, search_info, teacher_grid
+from .checkpoints import (atomic_path, atomic_write_bytes, check_export, check_output_dir, check_output_file,
+                          check_same_file, is_run_file)
 from .export import FORMATS, format_schedule, read_schedule
-from .models import MODELS, Model, fmnist_images, load_model
+from .models import MODELS, Model, fmnist_images, kde_size_ok, load_model, sample_spec
 from .report import image_grid, png_bytes, scatter_image
 from .schedules import SCHEDULES, SIGMA_MAX, SIGMA_MIN, get_schedule
 from .solvers import MULTISTEP, SOLVERS
@@ -39,7 +43,7 @@ def _device(name) -> torch.device:
     if isinstance(name, torch.device):
         return name
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return resolve_device("auto")
     try:
         dev = torch.device(name)
     except (RuntimeError, TypeError):
@@ -65,40 +69,50 @@ def _model_from_args(args) -> Model:
     return load_model(args.model, checkpoint=args.checkpoint, kde_size=args.kde_size, device=_device(args.device))
 
 
+def _sigma_range(args, model: Model) -> tuple[float, float]:
+    """--sigma-min / --sigma-max, each defaulting to the model's own."""
+    return (model.sigma_min if args.sigma_min is None else args.sigma_min,
+            model.sigma_max if args.sigma_max is None else args.sigma_max)
+
+
+def _search_config(args, model: Model, seed: int) -> SearchConfig:
+    """The search the options ask for: the teacher grid over the sigma range (_sigma_range)."""
+    return SearchConfig(n_warmup=args.n_warmup, grid=teacher_grid(args.grid_points, *_sigma_range(args, model)),
+                        teacher=args.teacher, metric=args.metric, coeff=args.coeff, seed=seed,
+                        batch_size=args.batch_size, dtype=model.dtype)
+
+
+def _schedule_meta(args, model: Model, config: SearchConfig, **extra) -> dict:
+    """The metadata a searched schedule is exported with (gitscore.export's json format); `extra` last."""
+    smin, smax = _sigma_range(args, model)
+    meta = dict(model=model.label, teacher=config.teacher, metric=config.metric, coeff=config.coeff,
+                n_warmup=config.n_warmup, grid_points=len(config.grid), seed=config.seed, sigma_min=smin,
+                sigma_max=smax)
+    return meta | extra | {"gitscore_version": __version__}
+
+
 def _gits(args, model: Model, n_steps: int, seed: int):
-    smin = model.sigma_min if args.sigma_min is None else args.sigma_min
-    smax = model.sigma_max if args.sigma_max is None else args.sigma_max
     if n_steps >= args.grid_points:
         raise ValueError(f"--steps ({n_steps}) must be smaller than --grid-points ({args.grid_points}): "
                          "GITS picks the schedule's sigmas from the teacher grid")
-    grid = teacher_grid(args.grid_points, smin, smax)
-    res = search_info(model.denoiser, model.shape, n_steps, n_warmup=args.n_warmup, grid=grid, teacher=args.teacher,
-                      metric=args.metric, coeff=args.coeff, seed=seed, batch_size=args.batch_size, dtype=model.dtype,
-                      device=model.device, progress=args.progress)
+    config = _search_config(args, model, seed)
+    res = search_info(model.denoiser, model.shape, n_steps, config, device=model.device, progress=args.progress)
     t = res.timings
-    print(f"GITS: {n_steps} steps from a {len(grid)}-point teacher grid [{smin:g}, {smax:g}] ({args.teacher}, "
-          f"{args.n_warmup} warm-up samples, metric {args.metric}, coeff {args.coeff}); "
-          f"warm-up {t['warmup']:.2f} s, cost {t['cost']:.3f} s, DP {t['dp']:.4f} s", file=sys.stderr)
-    meta = dict(model=model.label, solver=getattr(args, "solver", None), teacher=args.teacher,
-                metric=args.metric, coeff=args.coeff, n_warmup=args.n_warmup, grid_points=args.grid_points,
-                seed=seed, sigma_min=smin, sigma_max=smax, indices=res.indices, gitscore_version=__version__)
-    return res.sigmas, meta
+    print(f"GITS: {n_steps} steps from a {len(config.grid)}-point teacher grid [{float(config.grid[-1]):g}, "
+          f"{float(config.grid[0]):g}] ({config.teacher}, {config.n_warmup} warm-up samples, metric {config.metric}, "
+          f"coeff {config.coeff}); warm-up {t['warmup']:.2f} s, cost {t['cost']:.3f} s, DP {t['dp']:.4f} s",
+          file=sys.stderr)
+    return res.sigmas, _schedule_meta(args, model, config, solver=getattr(args, "solver", None), indices=res.indices)
 
 
 def _beyond_gits(args, model: Model):
-    """--method refine | oracle (gitscore.optimal): GITS tuned for --solver on its warm-up, or the oracle schedule."""
+    """--method refine | student_dp | oracle (gitscore.optimal): GITS tuned for --solver, or the oracle schedule."""
     from . import optimal
-    smin = model.sigma_min if args.sigma_min is None else args.sigma_min
-    smax = model.sigma_max if args.sigma_max is None else args.sigma_max
-    sigmas, info = optimal.method_search(args.method, model.denoiser, model.shape, args.steps, solver=args.solver,
-                                         grid=teacher_grid(args.grid_points, smin, smax), n_warmup=args.n_warmup,
-                                         seed=args.seed, teacher=args.teacher, metric=args.metric, coeff=args.coeff,
-                                         batch_size=args.batch_size, dtype=model.dtype, device=model.device,
-                                         progress=args.progress)
+    config = _search_config(args, model, args.seed)
+    sigmas, info = optimal.method_search(args.method, model.denoiser, model.shape, args.steps, config,
+                                         solver=args.solver, device=model.device, progress=args.progress)
     print(f"{args.method} for {args.solver}: {info['calls']} denoiser calls, {info['seconds']:.1f} s", file=sys.stderr)
-    return sigmas, dict(model=model.label, teacher=args.teacher, metric=args.metric, n_warmup=args.n_warmup,
-                        grid_points=args.grid_points, seed=args.seed, sigma_min=smin, sigma_max=smax, **info,
-                        gitscore_version=__version__)
+    return sigmas, _schedule_meta(args, model, config, **info)
 
 
 def cmd_search(args) -> int:
@@ -109,7 +123,7 @@ def cmd_search(args) -> int:
         sigmas, meta = _beyond_gits(args, model)
     text = format_schedule(sigmas, args.format, meta) + "\n"
     print(f"sigmas: {_short(sigmas)}", file=sys.stderr)
-    if args.out:
+    if args.out is not None:
         atomic_write_bytes(args.out, text.encode())
         print(f"wrote {args.out} ({args.format})", file=sys.stderr)
     else:
@@ -127,18 +141,53 @@ def _check_sample_args(args) -> None:
     out = Path(args.out)
     if out.suffix.lower() != ".png":
         raise ValueError(f"--out must be a .png path (the array goes next to it as .npy), got {args.out}")
-    check_output_file(out, "--out")
+    check_output_file(args.out, "--out")
     check_output_file(out.with_suffix(".npy"), "--out (its .npy)")
+    check_same_file({"PNG": out, ".npy array": out.with_suffix(".npy")}, "--out")
     if args.order is not None and args.solver not in MULTISTEP:
         raise ValueError(f"--order applies to the solvers {list(MULTISTEP)}, not {args.solver!r}")
+    shape, dtype = sample_spec(args.model)
+    per_sample = math.prod(shape) * 4  # the .npy holds float32
+    check_disk_space(f"--n {args.n} ({human_bytes(per_sample)} per sample in {out.with_suffix('.npy')})",
+                     out.parent, args.n * per_sample + 128)
+    batch = args.batch_size or min(args.n, 256)
+    check_allocation(f"--n {args.n} with --batch-size {batch}", 4 * min(args.n, batch) * per_sample)
+
+
+def _check_search_size(args) -> None:
+    """The GITS warm-up keeps every teacher step of its samples (two tensors of grid points x samples)."""
+    shape, dtype = sample_spec(args.model)
+    item = torch.empty((), dtype=dtype).element_size()
+    nbytes = 2 * args.grid_points * args.n_warmup * math.prod(shape) * item + 8 * args.grid_points ** 2
+    check_allocation(f"--grid-points {args.grid_points} with --n-warmup {args.n_warmup}", nbytes)
+
+
+def _check_schedule_range(sigmas, dtype, name: str) -> None:
+    """Sigmas whose square (and a latent of norm up to 10 sigma) the model's dtype holds: else they overflow."""
+    limit = math.sqrt(torch.finfo(dtype).max) / 10
+    if float(sigmas[0]) > limit or float(sigmas[-1]) < torch.finfo(dtype).tiny:
+        raise ValueError(f"{name}: sigmas must lie in [{torch.finfo(dtype).tiny:.3g}, {limit:.3g}] for a model that "
+                         f"computes in {str(dtype).replace('torch.', '')}, got [{float(sigmas[-1]):.6g}, "
+                         f"{float(sigmas[0]):.6g}]")
+
+
+def _reserve(path) -> None:
+    """Allocate the whole file on disk now (ENOSPC here, not SIGBUS when a memory-mapped page is written)."""
+    if hasattr(os, "posix_fallocate"):
+        with open(path, "rb+") as f:
+            try:
+                os.posix_fallocate(f.fileno(), 0, os.fstat(f.fileno()).st_size)
+            except OSError as e:
+                if e.errno not in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):  # unsupported here: go on
+                    raise
 
 
 def cmd_sample(args) -> int:
     out = Path(args.out)
-    schedule = read_schedule(args.sigmas_file) if args.sigmas_file else None
+    schedule = read_schedule(args.sigmas_file) if args.sigmas_file is not None else None
+    if schedule is not None:
+        _check_schedule_range(schedule[0], sample_spec(args.model)[1], f"--sigmas-file {args.sigmas_file}")
     model = _model_from_args(args)
-    smin = model.sigma_min if args.sigma_min is None else args.sigma_min
-    smax = model.sigma_max if args.sigma_max is None else args.sigma_max
     if schedule is not None:
         sigmas, meta = schedule
         if args.steps is not None and args.steps != len(sigmas) - 1:
@@ -150,7 +199,7 @@ def cmd_sample(args) -> int:
         if args.schedule == "gits":
             sigmas, _ = _gits(args, model, steps, args.search_seed)
         else:
-            sigmas = get_schedule(args.schedule, steps, smin, smax)
+            sigmas = get_schedule(args.schedule, steps, *_sigma_range(args, model))
         what = args.schedule
     print(f"sigmas: {_short(sigmas)}")
 
@@ -159,6 +208,7 @@ def cmd_sample(args) -> int:
     # Batches go straight into the .npy (a memory map): memory does not grow with --n.
     with atomic_path(out.with_suffix(".npy")) as tmp:
         samples = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(args.n, *model.shape))
+        _reserve(tmp)  # a memory map on a full disk dies of SIGBUS: claim the space first
         sampling.sample(model.denoiser, args.solver, sigmas, args.n, seed=args.seed, shape=model.shape,
                         batch_size=batch, dtype=model.dtype, device=model.device, progress=args.progress,
                         into=samples, **options)
@@ -179,11 +229,11 @@ def cmd_sample(args) -> int:
 
 def _check_train_args(args) -> None:
     check_output_dir(args.out, "--out")
-    if args.export:
+    if args.export is not None:
         if is_run_file(args.export, args.out):
             raise ValueError(f"--export {args.export} would overwrite the training checkpoint in {args.out}; "
                              "export to another file, e.g. model.safetensors")
-        check_output_file(args.export, "--export")
+        check_export(args.export, "--export")
 
 
 def cmd_train(args) -> int:
@@ -196,7 +246,7 @@ def cmd_train(args) -> int:
     _, step = train(images, args.out, config, device=_device(args.device), progress=not args.quiet,
                     allow_config_change=args.allow_config_change)
     print(f"trained to step {step}; checkpoints in {args.out} (rerun the same command to resume)")
-    if args.export:
+    if args.export is not None:
         export_ema(Path(args.out), args.export)
         print(f"exported the EMA weights to {args.export} "
               f"(use: gitscore search --model fmnist --checkpoint {args.export})")
@@ -210,6 +260,13 @@ def cmd_bench(args) -> int:
 
 
 # ---------------------------------------------------------------- parser
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (and where to read more) instead of the usage block."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
 
 def _int_at_least(lo: int):
     def parse(text):
@@ -254,14 +311,16 @@ def _model_args(p):
 
 def _gits_args(p, title="GITS search (Chen et al. 2024, Sec. 4)"):
     g = p.add_argument_group(title)
-    g.add_argument("--teacher", choices=sorted(SOLVERS), default="ipndm",
-                   help="solver run on the fine grid during warm-up (default: ipndm)")
-    g.add_argument("--n-warmup", type=_int_at_least(1), default=256, metavar="N",
-                   help="warm-up trajectories (default: 256)")
-    g.add_argument("--grid-points", type=_int_at_least(2), default=61, metavar="M",
-                   help="points of the polynomial (rho=7) teacher grid (default: 61)")
-    g.add_argument("--metric", choices=METRICS, default="dev", help="step cost (default: dev)")
-    g.add_argument("--coeff", type=_positive_float, default=1.15, help="DP weight growth per step (default: 1.15)")
+    d = SearchConfig()  # the defaults, written once in gitscore.gits.SearchConfig
+    g.add_argument("--teacher", choices=sorted(SOLVERS), default=d.teacher,
+                   help=f"solver run on the fine grid during warm-up (default: {d.teacher})")
+    g.add_argument("--n-warmup", type=_int_at_least(1), default=d.n_warmup, metavar="N",
+                   help=f"warm-up trajectories (default: {d.n_warmup})")
+    g.add_argument("--grid-points", type=_int_at_least(2), default=d.grid_points, metavar="M",
+                   help=f"points of the polynomial (rho={d.grid_rho:g}) teacher grid (default: {d.grid_points})")
+    g.add_argument("--metric", choices=METRICS, default=d.metric, help=f"step cost (default: {d.metric})")
+    g.add_argument("--coeff", type=_positive_float, default=d.coeff,
+                   help=f"DP weight growth per step (default: {d.coeff})")
     g.add_argument("--batch-size", type=_int_at_least(1), metavar="B",
                    help="samples per denoiser batch (default: all, at most 256)")
     g.add_argument("--progress", action="store_true", help="show progress bars")
@@ -269,13 +328,13 @@ def _gits_args(p, title="GITS search (Chen et al. 2024, Sec. 4)"):
 
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="gitscore", formatter_class=fmt, epilog=EXAMPLES,
         description="Time schedules for ODE-based diffusion sampling: GITS search (Chen et al., ICML 2024),\n"
                     "sampling with any schedule and solver, training the Fashion-MNIST model, benchmarks.\n"
                     "`gitscore COMMAND --help` explains each command.")
     parser.add_argument("--version", action="version", version=f"gitscore {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("search", help="find a GITS schedule and print or save it",
                        description="Warm up a teacher solver on a fine grid, build the Euler-jump cost matrix and "
@@ -370,15 +429,25 @@ def _check_args(args) -> None:
     """Validate the paths and options of a command before it loads or computes anything."""
     if hasattr(args, "device"):
         _device(args.device)
-    if args.command == "search" and args.out:
+    if args.command == "search" and args.out is not None:
         check_output_file(args.out, "--out")
     if args.command == "sample":
         _check_sample_args(args)
     if args.command == "train":
         _check_train_args(args)
-    if getattr(args, "checkpoint", None) and not Path(args.checkpoint).is_file():
-        what = "is a folder" if Path(args.checkpoint).is_dir() else "not found"
-        raise ValueError(f"--checkpoint {args.checkpoint} {what}; give a .safetensors written by `gitscore train`")
+    if args.command == "search" or (args.command == "sample" and args.schedule == "gits" and not args.sigmas_file):
+        _check_search_size(args)
+    if getattr(args, "checkpoint", None) is not None:
+        ckpt = Path(args.checkpoint)
+        what = ("is empty" if not args.checkpoint.strip() else "is a folder" if ckpt.is_dir() else
+                "is not a regular file (a FIFO, device or socket)" if ckpt.exists() and not ckpt.is_file() else
+                "not found" if not ckpt.is_file() else None)
+        if what:
+            raise ValueError(f"--checkpoint {args.checkpoint if args.checkpoint.strip() else repr(args.checkpoint)} "
+                             f"{what}; give a .safetensors written by "
+                             "`gitscore train`")
+    if getattr(args, "kde_size", None) is not None:
+        kde_size_ok(args.kde_size)
 
 
 def main(argv=None) -> int:

@@ -1,4 +1,7 @@
-"""Denoisers D(x, sigma) -> E[x0 | x]: exact closed forms (Gaussian, GMM, KDE) and network wrappers."""
+"""Denoisers D(x, sigma) -> E[x0 | x]: exact closed forms (Gaussian, GMM, KDE) and network wrappers.
+
+The KDE (the exact denoiser of an empirical distribution) lives here once: `KDEDenoiser` (chunked, no_grad,
+for sampling) and its autograd twin `DifferentiableKDE` (`KDEDenoiser.differentiable()`), the same function."""
 from __future__ import annotations
 
 import math
@@ -6,9 +9,11 @@ import math
 import torch
 from torch import nn
 
+from .checks import resolve_device
 from .schedules import SIGMA_MAX, SIGMA_MIN
 
-__all__ = ["as_sigma", "GaussianDenoiser", "GMMDenoiser", "KDEDenoiser", "EDMPrecond", "CallCounter"]
+__all__ = ["as_sigma", "GaussianDenoiser", "GMMDenoiser", "KDEDenoiser", "DifferentiableKDE", "EDMPrecond",
+           "CallCounter"]
 
 
 def as_sigma(sigma, x: torch.Tensor) -> torch.Tensor:
@@ -114,7 +119,7 @@ class KDEDenoiser:
         dtype = torch.float32 if dtype is None else dtype
         if dtype not in (torch.float32, torch.float64):
             raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
-        self.device = torch.device(device if device is not None else "cuda" if torch.cuda.is_available() else "cpu")
+        self.device = resolve_device(device)
         block_size = (32768 if self.device.type == "cuda" else 8192) if block_size is None else block_size
         if not isinstance(block_size, int) or block_size < 1:
             raise ValueError(f"block_size must be a positive int, got {block_size!r}")
@@ -226,6 +231,10 @@ class KDEDenoiser:
         idx = torch.as_tensor(idx, device=self.device)
         return (self._Y[idx, :self.d].double() + self.mean).reshape(*idx.shape, *self.shape)
 
+    def differentiable(self) -> DifferentiableKDE:
+        """The same denoiser in plain autograd ops (differentiable in x and sigma), over the same data."""
+        return DifferentiableKDE(self.points(torch.arange(self.N)))
+
     def _check_k(self, k):
         if not isinstance(k, int) or not 1 <= k <= self.N:
             raise ValueError(f"k must be an int in [1, {self.N}], got {k!r}")
@@ -239,6 +248,34 @@ def _merge_topk(top, L: torch.Tensor, lo: int, k: int):
         v, j = v.topk(min(k, v.shape[1]), dim=1)  # fewer than k rows seen so far when k > block_size
         return v, i.gather(1, j)
     return v, i + lo
+
+
+class DifferentiableKDE:
+    """The KDE denoiser of `data` in plain autograd ops, differentiable in x and sigma (KDEDenoiser.differentiable):
+    D = sum_i softmax_i(-||x - y_i||^2 / 2 sigma^2) y_i, computed in x's dtype on centred data.
+
+    The same function as KDEDenoiser (chunked, no_grad, for sampling); this one holds a (B, N) graph per call,
+    so it suits N up to a few 10^4 (the oracle schedule of gitscore.optimal trains through it).
+    """
+
+    sigma_min, sigma_max = SIGMA_MIN, SIGMA_MAX
+
+    def __init__(self, data):
+        data = torch.as_tensor(data)
+        if data.ndim < 2 or len(data) == 0:
+            raise ValueError(f"data must have shape (N, ...) with N >= 1, got {tuple(data.shape)}")
+        flat = data.reshape(len(data), -1).double()
+        self.mean = flat.mean(0)
+        self.Y = flat - self.mean
+        self.half_sq = 0.5 * self.Y.square().sum(1)
+
+    def __call__(self, x: torch.Tensor, sigma) -> torch.Tensor:
+        B = x.shape[0]
+        s2 = torch.as_tensor(sigma, dtype=x.dtype).reshape(-1, 1) ** 2
+        Y, mean = self.Y.to(x.dtype), self.mean.to(x.dtype)
+        xc = x.reshape(B, -1) - mean
+        logits = (xc @ Y.T - self.half_sq.to(x.dtype)) / s2     # -||x - y||^2 / 2 s2 up to a per-row constant
+        return (torch.softmax(logits, 1) @ Y + mean).reshape(x.shape)
 
 
 class GMMDenoiser:

@@ -180,6 +180,8 @@ def from_json(text: str) -> tuple[torch.Tensor, dict]:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
         raise ValueError(f"text is not valid JSON: {e}") from None
+    except RecursionError:
+        raise ValueError("text is nested too deeply to be a schedule (expected a flat list of sigmas)") from None
     if isinstance(doc, list):
         values, meta = doc, {}
     elif isinstance(doc, dict) and isinstance(doc.get("sigmas"), list):

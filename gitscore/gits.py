@@ -2,9 +2,14 @@
 
 The search is solver-independent: the cost of a step sigma_i -> sigma_j is always one Euler jump from
 the teacher trajectory, and any solver then runs on the sigmas found (as in the official gits-main).
+
+`SearchConfig` holds every setting of a search with its default, written once (the official code's);
+`search_info` (the one search entry, returning a `GITSResult`) and `search` take one, or its field names
+as keywords; the searches beyond GITS (gitscore.optimal) take the same configuration or its warm-up.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -13,15 +18,78 @@ import numpy as np
 import torch
 
 from . import dist, sampling
-from .checks import check_int
+from .checks import check_choice, check_int, check_positive
 from .sampling import default_device, latents
 from .schedules import SIGMA_MAX, SIGMA_MIN, check_sigmas, polynomial
 from .solvers import SOLVERS
 
-__all__ = ["METRICS", "Warmup", "GITSResult", "teacher_grid", "model_grid", "latents", "warmup", "cost_matrix", "dp",
-           "from_warmup", "search_info", "search"]
+__all__ = ["METRICS", "SearchConfig", "search_config", "Warmup", "GITSResult", "teacher_grid", "model_grid", "latents",
+           "warmup", "warmup_for", "cost_matrix", "dp", "from_warmup", "search_info", "search"]
 
 METRICS = ("dev", "l2", "l1")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Every setting of a GITS search, each default written here once: the official code's (gits-main).
+
+    The CLI, `gitscore bench`, the scripts, the chapters and the searches beyond GITS (gitscore.optimal) build
+    one of these (or pass its field names as keywords to `search` / `search_info`) instead of retyping the
+    defaults. Validated on construction; `replace(**changes)` gives a changed copy (validated again).
+    """
+    n_warmup: int = 256                # warm-up trajectories of the teacher (Sec. 4.2)
+    grid_points: int = 61              # sigmas of the fine teacher grid (polynomial, rho = grid_rho)
+    grid_rho: float = 7.0
+    teacher: str = "ipndm"             # solver run on the teacher grid
+    teacher_options: dict | None = None  # options of the teacher solver (e.g. {"afs": True})
+    metric: str = "dev"                # step cost (METRICS)
+    coeff: float = 1.15                # DP weight growth per step
+    seed: int = 0                      # seed of the warm-up latents (gitscore.sampling.latents)
+    batch_size: int | None = None      # samples per denoiser batch (None: all, at most 256)
+    dtype: torch.dtype = torch.float32  # the teacher's state
+    grid: torch.Tensor | None = field(default=None, repr=False, compare=False)  # explicit teacher grid, else model_grid
+
+    def __post_init__(self):
+        check_int("n_warmup", self.n_warmup, 1)
+        check_int("grid_points", self.grid_points, 2)
+        check_positive("grid_rho", self.grid_rho)
+        check_choice("teacher", self.teacher, SOLVERS)
+        check_choice("metric", self.metric, METRICS)
+        check_positive("coeff", self.coeff)
+        check_int("seed", self.seed, 0)
+        if self.batch_size is not None:
+            check_int("batch_size", self.batch_size, 1)
+        if self.teacher_options is not None and not isinstance(self.teacher_options, dict):
+            raise TypeError(f"teacher_options must be a dict or None, got {type(self.teacher_options).__name__}")
+        if not isinstance(self.dtype, torch.dtype) or not self.dtype.is_floating_point:
+            raise ValueError(f"dtype must be a floating torch.dtype, got {self.dtype!r}")
+        if self.grid is not None:
+            object.__setattr__(self, "grid", check_sigmas(self.grid).to(torch.float64))
+
+    def replace(self, **changes) -> SearchConfig:
+        """A copy with `changes` (field names of SearchConfig; TypeError naming an unknown one)."""
+        names = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - names)
+        if unknown:
+            raise TypeError(f"unknown search setting(s) {unknown}; SearchConfig has {sorted(names)}")
+        return dataclasses.replace(self, **changes) if changes else self
+
+    def teacher_grid(self, denoiser=None) -> torch.Tensor:
+        """The teacher grid of this search: `grid` if given, else model_grid(denoiser, grid_points, grid_rho)
+        (EDM's [SIGMA_MIN, SIGMA_MAX] for denoiser None)."""
+        if self.grid is not None:
+            return self.grid
+        if denoiser is None:
+            return teacher_grid(self.grid_points, rho=self.grid_rho)
+        return model_grid(denoiser, self.grid_points, self.grid_rho)
+
+
+def search_config(config: SearchConfig | None = None, **settings) -> SearchConfig:
+    """`config` (default SearchConfig()) with the keyword `settings` changed: the one way every search entry
+    turns its arguments into a configuration."""
+    if config is not None and not isinstance(config, SearchConfig):
+        raise TypeError(f"config must be a SearchConfig or None, got {type(config).__name__}")
+    return (config or SearchConfig()).replace(**settings)
 
 
 @dataclass
@@ -43,8 +111,8 @@ class GITSResult:
     cost: np.ndarray       # (M, M) float64 cost matrix, +inf where i >= j
     grid: torch.Tensor     # (M,) float64 teacher grid
     timings: dict = field(default_factory=dict)  # seconds: warmup, cost, dp
-    metric: str = "dev"    # cost metric of `cost`
-    coeff: float = 1.15    # DP weight of `indices`
+    metric: str = SearchConfig.metric    # cost metric of `cost`
+    coeff: float = SearchConfig.coeff    # DP weight of `indices`
     warmup: Warmup | None = field(default=None, repr=False)  # the teacher trajectories, if kept
 
     def path(self, n_steps: int, coeff: float | None = None) -> list[int]:
@@ -76,13 +144,13 @@ class GITSResult:
         return self.warmup
 
 
-def teacher_grid(n_points: int = 61, sigma_min: float = SIGMA_MIN, sigma_max: float = SIGMA_MAX,
-                 rho: float = 7.0) -> torch.Tensor:
+def teacher_grid(n_points: int = SearchConfig.grid_points, sigma_min: float = SIGMA_MIN,
+                 sigma_max: float = SIGMA_MAX, rho: float = SearchConfig.grid_rho) -> torch.Tensor:
     """The fine teacher grid of the official code: polynomial (rho=7) with n_points sigmas."""
     return polynomial(check_int("n_points", n_points, 2) - 1, sigma_min, sigma_max, rho)
 
 
-def model_grid(denoiser, n_points: int = 61, rho: float = 7.0) -> torch.Tensor:
+def model_grid(denoiser, n_points: int = SearchConfig.grid_points, rho: float = SearchConfig.grid_rho) -> torch.Tensor:
     """The teacher grid over the denoiser's own range: its `sigma_min` / `sigma_max` attributes where it has
     them (a diffusers model: the sigmas of its first and last timestep), else EDM's [SIGMA_MIN, SIGMA_MAX]."""
     lo, hi = getattr(denoiser, "sigma_min", SIGMA_MIN), getattr(denoiser, "sigma_max", SIGMA_MAX)
@@ -97,9 +165,10 @@ def model_grid(denoiser, n_points: int = 61, rho: float = 7.0) -> torch.Tensor:
 
 
 @torch.no_grad()
-def warmup(denoiser, shape, n_samples: int = 256, *, grid=None, teacher: str = "ipndm", seed: int = 0,
-           batch_size: int | None = None, dtype=torch.float32, device=None, progress: bool = False,
-           teacher_options: dict | None = None) -> Warmup:
+def warmup(denoiser, shape, n_samples: int = SearchConfig.n_warmup, *, grid=None, teacher: str = SearchConfig.teacher,
+           seed: int = SearchConfig.seed, batch_size: int | None = SearchConfig.batch_size,
+           dtype=SearchConfig.dtype, device=None, progress: bool = False,
+           teacher_options: dict | None = SearchConfig.teacher_options) -> Warmup:
     """Run the teacher solver on the fine grid for n_samples seeded latents x_T = sigma_max z (Sec. 4.2).
 
     d_i comes from the callback's (x_i, denoised_i), as gits-main records the teacher's d_cur; with
@@ -116,7 +185,7 @@ def warmup(denoiser, shape, n_samples: int = 256, *, grid=None, teacher: str = "
     M = len(grid)
 
     # Under torchrun each rank holds its own batches' states; they are gathered in order at the end.
-    lo, hi = sampling.shard(n_samples, batch_size)
+    lo, hi = dist.shard(n_samples, batch_size=batch_size)
     xs = torch.empty((M, hi - lo, *shape), dtype=dtype, device=device)
     ds = torch.empty((M - 1, hi - lo, *shape), dtype=dtype, device=device)
     seen = {}
@@ -144,19 +213,15 @@ def warmup(denoiser, shape, n_samples: int = 256, *, grid=None, teacher: str = "
     return Warmup(xs=xs, ds=ds, sigmas=grid, seconds=time.perf_counter() - t0)
 
 
-def _check_coeff(coeff):
-    is_number = not isinstance(coeff, bool) and isinstance(coeff, (int, float, np.floating))
-    if not is_number or not math.isfinite(coeff) or coeff <= 0:
-        raise ValueError(f"coeff must be a finite number > 0, got {coeff!r}")
-
-
-def _check_metric(metric):
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {list(METRICS)}, got {metric!r}")
+def warmup_for(denoiser, shape, config: SearchConfig, *, device=None, progress: bool = False) -> Warmup:
+    """The warm-up of the search `config` (its teacher, grid, size, seed and batches)."""
+    return warmup(denoiser, shape, config.n_warmup, grid=config.teacher_grid(denoiser), teacher=config.teacher,
+                  seed=config.seed, batch_size=config.batch_size, dtype=config.dtype, device=device,
+                  progress=progress, teacher_options=config.teacher_options)
 
 
 @torch.no_grad()
-def cost_matrix(xs: torch.Tensor, ds: torch.Tensor, sigmas, metric: str = "dev", *,
+def cost_matrix(xs: torch.Tensor, ds: torch.Tensor, sigmas, metric: str = SearchConfig.metric, *,
                 max_elements: int = 2 ** 18) -> np.ndarray:
     """C[i, j] = error of one Euler jump sigma_i -> sigma_j from the teacher point x_i (Sec. 4.2).
 
@@ -165,7 +230,7 @@ def cost_matrix(xs: torch.Tensor, ds: torch.Tensor, sigmas, metric: str = "dev",
     of x_j, means over samples (no abs, as in gits-main). Entries with i >= j are +inf.
     `max_elements` bounds the (j-chunk, n, d) temporaries of l2 / l1 (small ones stay in cache: faster).
     """
-    _check_metric(metric)
+    check_choice("metric", metric, METRICS)
     sigmas = check_sigmas(sigmas).to(torch.float64)
     M = len(sigmas)
     if xs.ndim < 3 or xs.shape[0] != M:
@@ -214,7 +279,7 @@ def cost_matrix(xs: torch.Tensor, ds: torch.Tensor, sigmas, metric: str = "dev",
     return C
 
 
-def dp(cost, n_steps: int, coeff: float = 1.15) -> list[int]:
+def dp(cost, n_steps: int, coeff: float = SearchConfig.coeff) -> list[int]:
     """Dynamic programme of GITS (Sec. 4.2): min over paths 0 = p_0 < ... < p_K = M-1 of
     sum_k coeff**k * C[p_k, p_{k+1}], solved as V[i][1] = C[i][M-1],
     V[j][k] = min_{j < i < M-1} C[j][i] + coeff * V[i][k-1]; path recovered by back-pointers.
@@ -229,7 +294,7 @@ def dp(cost, n_steps: int, coeff: float = 1.15) -> list[int]:
     if not np.isfinite(C[np.triu_indices(M, 1)]).all():
         raise ValueError("cost must be finite for every i < j (entries with i >= j are ignored)")
     K = check_int("n_steps", n_steps, 1, M - 1)
-    _check_coeff(coeff)
+    check_positive("coeff", coeff)
 
     with np.errstate(over="ignore", invalid="ignore"):
         path = _dp_pointers(C, K, lambda k: 1.0, coeff)
@@ -274,31 +339,27 @@ def _dp_scaled(C, K, coeff):
         return _dp_pointers(C, K, lambda k: math.exp(-(k - 1) * log_c), 1.0)
 
 
-def search_info(denoiser, shape, n_steps: int, *, n_warmup: int = 256, grid=None, teacher: str = "ipndm",
-                metric: str = "dev", coeff: float = 1.15, seed: int = 0, batch_size: int | None = None,
-                dtype=torch.float32, device=None, progress: bool = False,
-                teacher_options: dict | None = None, keep_warmup: bool = False) -> GITSResult:
+def search_info(denoiser, shape, n_steps: int, config: SearchConfig | None = None, *, device=None,
+                progress: bool = False, keep_warmup: bool = False, **settings) -> GITSResult:
     """GITS search (Sec. 4.2): warm-up, cost matrix, DP; returns the schedule with the cost and timings
     (and the warm-up itself with keep_warmup=True, for GITSResult.with_metric / first).
 
-    The default grid is model_grid(denoiser): 61 sigmas (rho = 7) inside the denoiser's own
-    [sigma_min, sigma_max], so the schedule never leaves the range the model was trained on.
+    The search's settings are `config` (a SearchConfig; default: the official code's) with `settings`, any
+    of SearchConfig's field names (n_warmup, grid_points, teacher, metric, coeff, seed, batch_size, grid,
+    ...), changed. The default grid is model_grid(denoiser): grid_points sigmas (rho = 7) inside the
+    denoiser's own [sigma_min, sigma_max], so the schedule never leaves the range the model was trained on.
     """
-    _check_metric(metric)
-    grid = model_grid(denoiser) if grid is None else check_sigmas(grid).to(torch.float64)
-    check_int("n_steps", n_steps, 1, len(grid) - 1)
-    _check_coeff(coeff)
-
-    w = warmup(denoiser, shape, n_warmup, grid=grid, teacher=teacher, seed=seed, batch_size=batch_size,
-               dtype=dtype, device=device, progress=progress, teacher_options=teacher_options)
-    return from_warmup(w, n_steps, metric=metric, coeff=coeff, keep_warmup=keep_warmup)
+    config = search_config(config, **settings)
+    check_int("n_steps", n_steps, 1, len(config.teacher_grid(denoiser)) - 1)
+    w = warmup_for(denoiser, shape, config, device=device, progress=progress)
+    return from_warmup(w, n_steps, metric=config.metric, coeff=config.coeff, keep_warmup=keep_warmup)
 
 
-def from_warmup(w: Warmup, n_steps: int, *, metric: str = "dev", coeff: float = 1.15,
+def from_warmup(w: Warmup, n_steps: int, *, metric: str = SearchConfig.metric, coeff: float = SearchConfig.coeff,
                 keep_warmup: bool = False) -> GITSResult:
     """The rest of the search from a warm-up: cost matrix (metric), then the DP for n_steps at coeff."""
-    _check_metric(metric)
-    _check_coeff(coeff)
+    check_choice("metric", metric, METRICS)
+    check_positive("coeff", coeff)
     grid = w.sigmas
     check_int("n_steps", n_steps, 1, len(grid) - 1)
     t0 = time.perf_counter()
@@ -311,12 +372,7 @@ def from_warmup(w: Warmup, n_steps: int, *, metric: str = "dev", coeff: float = 
                       warmup=w if keep_warmup else None)
 
 
-def search(denoiser, shape, n_steps: int, *, n_warmup: int = 256, grid=None, teacher: str = "ipndm",
-           metric: str = "dev", coeff: float = 1.15, seed: int = 0, batch_size: int | None = None,
-           dtype=torch.float32, device=None, progress: bool = False,
-           teacher_options: dict | None = None) -> torch.Tensor:
+def search(denoiser, shape, n_steps: int, config: SearchConfig | None = None, **kwargs) -> torch.Tensor:
     """GITS schedule: n_steps+1 float64 sigmas picked from the teacher grid (default: model_grid(denoiser),
-    inside the denoiser's sigma_min / sigma_max; see search_info)."""
-    return search_info(denoiser, shape, n_steps, n_warmup=n_warmup, grid=grid, teacher=teacher, metric=metric,
-                       coeff=coeff, seed=seed, batch_size=batch_size, dtype=dtype, device=device,
-                       progress=progress, teacher_options=teacher_options).sigmas
+    inside the denoiser's sigma_min / sigma_max); the schedule of search_info (same arguments)."""
+    return search_info(denoiser, shape, n_steps, config, **kwargs).sigmas

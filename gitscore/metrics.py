@@ -17,11 +17,12 @@ from torch import nn
 from torch.nn import functional as F
 
 from . import checkpoints, nets
-from .checks import float64_vector
+from .checks import float64_vector, resolve_device
 from .schedules import SIGMA_MAX, SIGMA_MIN, polynomial
 from .solvers import SOLVERS
 
-__all__ = ["Classifier", "load_classifier", "CLASSIFIER_PATH", "FD_NAME", "KID_NAME", "ClassifierFeatures",
+__all__ = ["ReferenceScorer", "Classifier", "load_classifier", "CLASSIFIER_PATH", "FD_NAME", "KID_NAME",
+           "ClassifierFeatures",
            "fd_infinity", "FeatureStats", "image_features", "reference_features", "frechet_distance", "kid",
            "classifier_accuracy", "noise_floor", "rmse_per_sample", "reference_error", "reference_solution",
            "check_converged", "reference_grid", "REFERENCE_SOLVER",
@@ -70,7 +71,7 @@ def load_classifier(path=None, device=None, verify: bool = True) -> Classifier:
 
     path=None loads the shipped one, once per process and device; any other path is read again on every call.
     """
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = resolve_device(device)
     if path is None:
         key = (str(device), verify)
         if key not in _CLASSIFIERS:
@@ -259,6 +260,28 @@ def rmse_per_sample(x: torch.Tensor, x_ref: torch.Tensor) -> torch.Tensor:
     return diff.square().mean(1).sqrt()
 
 
+class ReferenceScorer:
+    """Per-sample reference error of a schedule: samples from the latents of `seed` (gitscore.sampling.sample),
+    RMSE against `reference` ``(n, *shape)``, the reference solutions of the same latents; cached by (solver,
+    schedule) so a schedule met twice is sampled once. `scorer(solver, sigmas, **options)` -> (n,) float64."""
+
+    def __init__(self, denoiser, reference: torch.Tensor, *, seed: int, shape, batch_size: int = 500,
+                 dtype=torch.float32, device=None):
+        self.denoiser, self.reference = denoiser, reference.double()
+        self.seed, self.shape, self.batch_size, self.dtype, self.device = seed, tuple(shape), batch_size, dtype, device
+        self.cache: dict = {}
+
+    def __call__(self, solver: str, sigmas, **options) -> torch.Tensor:
+        from .sampling import sample
+        s = torch.as_tensor(sigmas, dtype=torch.float64)
+        key = (solver, tuple(s.tolist()), tuple(sorted(options.items())))
+        if key not in self.cache:
+            x = sample(self.denoiser, solver, s, len(self.reference), seed=self.seed, shape=self.shape,
+                       batch_size=self.batch_size, dtype=self.dtype, device=self.device, **options)
+            self.cache[key] = rmse_per_sample(x, self.reference)
+        return self.cache[key]
+
+
 def reference_error(x: torch.Tensor, x_ref: torch.Tensor) -> float:
     """Mean over samples of the RMSE ||x - x_ref||_2 / sqrt(d) (see rmse_per_sample)."""
     return rmse_per_sample(x, x_ref).mean().item()
@@ -344,20 +367,17 @@ def frechet_bootstrap(samples, reference="test", n_boot: int = 200, seed: int = 
 
 
 def interval(replicates, estimate: float | None = None, level: float = 0.95) -> tuple[float, float]:
-    """Bootstrap interval from replicates (e.g. frechet_bootstrap(a) - frechet_bootstrap(b)).
+    """Bootstrap interval from replicates (e.g. frechet_bootstrap(a) - frechet_bootstrap(b)): gitscore.stats'.
 
     Without `estimate`: the percentile interval. With the full-sample `estimate`: the basic (pivotal)
     interval 2 estimate - (upper, lower quantile), which undoes the bootstrap's own shift; use it for
     FD, whose resamples (repeated images) sit above the full-sample value.
     """
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level!r}")
-    r = torch.as_tensor(replicates, dtype=torch.float64).flatten()
-    q = torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64)
-    lo, hi = torch.quantile(r, q).tolist()
-    if estimate is None:
-        return lo, hi
-    return 2 * estimate - hi, 2 * estimate - lo
+    from . import stats
+    reps = torch.as_tensor(replicates, dtype=torch.float64).flatten().numpy()
+    iv = stats.from_replicates(reps, float(reps.mean()) if estimate is None else estimate, level=level,
+                               method="percentile" if estimate is None else "basic")
+    return iv.low, iv.high
 
 
 def fd_ratio_change(fd_a: float, fd_b: float, reps_a, reps_b, level: float = 0.95) -> tuple[float, float, float]:

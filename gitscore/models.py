@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 import torch
 
-from .checks import check_int
+from .checks import check_int, resolve_device
 
-__all__ = ["Model", "MODELS", "load_model", "toy_gmm", "class_gmm", "kde_subset", "fmnist_images"]
+__all__ = ["Model", "MODELS", "load_model", "toy_gmm", "class_gmm", "kde_subset", "fmnist_images", "sample_spec",
+           "kde_size_ok"]
 
 MODELS = ("fmnist", "kde", "gmm-toy", "fmnist-rough", "class-gmm")
 IMAGE = (1, 28, 28)
@@ -38,6 +39,22 @@ class Model:
     sigma_max: float
     label: str            # recorded in results and schedule metadata
     weights_sha256: str | None = None  # a network's weights file (results record it); None: closed form
+
+
+def sample_spec(name: str) -> tuple[tuple, torch.dtype]:
+    """(one sample's shape, the solver state's dtype) of the model `name`, known before loading it."""
+    if name not in MODELS:
+        raise ValueError(f"model must be one of {list(MODELS)}, got {name!r}")
+    if name == "gmm-toy":
+        return (2,), torch.float64
+    return IMAGE, torch.float64 if name == "class-gmm" else torch.float32
+
+
+def kde_size_ok(kde_size, name: str = "--kde-size") -> int:
+    """`kde_size` checked against the training set's size (60,000), before the data is read."""
+    from .data import SPLIT_SIZES
+
+    return check_int(name, kde_size, 1, SPLIT_SIZES["train"])
 
 
 def fmnist_images(split: str) -> torch.Tensor:
@@ -90,10 +107,6 @@ def class_gmm(images: torch.Tensor, labels: torch.Tensor, covariance: str = "dia
     return GMMDenoiser.from_classes(images, labels, ridge, covariance=covariance)
 
 
-def _device(device) -> torch.device:
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def load_model(name: str, *, checkpoint=None, kde_size: int | None = None, device=None) -> Model:
@@ -106,9 +119,14 @@ def load_model(name: str, *, checkpoint=None, kde_size: int | None = None, devic
         raise ValueError(f"model must be one of {list(MODELS)}, got {name!r}")
     if checkpoint is not None and name != "fmnist":
         raise ValueError(f"checkpoint applies to the model 'fmnist', not {name!r}")
+    if checkpoint is not None and not str(checkpoint).strip():
+        raise ValueError("checkpoint is empty; give the path of a .safetensors written by `gitscore train` "
+                         "(or None for the shipped network)")
     if kde_size is not None and name != "kde":
         raise ValueError(f"kde_size applies to the model 'kde', not {name!r}")
-    dev = _device(device)
+    if kde_size is not None:
+        kde_size_ok(kde_size, "kde_size")  # before the data is read
+    dev = resolve_device(device)
     if name == "gmm-toy":
         D = toy_gmm(2)
         return Model(D, (2,), torch.float64, dev, D.sigma_min, D.sigma_max, "gmm-toy")
@@ -129,10 +147,10 @@ def _network(name, checkpoint, dev) -> Model:
 
     shipped = {"fmnist": "fmnist_edm", "fmnist-rough": "fmnist_edm_rough"}[name]
     try:
-        D = load_checkpoint(checkpoint, dev) if checkpoint else load_pretrained(shipped, device=dev)
+        D = load_checkpoint(checkpoint, dev) if checkpoint is not None else load_pretrained(shipped, device=dev)
     except CheckpointError as e:
         raise CheckpointError(f"{e}. Train a model with `gitscore train --out DIR --export PATH` and pass "
                               "--checkpoint PATH, or try --model gmm-toy / kde") from None
-    label = f"fmnist ({checkpoint})" if checkpoint else f"{name} (shipped {shipped})"
-    sha = sha256_file(checkpoint or WEIGHTS_DIR / f"{shipped}.safetensors")
+    label = f"fmnist ({checkpoint})" if checkpoint is not None else f"{name} (shipped {shipped})"
+    sha = sha256_file(WEIGHTS_DIR / f"{shipped}.safetensors" if checkpoint is None else checkpoint)
     return Model(D, IMAGE, torch.float32, dev, D.sigma_min, D.sigma_max, label, sha)

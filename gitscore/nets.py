@@ -9,6 +9,7 @@ from torch import nn
 from torch.nn import functional as F
 
 # Checkpoint files live in gitscore.checkpoints; the names are re-exported here for compatibility.
+from .checks import resolve_device
 from .checkpoints import CheckpointError, atomic_write_bytes, load_weights, model_weights, save_weights, sha256_file
 from .denoisers import EDMPrecond
 
@@ -159,20 +160,45 @@ def build_denoiser(config: dict) -> EDMPrecond:
 
 def _build_loaded(tensors: dict, config: dict, path) -> EDMPrecond:
     """The EDM denoiser described by `config` with `tensors` loaded; CheckpointError if they do not fit."""
-    if not isinstance(config.get("unet", {}), dict):
-        raise CheckpointError(f"{path}: config entry 'unet' must be an object, got {config.get('unet')!r}")
-    try:
-        model = build_denoiser(config)
-    except (TypeError, ValueError) as e:
+    _check_config(config, path)
+    try:  # first without memory (meta device): a hostile config cannot make it allocate
+        with torch.device("meta"):
+            shapes = {k: tuple(v.shape) for k, v in build_denoiser(config).state_dict().items()}
+    except (TypeError, ValueError, RuntimeError, ZeroDivisionError) as e:
         raise CheckpointError(f"{path} has a config this U-Net cannot be built from ({e}); "
                               "is it a checkpoint for another network?") from None
-    try:
-        model.load_state_dict(tensors, strict=True)
-    except RuntimeError as e:
-        first = str(e).strip().splitlines()
+    have = {k: tuple(v.shape) for k, v in tensors.items()}
+    if shapes != have:
+        bad = sorted(set(shapes) ^ set(have)) or [k for k in shapes if shapes[k] != have[k]]
+        k = bad[0]
         raise CheckpointError(f"{Path(path).name} does not match its config (a checkpoint for another network?): "
-                              f"{first[1].strip() if len(first) > 1 else first[0]}") from None
+                              f"{k}: the config needs {shapes.get(k, 'no such tensor')}, the file has "
+                              f"{have.get(k, 'no such tensor')}")
+    model = build_denoiser(config)
+    model.load_state_dict(tensors, strict=True)
     return model
+
+
+def _check_config(config: dict, path) -> None:
+    """The types of a model config's entries (sizes are checked against the weights' shapes)."""
+    unet = config.get("unet", {})
+    if not isinstance(unet, dict):
+        raise CheckpointError(f"{path}: config entry 'unet' must be an object, got {unet!r}")
+    sd = config.get("sigma_data", 0.5)
+    if isinstance(sd, bool) or not isinstance(sd, (int, float)) or not (0 < sd < math.inf):
+        raise CheckpointError(f"{path}: config entry 'sigma_data' must be a finite number > 0, got {sd!r}")
+    ints = {"in_channels": 1, "blocks": 0, "emb_dim": 4, "patch": 1}
+    for name, lo in ints.items():
+        v = unet.get(name, lo)
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo:
+            raise CheckpointError(f"{path}: config entry 'unet.{name}' must be an integer >= {lo}, got {v!r}")
+    ch = unet.get("channels", [1])
+    if not (isinstance(ch, list) and ch and all(isinstance(c, int) and not isinstance(c, bool) and c >= 1
+                                                 for c in ch)):
+        raise CheckpointError(f"{path}: config entry 'unet.channels' must be a list of integers >= 1, got {ch!r}")
+    if not isinstance(unet.get("attention", True), bool):
+        raise CheckpointError(f"{path}: config entry 'unet.attention' must be true or false, "
+                              f"got {unet['attention']!r}")
 
 
 def load_checkpoint(path, device="cpu", verify: bool = True) -> EDMPrecond:
@@ -191,5 +217,5 @@ def load_pretrained(name: str = "fmnist_edm", device=None, verify: bool = True):
     if not path.is_file():
         have = sorted(p.stem for p in WEIGHTS_DIR.glob("*.safetensors"))
         raise CheckpointError(f"no shipped model named {name!r}; available: {have}")
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device(device)
     return load_checkpoint(path, device, verify)

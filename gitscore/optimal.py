@@ -5,17 +5,18 @@
   monotone parametrisation of the log sigmas (as LD3, Tong et al. 2025, does): positive increments
   softmax(logits) * (ln sigma_max - ln sigma_min), endpoints fixed. Best iterate kept, never worse than
   its start on its training latents.
-- `search_info` / `search`: GITS's warm-up and DP, then optionally (coeffs) the DP weight chosen on the
+- `refine`: GITS's warm-up and DP, then optionally (coeffs) the DP weight chosen on the
   warm-up latents by the target solver's end-to-end error against the teacher's final states, and
   (sweeps) derivative-free coordinate descent on each interior log sigma on the same objective. With
   both off it returns `gits.search`'s schedule exactly.
 - `student_dp`: the student-state DP of Optimal Stepsize Distillation (Pei et al. 2025): a DP over the
   teacher grid that carries the target solver's own state (and multistep history) along each best path
-  and scores a jump from that state, not from the teacher's (search_info(student=True)).
-- `sample`: Euler, iPNDM and DPM-Solver++(3M) written with tensor sigmas, differentiable in the
-  sigmas (the solvers of `gitscore.solvers` take floats under no_grad); equal to them on fixed sigmas.
-- `SoftmaxKDE`: the exact KDE denoiser in plain autograd ops (KDEDenoiser is no_grad), for the oracle.
-- `paired_bootstrap`: CI of a ratio of mean errors over shared latents.
+  and scores a jump from that state, not from the teacher's (refine(student=True)).
+- `method_search`: one entry per method for the CLI and the scripts.
+
+Every search here takes GITS's settings as a `gits.SearchConfig` (or its field names as keywords) plus its
+own few settings; the steps are gitscore.solvers' (`solve_differentiable`, `euler_step`, `ipndm_step`,
+`dpmpp_update`) and the differentiable KDE is gitscore.denoisers' (`KDEDenoiser.differentiable`).
 """
 from __future__ import annotations
 
@@ -28,70 +29,22 @@ import torch
 from tqdm import trange
 
 from . import gits
-from .checks import check_int
+from .checks import check_choice, check_int, check_positive
 from .denoisers import CallCounter
+from .gits import SearchConfig, search_config
 from .metrics import rmse_per_sample
 from .sampling import default_device, latents
 from .schedules import check_sigmas
-from .solvers import IPNDM_COEFFS, SOLVERS, dpmpp_update, multistep_order
+from .solvers import DIFFERENTIABLE, SOLVERS, dpmpp_update, euler_step, ipndm_step, multistep_order, \
+    solve_differentiable
 
-__all__ = ["DIFFERENTIABLE", "STUDENT", "METHODS", "COEFFS", "sample", "to_logits", "from_logits", "SoftmaxKDE",
-           "differentiable",
+__all__ = ["DIFFERENTIABLE", "STUDENT", "METHODS", "COEFFS", "to_logits", "from_logits", "differentiable",
            "OracleResult", "oracle", "method_search",
-           "end_to_end_error", "SearchResult", "search_info", "search", "student_dp", "paired_bootstrap"]
+           "end_to_end_error", "RefineResult", "refine", "student_dp", "paired_bootstrap"]
 
-DIFFERENTIABLE = ("euler", "ipndm", "dpmpp")
-
-
-# ---------------------------------------------------------------- differentiable solvers
 
 def _check_solver(solver, allowed):
-    if solver not in allowed:
-        raise ValueError(f"solver must be one of {list(allowed)}, got {solver!r}")
-
-
-def _euler(denoiser, x, t):
-    for i in range(len(t) - 1):
-        d_cur = (x - denoiser(x, t[i])) / t[i]
-        x = x + (t[i + 1] - t[i]) * d_cur
-    return x
-
-
-def _ipndm(denoiser, x, t, order=4):
-    old_d = []
-    for i in range(len(t) - 1):
-        old_d = (old_d + [(x - denoiser(x, t[i])) / t[i]])[-order:]
-        weights = [(t[i + 1] - t[i]) * c for c in IPNDM_COEFFS[len(old_d)]]
-        x = x + sum(w * d for w, d in zip(weights, reversed(old_d)))
-    return x
-
-
-def _dpmpp(denoiser, x, t, order=3, lower_order_final=True):
-    n, old_den, old_lam = len(t) - 1, [], []
-    for i in range(n):
-        t_cur, t_next = t[i], t[i + 1]
-        denoised = denoiser(x, t_cur)
-        old_den, old_lam = (old_den + [denoised])[-3:], (old_lam + [-torch.log(t_cur)])[-3:]
-        h = torch.log(t_cur / t_next)
-        p = multistep_order(i, n, order, lower_order_final)
-        x = dpmpp_update(x, old_den, old_lam, t_cur, t_next, h, torch.expm1(-h), p)
-    return x
-
-
-_SAMPLERS = {"euler": _euler, "ipndm": _ipndm, "dpmpp": _dpmpp}
-
-
-def sample(solver: str, denoiser, x: torch.Tensor, sigmas: torch.Tensor, **options) -> torch.Tensor:
-    """`solver` (euler, ipndm, dpmpp) from x at sigmas[0] to sigmas[-1], differentiable in x and in `sigmas`.
-
-    Same steps as `gitscore.solvers.sample_<solver>` (options: ipndm `order`; dpmpp `order`,
-    `lower_order_final`); the denoiser receives sigma as a 0-d tensor.
-    """
-    _check_solver(solver, DIFFERENTIABLE)
-    if not torch.is_tensor(sigmas) or sigmas.ndim != 1 or len(sigmas) < 2:
-        raise ValueError(f"sigmas must be a 1-D tensor of at least 2 sigmas, got {sigmas!r}")
-    check_sigmas(sigmas.detach())
-    return _SAMPLERS[solver](denoiser, x, list(sigmas.unbind()), **options)
+    check_choice("solver", solver, allowed)
 
 
 # ---------------------------------------------------------------- monotone parametrisation
@@ -108,37 +61,6 @@ def from_logits(logits: torch.Tensor, sigma_max: float, sigma_min: float) -> tor
     inc = torch.softmax(logits, 0) * (lmax - lmin)
     interior = (lmax - torch.cumsum(inc, 0)[:-1]).exp()
     return torch.cat([logits.new_tensor([sigma_max]), interior, logits.new_tensor([sigma_min])])
-
-
-# ---------------------------------------------------------------- a differentiable exact denoiser
-
-class SoftmaxKDE:
-    """Exact optimal denoiser of the empirical distribution of `data`,
-    D = sum_i softmax_i(-||x - y_i||^2 / 2 sigma^2) y_i,
-    in plain autograd ops (differentiable in x and sigma), computed in x's dtype on centred data.
-
-    Same function as `denoisers.KDEDenoiser` (which is chunked and no_grad); holds a (B, N) graph per call,
-    so it suits N up to a few 10^4.
-    """
-
-    sigma_min, sigma_max = 0.002, 80.0
-
-    def __init__(self, data):
-        data = torch.as_tensor(data)
-        if data.ndim < 2 or len(data) == 0:
-            raise ValueError(f"data must have shape (N, ...) with N >= 1, got {tuple(data.shape)}")
-        flat = data.reshape(len(data), -1).double()
-        self.mean = flat.mean(0)
-        self.Y = flat - self.mean
-        self.half_sq = 0.5 * self.Y.square().sum(1)
-
-    def __call__(self, x: torch.Tensor, sigma) -> torch.Tensor:
-        B = x.shape[0]
-        s2 = torch.as_tensor(sigma, dtype=x.dtype).reshape(-1, 1) ** 2
-        Y, mean = self.Y.to(x.dtype), self.mean.to(x.dtype)
-        xc = x.reshape(B, -1) - mean
-        logits = (xc @ Y.T - self.half_sq.to(x.dtype)) / s2     # -||x - y||^2 / 2 s2 up to a per-row constant
-        return (torch.softmax(logits, 1) @ Y + mean).reshape(x.shape)
 
 
 # ---------------------------------------------------------------- the oracle
@@ -207,7 +129,7 @@ def oracle(denoiser, solver: str, x_T: torch.Tensor, x_ref: torch.Tensor, start,
         if not bool((sigmas[1:] < sigmas[:-1]).all()):  # increments underflowed: the optimiser has run away
             break
         with torch.set_grad_enabled(it < iters):
-            loss = rmse_per_sample(sample(solver, counter, x_T, sigmas, **options), x_ref).mean()
+            loss = rmse_per_sample(solve_differentiable(counter, solver, x_T, sigmas, **options), x_ref).mean()
         if not torch.isfinite(loss):
             break
         history.append(loss.item())
@@ -229,7 +151,7 @@ def oracle(denoiser, solver: str, x_T: torch.Tensor, x_ref: torch.Tensor, start,
 # ---------------------------------------------------------------- GITS, then tuned on the warm-up
 
 @dataclass
-class SearchResult:
+class RefineResult:
     """A refined GITS search: the schedule, GITS's own, and the costs of both parts."""
     sigmas: torch.Tensor        # (n+1,) float64 schedule found
     gits_sigmas: torch.Tensor   # GITS's schedule (DP at the given coeff), = gits.search's
@@ -270,54 +192,50 @@ def _coordinate_descent(f, sigmas, sweeps, max_evals):
     return s, best
 
 
-def search_info(denoiser, shape, n_steps: int, *, solver: str = "ipndm", coeffs=(), sweeps: int = 0,
-                student: bool = False,
-                n_tune: int | None = None, max_evals: int = 8, solver_options: dict | None = None, n_warmup: int = 256,
-                grid=None, teacher: str = "ipndm", metric: str = "dev", coeff: float = 1.15, seed: int = 0,
-                batch_size: int | None = None, dtype=torch.float32, device=None, progress: bool = False,
-                teacher_options: dict | None = None, warm: gits.Warmup | None = None) -> SearchResult:
-    """GITS (warm-up, cost matrix, DP; see gits.search_info), then tuned for `solver` on the warm-up itself.
+def refine(denoiser, shape, n_steps: int, config: SearchConfig | None = None, *, solver: str = "ipndm",
+           coeffs=(), sweeps: int = 0, student: bool = False, n_tune: int | None = None, max_evals: int = 8,
+           solver_options: dict | None = None, device=None, progress: bool = False,
+           warm: gits.Warmup | None = None, **settings) -> RefineResult:
+    """GITS (warm-up, cost matrix, DP; see gits.search_info, whose `config` / `settings` this takes), then tuned
+    for `solver` on the warm-up itself.
 
     The objective of the tuning is the end-to-end error of `solver` from the first n_tune (default: up to 64)
-    warm-up latents
-    against the teacher's final states (no extra reference solutions). `coeffs`: other DP weights to try
-    besides `coeff`, the best kept; `student`: the student-state DP (`student_dp`, on the same n_tune latents and
-    the teacher's states at every grid point) adds its schedule to those candidates; `sweeps`: rounds of
-    coordinate descent on each interior ln sigma (bounded Brent, at most max_evals solves per coordinate;
-    accepted only when it lowers the objective). GITS's own schedule is always a candidate and wins ties, so
-    the result is never worse than GITS on the objective. With coeffs=(), student=False and sweeps=0 the
-    result is gits.search's schedule, exactly. `warm`: a warm-up already run
-    with these settings (gits.warmup), reused (its cost then is not counted in calls / samples).
+    warm-up latents against the teacher's final states (no extra reference solutions). `coeffs`: other DP
+    weights to try besides the config's coeff, the best kept; `student`: the student-state DP (`student_dp`,
+    on the same n_tune latents and the teacher's states at every grid point) adds its schedule to those
+    candidates; `sweeps`: rounds of coordinate descent on each interior ln sigma (bounded Brent, at most
+    max_evals solves per coordinate; accepted only when it lowers the objective). GITS's own schedule is
+    always a candidate and wins ties, so the result is never worse than GITS on the objective. With coeffs=(),
+    student=False and sweeps=0 the result is gits.search's schedule, exactly. `warm`: a warm-up already run
+    with these settings (gits.warmup_for), reused (its cost then is not counted in calls / samples).
     """
+    config = search_config(config, **settings)
+    coeff, n_warmup = config.coeff, config.n_warmup
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {sorted(SOLVERS)}, got {solver!r}")
-    coeffs = list(coeffs)
-    for c in [coeff, *coeffs]:
-        gits._check_coeff(c)
+    coeffs = [check_positive("coeffs", c) for c in coeffs]
     sweeps = check_int("sweeps", sweeps, 0)
     n_tune = min(n_warmup, 64) if n_tune is None else check_int("n_tune", n_tune, 1, n_warmup)
     max_evals = check_int("max_evals", max_evals, 1)
-    gits._check_metric(metric)
-    grid = gits.teacher_grid() if grid is None else check_sigmas(grid).to(torch.float64)
+    grid = config.teacher_grid(denoiser)
     check_int("n_steps", n_steps, 1, len(grid) - 1)
 
     counter, t0 = CallCounter(denoiser), time.perf_counter()
     if warm is not None and (warm.xs.shape[:2] != (len(grid), n_warmup) or not torch.equal(warm.sigmas, grid)):
         raise ValueError(f"warm must be a warm-up of n_warmup={n_warmup} trajectories on `grid`, got xs of shape "
                          f"{tuple(warm.xs.shape)}")
-    w = warm if warm is not None else gits.warmup(
-        counter, shape, n_warmup, grid=grid, teacher=teacher, seed=seed, batch_size=batch_size, dtype=dtype,
-        device=device if device is not None else default_device(denoiser), progress=progress,
-        teacher_options=teacher_options)
+    w = warm if warm is not None else gits.warmup_for(
+        counter, shape, config.replace(grid=grid),
+        device=device if device is not None else default_device(denoiser), progress=progress)
     t1 = time.perf_counter()
-    g = gits.from_warmup(w, n_steps, metric=metric, coeff=coeff)
+    g = gits.from_warmup(w, n_steps, metric=config.metric, coeff=coeff)
     gits_sigmas = g.sigmas
     t2 = time.perf_counter()
     timings = {"warmup": w.seconds, "cost": t2 - t1}
     if student and solver not in STUDENT:
         raise ValueError(f"student=True needs solver in {list(STUDENT)}, got {solver!r}")
     if not coeffs and not sweeps and not student:
-        return SearchResult(gits_sigmas, gits_sigmas, coeff, None, None, counter.calls, counter.samples,
+        return RefineResult(gits_sigmas, gits_sigmas, coeff, None, None, counter.calls, counter.samples,
                             time.perf_counter() - t0, timings)
 
     x_T, target, options = w.xs[0, :n_tune], w.xs[-1, :n_tune], dict(solver_options or {})
@@ -325,7 +243,7 @@ def search_info(denoiser, shape, n_steps: int, *, solver: str = "ipndm", coeffs=
     student_sigmas = None
     if student:
         idx, _ = student_dp(counter, w.xs[:, :n_tune], grid, n_steps, solver=solver, options=options,
-                            batch_size=batch_size or 256)
+                            batch_size=config.batch_size or 256)
         student_sigmas = grid[idx].clone()
         timings["student"] = time.perf_counter() - t2
         t2 = time.perf_counter()
@@ -345,13 +263,8 @@ def search_info(denoiser, shape, n_steps: int, *, solver: str = "ipndm", coeffs=
     if sweeps:
         sigmas, best_error = _coordinate_descent(f, sigmas, sweeps, max_evals)
         timings["sweeps"] = time.perf_counter() - t3
-    return SearchResult(sigmas, gits_sigmas, best_coeff, best_error, gits_error, counter.calls, counter.samples,
+    return RefineResult(sigmas, gits_sigmas, best_coeff, best_error, gits_error, counter.calls, counter.samples,
                         time.perf_counter() - t0, timings, student_sigmas)
-
-
-def search(denoiser, shape, n_steps: int, **kw) -> torch.Tensor:
-    """The schedule of search_info (same arguments)."""
-    return search_info(denoiser, shape, n_steps, **kw).sigmas
 
 
 # ---------------------------------------------------------------- the student-state DP (OSD)
@@ -373,11 +286,10 @@ def _jumps(solver, x, den, hist, lams, t_cur, t_next, step, n_steps, options):
     t_next: (J, 1, ..., 1) tensor; returns the J candidate states (J, n, ...) and the history after the step.
     """
     if solver == "euler":
-        return x + (t_next - t_cur) * ((x - den) / t_cur), [], []
+        return euler_step(x, (x - den) / t_cur, t_cur, t_next), [], []
     if solver == "ipndm":
         old_d = (hist + [(x - den) / t_cur])[-options.get("order", 4):]
-        v = sum(c * d for c, d in zip(IPNDM_COEFFS[len(old_d)], reversed(old_d)))
-        return x + (t_next - t_cur) * v, old_d, []
+        return ipndm_step(x, old_d, t_cur, t_next), old_d, []
     old_den, old_lam = (hist + [den])[-3:], (lams + [-math.log(t_cur)])[-3:]
     p = multistep_order(step, n_steps, options.get("order", 3), options.get("lower_order_final", True))
     h = torch.log(t_cur / t_next)
@@ -464,23 +376,26 @@ COEFFS = (0.8, 0.9, 1.0, 1.1, 1.2, 1.3)   # DP weights `refine` tries besides GI
 
 
 def differentiable(denoiser):
-    """The denoiser itself, or for a KDEDenoiser (no_grad) the same function as a SoftmaxKDE."""
+    """The denoiser itself, or for a KDEDenoiser (no_grad) the same function in autograd ops
+    (KDEDenoiser.differentiable)."""
     from .denoisers import KDEDenoiser
-    if isinstance(denoiser, KDEDenoiser):
-        return SoftmaxKDE(denoiser.points(torch.arange(denoiser.N)))
-    return denoiser
+    return denoiser.differentiable() if isinstance(denoiser, KDEDenoiser) else denoiser
 
 
-def method_search(method: str, denoiser, shape, n_steps: int, *, solver: str = "ipndm", grid=None,
-                  n_warmup: int = 256, seed: int = 0, sweeps: int = 1, iters: int = 50, lr: float = 0.05,
-                  n_train: int = 32, ref_steps: int = 256, dtype=torch.float32, device=None, progress: bool = False,
-                  **gits_kw) -> tuple[torch.Tensor, dict]:
-    """(sigmas, info) of `method`: gits (gits.search), refine (search_info with COEFFS and `sweeps`), student_dp
-    (search_info with student=True: the student-state DP, or GITS where that is better on the warm-up), or oracle.
+def method_search(method: str, denoiser, shape, n_steps: int, config: SearchConfig | None = None, *,
+                  solver: str = "ipndm", sweeps: int = 1, n_tune: int | None = None, max_evals: int = 8,
+                  iters: int = 50, lr: float = 0.05, n_train: int = 32, ref_steps: int = 256, device=None,
+                  progress: bool = False, **settings) -> tuple[torch.Tensor, dict]:
+    """(sigmas, info) of `method`: gits (gits.search), refine (refine with COEFFS and `sweeps`), student_dp
+    (refine with student=True: the student-state DP, or GITS where that is better on the warm-up), or oracle.
+    GITS's settings: `config` (gits.SearchConfig) with `settings` (its field names) changed; n_tune, max_evals
+    as in refine.
 
-    The oracle trains on n_train latents of `seed` against Heun on ref_steps steps (metrics.reference_solution)
-    from the best of polynomial, logSNR, time-uniform and the refined GITS schedule.
+    The oracle trains on n_train latents of the config's seed (after its n_warmup warm-up latents) against
+    Heun on ref_steps steps (metrics.reference_solution) from the best of polynomial, logSNR, time-uniform and
+    the refined GITS schedule.
     """
+    config = search_config(config, **settings)
     from .metrics import reference_solution
     from .schedules import logsnr, polynomial, time_uniform
     if method not in METHODS:
@@ -489,16 +404,17 @@ def method_search(method: str, denoiser, shape, n_steps: int, *, solver: str = "
         _check_solver(solver, DIFFERENTIABLE if method == "oracle" else STUDENT)
     check_int("ref_steps", ref_steps, 1)
     t0 = time.perf_counter()
-    common = dict(grid=grid, n_warmup=n_warmup, seed=seed, dtype=dtype, device=device, progress=progress, **gits_kw)
     tuned = method in ("refine", "oracle")
-    res = search_info(denoiser, shape, n_steps, solver=solver, coeffs=COEFFS if tuned else (),
-                      sweeps=sweeps if tuned else 0, student=method == "student_dp", **common)
+    res = refine(denoiser, shape, n_steps, config, solver=solver, coeffs=COEFFS if tuned else (),
+                 sweeps=sweeps if tuned else 0, student=method == "student_dp", n_tune=n_tune, max_evals=max_evals,
+                 device=device, progress=progress)
     info = dict(method=method, solver=solver, coeff=res.coeff, calls=res.calls)
     if method != "oracle":
         return res.sigmas, dict(info, seconds=time.perf_counter() - t0)
     smin, smax = float(res.sigmas[-1]), float(res.sigmas[0])
     device = default_device(denoiser) if device is None else torch.device(device)
-    x_T = smax * latents(shape, seed, n_warmup, n_warmup + check_int("n_train", n_train, 1), dtype).to(device)
+    x_T = smax * latents(shape, config.seed, config.n_warmup, config.n_warmup + check_int("n_train", n_train, 1),
+                         config.dtype).to(device)
     counter = CallCounter(denoiser)
     x_ref = reference_solution(counter, x_T, n_steps=ref_steps, sigma_min=smin, sigma_max=smax)
     starts = {"polynomial": polynomial(n_steps, smin, smax), "logsnr": logsnr(n_steps, smin, smax),

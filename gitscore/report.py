@@ -17,13 +17,18 @@ from pathlib import Path
 
 import numpy as np
 
+from .claims import VERDICTS as CLAIM_VERDICTS  # the words of the registry's one rule
+
 __all__ = ["VERDICTS", "Verdict", "verdict", "recorded", "glue_verdicts", "glue_text", "verdict_table", "collect",
            "html_table", "figure", "book_style", "show_params", "fold", "FoldedStream", "TEXT_WIDTH_IN", "LINE_WIDTH",
            "image_grid", "scatter_image", "png_bytes"]
 
-VERDICTS = ("holds", "holds partly", "does not hold here")
+LEGACY_VERDICTS = ("holds", "holds partly", "does not hold here")  # typed words, before the claims registry
+VERDICTS = CLAIM_VERDICTS + tuple(v for v in LEGACY_VERDICTS if v not in CLAIM_VERDICTS)
 _TAG = "VERDICT"
-_ADMONITION = {"holds": "tip", "holds partly": "warning", "does not hold here": "danger"}
+_ADMONITION = {"holds": "tip", "holds on some models": "warning", "not decided": "warning",
+               "does not hold": "danger", "not separable here": "warning",
+               "holds partly": "warning", "does not hold here": "danger"}
 _RECORDED: list[dict] = []
 LINE_WIDTH = 88  # characters of printed output that fit the text column
 TEXT_WIDTH_IN = 7.0  # the book's text column, inches at the figure dpi (figures wider than this shrink)
@@ -69,20 +74,42 @@ class Verdict:
                 f'<table class="gs-verdict-table">{body}</table></div>')
 
 
-def verdict(claim: str, paper: str, ours: str, result: str, anchor: str = "",
+def verdict(claim, paper: str | None = None, ours: str | None = None, result: str | None = None, anchor: str = "",
             beyond_paper: bool = False) -> None:
-    """Show one claim's verdict (claim, the paper's figure/number, our measurement) and record it.
+    """Show one claim's verdict and record it.
 
-    beyond_paper=True marks a test the paper does not make (shown and counted as such in the summary).
+    `claim` is a gitscore.claims.Verdict (what the registry's rule returned: the word is never typed); its
+    row shows the claim, the paper's source and number, every model's interval, the control and its
+    separation. The older form verdict(claim_text, paper, ours, result, ...) with a typed result is kept
+    only for chapters not yet moved to the registry.
     """
-    v = Verdict(claim, paper, ours, result, anchor, beyond_paper)
-    _RECORDED.append(v.as_dict())
+    from . import claims
+    if isinstance(claim, claims.Verdict):
+        if any(a is not None for a in (paper, ours, result)):
+            raise TypeError("verdict(claims.Verdict) takes no paper / ours / result: they come from the registry")
+        row = claim.as_dict()
+        ours = row["ours"] + ("" if claim.control is None else
+                              f"; control {claim.claim.control}: {claim.claim.fmt(claim.control.interval.estimate)} "
+                              f"({claim.control.side}, separation {claim.control.margin})")
+        paper = row["paper"] + (f" ({claim.claim.paper})" if claim.claim.paper and claim.claim.paper != row["paper"]
+                                else "")
+        v = Verdict(_one_line(row["claim"]), _one_line(paper), _one_line(ours), row["verdict"],
+                    anchor or row["anchor"], row["beyond_paper"])
+        rec = v.as_dict() | {"id": row["id"], "separation": row["separation"]}
+    else:
+        v = Verdict(claim, paper, ours, result, anchor, beyond_paper)
+        rec = v.as_dict()
+    _RECORDED.append(rec)
     try:
         from IPython.display import display
     except ImportError:  # pragma: no cover - IPython is a dependency of the book extra
         print(repr(v))
         return
     display(v)
+
+
+def _one_line(text) -> str:
+    return str(text).replace("|", "/").replace("\n", " ")
 
 
 def recorded() -> list[dict]:

@@ -14,10 +14,10 @@ import torch
 from tqdm import tqdm
 
 from . import dist
-from .checks import check_int
+from .checks import check_int, check_shape, check_sigmas_arg
 from .solvers import SOLVERS, calls_per_step
 
-__all__ = ["latents", "default_device", "shard", "sample", "nfe"]
+__all__ = ["latents", "default_device", "sample", "nfe"]
 
 
 def latents(shape, seed: int, start: int, stop: int, dtype=torch.float64) -> torch.Tensor:
@@ -36,11 +36,6 @@ def default_device(denoiser) -> torch.device:
         for p in denoiser.parameters():
             return p.device
     return torch.device(getattr(denoiser, "device", "cpu"))
-
-
-def shard(n: int, batch_size: int) -> tuple[int, int]:
-    """The samples [start, stop) this process computes: whole batches of the single-process split."""
-    return dist.shard(n, batch_size=batch_size)
 
 
 def nfe(solver: str, steps: int, afs: bool = False) -> int:
@@ -71,9 +66,9 @@ def sample(denoiser, solver: str, sigmas, n: int, *, seed: int, shape, batch_siz
         raise TypeError(f"callback must be callable or None, got {type(callback).__name__}")
     if into is not None and dist.rank_world()[1] > 1:
         raise ValueError("sample(into=...) writes in one process; under torchrun gather the result instead")
-    shape = tuple(int(s) for s in shape)
+    shape, _ = check_shape("shape", shape), check_sigmas_arg(sigmas)
     device = default_device(denoiser) if device is None else torch.device(device)
-    start, stop = shard(n, batch_size)
+    start, stop = dist.shard(n, batch_size=batch_size)  # this process's whole batches
     starts = range(start, stop, batch_size)
     out = []
     for b in tqdm(starts, desc=desc, disable=not progress or len(starts) < 2):

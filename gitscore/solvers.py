@@ -21,6 +21,10 @@ Options: `afs` (all samplers; analytical first step, saves one NFE), `order` (dp
 unipc, deis), `variable_step` (ipndm), `lower_order_final` (dpmpp, unipc). Unknown options raise
 TypeError, out-of-range ones ValueError; NaN/inf during sampling raises FloatingPointError naming
 the step and sigma. NFE: euler, dpmpp, ipndm, unipc, deis 1 per step; heun and dpm2 2 per step.
+
+The step formulas `euler_step`, `ipndm_step` and `dpmpp_update` are shared by the samplers, by
+`solve_differentiable` (Euler, iPNDM, DPM-Solver++ on tensor sigmas with gradients, for the oracle schedule)
+and by the student-state DP of gitscore.optimal. `solve(denoiser, solver, x, sigmas)` runs a sampler by name.
 """
 from __future__ import annotations
 
@@ -33,10 +37,13 @@ import numpy as np
 import torch
 from tqdm import trange
 
+from .checks import check_denoised, check_sigmas_arg, check_state
 from .schedules import check_sigmas, vp_sigma_inv
 
 __all__ = ["sample_euler", "sample_heun", "sample_dpm2", "sample_dpmpp", "sample_ipndm", "sample_unipc",
-           "sample_deis", "SOLVERS", "SolverInfo", "SOLVER_INFO", "calls_per_step", "MULTISTEP", "sample"]
+           "sample_deis", "SOLVERS", "SolverInfo", "SOLVER_INFO", "calls_per_step", "MULTISTEP", "solve",
+           "DIFFERENTIABLE", "solve_differentiable", "euler_step", "ipndm_step", "dpmpp_update", "multistep_order",
+           "IPNDM_COEFFS"]
 
 # Fixed Adams-Bashforth coefficients (newest derivative first) used by iPNDM.
 IPNDM_COEFFS = {1: (1.0,), 2: (3 / 2, -1 / 2), 3: (23 / 12, -16 / 12, 5 / 12), 4: (55 / 24, -59 / 24, 37 / 24, -9 / 24)}
@@ -57,11 +64,12 @@ def _prepare(x, sigmas):
         warnings.warn(f"the solver state x is {x.dtype}: every step rounds it to {torch.finfo(x.dtype).eps:.1g} "
                       "relative precision, far above the ODE's discretisation error; pass x in float32 "
                       "(the denoiser may still compute in half precision)", stacklevel=3)
+    check_state(x), check_sigmas_arg(sigmas)
     return [float(s) for s in check_sigmas(sigmas)]
 
 
 def _check_order(order, allowed):
-    if isinstance(order, bool) or order not in allowed:
+    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or order not in allowed:
         raise ValueError(f"order must be one of {allowed}, got {order!r}")
 
 
@@ -89,6 +97,7 @@ def _denoise(denoiser, x, sigma, i):
     if out.shape != x.shape:
         raise ValueError(f"{_solver_name()}: the denoiser returned shape {tuple(out.shape)} at step {i} "
                          f"(sigma={sigma:.6g}); it must return x's shape {tuple(x.shape)}")
+    check_denoised(out, x, f"{_solver_name()} at step {i} (sigma={sigma:.6g})")
     return _finite(out, i, sigma, "denoiser output")
 
 
@@ -102,6 +111,21 @@ def _first_denoised(denoiser, x, sigma, i, afs):
 def _report(callback, i, x, sigma, sigma_next, denoised):
     if callback is not None:
         callback({"i": i, "x": x, "sigma": sigma, "sigma_next": sigma_next, "denoised": denoised})
+
+
+def euler_step(x, d, t_cur, t_next):
+    """x + (t_next - t_cur) d: one Euler step along the direction d = (x - D(x, t_cur)) / t_cur.
+
+    Plain arithmetic, shared by the samplers (float sigmas), the differentiable solvers (tensor sigmas with
+    gradients) and the student-state DP (t_next a (J, 1, ..., 1) tensor: J candidate steps at once)."""
+    return x + (t_next - t_cur) * d
+
+
+def ipndm_step(x, old_d, t_cur, t_next):
+    """iPNDM's Adams-Bashforth step over the directions old_d (oldest first, at most 4): fixed equal-step
+    coefficients IPNDM_COEFFS[len(old_d)] on the newest first, each multiplied by the step t_next - t_cur."""
+    weights = [(t_next - t_cur) * c for c in IPNDM_COEFFS[len(old_d)]]
+    return x + sum(w * d for w, d in zip(weights, reversed(old_d)))
 
 
 def dpmpp_update(x, old_denoised, old_lambdas, t_cur, t_next, h, phi_1, p):
@@ -171,9 +195,7 @@ def sample_euler(denoiser, x, sigmas, *, callback=None, progress=False, afs=Fals
         t_cur, t_next = t_steps[i], t_steps[i + 1]
         denoised = _first_denoised(denoiser, x, t_cur, i, afs)
         _report(callback, i, x, t_cur, t_next, denoised)
-        # Euler step.
-        d_cur = (x - denoised) / t_cur
-        x = _finite(x + (t_next - t_cur) * d_cur, i, t_next, "state")
+        x = _finite(euler_step(x, (x - denoised) / t_cur, t_cur, t_next), i, t_next, "state")
     return x
 
 
@@ -185,9 +207,8 @@ def sample_heun(denoiser, x, sigmas, *, callback=None, progress=False, afs=False
         t_cur, t_next = t_steps[i], t_steps[i + 1]
         denoised = _first_denoised(denoiser, x, t_cur, i, afs)
         _report(callback, i, x, t_cur, t_next, denoised)
-        # Euler step.
         d_cur = (x - denoised) / t_cur
-        x_euler = _finite(x + (t_next - t_cur) * d_cur, i, t_next, "state")
+        x_euler = _finite(euler_step(x, d_cur, t_cur, t_next), i, t_next, "state")
         # Apply 2nd order correction (trapezoid).
         d_prime = (x_euler - _denoise(denoiser, x_euler, t_next, i)) / t_next
         x = _finite(x + (t_next - t_cur) * (0.5 * d_cur + 0.5 * d_prime), i, t_next, "state")
@@ -256,13 +277,13 @@ def sample_ipndm(denoiser, x, sigmas, *, callback=None, progress=False, order=4,
         denoised = _first_denoised(denoiser, x, t_cur, i, afs)
         _report(callback, i, x, t_cur, t_next, denoised)
         old_d = (old_d + [(x - denoised) / t_cur])[-order:]
-        p = len(old_d)
-        # Adams-Bashforth step over the p newest derivatives (newest first).
+        # Adams-Bashforth step over the newest derivatives (newest first).
         if variable_step:
-            weights = _ab_weights(t_steps[i::-1][:p], t_cur, t_next)
+            weights = _ab_weights(t_steps[i::-1][:len(old_d)], t_cur, t_next)
+            x_next = x + sum(w * d for w, d in zip(weights, reversed(old_d)))
         else:
-            weights = [(t_next - t_cur) * c for c in IPNDM_COEFFS[p]]
-        x = _finite(x + sum(w * d for w, d in zip(weights, reversed(old_d))), i, t_next, "state")
+            x_next = ipndm_step(x, old_d, t_cur, t_next)
+        x = _finite(x_next, i, t_next, "state")
     return x
 
 
@@ -384,8 +405,58 @@ def calls_per_step(name: str) -> int:
     return SOLVER_INFO[name].calls_per_step
 
 
-def sample(name, denoiser, x, sigmas, **kw):
-    """Run the sampler registered under `name` in SOLVERS."""
-    if name not in SOLVERS:
-        raise ValueError(f"solver must be one of {sorted(SOLVERS)}, got {name!r}")
-    return SOLVERS[name](denoiser, x, sigmas, **kw)
+def solve(denoiser, solver: str, x, sigmas, **options):
+    """Run the sampler registered under `solver` in SOLVERS from x at sigmas[0] to sigmas[-1] (no_grad).
+
+    Same arguments as sampling.sample's first two (denoiser, solver); for seeded batches of samples use
+    gitscore.sampling.sample, for gradients through the sigmas solve_differentiable."""
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {sorted(SOLVERS)}, got {solver!r}")
+    return SOLVERS[solver](denoiser, x, sigmas, **options)
+
+
+# ----------------------------------------------------------------------------
+# Differentiable solvers: the same steps on tensor sigmas, with gradients (gitscore.optimal's oracle).
+
+def _euler_diff(denoiser, x, t):
+    for i in range(len(t) - 1):
+        x = euler_step(x, (x - denoiser(x, t[i])) / t[i], t[i], t[i + 1])
+    return x
+
+
+def _ipndm_diff(denoiser, x, t, order=4):
+    old_d = []
+    for i in range(len(t) - 1):
+        old_d = (old_d + [(x - denoiser(x, t[i])) / t[i]])[-order:]
+        x = ipndm_step(x, old_d, t[i], t[i + 1])
+    return x
+
+
+def _dpmpp_diff(denoiser, x, t, order=3, lower_order_final=True):
+    n, old_den, old_lam = len(t) - 1, [], []
+    for i in range(n):
+        t_cur, t_next = t[i], t[i + 1]
+        denoised = denoiser(x, t_cur)
+        old_den, old_lam = (old_den + [denoised])[-3:], (old_lam + [-torch.log(t_cur)])[-3:]
+        h = torch.log(t_cur / t_next)
+        p = multistep_order(i, n, order, lower_order_final)
+        x = dpmpp_update(x, old_den, old_lam, t_cur, t_next, h, torch.expm1(-h), p)
+    return x
+
+
+_DIFFERENTIABLE = {"euler": _euler_diff, "ipndm": _ipndm_diff, "dpmpp": _dpmpp_diff}
+DIFFERENTIABLE = tuple(_DIFFERENTIABLE)
+
+
+def solve_differentiable(denoiser, solver: str, x: torch.Tensor, sigmas: torch.Tensor, **options) -> torch.Tensor:
+    """`solver` (euler, ipndm, dpmpp) from x at sigmas[0] to sigmas[-1], differentiable in x and in `sigmas`.
+
+    The same steps (euler_step, ipndm_step, dpmpp_update) as sample_<solver>, so equal to it on fixed sigmas
+    (options: ipndm `order`; dpmpp `order`, `lower_order_final`); the denoiser receives sigma as a 0-d tensor.
+    """
+    if solver not in _DIFFERENTIABLE:
+        raise ValueError(f"solver must be one of {list(DIFFERENTIABLE)}, got {solver!r}")
+    if not torch.is_tensor(sigmas) or sigmas.ndim != 1 or len(sigmas) < 2:
+        raise ValueError(f"sigmas must be a 1-D tensor of at least 2 sigmas, got {sigmas!r}")
+    check_sigmas(sigmas.detach())
+    return _DIFFERENTIABLE[solver](denoiser, x, list(sigmas.unbind()), **options)

@@ -1,6 +1,7 @@
 """EDM training (Karras et al. 2022, Sec. 5): loss, Adam + EMA, atomic resumable checkpoints, seeded."""
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
@@ -11,11 +12,13 @@ from pathlib import Path
 
 import torch
 
-from .checkpoints import (CheckpointError, atomic_write_bytes, is_run_file, load_training, load_weights, model_weights,
-                          save_training, save_weights)
+from .checks import resolve_device
+from .checkpoints import (CheckpointError, atomic_write_bytes, check_export, is_run_file, load_training, load_weights,
+                          model_weights, save_training, save_weights, write_error)
 from .nets import build_denoiser
 
-__all__ = ["TrainConfig", "edm_loss", "sample_train_sigma", "train", "export_ema"]
+__all__ = ["TrainConfig", "edm_loss", "sample_train_sigma", "train", "train_step", "make_optimizer", "ema_update",
+           "export_ema"]
 
 
 @dataclass
@@ -108,6 +111,54 @@ def _batch_generator(seed: int, step: int, device) -> torch.Generator:
     return g
 
 
+def make_optimizer(model, config: TrainConfig, impl: str = "foreach") -> torch.optim.Adam:
+    """Adam (betas 0.9 / 0.999, eps 1e-8) over the model's parameters.
+
+    impl: "foreach" (the default: one multi-tensor kernel per update step, on every device), "fused"
+    (torch's fused kernel), or "loop" (one parameter at a time, torch's CPU default before gitscore 0.2).
+    All three compute Adam's update; they differ only in float rounding order.
+    """
+    kinds = {"loop": dict(foreach=False), "foreach": dict(foreach=True), "fused": dict(fused=True)}
+    if impl not in kinds:
+        raise ValueError(f"impl must be one of {sorted(kinds)}, got {impl!r}")
+    return torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999), eps=1e-8, **kinds[impl])
+
+
+@torch.no_grad()
+def ema_update(ema, model, decay: float, foreach: bool = True) -> None:
+    """ema <- decay * ema + (1 - decay) * model, parameter by parameter (foreach: in one multi-tensor call)."""
+    pe, pm = list(ema.parameters()), list(model.parameters())
+    if foreach:
+        torch._foreach_lerp_(pe, pm, 1 - decay)
+    else:
+        for a, b in zip(pe, pm):
+            a.lerp_(b, 1 - decay)
+
+
+def train_step(model, ema, opt, data: torch.Tensor, step: int, config: TrainConfig,
+               memory_format=torch.channels_last, foreach_ema: bool = True) -> tuple[float, float]:
+    """One optimisation step `step` (0-based) on a batch drawn by the step's own generator; returns (loss, lr).
+
+    The batch, the noise levels and the noise depend only on (config.seed, step), so a resumed run
+    draws exactly what an uninterrupted one draws. A non-finite loss raises FloatingPointError.
+    """
+    g = _batch_generator(config.seed, step, data.device)
+    idx = torch.randint(data.shape[0], (config.batch_size,), generator=g, device=data.device)
+    lr = learning_rate(step, config)
+    for group in opt.param_groups:
+        group["lr"] = lr
+    loss = edm_loss(model, data[idx].contiguous(memory_format=memory_format), g, config.p_mean, config.p_std,
+                    config.sigma_data, config.p_uniform, config.sigma_min, config.sigma_max)
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f"training loss became {loss.item()} at step {step}")
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+    opt.step()
+    ema_update(ema, model, config.ema_decay, foreach=foreach_ema)
+    return loss.item(), lr
+
+
 def _state_tensors(model, ema, opt) -> dict:
     out = {f"model.{k}": v for k, v in model.state_dict().items()}
     out.update({f"ema.{k}": v for k, v in ema.state_dict().items()})
@@ -159,16 +210,32 @@ def _check_resume(meta: dict, config: TrainConfig, path, allow_config_change: bo
     return changes
 
 
-def _read_log(path: Path) -> list[list[str]]:
-    """The complete rows of the CSV log (a partial last line from a kill is dropped)."""
+def _valid_row(r: list) -> bool:
+    if len(r) != len(LOG_HEADER) or not r[0].isdigit():
+        return False
+    try:
+        [float(v) for v in r[1:]]
+    except ValueError:
+        return False
+    return True
+
+
+def _read_log(path: Path) -> tuple[list[list[str]], bool]:
+    """(the complete, readable rows of the CSV log, whether the file holds exactly the header and those rows).
+
+    A partial last line from a kill is dropped, and so is a line that is damaged (not UTF-8, not numbers).
+    """
     if not path.exists():
-        return []
-    text = path.read_text()
+        return [], True
+    raw = path.read_bytes()
+    text = raw.decode("utf-8", errors="replace")
     lines = text.splitlines(keepends=True)
     if lines and not lines[-1].endswith("\n"):
         lines = lines[:-1]
     rows = list(csv.reader(io.StringIO("".join(lines))))
-    return [r for r in rows[1:] if len(r) == len(LOG_HEADER) and r[0].isdigit()]
+    kept = [r for r in rows[1:] if _valid_row(r)]
+    clean = "\ufffd" not in text and raw.endswith(b"\n") and rows[:1] == [LOG_HEADER] and len(kept) == len(rows) - 1
+    return kept, clean
 
 
 def _sync_log(path: Path, step: int, log) -> None:
@@ -178,9 +245,9 @@ def _sync_log(path: Path, step: int, log) -> None:
     (cut here; those steps are recomputed identically) but never behind it (except for logs written
     by gitscore before 0.2, which appended after the checkpoint; a gap is reported).
     """
-    rows = _read_log(path)
+    rows, clean = _read_log(path)
     kept = [r for r in rows if int(r[0]) <= step]
-    if path.exists() and (len(kept) != len(rows) or not path.read_text().endswith("\n")):
+    if path.exists() and (len(kept) != len(rows) or not clean):
         buf = io.StringIO()
         csv.writer(buf, lineterminator="\n").writerows([LOG_HEADER] + kept)
         atomic_write_bytes(path, buf.getvalue().encode())
@@ -191,13 +258,33 @@ def _sync_log(path: Path, step: int, log) -> None:
 
 def _append_log(path: Path, rows: list) -> None:
     new = not path.exists()
-    with open(path, "a", newline="") as f:
-        w = csv.writer(f, lineterminator="\n")
-        if new:
-            w.writerow(LOG_HEADER)
-        w.writerows(rows)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with open(path, "a", newline="") as f:
+            w = csv.writer(f, lineterminator="\n")
+            if new:
+                w.writerow(LOG_HEADER)
+            w.writerows(rows)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as e:  # a full disk, ...: name the file (a partial row is cut on resume)
+        raise write_error(e, path) from None
+
+
+@contextlib.contextmanager
+def run_lock(out_dir: Path):
+    """Hold RUN/.lock (filelock) for a run: a second `gitscore train` on the same folder is refused."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(out_dir / ".lock", timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise ValueError(f"--out {out_dir} is in use by another `gitscore train` (it holds {out_dir / '.lock'}); "
+                         "wait for that run to finish or use another --out") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def train(data: torch.Tensor, out_dir, config: TrainConfig | None = None, *, device=None, progress=True,
@@ -209,16 +296,21 @@ def train(data: torch.Tensor, out_dir, config: TrainConfig | None = None, *, dev
     Resuming takes the newest checkpoint that verifies (also a pre-0.2 out_dir/checkpoint.safetensors),
     cuts the log back to its step, and refuses changed hyperparameters other than RESUMABLE ones unless
     `allow_config_change`. Returns (ema_model, step). `stop_after` ends the run early after that many new
-    steps (used by tests to simulate a kill).
+    steps (used by tests to simulate a kill). The run folder is locked (RUN/.lock) while it trains.
     """
-    from tqdm import tqdm
-
     config = config or TrainConfig()
     if data.ndim != 4:
         raise ValueError(f"data must be (N, C, H, W), got shape {tuple(data.shape)}")
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = resolve_device(device)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    with run_lock(out_dir):
+        return _train_locked(data, out_dir, config, device, progress, log, stop_after, allow_config_change)
+
+
+def _train_locked(data, out_dir: Path, config: TrainConfig, device, progress, log, stop_after, allow_config_change):
+    from tqdm import tqdm
+
     torch.manual_seed(config.seed)
     model = build_denoiser(config.model_config() | {"unet": dict(config.unet, in_channels=data.shape[1])}).to(device)
     ema = build_denoiser(config.model_config() | {"unet": dict(config.unet, in_channels=data.shape[1])}).to(device)
@@ -226,7 +318,7 @@ def train(data: torch.Tensor, out_dir, config: TrainConfig | None = None, *, dev
     ema.requires_grad_(False)
     if device.type == "cpu":  # oneDNN convolutions are markedly faster in channels-last on CPU
         model, ema = model.to(memory_format=torch.channels_last), ema.to(memory_format=torch.channels_last)
-    opt = torch.optim.Adam(model.parameters(), lr=config.lr, betas=(0.9, 0.999), eps=1e-8)
+    opt = make_optimizer(model, config)
 
     log_path = out_dir / "train_log.csv"
     step, elapsed, changes = 0, 0.0, []
@@ -259,25 +351,9 @@ def train(data: torch.Tensor, out_dir, config: TrainConfig | None = None, *, dev
     start_step, t0 = step, time.time() - elapsed
     model.train()
     while step < config.steps and (stop_after is None or step - start_step < stop_after):
-        g = _batch_generator(config.seed, step, device)
-        idx = torch.randint(data.shape[0], (config.batch_size,), generator=g, device=device)
-        lr = learning_rate(step, config)
-        for group in opt.param_groups:
-            group["lr"] = lr
-        loss = edm_loss(model, data[idx].contiguous(memory_format=torch.channels_last), g, config.p_mean, config.p_std,
-                        config.sigma_data, config.p_uniform, config.sigma_min, config.sigma_max)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"training loss became {loss.item()} at step {step}")
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        opt.step()
-        with torch.no_grad():
-            for pe, pm in zip(ema.parameters(), model.parameters()):
-                pe.lerp_(pm, 1 - config.ema_decay)
+        loss, lr = train_step(model, ema, opt, data, step, config)
         step += 1
         elapsed = time.time() - t0
-        loss = loss.item()
         history.append([step, loss, lr, round(elapsed, 2)])
         bar.update(1)
         bar.set_postfix(loss=f"{loss:.4f}")
@@ -312,6 +388,7 @@ def export_ema(checkpoint_path, out_path) -> dict:
     if is_run_file(out_path, run):
         raise ValueError(f"--export {out_path} would overwrite the training checkpoint in {run}; "
                          f"export to another file (e.g. {run / 'model.safetensors'})")
+    check_export(out_path)
     if path.is_dir() and not path.name.startswith("ckpt-"):
         found = load_training(path)
         if found is None:

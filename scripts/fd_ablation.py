@@ -24,7 +24,8 @@ COEFFS = (0.9, 1.0, 1.1, 1.15, 1.2, 1.3, 1.5)
 WARMUPS = (4, 8, 16, 32, 64, 128, 256)
 GRIDS = (21, 41, 61, 81)
 TEACHERS = ("ipndm", "heun", "euler")
-N_WARMUP, N_WARMUP_SMALL, GRID_POINTS, COEFF = 256, 32, 61, 1.15
+DEFAULT = gs.gits.SearchConfig()  # the official defaults: 256 trajectories, 61 points, iPNDM, dev, coeff 1.15
+N_WARMUP, N_WARMUP_SMALL, GRID_POINTS = DEFAULT.n_warmup, 32, DEFAULT.grid_points
 
 
 def ablated_schedules(net, shape, nfe: int, n_warmup: int = N_WARMUP, n_warmup_small: int = N_WARMUP_SMALL) -> dict:
@@ -33,19 +34,19 @@ def ablated_schedules(net, shape, nfe: int, n_warmup: int = N_WARMUP, n_warmup_s
     n_warmup, n_warmup_small: the main warm-up's and the grid / teacher warm-ups' sizes (smaller only for the
     results pipeline's smoke run; warm-up sizes above n_warmup are left out)."""
     search = lambda n, grid_points, teacher: gs.gits.search_info(
-        net, shape, nfe, n_warmup=n, grid=gs.gits.teacher_grid(grid_points), teacher=teacher,
-        coeff=COEFF, seed=0, keep_warmup=True)
-    main = search(n_warmup, GRID_POINTS, "ipndm")
+        net, shape, nfe, DEFAULT, n_warmup=n, grid=gs.gits.teacher_grid(grid_points), teacher=teacher,
+        keep_warmup=True)
+    main = search(n_warmup, GRID_POINTS, DEFAULT.teacher)
     out = {"polynomial": ("polynomial", "", gs.schedules.polynomial(nfe))}
     out |= {f"coeff {c:g}": ("coeff", c, main.schedule(nfe, c)) for c in COEFFS}
     out |= {f"warm-up {k}": ("warm-up size", k, main.first(k).sigmas) for k in WARMUPS if k <= n_warmup}
     out |= {f"metric {m}": ("metric", m, main.with_metric(m).sigmas) for m in gs.gits.METRICS}
     small = main.first(n_warmup_small)  # the grid / teacher default: the first 32 of the main warm-up
     for g in GRIDS:
-        res = small if g == GRID_POINTS else search(n_warmup_small, g, "ipndm")
+        res = small if g == GRID_POINTS else search(n_warmup_small, g, DEFAULT.teacher)
         out[f"grid {g}"] = ("grid size", g, res.sigmas)
     for t in TEACHERS:
-        res = small if t == "ipndm" else search(n_warmup_small, GRID_POINTS, t)
+        res = small if t == DEFAULT.teacher else search(n_warmup_small, GRID_POINTS, t)
         out[f"teacher {t}"] = ("teacher", t, res.sigmas)
     return out
 
@@ -69,7 +70,7 @@ def main(argv=None) -> int:
     out = {"model": "fmnist_edm", "sha256": gs.checkpoints.sha256_file(weights), "n": args.n, "nfe": args.nfe,
            "eval_seed": args.eval_seed, "warmup_seed": 0, "n_warmup": args.n_warmup,
            "n_warmup_small": args.n_warmup_small,
-           "grid_points": GRID_POINTS, "coeff": COEFF, "n_boot": args.n_boot,
+           "grid_points": GRID_POINTS, "coeff": DEFAULT.coeff, "n_boot": args.n_boot,
            "note": "FD on Fashion-MNIST classifier features, not Inception FID",
            "sigmas": {k: v[2].tolist() for k, v in scheds.items()}, "rows": []}
     for solver in args.solvers:
@@ -79,7 +80,7 @@ def main(argv=None) -> int:
             if key not in fd:  # each distinct schedule is sampled once
                 x = gs.sampling.sample(net, solver, sig, args.n, seed=args.eval_seed, shape=shape, batch_size=250)
                 fd[key], boot[key] = gs.metrics.fd_with_replicates(x, n_boot=args.n_boot)
-        poly, default = (tuple(scheds[k][2].tolist()) for k in ("polynomial", f"coeff {COEFF:g}"))
+        poly, default = (tuple(scheds[k][2].tolist()) for k in ("polynomial", f"coeff {DEFAULT.coeff:g}"))
         for name, (ablation, setting, sig) in scheds.items():
             key = tuple(sig.tolist())
             vs = {f"vs_{ref}": list(gs.metrics.fd_ratio_change(fd[key], fd[k], boot[key], boot[k]))

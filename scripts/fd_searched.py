@@ -1,6 +1,6 @@
 """FD (Fashion-MNIST classifier features, NOT Inception FID) of searched schedules on the shipped network.
 
-Polynomial, GITS (official defaults) and the student-state DP (`gs.optimal.search_info(student=True)`)
+Polynomial, GITS (official defaults) and the student-state DP (`gs.optimal.refine(student=True)`)
 for Euler and iPNDM at NFE 5 and 6, the same evaluation latents for every schedule, with paired
 bootstrap intervals of the FD changes (`gs.metrics.frechet_bootstrap`: the same resampling draws for
 every schedule). Writes one JSON:
@@ -29,18 +29,18 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
     shape, net = (1, 28, 28), gs.nets.load_pretrained("fmnist_edm")
-    grid = gs.gits.teacher_grid(61)
+    # the official defaults, warm-up seed 0 (a smaller warm-up only for the results pipeline's smoke run)
+    config = gs.gits.SearchConfig(grid=gs.gits.teacher_grid(), n_warmup=args.n_warmup)
     t0 = time.perf_counter()
-    warm = gs.gits.warmup(net, shape, args.n_warmup, grid=grid, teacher="ipndm", seed=0)
+    warm = gs.gits.warmup_for(net, shape, config)
     weights = Path(gs.__file__).parent / "weights" / "fmnist_edm.safetensors"
     out = {"model": "fmnist_edm", "sha256": gs.checkpoints.sha256_file(weights), "n": args.n,
            "eval_seed": args.eval_seed, "warmup_seed": 0, "n_boot": args.n_boot,
            "note": "FD on Fashion-MNIST classifier features, not Inception FID", "rows": []}
     for solver in args.solvers:
         for steps in args.nfe:
-            res = gs.optimal.search_info(net, shape, steps, solver=solver, student=True, n_tune=args.n_tune,
-                                         max_evals=4, n_warmup=args.n_warmup, grid=grid, teacher="ipndm", seed=0,
-                                         warm=warm)
+            res = gs.optimal.refine(net, shape, steps, config, solver=solver, student=True, n_tune=args.n_tune,
+                                    max_evals=4, warm=warm)
             scheds = {"polynomial": gs.schedules.polynomial(steps), "gits": res.gits_sigmas,
                       "student_dp": res.sigmas}
             boot, fd = {}, {}

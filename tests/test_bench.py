@@ -50,9 +50,10 @@ def test_resume_and_reuse_refuse_other_weights(tmp_path, monkeypatch):
     """Results of one network are never resumed, nor their reference reused, with another network's weights."""
     import dataclasses
     torch.set_num_threads(1)
-    real = bench.load_model
+    real = bench.models.load_model
     sha = {"now": "a" * 64}
-    monkeypatch.setattr(bench, "load_model", lambda cfg: dataclasses.replace(real(cfg), weights_sha256=sha["now"]))
+    monkeypatch.setattr(bench.models, "load_model",
+                        lambda *a, **kw: dataclasses.replace(real(*a, **kw), weights_sha256=sha["now"]))
     cfg = _cfg(solvers=["euler"], schedules=["polynomial"], nfes=[3])
     state = bench.run_bench(cfg, tmp_path / "a", progress=False)
     assert state["weights_sha256"] == "a" * 64

@@ -274,7 +274,7 @@ def test_search_is_deterministic():
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(metric="linf"), "metric"), (dict(teacher="rk45"), "teacher"), (dict(coeff=0), "coeff"),
-    (dict(n_warmup=0), "n_samples"), (dict(seed=-1), "seed"), (dict(batch_size=0), "batch_size"),
+    (dict(n_warmup=0), "n_warmup"), (dict(seed=-1), "seed"), (dict(batch_size=0), "batch_size"),
     (dict(grid=torch.tensor([1.0, 2.0])), "decreasing"),
 ])
 def test_search_bad_arguments(kwargs, match):

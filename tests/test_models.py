@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from gitscore import bench, models
+from gitscore import models
 from gitscore.denoisers import GMMDenoiser, KDEDenoiser
 
 
@@ -72,8 +72,7 @@ def test_every_named_model_loads_and_denoises():
 
 def test_bench_and_cli_share_the_kde_rule():
     torch.set_num_threads(1)
-    cfg = bench.BenchConfig(model="kde", kde_size=30)
-    D = bench.load_model(cfg).denoiser
+    D = models.load_model("kde", kde_size=30).denoiser  # what `gitscore bench --model kde --kde-size 30` runs
     assert isinstance(D, KDEDenoiser) and D.N == 30
     images = models.fmnist_images("train")
     expected = images[torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[:30]]

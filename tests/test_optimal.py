@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from gitscore import gits, optimal, solvers
-from gitscore.denoisers import CallCounter, GaussianDenoiser, KDEDenoiser
+from gitscore.denoisers import CallCounter, DifferentiableKDE, GaussianDenoiser, KDEDenoiser
 from gitscore.schedules import logsnr, polynomial, time_uniform
 
 VARS = torch.tensor([0.01, 0.3, 4.0])  # anisotropic Gaussian: no schedule makes every coordinate exact
@@ -35,7 +35,7 @@ def test_sample_equals_library_solver(solver, dtype, n):
     D = gaussian()
     x = latents(4, dtype)
     for sigmas in (polynomial(n), logsnr(n), time_uniform(n)):
-        ours = optimal.sample(solver, D, x, sigmas)
+        ours = solvers.solve_differentiable(D, solver, x, sigmas)
         ref = solvers.SOLVERS[solver](D, x, sigmas)
         tol = 1e-12 if dtype == torch.float64 else 1e-6
         assert ours.dtype == ref.dtype
@@ -46,7 +46,7 @@ def test_sample_equals_library_solver(solver, dtype, n):
                                             ("dpmpp", {"lower_order_final": False})])
 def test_sample_options_equal_library(solver, options):
     D, x, sigmas = gaussian(), latents(3), polynomial(6)
-    torch.testing.assert_close(optimal.sample(solver, D, x, sigmas, **options),
+    torch.testing.assert_close(solvers.solve_differentiable(D, solver, x, sigmas, **options),
                                solvers.SOLVERS[solver](D, x, sigmas, **options), rtol=1e-12, atol=1e-12)
 
 
@@ -58,7 +58,7 @@ def test_gradient_matches_finite_differences(solver):
 
     def loss(z):
         s = optimal.from_logits(z, 80.0, 0.002)
-        return optimal.rmse_per_sample(optimal.sample(solver, D, x, s), target).mean()
+        return optimal.rmse_per_sample(solvers.solve_differentiable(D, solver, x, s), target).mean()
 
     z = logits.clone().requires_grad_(True)
     loss(z).backward()
@@ -79,9 +79,9 @@ def test_logits_round_trip_and_monotone():
 
 def test_sample_rejects_bad_input():
     with pytest.raises(ValueError, match="solver"):
-        optimal.sample("heun", gaussian(), latents(2), polynomial(3))
+        solvers.solve_differentiable(gaussian(), "heun", latents(2), polynomial(3))
     with pytest.raises(ValueError, match="increasing|decreasing"):
-        optimal.sample("euler", gaussian(), latents(2), polynomial(3).flip(0))
+        solvers.solve_differentiable(gaussian(), "euler", latents(2), polynomial(3).flip(0))
 
 
 # ---- differentiable KDE ----
@@ -91,14 +91,14 @@ def test_softmax_kde_equals_kde(sigma):
     g = torch.Generator().manual_seed(0)
     data = torch.rand(300, 1, 4, 4, generator=g, dtype=torch.float64) * 2 - 1
     x = data[:5] + sigma * torch.randn(5, 1, 4, 4, generator=g, dtype=torch.float64)
-    ours = optimal.SoftmaxKDE(data)(x, sigma)
+    ours = DifferentiableKDE(data)(x, sigma)
     ref = KDEDenoiser(data, device="cpu", dtype=torch.float64, block_size=64)(x, sigma)
     torch.testing.assert_close(ours, ref, rtol=1e-9, atol=1e-9)
 
 
 def test_softmax_kde_is_differentiable_in_sigma_and_x():
     data = torch.rand(50, 6, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
-    kde = optimal.SoftmaxKDE(data)
+    kde = DifferentiableKDE(data)
     x = torch.rand(3, 6, dtype=torch.float64, requires_grad=True)
     s = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda x, s: kde(x, s), (x, s))
@@ -161,7 +161,7 @@ SEARCH = dict(n_warmup=24, grid=gits.teacher_grid(21), batch_size=8, seed=3)
 @pytest.mark.parametrize("metric,coeff", [("dev", 1.15), ("l2", 0.9)])
 def test_search_with_options_off_is_gits(n_steps, metric, coeff):
     D = gaussian()
-    ours = optimal.search_info(D, (3,), n_steps, metric=metric, coeff=coeff, **SEARCH)
+    ours = optimal.refine(D, (3,), n_steps, metric=metric, coeff=coeff, **SEARCH)
     ref = gits.search(D, (3,), n_steps, metric=metric, coeff=coeff, **SEARCH)
     assert torch.equal(ours.sigmas, ref) and torch.equal(ours.gits_sigmas, ref)
     assert ours.tune_error is None
@@ -172,7 +172,7 @@ def test_search_with_options_off_is_gits(n_steps, metric, coeff):
 @pytest.mark.parametrize("solver", ["euler", "ipndm", "unipc"])
 def test_search_tuning_never_worse_on_its_objective(solver):
     D = gaussian()
-    res = optimal.search_info(D, (3,), 4, solver=solver, coeffs=(0.8, 1.0, 1.3), sweeps=1, n_tune=16, **SEARCH)
+    res = optimal.refine(D, (3,), 4, solver=solver, coeffs=(0.8, 1.0, 1.3), sweeps=1, n_tune=16, **SEARCH)
     assert res.tune_error <= res.gits_tune_error
     torch.testing.assert_close(res.gits_sigmas, gits.search(D, (3,), 4, **SEARCH), rtol=0, atol=0)
     # The reported objective is the solver's error against the teacher's end states on the first 16 latents.
@@ -185,7 +185,7 @@ def test_search_tuning_never_worse_on_its_objective(solver):
 def test_coordinate_descent_finds_two_step_optimum():
     """One sweep on a 2-step schedule is a 1-D bounded minimisation: it must match brute force on its objective."""
     D = gaussian()
-    res = optimal.search_info(D, (3,), 2, solver="euler", sweeps=1, max_evals=60, n_tune=24, **SEARCH)
+    res = optimal.refine(D, (3,), 2, solver="euler", sweeps=1, max_evals=60, n_tune=24, **SEARCH)
     w = gits.warmup(D, (3,), 24, grid=SEARCH["grid"], batch_size=8, seed=3)
     best = brute_force_two_steps("euler", w.xs[0], w.xs[-1], n=4001)
     assert res.tune_error <= best * (1 + 1e-3)
@@ -193,13 +193,13 @@ def test_coordinate_descent_finds_two_step_optimum():
 
 def test_search_rejects_bad_input():
     with pytest.raises(ValueError, match="solver"):
-        optimal.search_info(gaussian(), (3,), 3, solver="rk4", **SEARCH)
+        optimal.refine(gaussian(), (3,), 3, solver="rk4", **SEARCH)
     with pytest.raises(ValueError, match="coeff"):
-        optimal.search_info(gaussian(), (3,), 3, coeffs=(1.0, -1.0), **SEARCH)
+        optimal.refine(gaussian(), (3,), 3, coeffs=(1.0, -1.0), **SEARCH)
     with pytest.raises(ValueError, match="sweeps"):
-        optimal.search_info(gaussian(), (3,), 3, sweeps=-1, **SEARCH)
+        optimal.refine(gaussian(), (3,), 3, sweeps=-1, **SEARCH)
     with pytest.raises(ValueError, match="n_tune"):
-        optimal.search_info(gaussian(), (3,), 3, n_tune=25, sweeps=1, **SEARCH)
+        optimal.refine(gaussian(), (3,), 3, n_tune=25, sweeps=1, **SEARCH)
 
 
 # ---- bootstrap ----
@@ -277,13 +277,13 @@ def test_cli_search_methods(tmp_path, capsys):
 def test_search_reuses_a_warmup():
     D = gaussian()
     w = gits.warmup(D, (3,), SEARCH["n_warmup"], grid=SEARCH["grid"], batch_size=8, seed=3)
-    full = optimal.search_info(D, (3,), 4, solver="ipndm", coeffs=(0.9,), sweeps=1, n_tune=8, max_evals=3, **SEARCH)
-    again = optimal.search_info(D, (3,), 4, solver="ipndm", coeffs=(0.9,), sweeps=1, n_tune=8, max_evals=3, warm=w,
+    full = optimal.refine(D, (3,), 4, solver="ipndm", coeffs=(0.9,), sweeps=1, n_tune=8, max_evals=3, **SEARCH)
+    again = optimal.refine(D, (3,), 4, solver="ipndm", coeffs=(0.9,), sweeps=1, n_tune=8, max_evals=3, warm=w,
                                 **SEARCH)
     assert torch.equal(full.sigmas, again.sigmas)
     assert full.samples - again.samples == SEARCH["n_warmup"] * (len(SEARCH["grid"]) - 1)
     with pytest.raises(ValueError, match="warm"):
-        optimal.search_info(D, (3,), 4, warm=w, **dict(SEARCH, n_warmup=16))
+        optimal.refine(D, (3,), 4, warm=w, **dict(SEARCH, n_warmup=16))
 
 
 # ---- the student-state DP ----
@@ -363,14 +363,14 @@ def test_student_dp_cost_and_batching():
 def test_search_with_student_dp_never_worse_than_gits():
     D = gaussian()
     for solver in optimal.STUDENT:
-        res = optimal.search_info(D, (3,), 4, solver=solver, student=True, n_tune=16, **SEARCH)
+        res = optimal.refine(D, (3,), 4, solver=solver, student=True, n_tune=16, **SEARCH)
         assert res.tune_error <= res.gits_tune_error
         w = gits.warmup(D, (3,), 24, grid=SEARCH["grid"], batch_size=8, seed=3)
         idx, err = optimal.student_dp(D, w.xs[:, :16], SEARCH["grid"], 4, solver=solver)
         assert torch.equal(res.student_sigmas, SEARCH["grid"][idx])
         assert res.tune_error == pytest.approx(min(err, res.gits_tune_error), rel=1e-4)  # float32 warm-up
     with pytest.raises(ValueError, match="student"):
-        optimal.search_info(D, (3,), 4, solver="heun", student=True, **SEARCH)
+        optimal.refine(D, (3,), 4, solver="heun", student=True, **SEARCH)
 
 
 def test_student_dp_rejects_bad_input():

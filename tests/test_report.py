@@ -125,3 +125,24 @@ def test_scatter_image_and_png():
     assert img.shape == (64, 64) and (img == 0).sum() == 18  # two 3x3 dots
     back = np.array(Image.open(io.BytesIO(report.png_bytes(img))))
     assert np.array_equal(back, img)
+
+
+def test_verdict_of_the_registry_is_shown_and_recorded_with_its_rule_word():
+    import dataclasses
+
+    from gitscore import claims
+    from gitscore.stats import Interval
+    claim = dataclasses.replace(claims.get("regularity_deviation"), models=("a", "b"))
+    real = {"a": Interval(0.004, 0.003, 0.005), "b": Interval(0.006, 0.005, 0.007)}
+    v = claims.verdict(claim, real, control=Interval(0.2, 0.18, 0.22))
+    before = len(report.recorded())
+    report.verdict(v)
+    row = report.recorded()[-1]
+    assert len(report.recorded()) == before + 1
+    assert row["verdict"] == v.word == claims.HOLDS and row["id"] == "regularity_deviation"
+    assert "control" in row["ours"] and row["separation"] == v.control.separation
+    control_passes = claims.verdict(claim, real, control=Interval(0.005, 0.004, 0.006))
+    report.verdict(control_passes)
+    assert report.recorded()[-1]["verdict"] == claims.NOT_SEPARABLE
+    with pytest.raises(TypeError, match="registry"):
+        report.verdict(v, result="holds")

@@ -25,7 +25,7 @@ def problem():
 
 
 def observed_order(name, kw, den, x, exact, sigmas_of_n, ns):
-    errs = [(solvers.sample(name, den, x, sigmas_of_n(n), **kw) - exact(sigmas_of_n(n))).abs().max().item()
+    errs = [(solvers.solve(den, name, x, sigmas_of_n(n), **kw) - exact(sigmas_of_n(n))).abs().max().item()
             for n in ns]
     assert errs[1] < errs[0]
     return math.log2(errs[0] / errs[1])
@@ -112,7 +112,7 @@ def test_nfe(problem, name):
     sigmas = polynomial(6, SIGMA_MIN, SIGMA_MAX)
     for afs, saved in ((False, 0), (True, 1)):
         counter = CallCounter(den)
-        solvers.sample(name, counter, x, sigmas, afs=afs)
+        solvers.solve(counter, name, x, sigmas, afs=afs)
         assert counter.calls == 6 * NFE_PER_STEP[name] - saved
 
 
@@ -122,7 +122,7 @@ def test_callback(problem, name, afs):
     den, x, _ = problem
     sigmas = polynomial(5, SIGMA_MIN, SIGMA_MAX)
     seen = []
-    out = solvers.sample(name, den, x, sigmas, callback=seen.append, afs=afs)
+    out = solvers.solve(den, name, x, sigmas, callback=seen.append, afs=afs)
     assert [c["i"] for c in seen] == list(range(5))
     assert all(set(c) == {"i", "x", "sigma", "sigma_next", "denoised"} for c in seen)
     assert [c["sigma"] for c in seen] == sigmas[:-1].tolist()
@@ -144,8 +144,8 @@ def test_callback(problem, name, afs):
 def test_deterministic_and_dtype(problem, name):
     den, x, _ = problem
     sigmas = polynomial(5, SIGMA_MIN, SIGMA_MAX)
-    assert torch.equal(solvers.sample(name, den, x, sigmas), solvers.sample(name, den, x, sigmas))
-    out32 = solvers.sample(name, den, x.float(), sigmas, progress=True)
+    assert torch.equal(solvers.solve(den, name, x, sigmas), solvers.solve(den, name, x, sigmas))
+    out32 = solvers.solve(den, name, x.float(), sigmas, progress=True)
     assert out32.dtype == torch.float32 and torch.isfinite(out32).all()
 
 
@@ -168,10 +168,10 @@ def test_unknown_solver_and_option(problem):
     den, x, _ = problem
     sigmas = polynomial(3, SIGMA_MIN, SIGMA_MAX)
     with pytest.raises(ValueError, match="dpmpp.*euler|euler.*dpmpp"):
-        solvers.sample("rk45", den, x, sigmas)
+        solvers.solve(den, "rk45", x, sigmas)
     for name in solvers.SOLVERS:
         with pytest.raises(TypeError, match="churn"):
-            solvers.sample(name, den, x, sigmas, churn=0.5)
+            solvers.solve(den, name, x, sigmas, churn=0.5)
 
 
 @pytest.mark.parametrize("name,allowed", [("dpmpp", "(1, 2, 3)"), ("unipc", "(1, 2, 3)"),
@@ -180,7 +180,7 @@ def test_bad_order(problem, name, allowed):
     den, x, _ = problem
     for order in (0, 5, 2.5, True):
         with pytest.raises(ValueError, match=re.escape(f"order must be one of {allowed}")):
-            solvers.sample(name, den, x, polynomial(3, SIGMA_MIN, SIGMA_MAX), order=order)
+            solvers.solve(den, name, x, polynomial(3, SIGMA_MIN, SIGMA_MAX), order=order)
 
 
 @pytest.mark.parametrize("name", sorted(solvers.SOLVERS))
@@ -194,9 +194,9 @@ def test_nan_names_step_and_sigma(problem, name):
     nan_den = lambda y, s: den(y, s) * (float("nan") if bool((s <= bad).all()) else 1.0)
     step = {"heun": 3, "unipc": 3}.get(name, 4)
     with pytest.raises(FloatingPointError, match=rf"step {step} \(sigma={bad:.6g}\)"):
-        solvers.sample(name, nan_den, x, sigmas)
+        solvers.solve(nan_den, name, x, sigmas)
     with pytest.raises(FloatingPointError, match="step 0"):
-        solvers.sample(name, lambda y, s: den(y, s) * float("inf"), x, sigmas)
+        solvers.solve(lambda y, s: den(y, s) * float("inf"), name, x, sigmas)
 
 
 def test_solver_info_matches_the_solvers():
