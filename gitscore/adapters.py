@@ -80,12 +80,14 @@ class DiffusersVPDenoiser(nn.Module):
     """A discrete-time VP model (eps / v / x0 prediction) as an EDM denoiser D(x, sigma) (Karras et al. 2022, App. C).
 
     `unet(x_vp, t, **model_kwargs)` returns a tensor or an object with `.sample` (diffusers' UNet outputs).
-    `timestep_mode` maps a continuous sigma to the model's timestep:
+    `timestep_mode` maps a continuous sigma to the model's timestep::
+
       "interp" (default): the fractional t from linear interpolation of log sigma_t between neighbouring
                  timesteps, passed as a float timestep, as diffusers' EulerDiscreteScheduler does: Euler on
                  this denoiser is that scheduler's loop to float rounding.
       "nearest": the discrete t whose log sigma_t is nearest (k-diffusion's quantize=True); the sigmas of
                  the model's own timesteps map back exactly, so Euler on them reproduces DDIM (eta=0).
+
     Sigmas outside [sigma_min, sigma_max] of the table map to t = 0 / T-1. The input scaling and the output
     conversion always use the sigma asked for, not the table's.
     `model_kwargs` are passed to every UNet call (conditioning, e.g. encoder_hidden_states); tensors with

@@ -62,6 +62,7 @@ def float64_vector(value):
 
 
 def human_bytes(n: float) -> str:
+    """A byte count for messages: ``human_bytes(3 * 2**30)`` is '3.0 GiB', ``human_bytes(512)`` '512 B'."""
     for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
         if n < 1024 or unit == "PiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"

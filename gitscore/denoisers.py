@@ -227,7 +227,7 @@ class KDEDenoiser:
         return dist.to(x.device, x.dtype), i.gather(1, j).to(x.device)
 
     def points(self, idx) -> torch.Tensor:
-        """The data points with indices `idx`, shape (*idx.shape, *data.shape[1:]), float64."""
+        """The data points with indices `idx`, shape ``(*idx.shape, *data.shape[1:])``, float64."""
         idx = torch.as_tensor(idx, device=self.device)
         return (self._Y[idx, :self.d].double() + self.mean).reshape(*idx.shape, *self.shape)
 

@@ -51,6 +51,11 @@ def close() -> None:
 
 
 def rank_world() -> tuple[int, int]:
+    """(rank, world size) of this process: (0, 1) unless torch.distributed is initialised (torchrun).
+
+    >>> rank_world()  # a plain Python process
+    (0, 1)
+    """
     import torch.distributed as dist
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
@@ -58,6 +63,7 @@ def rank_world() -> tuple[int, int]:
 
 
 def is_main() -> bool:
+    """True on rank 0 (and in a single process): the rank that writes results and prints."""
     return rank_world()[0] == 0
 
 

@@ -1,6 +1,7 @@
 """Export a schedule (N+1 decreasing float64 sigmas, no trailing zero) to the formats samplers take.
 
-Where each format comes from:
+Where each format comes from::
+
   diffusers  `EulerDiscreteScheduler.set_timesteps(sigmas=...)` (and pipelines' `sigmas=` argument) takes the
              full list *including* the final sigma: N+1 entries run N steps, and its own schedules end in 0
              (final_sigmas_type="zero"). Schedulers without `sigmas=` (DDPM, DPMSolverMultistep, Heun, TCD,
@@ -8,6 +9,7 @@ Where each format comes from:
   k-diffusion `sample_*(model, x, sigmas)` with `get_sigmas_karras`-style sigmas: a tensor with a trailing 0.
   ComfyUI    the SIGMAS type is a 1-D float tensor ending in 0; the core ManualSigmas node (and custom-sigmas
              nodes) take the same numbers as a comma-separated string.
+
 With the trailing zero the last step is sigma_min -> 0, i.e. one more denoiser call that returns
 D(x, sigma_min) with an Euler step (EDM's sampler does the same): N steps exported this way cost N+1
 UNet calls in diffusers and k-diffusion; gitscore's own solvers stop at sigma_min (N calls for euler).

@@ -21,7 +21,7 @@ __all__ = ["sha256_file", "atomic_write_bytes", "atomic_path", "check_output_fil
 
 
 def sha256_file(path) -> str:
-    """The sha256 hex digest of the file at `path`, read in 1 MiB chunks."""
+    """Hex sha256 of the file at `path`, read in 1 MiB chunks (the manifests' checksum)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):

@@ -262,7 +262,7 @@ def rmse_per_sample(x: torch.Tensor, x_ref: torch.Tensor) -> torch.Tensor:
 
 class ReferenceScorer:
     """Per-sample reference error of a schedule: samples from the latents of `seed` (gitscore.sampling.sample),
-    RMSE against `reference` (n, *shape), the reference solutions of the same latents; cached by (solver,
+    RMSE against `reference` ``(n, *shape)``, the reference solutions of the same latents; cached by (solver,
     schedule) so a schedule met twice is sampled once. `scorer(solver, sigmas, **options)` -> (n,) float64."""
 
     def __init__(self, denoiser, reference: torch.Tensor, *, seed: int, shape, batch_size: int = 500,

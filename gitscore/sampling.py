@@ -54,7 +54,7 @@ def sample(denoiser, solver: str, sigmas, n: int, *, seed: int, shape, batch_siz
     any number of processes returns the single-process tensor bit for bit (on the CPU).
     `callback(info)`: the solver's per-step dict {i, x, sigma, sigma_next, denoised} plus "start" and
     "stop", the indices of the batch's first and one-past-last samples.
-    `into`: an array of shape (n, *shape) (e.g. a numpy memmap) that receives each batch as it is done,
+    `into`: an array of shape ``(n, *shape)`` (e.g. a numpy memmap) that receives each batch as it is done,
     so memory does not grow with n (single process only); it is returned instead of a tensor.
     """
     if solver not in SOLVERS:

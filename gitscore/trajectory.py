@@ -36,7 +36,7 @@ class Trajectory:
     sample_shape: tuple = ()  # shape of one sample, to view points as images again
 
     def images(self, which: str = "xs") -> torch.Tensor:
-        """`xs` or `denoised` reshaped to (B, T, *sample_shape)."""
+        """`xs` or `denoised` reshaped to ``(B, T, *sample_shape)``."""
         if which not in ("xs", "denoised"):
             raise ValueError(f"which must be 'xs' or 'denoised', got {which!r}")
         v = getattr(self, which)
@@ -339,7 +339,7 @@ def project_3d(xs, normalize: bool = False) -> torch.Tensor:
 # Vector field and the denoising trajectory (Sec. 4, Fig. 5).
 
 def field_magnitude(xs, sigmas=None) -> torch.Tensor:
-    """Finite-difference ||dx/dsigma|| = ||x_{n+1} - x_n|| / |sigma_{n+1} - sigma_n| per step, (B, N)."""
+    """Finite-difference ``||dx/dsigma|| = ||x_{n+1} - x_n|| / |sigma_{n+1} - sigma_n|`` per step, (B, N)."""
     P = _points(xs)
     s = _sigmas(sigmas, xs, P.shape[1])
     return _norm(P[:, 1:] - P[:, :-1]) / (s[1:] - s[:-1]).abs()

@@ -28,12 +28,16 @@ DEFAULT = gs.gits.SearchConfig()  # the official defaults: 256 trajectories, 61 
 N_WARMUP, N_WARMUP_SMALL, GRID_POINTS = DEFAULT.n_warmup, 32, DEFAULT.grid_points
 
 
-def ablated_schedules(net, shape, nfe: int) -> dict:
-    """setting name -> (ablation, setting, sigmas) for every ablation: gs.gits.ablations, as chapter 6 runs it."""
-    config = DEFAULT.replace(grid=gs.gits.teacher_grid(GRID_POINTS))
+def ablated_schedules(net, shape, nfe: int, n_warmup: int = N_WARMUP, n_warmup_small: int = N_WARMUP_SMALL) -> dict:
+    """setting name -> (ablation, setting, sigmas) for every ablation: gs.gits.ablations, as chapter 6 runs it.
+
+    n_warmup, n_warmup_small: the main warm-up's and the grid / teacher warm-ups' sizes (smaller only for the
+    results pipeline's smoke run; warm-up sizes above n_warmup are left out)."""
+    config = DEFAULT.replace(grid=gs.gits.teacher_grid(GRID_POINTS), n_warmup=n_warmup)
     main = gs.gits.search_info(net, shape, nfe, config, keep_warmup=True)
-    abl, _ = gs.gits.ablations(net, shape, nfe, main, config, coeffs=COEFFS, warmups=WARMUPS, grid_points=GRIDS,
-                               teachers=TEACHERS, n_small=N_WARMUP_SMALL)
+    abl, _ = gs.gits.ablations(net, shape, nfe, main, config, coeffs=COEFFS,
+                               warmups=[k for k in WARMUPS if k <= n_warmup], grid_points=GRIDS, teachers=TEACHERS,
+                               n_small=n_warmup_small)
     names = {"coeff": "coeff {:g}", "warm-up size": "warm-up {}", "metric": "metric {}", "grid size": "grid {}",
              "teacher": "teacher {}"}
     out = {"polynomial": ("polynomial", "", gs.schedules.polynomial(nfe))}
@@ -46,18 +50,23 @@ def main(argv=None) -> int:
     p.add_argument("--nfe", type=int, default=5)
     p.add_argument("--eval-seed", type=int, default=2, help="evaluation latents' seed (warm-up: seed 0)")
     p.add_argument("--n-boot", type=int, default=200)
+    p.add_argument("--solvers", nargs="+", default=["euler", "ipndm"], help="default: euler ipndm")
+    p.add_argument("--n-warmup", type=int, default=N_WARMUP, help=f"main warm-up trajectories (default {N_WARMUP})")
+    p.add_argument("--n-warmup-small", type=int, default=N_WARMUP_SMALL,
+                   help=f"grid / teacher warm-up trajectories (default {N_WARMUP_SMALL})")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
     shape, net = (1, 28, 28), gs.models.load_model("fmnist", device="cpu").denoiser
     t0 = time.perf_counter()
-    scheds = ablated_schedules(net, shape, args.nfe)
+    scheds = ablated_schedules(net, shape, args.nfe, args.n_warmup, args.n_warmup_small)
     weights = gs.nets.WEIGHTS_DIR / "fmnist_edm.safetensors"
     out = {"model": "fmnist_edm", "sha256": gs.files.sha256_file(weights), "n": args.n, "nfe": args.nfe,
-           "eval_seed": args.eval_seed, "warmup_seed": 0, "n_warmup": N_WARMUP, "n_warmup_small": N_WARMUP_SMALL,
+           "eval_seed": args.eval_seed, "warmup_seed": 0, "n_warmup": args.n_warmup,
+           "n_warmup_small": args.n_warmup_small,
            "grid_points": GRID_POINTS, "coeff": DEFAULT.coeff, "n_boot": args.n_boot,
            "note": "FD on Fashion-MNIST classifier features, not Inception FID",
            "sigmas": {k: v[2].tolist() for k, v in scheds.items()}, "rows": []}
-    for solver in ("euler", "ipndm"):
+    for solver in args.solvers:
         fd, boot = {}, {}
         for name, (_, _, sig) in scheds.items():
             key = tuple(sig.tolist())

@@ -49,6 +49,8 @@ def main(argv=None):
     p.add_argument("--shift", type=int, default=1, help="random shifts of up to +-shift pixels")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--train-size", type=int, default=None,
+                   help="train on the first N training images only (default: all 60,000; smaller for smoke runs)")
     p.add_argument("--out", default=str(CLASSIFIER_PATH))
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -56,6 +58,8 @@ def main(argv=None):
     gen = torch.Generator().manual_seed(args.seed)
 
     x_train, y_train = fashion_mnist("train")
+    if args.train_size is not None:
+        x_train, y_train = x_train[:args.train_size], y_train[:args.train_size]
     x_test, y_test = fashion_mnist("test")
     arch = dict(channels=[32, 64, 128], hidden=256, dropout=args.dropout, num_classes=10, in_channels=1)
     model = Classifier(**arch).to(memory_format=torch.channels_last)
