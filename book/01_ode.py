@@ -422,10 +422,9 @@ gs.report.glue_text("ode-weight-verdict", v_weight.word)
 # %% [markdown]
 # The weight rises at every step of the polynomial schedule and at fewer than half the steps of the
 # two VP grids (printed above): only the polynomial schedule clears the threshold. The rule returns
-# {glue:text}`ode-weight-verdict`. Its control check measures the separation against the least
-# separated of the claim's models, and a model whose own fraction is below 0.5 (each VP grid) has
-# separation 0 by that definition, however far the control (`logsnr`, no rising step) is from the
-# schedule that clears the threshold (every step rising).
+# {glue:text}`ode-weight-verdict`. Its control check sets the control against the models on which the
+# claim holds (here the polynomial schedule, every step rising), where `logsnr` (no rising step) is
+# as far from it as a fraction can be.
 
 # %% [markdown]
 # To see the convex combination in the images themselves, the next figure follows one trajectory of

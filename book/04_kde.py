@@ -430,7 +430,6 @@ lo_idx, hi_idx = int((w_med >= 0.1).double().argmax()), int((w_med >= 0.9).doubl
 window = (sig_grid[lo_idx].item(), sig_grid[hi_idx].item())
 gx = gaps["||x_net - x_kde||"]
 final_gap = (net_tr.xs[:, -1] - kde_tr.xs[:, -1]).norm(dim=-1)
-share = lambda j: (gx[:, j] / final_gap).median().item()          # median share of the final gap at step j
 print(f"KDE commits (largest weight >= {P.commit}) at sigma: median {sigma_commit.median().item():.3g}, "
       f"range [{sigma_commit.min().item():.3g}, {sigma_commit.max().item():.3g}]")
 print(f"median largest weight rises from 0.1 to 0.9 between sigma = {window[0]:.3g} and {window[1]:.3g}")
@@ -438,10 +437,11 @@ print(f"median largest weight at sigma >= 10: max {w_med[sig_grid >= 10].max().i
 print(f"final ||x_net - x_kde||: median {final_gap.median().item():.3g} "
       f"(= {final_gap.median().item() / scale:.2g} x the training NN distance)")
 before, after = max(lo_idx - 1, 0), min(hi_idx + 1, P.n_steps - 1)
+share = {j: (gx[:, j] / final_gap).median().item() for j in (before, after)}  # median share of the final gap
 print(f"share of the final gap reached at sigma = {sig_grid[before].item():.3g} (just before the window): "
-      f"{share(before):.2f}; at sigma = {sig_grid[after].item():.3g} (just after): {share(after):.2f}")
+      f"{share[before]:.2f}; at sigma = {sig_grid[after].item():.3g} (just after): {share[after]:.2f}")
 print("most of the final gap is there before the KDE commits (the network's high-noise error dominates)"
-      if share(before) > 0.5 else "most of the final gap builds up from the KDE's choice on (the memorisation split dominates)")
+      if share[before] > 0.5 else "most of the final gap builds up from the KDE's choice on (the memorisation split dominates)")
 dk = gaps["||D_net - D*|| at KDE points"]
 dn = gaps["||D_net - D*|| at network points"]
 print(f"||D_net - D*|| at the KDE points, last step / largest: {(dk[:, -1] / dk.amax(1)).median().item():.2g}")

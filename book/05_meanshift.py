@@ -122,6 +122,11 @@ kdes = {name: gs.denoisers.KDEDenoiser(y, dtype=y.dtype) for name, y in kde_data
 nulls = {name: gs.controls.NullDenoiser(y, seed=P.seed) for name, y in kde_data.items()}  # controls
 
 
+def logp(kde, shape, pts, s):
+    """log p_s of the points pts (n, k, *shape) under the KDE at bandwidth s: (n, k) float64."""
+    return kde.log_density(pts.reshape(-1, *shape), s).double().reshape(len(pts), -1)
+
+
 def isotropic_gmm(shape, seed):
     """P.gmm_k equally weighted components N(mu_k, P.gmm_var I), mu_k ~ N(0, 0.25 I)."""
     g = torch.Generator().manual_seed(seed)
@@ -207,14 +212,13 @@ for h in P.h_fixed:
     for _ in range(P.ms_iters):
         path.append(kde2(path[-1], h))
     classic[h] = torch.stack(path, 1)                            # (B, iters + 1, 2)
-count = lambda x: len(torch.unique(torch.round(x * 1e3), dim=0))  # distinct end points (to 1e-3)
 spacing = kde2.nearest(kde2.points(torch.arange(kde2.N)), k=2)[0][:, 1].median().item()
 d_end, i_end = kde2.nearest(tr2.xs[:, -1])
-print(f"annealed (Euler ODE): {count(tr2.xs[:, -1])} distinct end points out of {len(tr2.xs)}, "
+print(f"annealed (Euler ODE): {gs.trajectory.count_distinct(tr2.xs[:, -1])} distinct end points out of {len(tr2.xs)}, "
       f"{len(i_end.unique())} distinct training points reached; max distance to the nearest one "
       f"{d_end.max().item() / spacing:.2f} x the median spacing of the data")
 for h, path in classic.items():
-    print(f"classic mean shift, h = {h}: {count(path[:, -1])} distinct end points")
+    print(f"classic mean shift, h = {h}: {gs.trajectory.count_distinct(path[:, -1])} distinct end points")
 END_MAX = 0.5  # "on a training point": within half the median spacing of the data
 d_null, _ = kde2.nearest(null_runs["2-D toy KDE"].xs[:, -1])
 near_null = (d_null < END_MAX * spacing).double().mean().item()
@@ -224,7 +228,7 @@ print(f"null model: distance to the nearest training point median "
       f"on {near_null:.0%} of trajectories (annealed: {near:.0%})")
 assert len(i_end.unique()) > 0.5 * len(tr2.xs) and d_end.max() < END_MAX * spacing
 assert near_null < 0.5 < near, "the null model fails: most of its end points are off the data"
-assert count(classic[max(P.h_fixed)][:, -1]) <= 2 < count(tr2.xs[:, -1])
+assert gs.trajectory.count_distinct(classic[max(P.h_fixed)][:, -1]) <= 2 < gs.trajectory.count_distinct(tr2.xs[:, -1])
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, 2, figsize=(7, 4.4))
@@ -322,15 +326,14 @@ ll, fractions, step_up, random_up = {}, {}, {}, {}
 for name, kde in kdes.items():
     tr, shape = runs[name], models[name][1]
     n, N = tr.xs.shape[0], P.n_steps
-    logp = lambda pts, s: kde.log_density(pts.reshape(-1, *shape), s).double().reshape(n, -1)
     with torch.no_grad():
-        L_D = logp(tr.denoised, sigmas[:-1].repeat(n))                # log p_{sigma_n}(D_n)
-        L_x = logp(tr.xs[:, :-1], sigmas[:-1].repeat(n))              # log p_{sigma_n}(x_n)
-        L_prev = logp(tr.denoised[:, :-1], sigmas[1:-1].repeat(n))    # log p_{sigma_n}(D_{n-1})
-        L_h = logp(tr.denoised, P.h_ll)                               # log p_h(D_n)
+        L_D = logp(kde, shape, tr.denoised, sigmas[:-1].repeat(n))                # log p_{sigma_n}(D_n)
+        L_x = logp(kde, shape, tr.xs[:, :-1], sigmas[:-1].repeat(n))              # log p_{sigma_n}(x_n)
+        L_prev = logp(kde, shape, tr.denoised[:, :-1], sigmas[1:-1].repeat(n))    # log p_{sigma_n}(D_{n-1})
+        L_h = logp(kde, shape, tr.denoised, P.h_ll)                               # log p_h(D_n)
         x_rand = gs.controls.random_direction_step(tr.xs[:, :-1].reshape(n * N, -1), tr.denoised.reshape(n * N, -1),
                                                    seed=P.seed)
-        L_rand = logp(x_rand, sigmas[:-1].repeat(n))                  # log p_{sigma_n}(random step from x_n)
+        L_rand = logp(kde, shape, x_rand, sigmas[:-1].repeat(n))                  # log p_{sigma_n}(random step from x_n)
     step_up[name], random_up[name] = (L_D > L_x).double().mean(1), (L_rand > L_x).double().mean(1)
     kernel = L_D + 0.5 * kde.d * torch.log(2 * math.pi * sigmas[:-1] ** 2)  # L_n without the normaliser
     ll[name] = {"L_D": L_D, "L_x": L_x, "kernel": kernel, "L_h": L_h}
@@ -347,10 +350,9 @@ null_fractions, null_up = {}, {}
 for name, kde in kdes.items():
     tr, shape = null_runs[name], models[name][1]
     n = tr.xs.shape[0]
-    logp = lambda pts, s: kde.log_density(pts.reshape(-1, *shape), s).double().reshape(n, -1)
     with torch.no_grad():
-        L_D = logp(tr.denoised, sigmas[:-1].repeat(n))
-        L_x = logp(tr.xs[:, :-1], sigmas[:-1].repeat(n))
+        L_D = logp(kde, shape, tr.denoised, sigmas[:-1].repeat(n))
+        L_x = logp(kde, shape, tr.xs[:, :-1], sigmas[:-1].repeat(n))
     null_fractions[name] = {"(a) step": (L_D > L_x).double().mean().item(),
                             "(b) annealed": (L_D[:, 1:] > L_D[:, :-1]).double().mean().item()}
     null_up[name] = (L_D > L_x).double().mean(1)

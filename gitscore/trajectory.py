@@ -16,7 +16,7 @@ import torch
 
 from .checks import check_int
 
-__all__ = ["Recorder", "Trajectory", "record", "deviation", "sample_distance", "path_length",
+__all__ = ["count_distinct", "Recorder", "Trajectory", "record", "deviation", "sample_distance", "path_length",
            "boomerang_basis", "reconstruct", "reconstruction_error", "explained_variance",
            "project_3d", "field_magnitude", "field_magnitude_exact", "step_angles",
            "convergence_curve", "convex_combination_residual"]
@@ -409,3 +409,11 @@ def convex_combination_residual(xs, denoised=None, sigmas=None, relative: bool =
         step = _norm(P[:, 1:] - P[:, :-1])
         res = res / torch.where(step > 0, step, 1.0)
     return res
+
+
+def count_distinct(points: torch.Tensor, scale: float = 1e3) -> int:
+    """How many distinct points (rows of `points`, (n, ...)) there are when each coordinate is rounded to
+    1 / scale (mean shift's end points: those of one mode coincide, those of different modes do not)."""
+    if not torch.is_tensor(points) or points.ndim < 1 or len(points) == 0:
+        raise ValueError(f"points must be a non-empty tensor (n, ...), got {points!r:.60}")
+    return len(torch.unique(torch.round(points.reshape(len(points), -1) * scale), dim=0))

@@ -40,6 +40,10 @@ def main(argv=None) -> int:
     p.add_argument("--reference-from", type=Path, default=Path("results/fmnist_sweep"),
                    help="a bench run of the same network whose reference.safetensors is reused")
     p.add_argument("--n-ref", type=int, default=256, help="latents scored (the reference's first n)")
+    d = gs.gits.SearchConfig()
+    p.add_argument("--n-warmup", type=int, default=d.n_warmup, help=f"warm-up trajectories (default {d.n_warmup})")
+    p.add_argument("--grid-points", type=int, default=d.grid_points,
+                   help=f"teacher grid points (default {d.grid_points})")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = p.parse_args(argv)
     if args.threads:
@@ -53,10 +57,11 @@ def main(argv=None) -> int:
     ref_path = args.reference_from / "reference.safetensors"
     reference = gs.results.read_reference(ref_path, run.get("reference", {}))[:args.n_ref]
     eval_seed = run["config"]["eval_seed"]
+    search = gs.gits.SearchConfig(n_warmup=args.n_warmup, grid_points=args.grid_points)
     settings = {"model": run["config"]["model"], "weights_sha256": model.weights_sha256,
                 "reference": str(ref_path), "reference_sha256": sha256_file(ref_path), "eval_seed": eval_seed,
                 "n_ref": len(reference), "solvers": args.solvers, "nfes": args.nfe,
-                "search": {k: v for k, v in vars(gs.gits.SearchConfig()).items() if k not in ("dtype", "grid")}}
+                "search": {k: v for k, v in vars(search).items() if k not in ("dtype", "grid")}}
     state = json.loads(args.out.read_text()) if args.out.exists() else {}
     if state and state.get("settings") != settings:
         p.error(f"{args.out} holds a run with other settings or weights; use another --out or delete it")
@@ -67,16 +72,17 @@ def main(argv=None) -> int:
     state["note"] = ("reference error: per-latent RMSE against Heun-256 of the same latents; GITS searched with the "
                      "official defaults on each warm-up seed; random_dp: GITS's DP over random costs (the control)")
     score = gs.metrics.ReferenceScorer(model.denoiser, reference, seed=eval_seed, shape=model.shape)
-    grid = gs.gits.teacher_grid()
+    grid = gs.gits.teacher_grid(args.grid_points)
     cells = [(s, n) for s in args.solvers for n in args.nfe if n % gs.solvers.calls_per_step(s) == 0]
     steps = lambda solver, nfe: nfe // gs.solvers.calls_per_step(solver)
 
     def save():
+        state["wall_time_s"] = round(prior + time.perf_counter() - t0, 1)  # this file's runs, resumed ones added
         state["warmup_seeds"] = sorted(int(s) for s in state["gits"])
         state["control_seeds"] = sorted(int(s) for s in state["random_dp"])
         atomic_write_bytes(args.out, (json.dumps(state, indent=1) + "\n").encode())
 
-    t0 = time.perf_counter()
+    t0, prior = time.perf_counter(), state.get("wall_time_s", 0.0)
     for solver, nfe in cells:
         key = f"{solver} {nfe}"
         if key not in state["polynomial"]:
@@ -86,10 +92,12 @@ def main(argv=None) -> int:
     for seed in args.seeds:
         if str(seed) in state["gits"]:
             continue
-        res = gs.gits.search_info(model.denoiser, model.shape, 1, grid=grid, seed=seed, keep_warmup=True)
+        res = gs.gits.search_info(model.denoiser, model.shape, 1, grid=grid, seed=seed, n_warmup=args.n_warmup,
+                                  keep_warmup=True)
         null = gs.controls.NullDenoiser(gs.models.fmnist_images("train"), seed=seed)
-        variants = {"gits": res, "gits16": res.first(SMALL),
-                    "null16": gs.gits.search_info(null, model.shape, 1, grid=grid, seed=seed, n_warmup=SMALL)}
+        small = min(SMALL, args.n_warmup)
+        variants = {"gits": res, "gits16": res.first(small),
+                    "null16": gs.gits.search_info(null, model.shape, 1, grid=grid, seed=seed, n_warmup=small)}
         for name, r in variants.items():
             out = {"search_seconds": round(r.timings["warmup"] + r.timings["cost"], 1)} if name == "gits" else {}
             for solver, nfe in cells:

@@ -253,3 +253,11 @@ def test_bad_arguments():
         rec({"i": 2, "x": xs[:, 0], "sigma": 0.5, "denoised": xs[:, 0]})
     with pytest.raises(ValueError, match="sigma_final"):
         rec.finish(xs[:, 1])
+
+
+def test_count_distinct_rounds_each_coordinate():
+    from gitscore.trajectory import count_distinct
+    x = torch.tensor([[0.1, 0.2], [0.1001, 0.2002], [0.5, 0.2], [0.1, 0.2]], dtype=torch.float64)
+    assert count_distinct(x) == 2 and count_distinct(x, scale=1e4) == 3 and count_distinct(x[:1]) == 1
+    with pytest.raises(ValueError, match="points"):
+        count_distinct(torch.empty(0, 2))
