@@ -16,10 +16,14 @@
 #
 # ## Overview
 #
-# Every chapter shows one verdict box per claim, written by `gs.report.verdict`: the claim, the
-# paper's figure or number, what we measured, and whether the claim holds on our models. The
-# chapter's last cell *glues* its verdicts (myst-nb's `glue`) under the key `verdicts`, and this
-# page pastes each chapter's glued table with myst-nb's cross-document `{glue}` directive.
+# Every claim the book tests is registered once in `gitscore.claims`: its source in the paper, the
+# statistic that tests it, a threshold fixed before the run with its reason, the models, and a
+# control that lacks the structure the claim rests on. A verdict is what the registry's one rule
+# returns from the statistic's 95 % intervals: **holds** (the interval clears the threshold on every
+# model), **holds on some models** (the verdict names them), **not decided** (an interval straddles
+# the threshold), **does not hold** (every interval on the wrong side), and **not separable here**
+# when the control passes too, or fails by less than a factor of two. The tables at the front list
+# the paper's claims and, separately, the tests beyond the paper; each chapter's own table follows.
 #
 # **Why glue, and why the summary cannot drift.** The tables below are not computed by this
 # chapter: the book build fills them in from the outputs of the chapters *as the build executed
@@ -29,11 +33,9 @@
 # An earlier version of this chapter read the committed notebooks instead, and jupyter-cache did not
 # re-run it when other chapters changed, so its table could lag behind the book.
 #
-# Verdicts: **holds** (measured, as the paper says), **holds partly** (the effect is there but
-# smaller, or only on some of our models), **does not hold here** (measured, and not as the paper
-# says). Rows whose paper column reads *beyond the paper* test something the paper does not claim
-# or measure (for GITS: the error against a converged reference solution; the paper reports FID
-# only); they are reported, but they are not counted as the paper's claims.
+# Rows beyond the paper test something the paper does not claim or measure (for GITS: the error
+# against a converged reference solution; the paper reports FID only); they are reported in their
+# own table and never counted with the paper's claims.
 #
 # :::{admonition} Rerun this chapter
 # :class: note
@@ -41,8 +43,25 @@
 # - **command:** `OMP_NUM_THREADS=1 .venv/bin/jupytext --to ipynb --execute book/09_summary.py`
 #   (or `make book`, which re-executes changed chapters)
 # - **run time:** seconds on a laptop CPU
-# - **reads:** nothing: it pastes the verdicts the other chapters glued
+# - **reads:** the verdicts stored in the other chapters' notebooks (the front tables), and pastes
+#   those the build glued (the chapter tables)
 # :::
+
+# %% tags=["remove-input", "nbval-check-output"]
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from IPython.display import display
+
+import gitscore as gs
+
+BOOK = Path.cwd() if Path.cwd().name == "book" else Path.cwd() / "book"
+rows = gs.report.collect(BOOK)
+for beyond, caption in ((False, "Table 9.1: the paper's claims, as the claims registry's rule judges them"),
+                        (True, "Table 9.2: tests beyond the paper (not counted with the paper's claims)")):
+    display(gs.report.html_table(pd.DataFrame(gs.report.summary_rows(rows, beyond_paper=beyond),
+                                              columns=gs.report.SUMMARY_COLUMNS), caption=caption))
 
 # %% [markdown]
 # ## The verdicts, chapter by chapter
@@ -94,6 +113,12 @@
 # ```{glue} verdicts
 # :doc: 08_optimal.ipynb
 # ```
+#
+# ### {doc}`Chapter 10 <10_model_card>`
+#
+# ```{glue} verdicts
+# :doc: 10_model_card.ipynb
+# ```
 
 # %% [markdown]
 # ## A check on the stored chapters
@@ -101,25 +126,19 @@
 # The build pastes the tables above; this cell checks, whenever the chapter is executed (by `make
 # test` under `pytest --nbval`, or by the book build), that every measuring chapter of the table of
 # contents stores a glued `verdicts` table and that every verdict is one of the three words, and
-# counts them; the numbers live in the chapters.
+# counts them, the paper's claims apart from ours; the numbers live in the chapters.
 
 # %% tags=["nbval-check-output"]
-from pathlib import Path
-
-import yaml
-
-import gitscore as gs
-
-BOOK = Path.cwd() if Path.cwd().name == "book" else Path.cwd() / "book"
 toc = yaml.safe_load((BOOK.parent / "_toc.yml").read_text())
 measured = [c["file"].split("/")[-1] for part in toc["parts"] for c in part["chapters"]
             if c["file"].split("/")[-1][:2] in {"01", "02", "03", "04", "05", "06", "07"}]
 rows = gs.report.collect(BOOK)
 assert {r["chapter"] for r in rows} >= set(measured), f"chapters without verdicts: {set(measured) - {r['chapter'] for r in rows}}"
 assert {r["verdict"] for r in rows} <= set(gs.report.VERDICTS)
-tally = {v: sum(r["verdict"] == v for r in rows) for v in gs.report.VERDICTS}
-print(f"{len(rows)} verdicts stored in {len({r['chapter'] for r in rows})} chapters: "
-      + ", ".join(f"{v}: {n}" for v, n in tally.items()))
+tally = gs.report.tally(rows)
+print(f"{len(rows)} verdicts stored in {len({r['chapter'] for r in rows})} chapters")
+for part, label in (("paper", "the paper's claims"), ("beyond_paper", "beyond the paper")):
+    print(f"{label}: " + ", ".join(f"{v}: {n}" for v, n in tally[part].items()))
 
 # %% [markdown]
 # ## Summary
