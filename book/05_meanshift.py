@@ -122,9 +122,10 @@ kdes = {name: gs.denoisers.KDEDenoiser(y, dtype=y.dtype) for name, y in kde_data
 nulls = {name: gs.controls.NullDenoiser(y, seed=P.seed) for name, y in kde_data.items()}  # controls
 
 
-def logp(kde, shape, pts, s):
-    """log p_s of the points pts (n, k, *shape) under the KDE at bandwidth s: (n, k) float64."""
-    return kde.log_density(pts.reshape(-1, *shape), s).double().reshape(len(pts), -1)
+def logp(kde, shape, pts, s, n):
+    """log p_s under the KDE at bandwidth s of the points pts (n trajectories x k steps of `shape`, in any
+    layout that reshapes to that): (n, k) float64."""
+    return kde.log_density(pts.reshape(-1, *shape), s).double().reshape(n, -1)
 
 
 def isotropic_gmm(shape, seed):
@@ -327,13 +328,13 @@ for name, kde in kdes.items():
     tr, shape = runs[name], models[name][1]
     n, N = tr.xs.shape[0], P.n_steps
     with torch.no_grad():
-        L_D = logp(kde, shape, tr.denoised, sigmas[:-1].repeat(n))                # log p_{sigma_n}(D_n)
-        L_x = logp(kde, shape, tr.xs[:, :-1], sigmas[:-1].repeat(n))              # log p_{sigma_n}(x_n)
-        L_prev = logp(kde, shape, tr.denoised[:, :-1], sigmas[1:-1].repeat(n))    # log p_{sigma_n}(D_{n-1})
-        L_h = logp(kde, shape, tr.denoised, P.h_ll)                               # log p_h(D_n)
+        L_D = logp(kde, shape, tr.denoised, sigmas[:-1].repeat(n), n)                # log p_{sigma_n}(D_n)
+        L_x = logp(kde, shape, tr.xs[:, :-1], sigmas[:-1].repeat(n), n)              # log p_{sigma_n}(x_n)
+        L_prev = logp(kde, shape, tr.denoised[:, :-1], sigmas[1:-1].repeat(n), n)    # log p_{sigma_n}(D_{n-1})
+        L_h = logp(kde, shape, tr.denoised, P.h_ll, n)                               # log p_h(D_n)
         x_rand = gs.controls.random_direction_step(tr.xs[:, :-1].reshape(n * N, -1), tr.denoised.reshape(n * N, -1),
                                                    seed=P.seed)
-        L_rand = logp(kde, shape, x_rand, sigmas[:-1].repeat(n))                  # log p_{sigma_n}(random step from x_n)
+        L_rand = logp(kde, shape, x_rand, sigmas[:-1].repeat(n), n)                  # log p_{sigma_n}(random step from x_n)
     step_up[name], random_up[name] = (L_D > L_x).double().mean(1), (L_rand > L_x).double().mean(1)
     kernel = L_D + 0.5 * kde.d * torch.log(2 * math.pi * sigmas[:-1] ** 2)  # L_n without the normaliser
     ll[name] = {"L_D": L_D, "L_x": L_x, "kernel": kernel, "L_h": L_h}
@@ -351,8 +352,8 @@ for name, kde in kdes.items():
     tr, shape = null_runs[name], models[name][1]
     n = tr.xs.shape[0]
     with torch.no_grad():
-        L_D = logp(kde, shape, tr.denoised, sigmas[:-1].repeat(n))
-        L_x = logp(kde, shape, tr.xs[:, :-1], sigmas[:-1].repeat(n))
+        L_D = logp(kde, shape, tr.denoised, sigmas[:-1].repeat(n), n)
+        L_x = logp(kde, shape, tr.xs[:, :-1], sigmas[:-1].repeat(n), n)
     null_fractions[name] = {"(a) step": (L_D > L_x).double().mean().item(),
                             "(b) annealed": (L_D[:, 1:] > L_D[:, :-1]).double().mean().item()}
     null_up[name] = (L_D > L_x).double().mean(1)
