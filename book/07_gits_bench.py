@@ -44,9 +44,10 @@
 # - **command:** `OMP_NUM_THREADS=1 .venv/bin/jupytext --to ipynb --execute book/07_gits_bench.py`
 #   (or `make book`, which re-executes changed chapters)
 # - **run time:** about 1 min (reads results, samples nothing) on a laptop CPU
-# - **reads:** `results/fmnist_fd/`, `fmnist_fd_converged/`, `fmnist_sweep/`, `kde/`, and the
-#   first network's `fmnist_rough_fd/` and `fmnist_rough_fd_solvers/` (each `results.json`);
-#   regenerate them with the commands in `results/README.md`
+# - **reads:** `results/fmnist_fd/`, `fmnist_fd_converged/`, `fmnist_sweep/`, `kde/`, the
+#   first network's `fmnist_rough_fd/` and `fmnist_rough_fd_solvers/` (each `results.json`),
+#   `fmnist_fd_searched.json` and `fmnist_gits_seeds.json`; regenerating them takes about 2 h on 2 cores
+#   (`make results`; each step's command and time in `results/README.md`)
 # :::
 
 # %% tags=["nbval-ignore-output"]

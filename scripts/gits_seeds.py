@@ -32,7 +32,8 @@ from gitscore.files import atomic_write_bytes, sha256_file  # noqa: E402
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--out", type=Path, required=True, help="the JSON to write (resumed if it exists)")
-    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="warm-up seeds (default 0-4)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 2, 3, 4, 5],
+                   help="warm-up seeds, the evaluation seed (1) left out (default 0 2 3 4 5)")
     p.add_argument("--control-seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4],
                    help="seeds of the random-cost DP control (default 0-4)")
     p.add_argument("--solvers", nargs="+", default=["euler", "ipndm"], choices=sorted(gs.solvers.SOLVERS))
@@ -57,6 +58,9 @@ def main(argv=None) -> int:
     ref_path = args.reference_from / "reference.safetensors"
     reference = gs.results.read_reference(ref_path, run.get("reference", {}))[:args.n_ref]
     eval_seed = run["config"]["eval_seed"]
+    if eval_seed in args.seeds:
+        p.error(f"--seeds must leave out the evaluation seed {eval_seed}: its warm-up latents are the evaluation "
+                "latents, so GITS would be fitted on the samples it is scored on")
     search = gs.gits.SearchConfig(n_warmup=args.n_warmup, grid_points=args.grid_points)
     settings = {"model": run["config"]["model"], "weights_sha256": model.weights_sha256,
                 "reference": str(ref_path), "reference_sha256": sha256_file(ref_path), "eval_seed": eval_seed,

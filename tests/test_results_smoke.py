@@ -26,7 +26,7 @@ def test_results_pipeline_smoke_and_compare(tmp_path):
     assert all(r["fd"] is not None and r["fd_boot"] for r in json.loads(
         (out / "fmnist_fd" / "results.json").read_text())["rows"])
     seeds = json.loads((out / "fmnist_gits_seeds.json").read_text())
-    assert seeds["warmup_seeds"] == [0, 1] and seeds["control_seeds"] == [0, 1] and seeds["gits16"]
+    assert seeds["warmup_seeds"] == [0, 2] and seeds["control_seeds"] == [0, 1] and seeds["gits16"]
     for name in ("fmnist_fd_ablation.json", "fmnist_fd_searched.json", "fmnist_edm_curve.csv",
                  "weights/fmnist_edm.safetensors", "weights/fmnist_edm_rough.safetensors",
                  "weights/fmnist_classifier.safetensors"):
