@@ -439,6 +439,11 @@ print("rule:", v_taylor.text)
 # The registry's rule, applied to each claim's intervals and its control (the Taylor residuals are
 # round-off, whose digits depend on the machine: that box is shown but not checked).
 
+# %% [markdown]
+# (prop41-taylor-convex)=
+#
+# The rule's verdict on these measurements:
+
 # %% tags=["nbval-ignore-output"]
 gs.report.verdict(v_taylor)
 

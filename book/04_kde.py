@@ -511,6 +511,13 @@ gs.report.figure(fig, "fig-kde-4")
 # %% [markdown]
 # ## Verdicts
 
+# %% [markdown]
+# (kde-exact)=
+# (kde-memorises)=
+# (kde-regularity)=
+#
+# The rule's verdicts on these measurements:
+
 # %% tags=["nbval-check-output"]
 for v in (v_exact, v_mem, v_reg):
     gs.report.verdict(v)

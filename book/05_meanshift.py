@@ -571,6 +571,14 @@ gs.report.figure(fig, "fig-meanshift-3")
 # %% [markdown]
 # ## Verdicts
 
+# %% [markdown]
+# (meanshift-identity)=
+# (meanshift-likelihood)=
+# (meanshift-length)=
+# (meanshift-field)=
+#
+# The rule's verdicts on these measurements:
+
 # %% tags=["nbval-check-output"]
 for vv in (v_ident, v_like, v_len, v_field):
     gs.report.verdict(vv)

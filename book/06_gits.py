@@ -848,6 +848,11 @@ assert timing["warm-up"] > timing["cost matrix (dev)"] + timing["DP (one)"]
 # without the shared shape must not give a schedule that serves as well. Whether GITS lowers the
 # reference error at all is judged once, in {doc}`07_gits_bench` (Table 7.3); FD verdicts are there too.
 
+# %% [markdown]
+# (gits-warmup)=
+#
+# The rule's verdict on these measurements:
+
 # %% tags=["nbval-check-output"]
 seeds = gs.results.load_json("fmnist_gits_seeds.json", P.results)
 assert seeds["settings"]["weights_sha256"] == sweep["weights_sha256"], "seeds run of other weights"

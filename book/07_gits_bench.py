@@ -183,6 +183,12 @@ display(gs.report.html_table(table[["err poly", "err GITS-dev", "Δerr dev %", "
 # GITS's DP over random costs, has no FD run on the shipped network: the verdicts say "no control run".
 
 
+# %% [markdown]
+# (gits-fd-euler)=
+# (gits-fd-ipndm)=
+#
+# The rule's verdicts on these measurements:
+
 # %% tags=["nbval-check-output"]
 C = gs.claims
 model = lambda s, n: f"{C.NET} {s} NFE {n}"
@@ -413,6 +419,11 @@ print("times best over all (solver, NFE):", count)
 # (`gs.controls.random_cost_schedule`, five seeds): a schedule drawn from the same grid by the same DP,
 # fitted to nothing. **Table 7.3** gives both; the verdict below is the rule's.
 
+# %% [markdown]
+# (gits-ref-error)=
+#
+# The rule's verdict on these measurements:
+
 # %% tags=["nbval-check-output"]
 seeds = gs.results.load_json("fmnist_gits_seeds.json")
 assert seeds["settings"]["weights_sha256"] == runs["fd"]["weights_sha256"], "seeds run of other weights"
@@ -488,6 +499,11 @@ assert searched["sha256"] == shipped, "measured on other weights: rerun scripts/
 # delta-method normal interval from the rows' standard errors (`gs.results.change_from_se`), which
 # ignores the pairing of the latents and is therefore wider than a paired one; it used one warm-up
 # seed and no control. The reference-error rows are tests beyond the paper, which reports FID only.
+
+# %% [markdown]
+# (gits-ref-error-kde)=
+#
+# The rule's verdict on these measurements:
 
 # %% tags=["nbval-check-output"]
 v_kde = C.verdict("gits_ref_error_kde", {f"KDE {s} NFE {n}": kde_ci[s, n] for s in ("euler", "ipndm")

@@ -138,7 +138,9 @@ assert {r["verdict"] for r in rows} <= set(gs.report.VERDICTS)
 tally = gs.report.tally(rows)
 print(f"{len(rows)} verdicts stored in {len({r['chapter'] for r in rows})} chapters")
 for part, label in (("paper", "the paper's claims"), ("beyond_paper", "beyond the paper")):
-    print(f"{label}: " + ", ".join(f"{v}: {n}" for v, n in tally[part].items()))
+    print(f"{label}:")
+    for v, n in tally[part].items():
+        print(f"  {v}: {n}")
 
 # %% [markdown]
 # ## Summary

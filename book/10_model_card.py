@@ -473,6 +473,11 @@ assert acc >= 0.91 and abs(acc - ccard["test_accuracy"]) < 1e-3
 # The one claim this card checks, beyond the paper (the network issue's "never worse than the data
 # mean"): **{glue:text}`beats_mean_verdict`**, by the registry's rule from the interval above.
 
+# %% [markdown]
+# (network-beats-mean)=
+#
+# The rule's verdict on these measurements:
+
 # %% tags=["nbval-check-output"]
 gs.report.verdict(v_mean)
 _ = gs.report.glue_verdicts("10_model_card")

@@ -1,6 +1,6 @@
 """Checkpoints: safetensors + JSON config + sha256 manifest, never pickle (files written through gitscore.files).
 
-Three kinds of file live here:
+Two kinds of file live here:
 
 - a *model* (`save_weights` / `load_weights`): NAME.safetensors, NAME.json (config) and the folder's
   MANIFEST.json with the sha256 of both, as shipped in gitscore/weights/; weights over PART_BYTES go
@@ -9,7 +9,8 @@ Three kinds of file live here:
   triple (weights of model, EMA and optimiser; config with step and hyperparameters), written under a
   temporary name and switched in by one rename, then named in RUN/LATEST (written atomically). The
   previous checkpoint is kept; loading takes the newest one that verifies. A run written before
-  versioned folders (RUN/checkpoint.safetensors + .json + MANIFEST.json) still loads;
+  versioned folders (RUN/checkpoint.safetensors + .json + MANIFEST.json) still loads.
+
 Plain outputs are written through gitscore.files (atomic writes, output-path checks), as these are.
 """
 from __future__ import annotations
