@@ -77,6 +77,7 @@ class Params:
     n_samples: int = 64        # images in the sample grid
     heun_steps: int = 18       # deterministic Heun sampler for the grid (2 NFE a step)
     seed: int = 7              # latents of the grid (per-sample seeded)
+    n_conv: int = 64           # latents of the sweep's reference the Heun-128 check solves again
 
 
 P = Params()
@@ -273,18 +274,16 @@ gs.report.figure(fig, "fig-card-smooth")
 # ## The ODE solution converges
 #
 # A smooth denoiser makes the probability-flow ODE easy to solve accurately: Heun on 128 polynomial
-# steps is compared with the 256-step reference of the benchmark (`results/fmnist_sweep`) on its
-# latents, and that distance with the smallest few-step error (NFE $\le$ 10) the benchmark scores.
-# The network issue's target was 1 %, as the exact KDE denoiser's reference meets; the cell prints
+# steps is compared with the 256-step reference of the benchmark (`results/fmnist_sweep`) on its first
+# `n_conv` latents, and that distance with the smallest few-step error (NFE $\le$ 10) the benchmark scores.
+# The target is 1 %, as the exact KDE denoiser's reference meets; the cell prints
 # the ratio and whether it meets that target, and asserts 2 %. It also prints how far the
 # benchmark's own reference, Heun on 256 steps, is from 512 steps, relative to the same error (the
 # first network needed 512 steps for its reference).
 
 # %%
-from safetensors.torch import load_file  # noqa: E402
-
-sweep = json.loads((P.results / "fmnist_sweep" / "results.json").read_text())
-ref = load_file(P.results / "fmnist_sweep" / "reference.safetensors")["x"]
+sweep = gs.results.load_run("fmnist_sweep", P.results)
+ref = gs.results.reference("fmnist_sweep", P.results)[:P.n_conv]
 x_T = 80.0 * gs.sampling.latents((1, 28, 28), sweep["config"]["eval_seed"], 0, len(ref), torch.float32)
 with torch.no_grad():
     heun128 = gs.solvers.sample_heun(D, x_T, gs.schedules.polynomial(128))
@@ -305,15 +304,14 @@ assert d128 < 0.02 * best
 # images against the test split.
 
 # %%
-conv = json.loads((P.results / "fmnist_fd_converged" / "results.json").read_text())
+conv = gs.results.load_run("fmnist_fd_converged", P.results)
 floor = gs.metrics.noise_floor(10000)
 fds = {r["nfe"]: r["fd"] for r in conv["rows"]}
 print(f"FD (Fashion-MNIST classifier features) of the ODE solution, 10,000 samples: "
       + ", ".join(f"NFE {k}: {v:.2f}" for k, v in sorted(fds.items())))
 print(f"train-vs-test floor (10,000 images): {floor:.2f}")
-rough_conv = P.results / "fmnist_rough_fd_converged" / "results.json"
-if rough_conv.is_file():
-    rfds = {r["nfe"]: r["fd"] for r in json.loads(rough_conv.read_text())["rows"]}
+if (P.results / "fmnist_rough_fd_converged" / "results.json").is_file():
+    rfds = {r["nfe"]: r["fd"] for r in gs.results.load_run("fmnist_rough_fd_converged", P.results)["rows"]}
     print("first network (fmnist_edm_rough): "
           + ", ".join(f"NFE {k}: {v:.2f}" for k, v in sorted(rfds.items())))
 assert 0 < floor < min(fds.values())
