@@ -25,13 +25,12 @@
 # when the control passes too, or fails by less than a factor of two. The tables at the front list
 # the paper's claims and, separately, the tests beyond the paper; each chapter's own table follows.
 #
-# **Why glue, and why the summary cannot drift.** The tables below are not computed by this
-# chapter: the book build fills them in from the outputs of the chapters *as the build executed
-# them* (myst-nb writes each executed notebook's glue data into the build folder and resolves the
-# pasted keys after all chapters are read). A chapter that is re-executed with other numbers changes
-# its row here in the same build; a chapter that no longer glues a verdict fails the build (`-W`).
-# An earlier version of this chapter read the committed notebooks instead, and jupyter-cache did not
-# re-run it when other chapters changed, so its table could lag behind the book.
+# **Why the summary cannot drift.** Tables 9.1 and 9.2 are read from the chapters' stored notebooks,
+# which the strict notebook check (`pytest --nbval`, in `make test`) keeps equal to a fresh execution of
+# every chapter; the chapter tables further down are not computed here at all: the book build pastes
+# them from the outputs of the chapters *as the build executed them* (myst-nb's cross-document glue),
+# so a chapter re-executed with other numbers changes its rows in the same build, and a chapter that no
+# longer glues its verdicts fails the build (`-W`).
 #
 # Rows beyond the paper test something the paper does not claim or measure (for GITS: the error
 # against a converged reference solution; the paper reports FID only); they are reported in their
