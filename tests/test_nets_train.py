@@ -118,3 +118,33 @@ def test_shipped_model_denoises():
         err_model = (D(noisy, sigma) - x0).pow(2).mean().sqrt()
     err_input = (noisy - x0).pow(2).mean().sqrt()
     assert err_model < 0.5 * err_input
+
+
+def test_adam_implementations_agree_and_bad_impl_is_refused():
+    import pytest as _pytest
+
+    from gitscore.nets import build_denoiser
+    from gitscore.train import TrainConfig, ema_update, make_optimizer, train_step
+    cfg = TrainConfig(steps=2, batch_size=4, unet=dict(channels=[8, 16], blocks=1, emb_dim=16, attention=False,
+                                                       patch=2, embedding="positional"))
+    data = torch.rand(16, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    out = {}
+    for impl in ("loop", "foreach", "fused"):
+        torch.manual_seed(0)
+        model = build_denoiser(cfg.model_config() | {"unet": dict(cfg.unet, in_channels=1)})
+        ema = build_denoiser(cfg.model_config() | {"unet": dict(cfg.unet, in_channels=1)})
+        ema.load_state_dict(model.state_dict())
+        opt = make_optimizer(model, cfg, impl)
+        for step in range(2):
+            train_step(model, ema, opt, data, step, cfg, foreach_ema=impl != "loop")
+        out[impl] = torch.cat([p.detach().flatten() for p in model.parameters()])
+    # the same Adam update, up to float rounding order
+    torch.testing.assert_close(out["loop"], out["foreach"], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(out["loop"], out["fused"], rtol=1e-5, atol=1e-6)
+    with _pytest.raises(ValueError, match="impl"):
+        make_optimizer(model, cfg, "adamw")
+    a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    want = [0.9 * p.detach() + 0.1 * q.detach() for p, q in zip(a.parameters(), b.parameters())]
+    ema_update(a, b, 0.9)
+    for p, w in zip(a.parameters(), want):
+        torch.testing.assert_close(p.detach(), w)
