@@ -86,7 +86,7 @@ class Params:
 
 
 P = Params()
-shape = (1, 28, 28)
+shape = gs.models.IMAGE
 gs.report.show_params(P)
 
 # %% [markdown]

@@ -97,7 +97,7 @@ gs.report.show_params(P)
 
 # %% tags=["nbval-ignore-output"]
 images, labels = gs.data.fashion_mnist("train")
-x_T = 80 * gs.sampling.latents((1, 28, 28), P.seed, 0, P.n_traj)  # float64
+x_T = 80 * gs.sampling.latents(gs.models.IMAGE, P.seed, 0, P.n_traj)  # float64
 
 net = gs.models.load_model("fmnist", device=P.device).denoiser
 kde = gs.models.load_model("kde", device=P.device).denoiser

@@ -78,7 +78,7 @@ class Params:
 P = Params()
 T = gs.trajectory
 sigmas = gs.schedules.polynomial(P.n_steps)
-shape = (1, 28, 28)
+shape = gs.models.IMAGE
 gs.report.show_params(P)
 
 # %% [markdown]
@@ -386,10 +386,10 @@ gs.report.figure(fig, "fig-denoising-3")
 # %% tags=["nbval-check-output"]
 Xd = X.double()
 mean_g, var_g = Xd.mean(0), Xd.var(0)
-gauss = gs.denoisers.GaussianDenoiser(mean_g.reshape(1, 28, 28), var_g.reshape(1, 28, 28))
+gauss = gs.denoisers.GaussianDenoiser(mean_g.reshape(gs.models.IMAGE), var_g.reshape(gs.models.IMAGE))
 s_hi, s_lo, k_max = 2.0, 1.0, 4  # one step sigma_{n+1} = 2 -> sigma_n = 1 (a large step: Taylor terms matter)
-z = gs.sampling.latents((1, 28, 28), P.seed, 0, P.n_taylor)
-x_hi = gauss.mean + torch.sqrt(gauss.eigval.reshape(1, 28, 28) + s_hi ** 2) * z  # samples of p_sigma at s_hi
+z = gs.sampling.latents(gs.models.IMAGE, P.seed, 0, P.n_taylor)
+x_hi = gauss.mean + torch.sqrt(gauss.eigval.reshape(gs.models.IMAGE) + s_hi ** 2) * z  # samples of p_sigma at s_hi
 derivs = gs.controls.taylor_derivatives(gauss, x_hi, s_hi, k_max)
 direction_gap = (derivs[0] - (x_hi - gauss(x_hi, s_hi)) / s_hi).abs().max().item()
 print(f"dx/dsigma of the solution equals (x - D)/sigma to 1e-10: {direction_gap < 1e-10}")
@@ -409,7 +409,7 @@ v_taylor = gs.claims.verdict("prop41_taylor_convex", {"exact Gaussian": gs.stats
                              control=gs.stats.point(max(res_plain), n_checked))
 print(f"rule: {v_taylor.word}; control: {v_taylor.control.word}")
 gs.report.glue_text("den-taylor-verdict", v_taylor.word)
-x_T1 = 80 * gs.sampling.latents((1, 28, 28), P.seed, 0, 4)
+x_T1 = 80 * gs.sampling.latents(gs.models.IMAGE, P.seed, 0, 4)
 afs_tr = T.record(gs.solvers.sample_euler, gauss, x_T1, gs.schedules.polynomial(5), afs=True)
 afs_res = T.convex_combination_residual(afs_tr, sigmas=gs.schedules.polynomial(5), relative=True)
 D_afs = x_T1 - 80 * x_T1 / np.sqrt(1 + 80 ** 2)

@@ -131,7 +131,7 @@ def rel_err(a, b):
 
 exact_err, wrong_bw_err = [], []
 for sigma in P.check_sigmas:
-    x = test_images[:P.n_check].double() + sigma * gs.sampling.latents((1, 28, 28), P.seed + 1, 0, P.n_check)
+    x = test_images[:P.n_check].double() + sigma * gs.sampling.latents(gs.models.IMAGE, P.seed + 1, 0, P.n_check)
     ref = gs.controls.softmax_denoiser(x, X, sigma)
     exact_err.append(rel_err(kde(x.float(), sigma), ref))
     wrong_bw_err.append(rel_err(gs.controls.softmax_denoiser(x, X, sigma, bandwidth=1.01), ref))
@@ -157,7 +157,7 @@ gmm = gs.models.class_gmm(images, labels, "diag")  # class means, diagonal class
 
 s = torch.tensor(P.check_sigmas, dtype=torch.float64).repeat_interleave(P.n_check)  # one sigma per point
 x0 = test_images[:P.n_check].repeat(len(P.check_sigmas), 1, 1, 1).double()
-x = x0 + s.reshape(-1, 1, 1, 1) * gs.sampling.latents((1, 28, 28), P.seed + 2, 0, len(s))
+x = x0 + s.reshape(-1, 1, 1, 1) * gs.sampling.latents(gs.models.IMAGE, P.seed + 2, 0, len(s))
 tweedie_err = {}
 for name, den, dtype, tol in (("KDE, 60k images, float32", kde, torch.float32, 1e-5),
                               ("GMM, 10 classes, float64", gmm, torch.float64, 1e-10)):
@@ -186,7 +186,7 @@ assert (tweedie_err["KDE, 60k images, float32"] < 1e-5).all() and (tweedie_err["
 # sample, independent of $x$) from the same latents, as a control for the checks below.
 
 # %% tags=["nbval-ignore-output"]
-x_T = 80 * gs.sampling.latents((1, 28, 28), P.seed, 0, P.n_samples, dtype=torch.float32)
+x_T = 80 * gs.sampling.latents(gs.models.IMAGE, P.seed, 0, P.n_samples, dtype=torch.float32)
 trajs, seconds = {}, {}
 for name, den in (("KDE", kde), ("network", net)):
     t0 = time.perf_counter()
@@ -388,7 +388,7 @@ kde_tr, net_tr = trajs["KDE"], trajs["network"]
 s_pts = sigmas[:-1].repeat(n)                                   # sigma of each point, trajectory-major
 pts_kde = kde_tr.xs[:n, :-1].reshape(-1, 1, 28, 28).float()
 pts_net = net_tr.xs[:n, :-1].reshape(-1, 1, 28, 28).float()
-gauss = gs.denoisers.GaussianDenoiser(X.mean(0).reshape(1, 28, 28), torch.cov(X.T))
+gauss = gs.denoisers.GaussianDenoiser(X.mean(0).reshape(gs.models.IMAGE), torch.cov(X.T))
 with torch.no_grad():
     D_net_at_kde = net(pts_kde, s_pts.float()).double()
     D_kde_at_net = kde(pts_net, s_pts).double()

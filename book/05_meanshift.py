@@ -139,8 +139,8 @@ def isotropic_gmm(shape, seed):
 models = {  # name: (denoiser, sample shape, dtype)
     "2-D toy KDE": (kdes["2-D toy KDE"], (2,), torch.float64),
     "8x8 KDE": (kdes["8x8 KDE"], (1, 8, 8), torch.float32),
-    "28x28 KDE": (kdes["28x28 KDE"], (1, 28, 28), torch.float32),
-    "28x28 network": (gs.models.load_model("fmnist", device="cpu").denoiser, (1, 28, 28), torch.float32),
+    "28x28 KDE": (kdes["28x28 KDE"], gs.models.IMAGE, torch.float32),
+    "28x28 network": (gs.models.load_model("fmnist", device="cpu").denoiser, gs.models.IMAGE, torch.float32),
     "GMM 64x64": (isotropic_gmm((1, 64, 64), P.seed + 1), (1, 64, 64), torch.float64),
     "GMM 3x64x64": (isotropic_gmm((3, 64, 64), P.seed + 2), (3, 64, 64), torch.float64),
 }

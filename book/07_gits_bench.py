@@ -95,7 +95,7 @@ class Params:
 
 
 P = Params()
-shape = (1, 28, 28)
+shape = gs.models.IMAGE
 
 
 load_run = partial(gs.results.load_run, folder=P.results)

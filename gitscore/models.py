@@ -20,10 +20,10 @@ import torch
 from .checks import check_int, resolve_device
 
 __all__ = ["Model", "MODELS", "load_model", "toy_gmm", "class_gmm", "kde_subset", "fmnist_images", "sample_spec",
-           "kde_size_ok"]
+           "kde_size_ok", "IMAGE"]
 
 MODELS = ("fmnist", "kde", "gmm-toy", "fmnist-rough", "class-gmm")
-IMAGE = (1, 28, 28)
+IMAGE = (1, 28, 28)  # one Fashion-MNIST image: what the chapters, the CLI and the network models use
 KDE_SUBSET_SEED = 0
 CLASS_GMM_VAR_FLOOR = 1e-3  # added to every class variance: a pixel constant within a class has none
 
