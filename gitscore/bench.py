@@ -198,11 +198,6 @@ def read_state(path: Path) -> dict:
                      "delete it to start the run over, or use another --out")
 
 
-def _load_reference(path: Path, info: dict) -> torch.Tensor:
-    """The reference solutions in `path`, checked against the sha256 recorded when they were written."""
-    return results.read_reference(path, info)
-
-
 def _save_reference(path: Path, ref: torch.Tensor, state: dict) -> None:
     from safetensors.torch import save
 
@@ -217,7 +212,7 @@ def _reference(denoiser, cfg: BenchConfig, shape, out: Path, state: dict, reuse=
     whose sha256 results.json records and every load checks)."""
     path = out / "reference.safetensors"
     if path.exists() and "reference" in state:
-        return _load_reference(path, state["reference"])
+        return results.read_reference(path, state["reference"])
     if reuse is not None:  # the reference of another run with the same model, eval seed and ref_steps
         other = read_state(Path(reuse) / "results.json")
         oc = other.get("config", {})
@@ -231,7 +226,7 @@ def _reference(denoiser, cfg: BenchConfig, shape, out: Path, state: dict, reuse=
             mismatch["weights_sha256"] = (other.get("weights_sha256"), state["weights_sha256"])
         if mismatch or oc["n_ref"] < cfg.n_ref:
             raise ValueError(f"--reference-from {reuse}: its run differs ({mismatch}, n_ref {oc['n_ref']})")
-        ref = _load_reference(Path(reuse) / "reference.safetensors", other["reference"])[:cfg.n_ref]
+        ref = results.read_reference(Path(reuse) / "reference.safetensors", other["reference"])[:cfg.n_ref]
         state["reference"] = dict(other["reference"], reused_from=str(reuse))
         _save_reference(path, ref, state)
         return ref

@@ -113,26 +113,18 @@ def compare_changes(committed: dict, rerun: dict, run: str) -> tuple[list, str |
 def compare_folders(committed_dir: Path, rerun_dir: Path) -> tuple[list, dict]:
     """Every comparable number of rerun_dir against committed_dir: (verdicts, {run: why not compared})."""
     verdicts, skipped = [], {}
-    for path in sorted(rerun_dir.glob("*/results.json")):
-        run = path.parent.name
-        ref = committed_dir / run / "results.json"
+    pairs = [(p.parent.name, p, committed_dir / p.parent.name / "results.json", compare_bench)
+             for p in sorted(rerun_dir.glob("*/results.json"))]
+    pairs += [(run, rerun_dir / f"{run}.json", committed_dir / f"{run}.json", compare_changes)
+              for run in SCRIPTS if (rerun_dir / f"{run}.json").is_file()]
+    for run, path, ref, compare in pairs:
         if not ref.is_file():
             skipped[run] = f"no committed {ref}"
             continue
-        v, why = compare_bench(json.loads(ref.read_text()), json.loads(path.read_text()), run)
+        v, why = compare(json.loads(ref.read_text()), json.loads(path.read_text()), run)
         verdicts += v
         if why:
             skipped[run] = why
-    for run in SCRIPTS:
-        path, ref = rerun_dir / f"{run}.json", committed_dir / f"{run}.json"
-        if path.is_file():
-            if not ref.is_file():
-                skipped[run] = f"no committed {ref}"
-                continue
-            v, why = compare_changes(json.loads(ref.read_text()), json.loads(path.read_text()), run)
-            verdicts += v
-            if why:
-                skipped[run] = why
     return verdicts, skipped
 
 
