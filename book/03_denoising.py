@@ -424,7 +424,7 @@ print(f"AFS output vs the exact D(x_T) at sigma = 80: RMS per pixel {gap_afs:.2f
 # The registry's rule on the $k$-th order form: {glue:text}`den-taylor-verdict`. Like the Euler form,
 # it is an identity once $\tilde D$ is defined, and the check is that the library's pieces (the
 # Gaussian's denoiser, its exact solution) agree with it; the plain $D$ misses it by the printed
-# amounts for $k \geq 2$ (the round-off residuals themselves and the separation are printed next, not
+# amounts for $k \geq 2$ (the float residuals themselves and the separation are printed next, not
 # checked: their digits depend on the machine). The AFS step is a convex combination too, but with an output that
 # ignores the data: at $\sigma = 80$ it is almost the zero image, not the mean image $D(x_T)$ of the
 # data, which is why the printed gap is of the order of the mean image's own size.

@@ -192,18 +192,21 @@ display(gs.report.html_table(table[["err poly", "err GITS-dev", "Δerr dev %", "
 # %% tags=["nbval-check-output"]
 C = gs.claims
 model = lambda s, n: f"{C.NET} {s} NFE {n}"
-fd_verdicts = {s: C.verdict(f"gits_fd_{s}", {m: ci[s, int(m.split()[-1])]["fd"] for m in C.get(f"gits_fd_{s}").models})
-               for s in ("euler", "ipndm")}  # models "fmnist_edm NFE n": one claim per solver
+# one claim per solver, its models "fmnist_edm NFE n"
+fd_verdicts = {s: C.verdict(f"gits_fd_{s}", {m: ci[s, int(m.split()[-1])]["fd"]
+                                             for m in C.get(f"gits_fd_{s}").models})
+               for s in ("euler", "ipndm")}
 for s, v in fd_verdicts.items():
     gs.report.verdict(v)
 for s in ("ipndm", "euler"):
     split = [n for n in P.steps if C.side(C.get(f"gits_fd_{s}"), ci[s, n]["fd"]) == C.CLEARS
              and ci[s, n]["err"].low > 0]
     if split:
-        print(f"{s}: GITS lowers the FD but raises the reference error (both intervals clear of 0) at NFE {split}")
+        print(f"{s}: GITS lowers the FD but raises the reference error "
+              f"(both intervals clear of 0) at NFE {split}")
 gaps = (table["FD GITS-dev"] - table["FD poly"]).abs()
-print(f"FD noise floor ({floor['n_train']} training images vs the test split): {floor['fd_train_vs_test']:.3g}; "
-      f"the FD changes of GITS-dev in Table 7.1 range from {gaps.min():.3g} to {gaps.max():.3g}.")
+print(f"FD noise floor ({floor['n_train']} training images vs the test split): "
+      f"{floor['fd_train_vs_test']:.3g}; the FD changes of GITS-dev in Table 7.1 range from {gaps.min():.3g} to {gaps.max():.3g}.")
 assert table.notna().all().all(), "the FD run lacks a (solver, schedule, NFE) cell of Table 7.1"
 
 # %% [markdown]
@@ -262,7 +265,7 @@ assert fd_rises["fmnist_edm_rough", "ipndm", "polynomial", 5, 6][0] > 5
 # the other fast ODE solvers of its time on their default schedule (CIFAR-10 FID at NFE 5:
 # 8.38 against DPM-Solver++(3M), 24.97, UniPC 23.98, DEIS-tAB3 14.39). On the shipped network we
 # scored those three solvers, on the polynomial and the GITS-dev schedule, by the reference error of
-# the sweep (256 latents; an FD run of them did not fit this round's CPU time): **Table 7.2** shows
+# the sweep (256 latents; no FD run of them on the shipped network yet): **Table 7.2** shows
 # every reference error, the best sampler at each NFE, and the paper's CIFAR-10 FID for the same rows
 # where it gives them. The first network's FD run of the same rows is printed after it.
 
@@ -453,16 +456,19 @@ assert first == sweep_gits, "warm-up seed 0 must reproduce the sweep's GITS sche
 # %% tags=["nbval-check-output"]
 kde = runs["kde"]
 err_k = cells(kde, "ref_error")
-print(f"KDE over {kde['config']['kde_size']} training images; search: {kde['gits']['n_warmup']} warm-up trajectories")
+print(f"KDE over {kde['config']['kde_size']} training images; "
+      f"search: {kde['gits']['n_warmup']} warm-up trajectories")
 nfes_k = sorted({n for (_, _, n) in err_k})
 kde_ci = {(s, n): gs.results.change_from_se(kde, (s, "gits_dev", n), (s, "polynomial", n))
           for s in ("ipndm", "euler") for n in nfes_k}
 kde_table = pd.DataFrame([{"solver": s, "NFE": n, "err poly": err_k.get((s, "polynomial", n)),
-                           "Δerr dev %": 100 * kde_ci[s, n].estimate, "95 % CI": kde_ci[s, n].bounds(100, "{:+.0f}"),
+                           "Δerr dev %": 100 * kde_ci[s, n].estimate,
+                           "95 % CI": kde_ci[s, n].bounds(100, "{:+.0f}"),
                            "Δerr l2 %": 100 * (err_k[s, "gits_l2", n] / err_k[s, "polynomial", n] - 1)}
                           for s in ("ipndm", "euler") for n in nfes_k]).set_index(["solver", "NFE"])
-display(gs.report.html_table(kde_table, index=True, caption="Exact KDE denoiser: reference error (interval from "
-                             "the rows' standard errors, unpaired: wider than a paired one)"))
+display(gs.report.html_table(kde_table, index=True,
+                             caption="Exact KDE denoiser: reference error (interval from the rows' "
+                                     "standard errors, unpaired: wider than a paired one)"))
 
 # %% [markdown]
 # ### Beyond GITS, by FD

@@ -399,8 +399,9 @@ for claim_id, method, control in (("gits_near_oracle", "gits", "polynomial"),
                                   ("student_dp_gain", "student_dp", "student_dp_null")):
     claim = C.get(claim_id)
     base = {m: "oracle" if claim_id == "gits_near_oracle" else best_of[m] for m in claim.models}
-    # mean error of the method (of the control) / that of the base - 1, paired over the held-out latents
-    v = C.verdict(claim, {m: gs.stats.paired_change(E[model[m]][base[m]], E[model[m]][method]) for m in claim.models},
+    # mean error of the method (of the control) / that of the base - 1, paired over held-out latents
+    v = C.verdict(claim, {m: gs.stats.paired_change(E[model[m]][base[m]], E[model[m]][method])
+                          for m in claim.models},
                   control={m: gs.stats.paired_change(E[model[m]][base[m]], E[model[m]][control])
                            for m in claim.models})
     gs.report.verdict(v, anchor="opt-verdicts")

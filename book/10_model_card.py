@@ -207,7 +207,7 @@ gs.report.figure(fig, "fig-card-mse")
 # Denoising error relative to the data mean on 256 test images, 13 noise levels from 0.002 to 80: below the line, better than the best constant.
 # ```
 #
-# The check below is the network issue's, a claim beyond the paper in the registry
+# The check below is a claim beyond the paper in the registry
 # (`network_beats_mean`): the shipped network is never worse than the data mean
 # ({numref}`fig-card-mse`). The statistic is the worst ratio over the 13 noise levels, with a
 # bootstrap interval over the 256 test images (each image's errors at every noise level resampled
@@ -468,8 +468,7 @@ assert acc >= 0.91 and abs(acc - ccard["test_accuracy"]) < 1e-3
 #
 # ## Verdict
 #
-# The one claim this card checks, beyond the paper (the network issue's "never worse than the data
-# mean"): **{glue:text}`beats_mean_verdict`**, by the registry's rule from the interval above.
+# The one claim this card checks, beyond the paper ("never worse than the data mean"): **{glue:text}`beats_mean_verdict`**, by the registry's rule from the interval above.
 
 # %% [markdown]
 # (network-beats-mean)=

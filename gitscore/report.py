@@ -311,14 +311,22 @@ def book_style() -> None:
 
 
 def show_params(params, skip=()) -> None:
-    """Print a dataclass of parameters one field per line (`name = value`), each line cut to LINE_WIDTH."""
+    """Print a dataclass of parameters one field per line (`name = value`), each line cut to LINE_WIDTH; a path
+    is shown relative to the checkout (readers see no path of the machine the chapter ran on)."""
     import dataclasses
     if not dataclasses.is_dataclass(params):
         raise TypeError(f"params must be a dataclass instance, got {type(params).__name__}")
     fields = [f.name for f in dataclasses.fields(params) if f.name not in skip]
     width = max(map(len, fields))
+    root = Path(__file__).resolve().parents[1]
     for name in fields:
-        line = f"{name:<{width}} = {getattr(params, name)!r}"
+        value = getattr(params, name)
+        if isinstance(value, Path):  # a folder of the checkout, not the path of the machine it ran on
+            value = value.resolve()
+            value = f"<checkout>/{value.relative_to(root).as_posix()}" if value.is_relative_to(root) else value.name
+            line = f"{name:<{width}} = {value}"
+        else:
+            line = f"{name:<{width}} = {value!r}"
         print(line if len(line) <= LINE_WIDTH else line[:LINE_WIDTH - 3] + "...")
 
 

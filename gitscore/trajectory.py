@@ -188,8 +188,8 @@ def deviation(xs) -> torch.Tensor:
 
 
 def sample_distance(xs, ref: str = "final") -> torch.Tensor:
-    """||x_t - x_0|| (ref='final', the 'sample distance' of Fig. 2 as diff-analyzer computes it) or
-    ||x_t - x_T|| (ref='start'), (B, T)."""
+    """The distance ``norm(x_t - x_0)`` (ref='final', the 'sample distance' of Fig. 2 as diff-analyzer computes
+    it) or ``norm(x_t - x_T)`` (ref='start'), shape (B, T)."""
     if ref not in ("final", "start"):
         raise ValueError(f"ref must be 'final' or 'start', got {ref!r}")
     xs = _points(xs)

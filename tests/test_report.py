@@ -157,3 +157,21 @@ def test_summary_rows_and_tally_keep_the_papers_claims_apart():
     assert [r["claim"] for r in paper] == ["c1"] and paper[0]["threshold"] == "< 0.02"
     assert [r["claim"] for r in report.summary_rows(rows, beyond_paper=True)] == ["c2", "c3"]
     assert report.tally(rows) == {"paper": {"holds": 1}, "beyond_paper": {"holds": 1, "does not hold": 1}}
+
+
+def test_show_params_prints_checkout_paths_relative(capsys):
+    import dataclasses
+    from pathlib import Path
+
+    root = Path(report.__file__).resolve().parents[1]
+
+    @dataclasses.dataclass
+    class P:
+        results: Path = root / "results"
+        elsewhere: Path = Path("/tmp/somewhere/runs")
+        n: int = 3
+
+    report.show_params(P())
+    out = capsys.readouterr().out
+    assert "results   = <checkout>/results" in out and "elsewhere = runs" in out and "n         = 3" in out
+    assert str(root) not in out
