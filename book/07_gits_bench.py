@@ -206,7 +206,8 @@ for s in ("ipndm", "euler"):
               f"(both intervals clear of 0) at NFE {split}")
 gaps = (table["FD GITS-dev"] - table["FD poly"]).abs()
 print(f"FD noise floor ({floor['n_train']} training images vs the test split): "
-      f"{floor['fd_train_vs_test']:.3g}; the FD changes of GITS-dev in Table 7.1 range from {gaps.min():.3g} to {gaps.max():.3g}.")
+      f"{floor['fd_train_vs_test']:.3g}; the FD changes of GITS-dev in Table 7.1 range from "
+      f"{gaps.min():.3g} to {gaps.max():.3g}.")
 assert table.notna().all().all(), "the FD run lacks a (solver, schedule, NFE) cell of Table 7.1"
 
 # %% [markdown]
@@ -464,7 +465,8 @@ kde_ci = {(s, n): gs.results.change_from_se(kde, (s, "gits_dev", n), (s, "polyno
 kde_table = pd.DataFrame([{"solver": s, "NFE": n, "err poly": err_k.get((s, "polynomial", n)),
                            "Δerr dev %": 100 * kde_ci[s, n].estimate,
                            "95 % CI": kde_ci[s, n].bounds(100, "{:+.0f}"),
-                           "Δerr l2 %": 100 * (err_k[s, "gits_l2", n] / err_k[s, "polynomial", n] - 1)}
+                           "Δerr l2 %": 100 * (err_k[s, "gits_l2", n] / err_k[s, "polynomial", n]
+                                               - 1)}
                           for s in ("ipndm", "euler") for n in nfes_k]).set_index(["solver", "NFE"])
 display(gs.report.html_table(kde_table, index=True,
                              caption="Exact KDE denoiser: reference error (interval from the rows' "

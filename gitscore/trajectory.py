@@ -319,7 +319,7 @@ def explained_variance(xs, k_max: int = 5, complement: bool = False) -> torch.Te
 def project_3d(xs, normalize: bool = False) -> torch.Tensor:
     """Coordinates of x_t - x_0 in the boomerang frame (Fig. 4), (B, T, 3).
 
-    Axis 1 is the chord: 0 at x_0 and ||x_T - x_0|| at x_T (1 with normalize=True, which divides
+    Axis 1 is the chord: 0 at x_0 and ``norm(x_T - x_0)`` at x_T (1 with normalize=True, which divides
     all three coordinates by ||x_T - x_0||). Axes 2-3 are the top two PCs of the orthogonal
     complement; both endpoints sit at 0 there, and each PC's sign is chosen so that the mean
     coordinate along it is >= 0, so trajectories from different samples overlay.
