@@ -62,16 +62,24 @@ $(STAMP): pyproject.toml environment.yml
 	@mkdir -p $(dir $(STAMP)) && touch $(STAMP)
 endif
 
-# Fashion-MNIST: the Debian package dataset-fashion-mnist, or $GITSCORE_DATA pointing at the four IDX .gz files.
+# The data sets (gitscore.data): Fashion-MNIST (Debian package dataset-fashion-mnist, or $GITSCORE_DATA pointing at the
+# four IDX .gz files), the colour emoji (fonts-noto-color-emoji, or $GITSCORE_EMOJI_FONT=/path/to/NotoColorEmoji.ttf)
+# and the glyphs (fonts-dejavu-core, or $GITSCORE_GLYPH_FONT=/path/to/DejaVuSans.ttf); the fonts are rendered to arrays
+# once, on first use, and cached in $GITSCORE_CACHE (default ~/.cache/gitscore).
+DATA_PACKAGES := $(if $(or $(GITSCORE_DATA),$(wildcard $(DATA_DIR)/train-images-idx3-ubyte.gz)),,dataset-fashion-mnist) \
+  $(if $(or $(GITSCORE_EMOJI_FONT),$(wildcard /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf)),,fonts-noto-color-emoji) \
+  $(if $(or $(GITSCORE_GLYPH_FONT),$(wildcard /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf)),,fonts-dejavu-core)
 data:
-	@if [ -n "$$GITSCORE_DATA" ] || [ -f $(DATA_DIR)/train-images-idx3-ubyte.gz ]; then exit 0; fi; \
+	@pkgs="$(strip $(DATA_PACKAGES))"; if [ -z "$$pkgs" ]; then exit 0; fi; \
 	if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
-	  apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkgs; \
 	elif command -v apt-get >/dev/null && sudo -n true 2>/dev/null; then \
-	  sudo apt-get update -qq && sudo apt-get install -y -qq dataset-fashion-mnist; \
+	  sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkgs; \
 	else \
-	  echo "Fashion-MNIST not found: run 'apt-get install dataset-fashion-mnist' (Debian/Ubuntu), or download the four"; \
-	  echo "IDX .gz files from https://github.com/zalandoresearch/fashion-mnist and export GITSCORE_DATA=/that/folder."; \
+	  echo "missing data packages: $$pkgs. Install them ('apt-get install $$pkgs', Debian/Ubuntu), or point at copies:"; \
+	  echo "  Fashion-MNIST: the four IDX .gz files from https://github.com/zalandoresearch/fashion-mnist, GITSCORE_DATA=/that/folder"; \
+	  echo "  emoji: NotoColorEmoji.ttf from https://github.com/googlefonts/noto-emoji, GITSCORE_EMOJI_FONT=/path/to/it"; \
+	  echo "  glyphs: DejaVuSans.ttf from https://dejavu-fonts.github.io, GITSCORE_GLYPH_FONT=/path/to/it"; \
 	  exit 1; \
 	fi
 

@@ -5,6 +5,9 @@
     kde           the exact denoiser of the empirical distribution of (a subset of) the training images
     class-gmm     a Gaussian mixture with one component per class (class mean, diagonal class variance)
     gmm-toy       8 Gaussians on the unit circle in 2-D: exact and instant
+    emoji32 ...   the exact KDE denoiser of a rendered data set (gitscore.data) at one resolution: emoji16,
+                  emoji32, emoji64 (colour, d = 768 .. 12,288), emoji16-grey .. emoji64-grey, glyphs16 ..
+                  glyphs64 (grey, d = 256 .. 4,096); DATA_MODELS maps each name to (data set, size, colour)
 
 The KDE subset rule: `kde_size` images chosen by a seeded permutation (seed 0) of the training
 set, all of them (in order) when kde_size is None or the whole set, the rule of the committed
@@ -19,10 +22,14 @@ import torch
 
 from .checks import check_int, resolve_device
 
-__all__ = ["Model", "MODELS", "load_model", "toy_gmm", "class_gmm", "kde_subset", "fmnist_images", "sample_spec",
-           "kde_size_ok", "IMAGE"]
+__all__ = ["Model", "MODELS", "DATA_MODELS", "data_images", "load_model", "toy_gmm", "class_gmm", "kde_subset",
+           "fmnist_images", "sample_spec", "kde_size_ok", "IMAGE"]
 
-MODELS = ("fmnist", "kde", "gmm-toy", "fmnist-rough", "class-gmm")
+# KDE denoisers of the data sets of gitscore.data at several resolutions: name -> (data set, size, colour)
+DATA_MODELS = {f"{data}{size}{suffix}": (data, size, colour)
+               for data, variants in (("emoji", (("", True), ("-grey", False))), ("glyphs", (("", None),)))
+               for suffix, colour in variants for size in (16, 32, 64)}
+MODELS = ("fmnist", "kde", "gmm-toy", "fmnist-rough", "class-gmm", *DATA_MODELS)
 IMAGE = (1, 28, 28)  # one Fashion-MNIST image: what the chapters, the CLI and the network models use
 KDE_SUBSET_SEED = 0
 CLASS_GMM_VAR_FLOOR = 1e-3  # added to every class variance: a pixel constant within a class has none
@@ -47,14 +54,28 @@ def sample_spec(name: str) -> tuple[tuple, torch.dtype]:
         raise ValueError(f"model must be one of {list(MODELS)}, got {name!r}")
     if name == "gmm-toy":
         return (2,), torch.float64
+    if name in DATA_MODELS:
+        data, size, colour = DATA_MODELS[name]
+        return (1 if colour is False else 3 if data == "emoji" else 1, size, size), torch.float32
     return IMAGE, torch.float64 if name == "class-gmm" else torch.float32
 
 
 def kde_size_ok(kde_size, name: str = "--kde-size") -> int:
-    """`kde_size` checked against the training set's size (60,000), before the data is read."""
+    """`kde_size` checked against the training set's size (60,000), before the data is read (a data model's
+    set is checked against its own size when it is loaded)."""
     from .data import SPLIT_SIZES
 
     return check_int(name, kde_size, 1, SPLIT_SIZES["train"])
+
+
+def data_images(name: str) -> torch.Tensor:
+    """The images behind the data model `name` (DATA_MODELS): gitscore.data.load at its size and colour."""
+    from .data import load
+
+    if name not in DATA_MODELS:
+        raise ValueError(f"name must be one of {list(DATA_MODELS)}, got {name!r}")
+    data, size, colour = DATA_MODELS[name]
+    return load(data, size, colour)
 
 
 def fmnist_images(split: str) -> torch.Tensor:
@@ -122,8 +143,9 @@ def load_model(name: str, *, checkpoint=None, kde_size: int | None = None, devic
     if checkpoint is not None and not str(checkpoint).strip():
         raise ValueError("checkpoint is empty; give the path of a .safetensors written by `gitscore train` "
                          "(or None for the shipped network)")
-    if kde_size is not None and name != "kde":
-        raise ValueError(f"kde_size applies to the model 'kde', not {name!r}")
+    if kde_size is not None and name != "kde" and name not in DATA_MODELS:
+        raise ValueError(f"kde_size applies to the model 'kde' and the data models {list(DATA_MODELS)}, "
+                         f"not {name!r}")
     if kde_size is not None:
         kde_size_ok(kde_size, "kde_size")  # before the data is read
     dev = resolve_device(device)
@@ -136,6 +158,14 @@ def load_model(name: str, *, checkpoint=None, kde_size: int | None = None, devic
         data = kde_subset(fmnist_images("train"), kde_size)
         D = KDEDenoiser(data, device=dev)
         return Model(D, IMAGE, torch.float32, dev, D.sigma_min, D.sigma_max, f"kde (N={len(data)})")
+    if name in DATA_MODELS:
+        from .denoisers import KDEDenoiser
+
+        images = data_images(name)
+        data = kde_subset(images, kde_size)
+        D = KDEDenoiser(data, device=dev)
+        return Model(D, tuple(images.shape[1:]), torch.float32, dev, D.sigma_min, D.sigma_max,
+                     f"kde {name} (N={len(data)})")
     if name == "class-gmm":
         D = class_gmm(*_fmnist("train"))
         return Model(D, IMAGE, torch.float64, dev, D.sigma_min, D.sigma_max, "class-gmm (10 classes)")
