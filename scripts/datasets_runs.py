@@ -127,9 +127,10 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, required=True, help="the JSON to write (resumed if it exists)")
     p.add_argument("--smoke", action="store_true", help="tiny sizes (64 images, 4 trajectories): tests the script")
     p.add_argument("--parts", nargs="+", default=["regularity", "gits"], choices=["regularity", "gits"])
-    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     small = args.smoke
     args.seed, args.n_steps = 0, 40
     args.n_traj = 4 if small else 30
@@ -157,10 +158,14 @@ def main(argv=None) -> int:
     state.update(settings=settings, data=data)
     state.setdefault("regularity", {})
     state.setdefault("gits", {})
-    t0, prior = time.perf_counter(), state.get("wall_time_s", 0.0)
+    t0, prior = time.perf_counter(), state.get("elapsed_s", state.get("wall_time_s", 0.0))
 
-    def save():
-        state["wall_time_s"] = round(prior + time.perf_counter() - t0, 1)
+    def save(done: bool = False):
+        # elapsed_s while running (resumed runs' time added); wall_time_s only once every part is there, which is
+        # what marks the file complete for scripts/results_pipeline.py
+        state["elapsed_s"] = round(prior + time.perf_counter() - t0, 1)
+        if done:
+            state["wall_time_s"] = state["elapsed_s"]
         atomic_write_bytes(args.out, (json.dumps(state) + "\n").encode())
 
     if "regularity" in args.parts:
@@ -196,7 +201,9 @@ def main(argv=None) -> int:
             state["gits"][target]["transfer_seconds"] = round(time.perf_counter() - t1, 1)
             save()
             print(f"transfer to {target}: {state['gits'][target]['transfer_seconds']} s", flush=True)
-    print(f"wrote {args.out} ({state['wall_time_s']} s)")
+    done = set(names) <= set(state["regularity"]) and all("transfer" in state["gits"].get(g, {}) for g in gits_sets)
+    save(done)
+    print(f"wrote {args.out} ({state['elapsed_s']} s{'' if done else '; not every part is there yet'})")
     return 0
 
 

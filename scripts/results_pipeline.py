@@ -95,6 +95,10 @@ RESULTS = (
            "--n-ref 64 --ref-steps 128 --n-warmup 64 --batch-size 64", 37.6,
            "--model kde --kde-size 200 --solvers euler --schedules gits_dev --nfe 4 --n-fd 0 --n-ref 2 "
            "--ref-steps 8 --n-warmup 2 --grid-points 9 --batch-size 2"),
+    Step("datasets", "{py} scripts/datasets_runs.py --out {out}/datasets.json", ("datasets.json",), 32.6,
+         "{py} scripts/datasets_runs.py --smoke --out {out}/datasets.json", "json",
+         note="every regularity claim, the scaling exponents and GITS with its transfer table on the rendered data "
+              "sets (chapter 11)"),
 )
 
 WEIGHTS = (
