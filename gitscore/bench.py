@@ -29,14 +29,16 @@ from .gits import SearchConfig
 from .schedules import SCHEDULES, SIGMA_MAX, SIGMA_MIN, get_schedule
 from .solvers import SOLVER_INFO, SOLVERS, calls_per_step
 
-__all__ = ["BenchConfig", "run_bench", "markdown_table", "read_state", "INT_FIELDS", "GITS_PREFIX", "FD_BOOT"]
+__all__ = ["BenchConfig", "run_bench", "markdown_table", "read_state", "INT_FIELDS", "GITS_PREFIX", "FD_BOOT",
+           "BENCH_MODELS"]
 
 GITS_PREFIX = "gits_"
 
 
 @dataclass
 class BenchConfig:
-    model: str = "fmnist"              # "fmnist" (shipped network) or "kde" (exact denoiser over the training set)
+    model: str = "fmnist"              # "fmnist" (shipped network), "kde" (exact denoiser over the training set), or
+    #                                    one of gitscore.models.DATA_MODELS (exact denoiser over a whole data set)
     solvers: list = field(default_factory=lambda: ["euler", "heun", "dpm2", "dpmpp", "unipc", "deis", "ipndm"])
     schedules: list = field(default_factory=lambda: ["polynomial", "logsnr", "time_uniform", "time_quadratic",
                                                      "gits_dev", "gits_l2"])
@@ -62,8 +64,8 @@ class BenchConfig:
         bad = [s for s in self.schedules if s not in valid]
         if not self.schedules or bad:
             raise ValueError(f"schedules must be among {valid}, got {bad or self.schedules}")
-        if self.model not in ("fmnist", "kde"):
-            raise ValueError(f"model must be 'fmnist' or 'kde', got {self.model!r}")
+        if self.model not in BENCH_MODELS:
+            raise ValueError(f"model must be one of {list(BENCH_MODELS)}, got {self.model!r}")
         if self.teacher not in SOLVERS:
             raise ValueError(f"teacher must be one of {sorted(SOLVERS)}, got {self.teacher!r}")
         for name, lo in INT_FIELDS.items():
@@ -109,6 +111,8 @@ class BenchConfig:
                             metric=metric, coeff=self.coeff, seed=self.warmup_seed,
                             batch_size=min(self.batch_size, self.n_warmup))
 
+
+BENCH_MODELS = ("fmnist", "kde", *models.DATA_MODELS)  # the models a bench runs on
 
 # Integer fields and their smallest allowed value.
 INT_FIELDS = {"n_fd": 0, "n_ref": 1, "ref_steps": 1, "eval_seed": 0, "warmup_seed": 0, "n_warmup": 1,

@@ -255,12 +255,12 @@ def cmd_train(args) -> int:
 
 def _bench_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The options of `gitscore bench` (the CLI's subparser), one per BenchConfig field, plus --out."""
-    from .bench import GITS_PREFIX, INT_FIELDS, BenchConfig
+    from .bench import BENCH_MODELS, GITS_PREFIX, INT_FIELDS, BenchConfig
 
     d = BenchConfig()
-    p.add_argument("--model", choices=["fmnist", "kde"], default=d.model,
+    p.add_argument("--model", choices=BENCH_MODELS, default=d.model,
                    help="shipped network or exact KDE denoiser (gitscore.models; kde: --kde-size images by a "
-                        "permutation seeded with 0)")
+                        "permutation seeded with 0; emoji32 ...: over a whole rendered data set)")
     p.add_argument("--solvers", nargs="+", choices=sorted(SOLVERS), default=d.solvers, metavar="SOLVER",
                    help=f"among {sorted(SOLVERS)}")
     valid = sorted(SCHEDULES) + [GITS_PREFIX + m for m in METRICS]

@@ -208,3 +208,13 @@ def test_the_script_runs_in_small_and_the_reader_takes_its_output(tmp_path):
     assert datasets.values(run, "emoji16", "settle", "null").shape == (4, 2)
     assert datasets.gits_values(run, "emoji32", "transfer", "euler 5", "glyphs32").shape == (2, 4)
     assert datasets.gits_change(run, "glyphs32", "ipndm 6").n_seeds == 2
+
+
+def test_bench_and_cli_take_the_data_models():
+    from gitscore import bench, cli
+
+    bench.BenchConfig(model="emoji32", n_fd=0).validate()
+    with pytest.raises(ValueError, match="model must be one of"):
+        bench.BenchConfig(model="emoji").validate()
+    assert cli.build_parser().parse_args(["bench", "--model", "glyphs64", "--out", "x"]).model == "glyphs64"
+    assert cli.build_parser().parse_args(["search", "--model", "emoji64-grey"]).model == "emoji64-grey"
