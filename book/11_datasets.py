@@ -145,6 +145,8 @@ print(f"{st['n_traj']} trajectories per variant, {st['solver']} on {st['n_steps'
 display(gs.report.html_table(pd.DataFrame(
     [{"variant": v, "shape": "x".join(map(str, reg[v]["shape"])), "d": reg[v]["d"], "images": reg[v]["n_images"]}
      for v in variants]), caption="The ten variants"))
+claim_d = [reg[m]["d"] for m in P.claim_sets]
+assert min(claim_d) == 784 and max(claim_d) == 12288 and len(variants) == 10
 
 # %% [markdown]
 # (datasets-claims)=
@@ -281,7 +283,9 @@ gs.report.figure(fig, "fig-datasets-scaling")
 # Heun-256 reference solution of 64 latents of the evaluation seed 1 (distinct from the warm-up
 # seeds); the control is GITS's DP on random costs (five seeds). Intervals: two-level bootstrap over
 # warm-up seeds and latents (`gs.datasets.gits_change`). The KDE over Fashion-MNIST uses 10,000 of its
-# images here (the seeded subset of `gs.models.kde_subset`), to fit the script's compute.
+# images here (the seeded subset of `gs.models.kde_subset`), to fit the script's compute. Each
+# reference is checked against Heun on half the steps: the gap must stay under a thousandth of the
+# smallest mean error it scores (asserted below).
 
 # %% tags=["nbval-check-output"]
 cells = [(s, n) for s in st["solvers"] for n in st["nfes"]]
@@ -300,6 +304,9 @@ t_gits = pd.DataFrame([{"data set": m, "solver": s, "NFE": n,
                        for (m, s, n), c in gits_iv.items()]).set_index(["data set", "solver", "NFE"])
 display(gs.report.html_table(t_gits, index=True, caption="Reference error: GITS and the random-cost DP against "
                              "polynomial, 95 % intervals over 5 warm-up seeds and 64 latents"))
+smallest = {m: min(np.mean(gs.datasets.gits_values(run, m, k, f"{s} {n}"), -1).min()
+                  for k in ("polynomial", "gits") for s, n in cells) for m in P.gits_sets}
+assert all(run["gits"][m]["reference_check"] < 1e-3 * smallest[m] for m in P.gits_sets), "reference not converged"
 for m in P.gits_sets:
     print(f"{m:9s} GITS, iPNDM NFE 5, warm-up seed 0: "
           + ", ".join(f"{x:.3g}" for x in run["gits"][m]["schedules"]["0"]["ipndm 5"]))
