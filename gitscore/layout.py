@@ -98,7 +98,7 @@ def _text_boxes(fig, renderer) -> list[_Box]:
             continue
         where = _axes_name(fig, ax)
         for name, axis in (("x", ax.xaxis), ("y", ax.yaxis)):
-            if not axis.get_visible():
+            if not ax.axison or not axis.get_visible():  # ax.axis("off") hides the axes' ticks and labels
                 continue
             for tick in _ticks_in_view(axis):
                 add(tick.label1, f"{name} tick label of {where}")

@@ -131,3 +131,15 @@ def test_report_figure_raises_closes_and_marks_the_png(monkeypatch):
     img = Image.open(io.BytesIO(obj._repr_png_()))
     assert img.text[report.LAYOUT_MARKER] == f"checked clean-one {100 * report.TEXT_WIDTH_IN:.0f}x300 px"
     assert repr(obj).startswith("<Figure size")  # the text/plain nbval compares, as matplotlib writes it
+
+
+def test_the_ticks_of_axes_turned_off_are_not_counted():
+    fig, axes = plt.subplots(2, 6, figsize=(report.TEXT_WIDTH_IN, 2.4), gridspec_kw={"hspace": 0.05})
+    for ax in axes.flat:
+        ax.imshow(np.zeros((28, 28)))
+        ax.set_title("a title")
+    assert any("overlaps" in p or "outside" in p for p in layout.problems(fig))  # tick labels under titles
+    for ax in axes.flat:
+        ax.axis("off")
+    assert layout.problems(fig) == []
+    plt.close(fig)
