@@ -228,8 +228,11 @@ def problems(fig) -> list[str]:
         frame = Bbox.from_extents(*(b.lo + LEGEND_TOL_PX), *(b.hi - LEGEND_TOL_PX))
         for ax in fig.axes:
             if ax.get_visible() and ax.bbox.overlaps(frame):
-                for what in _data_under(ax, frame, renderer):
-                    out.append(f"{b.describe()} covers the {what} of {_axes_name(fig, ax)}")
+                found = _data_under(ax, frame, renderer)
+                for what in dict.fromkeys(found):  # once per kind of artist, with how many it covers
+                    n = found.count(what)
+                    out.append(f"{b.describe()} covers the {what} of {_axes_name(fig, ax)}"
+                               + (f" ({n} of them)" if n > 1 else ""))
     return out
 
 

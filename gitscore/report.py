@@ -21,8 +21,8 @@ from .claims import VERDICTS as CLAIM_VERDICTS  # the words of the registry's on
 
 __all__ = ["VERDICTS", "Verdict", "verdict", "recorded", "glue_verdicts", "glue_text", "verdict_table", "collect",
            "summary_rows", "tally", "SUMMARY_COLUMNS",
-           "html_table", "figure", "LAYOUT_MARKER", "book_style", "show_params", "fold", "FoldedStream",
-           "TEXT_WIDTH_IN", "LINE_WIDTH",
+           "html_table", "markdown_table", "glue_table", "figure", "LAYOUT_MARKER", "book_style", "show_params",
+           "fold", "FoldedStream", "TEXT_WIDTH_IN", "LINE_WIDTH",
            "image_grid", "scatter_image", "png_bytes"]
 
 LEGACY_VERDICTS = ("holds", "holds partly", "does not hold here")  # typed words, before the claims registry
@@ -240,6 +240,54 @@ def html_table(df, floatfmt: str = "{:.3g}", index: bool = False, caption: str =
     if caption:
         text = text.replace(">\n  <thead>", f">\n  <caption>{html.escape(caption)}</caption>\n  <thead>", 1)
     return HTML(text)
+
+
+class _Markdown:
+    """Markdown glued for `{glue:md}`; its text/plain is the same Markdown, so nbval compares every cell of it."""
+
+    def __init__(self, text: str):
+        self._text = text
+
+    def _repr_markdown_(self) -> str:
+        return self._text
+
+    def __repr__(self) -> str:
+        return self._text
+
+
+def markdown_table(df, floatfmt="{:.3g}", index: bool = False) -> str:
+    """A pandas DataFrame as a Markdown table: floats through floatfmt (one format, or {column: format}; NaN as
+    "-"), every other value as str; '|' in a value is escaped."""
+    if index:
+        df = df.reset_index()
+    fmts = floatfmt if isinstance(floatfmt, dict) else {}
+    unknown = set(fmts) - set(df.columns)
+    if unknown:
+        raise ValueError(f"floatfmt names columns not in the table: {sorted(map(str, unknown))}; "
+                         f"columns are {[str(c) for c in df.columns]}")
+
+    def cell(column, v) -> str:
+        if isinstance(v, float | np.floating):
+            text = "-" if v != v else fmts.get(column, floatfmt if isinstance(floatfmt, str) else "{:.3g}").format(v)
+        else:
+            text = str(v)
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    head = "| " + " | ".join(str(c).replace("|", "\\|") for c in df.columns) + " |"
+    rule = "|" + "|".join(":---" if df[c].dtype.kind not in "fiu" else "---:" for c in df.columns) + "|"
+    rows = ["| " + " | ".join(cell(c, v) for c, v in zip(df.columns, row)) + " |"
+            for row in df.itertuples(index=False)]
+    return "\n".join([head, rule, *rows])
+
+
+def glue_table(name: str, df, floatfmt="{:.3g}", index: bool = False) -> None:
+    """Glue a DataFrame as a Markdown table under name, for a numbered table in the chapter's Markdown:
+    a `{table}` directive (caption, `:name:` for `{numref}`) holding `{glue:md}` name with `:format: myst`.
+    Its text/plain is the same Markdown, so nbval checks every printed number of it."""
+    if not isinstance(name, str) or not name or not name.replace("_", "").replace("-", "").isalnum():
+        raise ValueError(f"name must be letters, digits, '_' or '-', got {name!r}")
+    from myst_nb import glue
+    glue(name, _Markdown(markdown_table(df, floatfmt, index)), display=False)
 
 
 LAYOUT_MARKER = "gitscore-layout"  # the PNG text chunk every glued figure carries once it passed the layout check
