@@ -52,7 +52,7 @@
 #
 # - **command:** `OMP_NUM_THREADS=1 .venv/bin/jupytext --to ipynb --execute book/01_ode.py`
 #   (or `make book`, which re-executes changed chapters)
-# - **run time:** 109 s to re-execute, measured on 2 CPU cores shared with other jobs
+# - **run time:** 82 s to re-execute, measured on 2 CPU cores shared with other jobs
 # - **reads:** nothing from `results/`; Fashion-MNIST (`make data`) and the shipped network
 #   `gitscore/weights/fmnist_edm.safetensors`, which `make weights STEPS=fmnist_edm`
 #   retrains from scratch: 262 min on 2 CPU cores (its recorded time, `results/README.md`)
@@ -243,7 +243,7 @@ assert all(
 )
 
 # %% tags=["hide-input", "nbval-ignore-output"]
-fig, ax = plt.subplots(figsize=(7, 4))
+fig, ax = plt.subplots(figsize=(6.6, 3.2), layout="constrained")
 for (name, s), marker in zip(schedules.items(), "osD^"):
     ax.plot(range(P.n_steps + 1), s, marker=marker, label=name)
 ax.set(yscale="log", xlabel="step $n$", ylabel=r"$\sigma_n$", title=f"Base schedules, {P.n_steps} steps")
@@ -413,7 +413,7 @@ print(
 assert slopes["ipndm"] < 2.5 < 3.3 < slope_v
 
 # %% tags=["hide-input", "nbval-ignore-output"]
-fig, ax = plt.subplots(figsize=(7, 4.5))
+fig, ax = plt.subplots(figsize=(6.6, 3.7), layout="constrained")
 for (name, e), marker in zip(errors.items(), "osD^v<>"):
     ax.plot(P.nfes, e.mean(0), marker=marker, label=f"{name} (slope {-slopes[name]:.2f})")
 ax.set(xscale="log", yscale="log", xlabel="NFE", ylabel="RMS error of the final sample",
@@ -465,7 +465,7 @@ gs.report.figure(fig, "fig-ode-2")
 # Euler combination (`gs.controls.heun_convexity_residual`). A second-order step is not a combination
 # of $x_{n+1}$ and $D(x_{n+1})$ alone, and the check must see that.
 
-# %% tags=["nbval-check-output"]
+# %%
 sigmas = schedules["polynomial"]
 x_T = P.sigma_max * gs.sampling.latents(shape, P.seed, 0, P.n_traj)
 trajs, residual, heun = {}, {}, {}
@@ -480,6 +480,8 @@ with torch.no_grad():
         )
         # control: Heun steps, same check
         heun[name] = gs.controls.heun_convexity_residual(D, x, sigmas)
+
+# %% tags=["hide-input", "nbval-check-output"]
 n_checked = P.n_traj * P.n_steps
 v_euler = gs.claims.verdict(
     "prop41_euler_convex",
