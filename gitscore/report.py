@@ -280,14 +280,20 @@ def markdown_table(df, floatfmt="{:.3g}", index: bool = False) -> str:
     return "\n".join([head, rule, *rows])
 
 
-def glue_table(name: str, df, floatfmt="{:.3g}", index: bool = False) -> None:
-    """Glue a DataFrame as a Markdown table under name, for a numbered table in the chapter's Markdown:
-    a `{table}` directive (caption, `:name:` for `{numref}`) holding `{glue:md}` name with `:format: myst`.
-    Its text/plain is the same Markdown, so nbval checks every printed number of it."""
+def glue_table(name: str, df, floatfmt="{:.3g}", index: bool = False, caption: str = "") -> None:
+    """Glue a DataFrame as a Markdown table under name, pasted in the chapter with `{glue:md}` name and
+    `:format: myst`. With a caption, the glued Markdown is a MyST `{table}` directive named name: a numbered
+    table with that caption, for `{numref}` like a figure. Its text/plain is the same Markdown, so nbval
+    checks every number of it."""
     if not isinstance(name, str) or not name or not name.replace("_", "").replace("-", "").isalnum():
         raise ValueError(f"name must be letters, digits, '_' or '-', got {name!r}")
+    if not isinstance(caption, str):
+        raise TypeError(f"caption must be a str, got {type(caption).__name__}")
     from myst_nb import glue
-    glue(name, _Markdown(markdown_table(df, floatfmt, index)), display=False)
+    text = markdown_table(df, floatfmt, index)
+    if caption:
+        text = f":::{{table}} {' '.join(caption.split())}\n:name: {name}\n\n{text}\n:::"
+    glue(name, _Markdown(text), display=False)
 
 
 LAYOUT_MARKER = "gitscore-layout"  # the PNG text chunk every glued figure carries once it passed the layout check

@@ -194,5 +194,7 @@ def test_glue_table_glues_the_markdown_as_text_too(monkeypatch):
     report.glue_table("tab-x", pd.DataFrame({"k": [1], "v": [0.5]}))
     obj = glued["tab-x"]
     assert obj._repr_markdown_() == repr(obj) == "| k | v |\n|---:|---:|\n| 1 | 0.5 |"
+    report.glue_table("tab-y", pd.DataFrame({"k": [1]}), caption="A  caption\n on two lines.")
+    assert repr(glued["tab-y"]) == ":::{table} A caption on two lines.\n:name: tab-y\n\n| k |\n|---:|\n| 1 |\n:::"
     with pytest.raises(ValueError, match="name"):
         report.glue_table("bad name", pd.DataFrame())
