@@ -242,7 +242,7 @@ assert all(
     for s in schedules.values()
 )
 
-# %% tags=["hide-input", "nbval-ignore-output"]
+# %% tags=["remove-input", "nbval-ignore-output"]
 fig, ax = plt.subplots(figsize=(6.6, 3.2), layout="constrained")
 for (name, s), marker in zip(schedules.items(), "osD^"):
     ax.plot(range(P.n_steps + 1), s, marker=marker, label=name)
@@ -412,7 +412,7 @@ print(
 )
 assert slopes["ipndm"] < 2.5 < 3.3 < slope_v
 
-# %% tags=["hide-input", "nbval-ignore-output"]
+# %% tags=["remove-input", "nbval-ignore-output"]
 fig, ax = plt.subplots(figsize=(6.6, 3.7), layout="constrained")
 for (name, e), marker in zip(errors.items(), "osD^v<>"):
     ax.plot(P.nfes, e.mean(0), marker=marker, label=f"{name} (slope {-slopes[name]:.2f})")
@@ -570,7 +570,7 @@ gs.report.glue_text("ode-weight-verdict", v_weight.word)
 # themselves: one trajectory of the network, its points $x_i$ and the denoising outputs $D(x_i)$
 # with their weights.
 
-# %% tags=["hide-input", "nbval-ignore-output"]
+# %% tags=["remove-input", "nbval-ignore-output"]
 fig, axes = plt.subplots(1, 2, figsize=(6.6, 3.6), layout="constrained")
 ax = axes[0]
 for (name, r), marker in zip(residual.items(), "osD"):
@@ -597,7 +597,7 @@ gs.report.figure(fig, "fig-ode-3")
 # on the polynomial schedule.
 # ```
 
-# %% tags=["hide-input", "nbval-ignore-output"]
+# %% tags=["remove-input", "nbval-ignore-output"]
 tr = trajs["trained network"]
 cols = range(0, P.n_steps, 2)
 fig, axes = plt.subplots(2, len(cols) + 1, figsize=(1.6 * (len(cols) + 1), 3.6))
@@ -648,7 +648,7 @@ for name, s in samples.items():
     )
     assert torch.isfinite(s).all()
 
-# %% tags=["hide-input", "nbval-ignore-output"]
+# %% tags=["remove-input", "nbval-ignore-output"]
 fig, axes = plt.subplots(len(samples), P.n_show, figsize=(1.2 * P.n_show, 1.35 * len(samples)))
 for r, (name, s) in enumerate(samples.items()):
     for j in range(P.n_show):

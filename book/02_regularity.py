@@ -228,7 +228,7 @@ gs.report.glue_text("reg-deviation-verdict", v_dev.word)
 # :format: myst
 # ```
 
-# %% tags=["hide-input", "nbval-ignore-output"]
+# %% tags=["remove-input", "nbval-ignore-output"]
 sig = sigmas.numpy()
 fig, axes = plt.subplots(2, 3, figsize=(6.6, 4.9), sharex=True, layout="constrained")
 for j, m in enumerate(models):
@@ -349,7 +349,7 @@ gs.report.glue_table("tab-regularity-variance", pd.DataFrame(rows),
 # :format: myst
 # ```
 
-# %% tags=["hide-input", "nbval-ignore-output"]
+# %% tags=["remove-input", "nbval-ignore-output"]
 fig, axes = plt.subplots(1, 2, figsize=(6.6, 3.4), layout="constrained")
 for m, c in zip(models, sns.color_palette(n_colors=3)):
     axes[0].plot(P.ks, err[m], "o-", color=c, label=m)
@@ -396,7 +396,7 @@ print("trained network, mean ||D(x_rec) - D(x)|| / ||D(x)|| over the shown sigma
       "1-D/2-D/3-D:", [float(f"{r:.2g}") for r in rel])
 assert rel[2] < rel[0]
 
-# %% tags=["hide-input", "nbval-ignore-output"]
+# %% tags=["remove-input", "nbval-ignore-output"]
 names = ["real trajectory", "1-D recon.", "2-D recon.", "3-D recon.", "1-D - real", "2-D - real", "3-D - real"]
 panels = torch.cat([den, den[1:] - den[:1]])
 fig, axes = plt.subplots(len(panels), len(cols), figsize=(6.6, 5.6), layout="constrained")
@@ -445,7 +445,7 @@ gs.report.figure(fig, "fig-regularity-3")
 # ```
 # :::
 
-# %% tags=["hide-input", "nbval-ignore-output"]
+# %% tags=["remove-input", "nbval-ignore-output"]
 Y = {m: T.project_3d(tr) for m, tr in trajs.items()}  # (B, T, 3), not normalised (as the paper plots)
 fig, axes = plt.subplots(2, 3, figsize=(6.6, 4.9), layout="constrained")
 for j, m in enumerate(models):

@@ -152,7 +152,7 @@ for name, tr in trajs.items():
 # the pixel range $[-1, 1]$, so large noise shows as black-and-white speckle) and the denoising
 # output $D(x_t)$ at the same noise levels.
 
-# %% tags=["hide-input", "nbval-ignore-output"]
+# %% tags=["remove-input", "nbval-ignore-output"]
 cols = [int((sigmas - s).abs().argmin()) for s in P.show_sigmas]
 fig, axes = plt.subplots(2 * len(trajs), len(cols) + 1, figsize=(1.3 * (len(cols) + 1), 1.45 * 2 * len(trajs)))
 for m, (name, tr) in enumerate(trajs.items()):
@@ -265,7 +265,7 @@ print(f"{'null model':>18}: settling-sigma ratio {v_faster.control.interval}")
 print(f"rule ({v_faster.claim.statistic} {v_faster.claim.rule}):", v_faster.text)
 gs.report.glue_text("den-faster-verdict", v_faster.word)
 
-# %% tags=["hide-input", "nbval-ignore-output"]
+# %% tags=["remove-input", "nbval-ignore-output"]
 fig, axes = plt.subplots(2, 2, figsize=(6.6, 5.4), sharey=True, sharex=True, layout="constrained")
 for ax, (name, c) in zip(axes.flat, curves.items()):
     for key, grid, color, label in (("x", sigmas, "C0", r"$\|x_t - x_0\| / s$"),
@@ -337,7 +337,7 @@ print(
 )
 assert res2.max() < 1e-12
 
-# %% tags=["hide-input", "nbval-ignore-output"]
+# %% tags=["remove-input", "nbval-ignore-output"]
 fig, axes = plt.subplots(1, 2, figsize=(6.6, 4.2), layout="constrained")
 data2 = gmm2.sample(1500, generator=torch.Generator().manual_seed(P.seed))
 xs2, ds2 = tr2.xs.numpy(), tr2.denoised.numpy()

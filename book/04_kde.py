@@ -270,7 +270,7 @@ for key, q in (("nn_kde", "KDE samples"), ("nn_net", "network samples"), ("nn_te
     gs.report.glue_text(key, f"{nn[q].median().item() / scale:.2g}")  # pasted in the text below
 gs.report.glue_text("kde_memorises_verdict", v_mem.word)
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 rows = {"KDE sample": trajs["KDE"].xs[:, -1], "its nearest training image": kde.points(nn_idx["KDE samples"]),
         "network sample": trajs["network"].xs[:, -1], "its nearest training image ": kde.points(nn_idx["network samples"])}
 fig, axes = plt.subplots(len(rows), P.n_samples, figsize=(6.6, 0.3 + 0.6 * len(rows) * 16 / P.n_samples),
@@ -294,7 +294,7 @@ gs.report.figure(fig, "fig-kde-1")
 # the trained network's samples from the same 16 latents and their nearest training images.
 # ```
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 fig, ax = plt.subplots(figsize=(6.6, 2.8), layout="constrained")
 for k, (q, v) in enumerate(nn.items()):
     ax.scatter(v.numpy(), np.full(len(v), k) + np.linspace(-0.2, 0.2, len(v)), s=18)
@@ -364,7 +364,7 @@ print(f"deviation ratio (the paper's Fig. 2), {gs.claims.get('regularity_deviati
 gs.report.glue_text("kde_regularity_verdict", v_reg.word)
 gs.report.glue_text("kde_deviation_check", dev_check.word)
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 sig = sigmas.numpy()
 colors = {"KDE": "tab:orange", "network": "tab:blue"}
 fig, axes = plt.subplots(1, 2, figsize=(6.6, 3.3), layout="constrained")
@@ -497,7 +497,7 @@ assert (dk[:, -1] / dk.amax(1)).median() < 0.05
 assert ((dn[:, -1] / nn["network samples"][:n]) - 1).abs().max() < 0.05
 assert final_gap.median() > 0.5 * scale
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 fig, axes = plt.subplots(1, 2, figsize=(6.6, 4.2), layout="constrained")
 styles = {"||x_net - x_kde||": ("k", "-"), "||D_net - D*|| at KDE points": ("tab:orange", "-"),
           "||D_net - D*|| at network points": ("tab:blue", "-"), "||D_gauss - D*|| at KDE points": ("tab:green", "--")}

@@ -259,7 +259,7 @@ assert len(i_end.unique()) > 0.5 * len(tr2.xs) and d_end.max() < END_MAX * spaci
 assert near_null < 0.5 < near, "the null model fails: most of its end points are off the data"
 assert gs.trajectory.count_distinct(classic[max(P.h_fixed)][:, -1]) <= 2 < gs.trajectory.count_distinct(tr2.xs[:, -1])
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 fig, axes = plt.subplots(1, 2, figsize=(6.6, 4.4), layout="constrained")
 lim = 3.3
 ax = axes[0]
@@ -412,7 +412,7 @@ print(f"the null model as a control of (a): {null_like.closest} {null_like.inter
 gs.report.glue_text("likelihood_verdict", v_like.word)
 gs.report.glue_text("likelihood_null", null_like.word)
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 fig, axes = plt.subplots(1, 3, figsize=(6.6, 3.3), layout="constrained")
 L = ll["28x28 KDE"]
 sig = sigmas[:-1].numpy()
@@ -562,7 +562,7 @@ for name in ("GMM 64x64", "GMM 3x64x64"):
     print(f"{name}: measured / one-component profile in [{rel.min().item():.2f}, {rel.max().item():.2f}]")
     assert abs(speed_high[name] - 1) < 0.05 and 0.75 < rel.min() and rel.max() < 1.05
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 fig, axes = plt.subplots(2, 1, figsize=(6.6, 6.4), layout="constrained")
 palette = dict(zip(rows, sns.color_palette("tab10", len(rows))))
 for name, r in rows.items():
