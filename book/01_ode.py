@@ -52,36 +52,48 @@
 #
 # - **command:** `OMP_NUM_THREADS=1 .venv/bin/jupytext --to ipynb --execute book/01_ode.py`
 #   (or `make book`, which re-executes changed chapters)
-# - **run time:** about 1 min on a laptop CPU
-# - **reads:** nothing from `results/`; the shipped network `gitscore/weights/` and Fashion-MNIST
+# - **run time:** 82 s to re-execute, measured on 2 CPU cores shared with other jobs
+# - **reads:** nothing from `results/`; Fashion-MNIST (`make data`) and the shipped network
+#   `gitscore/weights/fmnist_edm.safetensors`, which `make weights STEPS=fmnist_edm`
+#   retrains from scratch: 262 min on 2 CPU cores (its recorded time, `results/README.md`)
 # :::
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import seaborn as sns
 import torch
 
 import gitscore as gs
 
-torch.set_num_threads(1)  # one fixed thread count: float32 round-off, hence every printed digit, repeats
+# one fixed thread count: float32 round-off, hence every printed digit,
+# repeats
+torch.set_num_threads(1)
 gs.report.book_style()
 
 
 @dataclass
 class Params:
-    sigma_min: float = 0.002                 # smallest noise level (EDM)
-    sigma_max: float = 80.0                  # largest noise level (EDM)
-    n_steps: int = 10                        # steps of the schedules, the NFE count and the samples shown
-    n_traj: int = 8                          # Euler trajectories per model for the Prop. 4.1 check
-    n_order: int = 16                        # starting points of the convergence-order check
-    nfes: tuple = (10, 20, 40, 80, 160)      # NFE budgets of the convergence-order check
-    n_fit: int = 3                           # slopes are fitted on the n_fit largest budgets
-    n_show: int = 10                         # samples shown per model
-    gmm_ridge: float = 1e-3                  # added to each class covariance (border pixels are constant)
-    seed: int = 0                            # latents z_j = gs.sampling.latents(shape, seed, j, j + 1)
+    sigma_min: float = 0.002  # smallest noise level (EDM)
+    sigma_max: float = 80.0  # largest noise level (EDM)
+    # steps of the schedules, the NFE count and the samples shown
+    n_steps: int = 10
+    # Euler trajectories per model for the Prop. 4.1 check
+    n_traj: int = 8
+    # starting points of the convergence-order check
+    n_order: int = 16
+    # NFE budgets of the convergence-order check
+    nfes: tuple = (10, 20, 40, 80, 160)
+    # slopes are fitted on the n_fit largest budgets
+    n_fit: int = 3
+    n_show: int = 10  # samples shown per model
+    # added to each class covariance (border pixels are constant)
+    gmm_ridge: float = 1e-3
+    # latents z_j = gs.sampling.latents(shape, seed, j, j + 1)
+    seed: int = 0
     device: str = "cuda" if torch.cuda.is_available() else "cpu"
 
 
@@ -122,11 +134,18 @@ X = images.reshape(len(images), -1)
 net = gs.models.load_model("fmnist", device=P.device).denoiser
 kde = gs.models.load_model("kde", device=P.device).denoiser
 
-gmm = gs.models.class_gmm(images, labels, "full", P.gmm_ridge)  # one Gaussian per class
+# one Gaussian per class
+gmm = gs.models.class_gmm(images, labels, "full", P.gmm_ridge)
 
-gauss = gs.denoisers.GaussianDenoiser(X.double().mean(0).reshape(shape), X.double().var(0).reshape(shape))
+gauss = gs.denoisers.GaussianDenoiser(
+    X.double().mean(0).reshape(shape), X.double().var(0).reshape(shape)
+)
 
-models = {"trained network": net, "KDE (60k images)": kde, "GMM (10 classes)": gmm}
+models = {
+    "trained network": net,
+    "KDE (60k images)": kde,
+    "GMM (10 classes)": gmm,
+}
 
 # %% [markdown]
 # A quick check of the contract on test images $x_0$: add noise at a few levels, denoise, and
@@ -140,7 +159,7 @@ models = {"trained network": net, "KDE (60k images)": kde, "GMM (10 classes)": g
 # image at small $\sigma$ it returns the nearest training image (an error of about 0.24 per pixel
 # that no $\sigma$ removes). This memorisation is the subject of Chapter 4.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 test_images, _ = gs.data.fashion_mnist("test")
 x0 = test_images[:P.n_traj].double()
 eps = gs.sampling.latents(shape, P.seed + 1, 0, P.n_traj)
@@ -153,10 +172,12 @@ with torch.no_grad():
         rms[name] = [((D((x0 + s * eps).to(dev, dtype), s).double().cpu() - x0).flatten(1).norm(dim=1) / 28).mean().item()
                      for s in levels]
 mean_guess = ((X.double().mean(0) - x0.flatten(1)).norm(dim=1) / 28).mean().item()
-print("RMS error of D(x0 + sigma eps; sigma) on", P.n_traj, "test images")
-print(f"{'sigma':>18}" + "".join(f"{s:>8g}" for s in levels) + f"{'mean':>8}")
-for name, r in rms.items():
-    print(f"{name:>18}" + "".join(f"{v:8.3f}" for v in r) + f"{mean_guess:8.3f}")
+table = pd.DataFrame([{"model": name, **{f"sigma = {s:g}": v for s, v in zip(levels, r)},
+                       "data mean": mean_guess} for name, r in rms.items()])
+gs.report.glue_table("tab-ode-rms", table, "{:.3f}",
+                     caption=f"RMS pixel error of the denoisers, D(x0 + sigma eps; sigma) against x0, on "
+                             f"{P.n_traj} test images, at five noise levels; last column: the error of the "
+                             "data mean, the best guess without information.")
 assert rms["trained network"][0] < 0.01 and rms["GMM (10 classes)"][0] < 0.01, "at sigma_min: close to the identity"
 with torch.no_grad():
     nearest = kde.points(kde.nearest(x0.float().to(P.device))[1][:, 0]).cpu()
@@ -165,18 +186,33 @@ print(f"KDE at sigma_min: max |D - nearest training image| < 1e-3: {gap < 1e-3}"
 assert gap < 1e-3
 
 # %% [markdown]
+# ```{glue:md} tab-ode-rms
+# :format: myst
+# ```
+#
 # The ODE itself: for the Gaussian, the exact flow map is known, so the right-hand side
 # $(x - D(x;\sigma))/\sigma$ must equal its derivative in $\sigma$. A central difference of
 # `exact_solution` confirms it (relative error at the level of the finite-difference error).
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 z = gs.sampling.latents(shape, P.seed, 0, P.n_order)
-x = gauss.mean + torch.sqrt(gauss.eigval.reshape(shape) + 4.0 ** 2) * z  # a sample of p_sigma at sigma = 4
+# a sample of p_sigma at sigma = 4
+x = gauss.mean + torch.sqrt(gauss.eigval.reshape(shape) + 4.0**2) * z
 sigma, h = 4.0, 1e-4
-fd = (gauss.exact_solution(x, sigma, sigma + h) - gauss.exact_solution(x, sigma, sigma - h)) / (2 * h)
+fd = (
+    gauss.exact_solution(x, sigma, sigma + h)
+    - gauss.exact_solution(x, sigma, sigma - h)
+) / (2 * h)
 rhs = (x - gauss(x, sigma)) / sigma
-rel = ((fd - rhs).flatten(1).norm(dim=1) / rhs.flatten(1).norm(dim=1)).max().item()
-print(f"max relative gap between d(exact flow)/dsigma and (x - D)/sigma: {rel:.0e}")
+rel = (
+    ((fd - rhs).flatten(1).norm(dim=1) / rhs.flatten(1).norm(dim=1))
+    .max()
+    .item()
+)
+print(
+    "max relative gap between d(exact flow)/dsigma and (x - D)/sigma:",
+    f"{rel:.0e}",
+)
 assert rel < 1e-6
 
 # %% [markdown]
@@ -192,15 +228,22 @@ assert rel < 1e-6
 # - `time_quadratic` — uniform in $\sqrt{t}$ (the same with $\rho = 2$).
 
 # %% tags=["nbval-check-output"]
-schedules = {name: gs.schedules.get_schedule(name, P.n_steps, P.sigma_min, P.sigma_max)
-             for name in gs.schedules.SCHEDULES}
+schedules = {
+    name: gs.schedules.get_schedule(
+        name, P.n_steps, P.sigma_min, P.sigma_max
+    )
+    for name in gs.schedules.SCHEDULES
+}
 for name, s in schedules.items():
     gs.schedules.check_sigmas(s)
     print(f"{name:>15}: " + " ".join(f"{v:.3g}" for v in s.tolist()))
-assert all(s[0] == P.sigma_max and s[-1] == P.sigma_min for s in schedules.values())
+assert all(
+    s[0] == P.sigma_max and s[-1] == P.sigma_min
+    for s in schedules.values()
+)
 
-# %% tags=["hide-input", "nbval-ignore-output"]
-fig, ax = plt.subplots(figsize=(7, 4))
+# %% tags=["remove-input", "nbval-ignore-output"]
+fig, ax = plt.subplots(figsize=(6.6, 3.2), layout="constrained")
 for (name, s), marker in zip(schedules.items(), "osD^"):
     ax.plot(range(P.n_steps + 1), s, marker=marker, label=name)
 ax.set(yscale="log", xlabel="step $n$", ylabel=r"$\sigma_n$", title=f"Base schedules, {P.n_steps} steps")
@@ -224,13 +267,21 @@ gs.report.figure(fig, "fig-ode-1")
 # returns the state at `sigmas[-1]`. The simplest two are Euler's method (which is DDIM) and Heun's
 # second-order method (EDM's Algorithm 1):
 #
+# :::{admonition} The source: `sample_euler`
+# :class: dropdown
+#
 # ```{literalinclude} ../gitscore/solvers.py
 # :pyobject: sample_euler
 # ```
+# :::
+#
+# :::{admonition} The source: `sample_heun`
+# :class: dropdown
 #
 # ```{literalinclude} ../gitscore/solvers.py
 # :pyobject: sample_heun
 # ```
+# :::
 #
 # The others are DPM-Solver-2 (`dpm2`, a midpoint rule in $\log\sigma$) {cite:p}`lu2022dpmsolver`,
 # multistep DPM-Solver++ (`dpmpp`) {cite:p}`lu2022dpmpp`, iPNDM (`ipndm`, Adams–Bashforth on
@@ -238,20 +289,46 @@ gs.report.figure(fig, "fig-ode-1")
 # (`deis`) {cite:p}`zhang2023deis`. The cost of a sampler is its number of function evaluations (NFE), the denoiser calls;
 # we count them with `gs.denoisers.CallCounter` on a 10-step run.
 
-# %% tags=["nbval-check-output"]
-nominal_order = {"euler": "1", "heun": "2", "dpm2": "2", "dpmpp": "3 (order=3)", "ipndm": "4 (order=4)",
-                 "unipc": "4 (order=3+C)", "deis": "3 (order=3)"}
-x_T = gauss.mean + torch.sqrt(gauss.eigval.reshape(shape) + P.sigma_max ** 2) * z  # exact samples of p_80
+# %% tags=["hide-input", "nbval-check-output"]
+nominal_order = {
+    "euler": "1",
+    "heun": "2",
+    "dpm2": "2",
+    "dpmpp": "3 (order=3)",
+    "ipndm": "4 (order=4)",
+    "unipc": "4 (order=3+C)",
+    "deis": "3 (order=3)",
+}
+# exact samples of p_80
+x_T = (
+    gauss.mean
+    + torch.sqrt(gauss.eigval.reshape(shape) + P.sigma_max**2) * z
+)
 sigmas = schedules["polynomial"]
 nfe_per_step = {}
 for name, sampler in gs.solvers.SOLVERS.items():
     counter = gs.denoisers.CallCounter(gauss)
     sampler(counter, x_T, sigmas)
     nfe_per_step[name] = counter.calls / P.n_steps
-print(f"{'solver':>8} {'nominal order':>14} {'NFE per step':>13}")
-for name, nfe in nfe_per_step.items():
-    print(f"{name:>8} {nominal_order[name]:>14} {nfe:13.1f}")
-assert nfe_per_step == {"euler": 1, "heun": 2, "dpm2": 2, "dpmpp": 1, "ipndm": 1, "unipc": 1, "deis": 1}
+table = pd.DataFrame({"solver": list(nfe_per_step), "nominal order": list(nominal_order.values()),
+                      "NFE per step": list(nfe_per_step.values())})
+gs.report.glue_table("tab-ode-nfe", table, "{:.1f}",
+                     caption=f"The solvers, their nominal order (with the `order` option used) and the "
+                             f"denoiser calls per step, counted with `CallCounter` on a {P.n_steps}-step run.")
+assert nfe_per_step == {
+    "euler": 1,
+    "heun": 2,
+    "dpm2": 2,
+    "dpmpp": 1,
+    "ipndm": 1,
+    "unipc": 1,
+    "deis": 1,
+}
+
+# %% [markdown]
+# ```{glue:md} tab-ode-nfe
+# :format: myst
+# ```
 
 # %% [markdown]
 # (solver-orders)=
@@ -270,7 +347,7 @@ assert nfe_per_step == {"euler": 1, "heun": 2, "dpm2": 2, "dpmpp": 1, "ipndm": 1
 # fit is redone on the mean errors of each resample). The control is Euler's own fitted order, run
 # through the same statistic: a first-order solver must fail an order-2 test.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 exact = gauss.exact_solution(x_T, P.sigma_max, P.sigma_min)
 errors = {}  # per starting point: (n_order, len(nfes))
 for name, sampler in gs.solvers.SOLVERS.items():
@@ -289,9 +366,12 @@ def order(e):
 
 
 slopes = {name: order(e[:, None]) for name, e in errors.items()}
-print(f"{'solver':>8} " + " ".join(f"{'NFE ' + str(n):>9}" for n in P.nfes) + "  fitted order")
-for name, e in errors.items():
-    print(f"{name:>8} " + " ".join(f"{v:9.2e}" for v in e.mean(0)) + f"  {slopes[name]:12.2f}")
+table = pd.DataFrame([{"solver": name, **{f"NFE {n}": v for n, v in zip(P.nfes, e.mean(0))},
+                       "fitted order": slopes[name]} for name, e in errors.items()])
+gs.report.glue_table("tab-ode-orders", table, {**{f"NFE {n}": "{:.2e}" for n in P.nfes}, "fitted order": "{:.2f}"},
+                     caption=f"RMS error of the final sample against the exact solution, mean over {P.n_order} "
+                             f"starting points, per NFE budget (polynomial schedule), and the order fitted on "
+                             f"the {P.n_fit} largest budgets.")
 others = np.stack([e for name, e in errors.items() if name != "euler"], 1)
 v_orders = gs.claims.evaluate("solver_orders", {"exact Gaussian": others}, control=errors["euler"][:, None],
                               statistic=order)
@@ -301,6 +381,10 @@ print(f"rule ({v_orders.claim.statistic} {v_orders.claim.rule}):", v_orders.text
 gs.report.glue_text("ode-orders-verdict", v_orders.word)
 
 # %% [markdown]
+# ```{glue:md} tab-ode-orders
+# :format: myst
+# ```
+#
 # **Why iPNDM measures order 2, not 4.** iPNDM uses the Adams–Bashforth coefficients of *equal*
 # steps on any grid, and EDM's polynomial grid has unequal steps. The coefficients are then exact
 # only for polynomials of degree 1 in the step ratio, and the global order drops to 2. The
@@ -309,17 +393,27 @@ gs.report.glue_text("ode-orders-verdict", v_orders.word)
 # step, with the same warm start) recovers an order close to 4. The claim above is therefore about
 # measured orders, not nominal ones; the benchmark uses the fixed-coefficient iPNDM of the paper's code.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 ipndm_v = []
 for nfe in P.nfes:
-    y = gs.solvers.sample_ipndm(gauss, x_T, gs.schedules.polynomial(nfe, P.sigma_min, P.sigma_max), variable_step=True)
+    y = gs.solvers.sample_ipndm(
+        gauss,
+        x_T,
+        gs.schedules.polynomial(nfe, P.sigma_min, P.sigma_max),
+        variable_step=True,
+    )
     ipndm_v.append(((y - exact).flatten(1).norm(dim=1) / 28).mean().item())
-slope_v = -np.polyfit(np.log(P.nfes[-P.n_fit:]), np.log(ipndm_v[-P.n_fit:]), 1)[0]
-print(f"iPNDM fitted order: fixed equal-step coefficients {slopes['ipndm']:.2f}, variable-step {slope_v:.2f}")
+slope_v = -np.polyfit(
+    np.log(P.nfes[-P.n_fit :]), np.log(ipndm_v[-P.n_fit :]), 1
+)[0]
+print(
+    "iPNDM fitted order: fixed equal-step coefficients",
+    f"{slopes['ipndm']:.2f}, variable-step {slope_v:.2f}",
+)
 assert slopes["ipndm"] < 2.5 < 3.3 < slope_v
 
-# %% tags=["hide-input", "nbval-ignore-output"]
-fig, ax = plt.subplots(figsize=(7, 4.5))
+# %% tags=["remove-input", "nbval-ignore-output"]
+fig, ax = plt.subplots(figsize=(6.6, 3.7), layout="constrained")
 for (name, e), marker in zip(errors.items(), "osD^v<>"):
     ax.plot(P.nfes, e.mean(0), marker=marker, label=f"{name} (slope {-slopes[name]:.2f})")
 ax.set(xscale="log", yscale="log", xlabel="NFE", ylabel="RMS error of the final sample",
@@ -333,12 +427,13 @@ gs.report.figure(fig, "fig-ode-2")
 #
 # Global error against NFE on the Gaussian fitted to Fashion-MNIST, log-log, with
 # the slopes fitted on the three largest budgets. Euler is first order; Heun and DPM-Solver-2 are
-# second order. The multistep solvers warm-start with lower-order steps (and iPNDM applies
-# equal-step coefficients on an unequal grid), which caps their *asymptotic* order at 2 (the
-# library's unit tests check at least that); over this range of budgets DPM-Solver++(3M) and DEIS
-# still show slopes near 3 and UniPC (order 3 plus its corrector, "3+C" in the table) near 4. Note also that at
-# 10 NFE the ranking differs from the asymptotic one: the one-step-per-NFE multistep methods beat
-# Heun there by a wide margin, which is why few-step samplers use them.
+# second order. iPNDM measures order 2 because it applies equal-step coefficients on the unequal
+# grid, not because of its lower-order warm start (its variable-step form, warm-started the same
+# way, measures close to 4: see the paragraph above). The other multistep solvers, warm-started
+# alike, show slopes near 3 (DPM-Solver++(3M), DEIS) and near 4 (UniPC, order 3 plus its corrector,
+# "3+C" in {numref}`tab-ode-nfe`) over this range of budgets. At 10 NFE the ranking differs from the asymptotic
+# one: the one-step-per-NFE multistep methods beat Heun there by a wide margin, which is why
+# few-step samplers use them.
 # ```
 #
 # (prop41-euler-convex)=
@@ -346,8 +441,13 @@ gs.report.figure(fig, "fig-ode-2")
 #
 # Write the Euler step of the ODE from $\sigma_{n+1}$ to $\sigma_n$ and rearrange:
 #
-# $$x_n = x_{n+1} + (\sigma_n - \sigma_{n+1})\,\frac{x_{n+1} - D(x_{n+1})}{\sigma_{n+1}}
-#      = \frac{\sigma_n}{\sigma_{n+1}}\, x_{n+1} + \Bigl(1 - \frac{\sigma_n}{\sigma_{n+1}}\Bigr) D(x_{n+1}).$$
+# $$
+# \begin{aligned}
+# x_n &= x_{n+1} + (\sigma_n - \sigma_{n+1})\,\frac{x_{n+1} - D(x_{n+1})}{\sigma_{n+1}} \\
+#     &= \frac{\sigma_n}{\sigma_{n+1}}\, x_{n+1}
+#        + \Bigl(1 - \frac{\sigma_n}{\sigma_{n+1}}\Bigr) D(x_{n+1}).
+# \end{aligned}
+# $$
 #
 # Since $0 < \sigma_n < \sigma_{n+1}$ both weights lie in $(0, 1)$: the new point lies on the segment
 # from the current point to the denoising output. It is an identity, so it must hold on every model;
@@ -365,23 +465,41 @@ gs.report.figure(fig, "fig-ode-2")
 # Euler combination (`gs.controls.heun_convexity_residual`). A second-order step is not a combination
 # of $x_{n+1}$ and $D(x_{n+1})$ alone, and the check must see that.
 
-# %% tags=["nbval-check-output"]
+# %%
 sigmas = schedules["polynomial"]
 x_T = P.sigma_max * gs.sampling.latents(shape, P.seed, 0, P.n_traj)
 trajs, residual, heun = {}, {}, {}
 with torch.no_grad():
     for name, D in models.items():
         x = x_T if name.startswith("GMM") else x_T.float().to(P.device)
-        trajs[name] = gs.trajectory.record(gs.solvers.sample_euler, D, x, sigmas)
-        residual[name] = gs.trajectory.convex_combination_residual(trajs[name], sigmas=sigmas, relative=True)
-        heun[name] = gs.controls.heun_convexity_residual(D, x, sigmas)  # control: Heun steps, same check
+        trajs[name] = gs.trajectory.record(
+            gs.solvers.sample_euler, D, x, sigmas
+        )
+        residual[name] = gs.trajectory.convex_combination_residual(
+            trajs[name], sigmas=sigmas, relative=True
+        )
+        # control: Heun steps, same check
+        heun[name] = gs.controls.heun_convexity_residual(D, x, sigmas)
+
+# %% tags=["hide-input", "nbval-check-output"]
 n_checked = P.n_traj * P.n_steps
-v_euler = gs.claims.verdict("prop41_euler_convex",
-                            {m: gs.stats.point(r.max().item(), n_checked) for m, r in residual.items()},
-                            control={m: gs.stats.point(r.max().item(), n_checked) for m, r in heun.items()})
+v_euler = gs.claims.verdict(
+    "prop41_euler_convex",
+    {
+        m: gs.stats.point(r.max().item(), n_checked)
+        for m, r in residual.items()
+    },
+    control={
+        m: gs.stats.point(r.max().item(), n_checked)
+        for m, r in heun.items()
+    },
+)
 for name, r in residual.items():
     where = gs.claims.side(v_euler.claim, gs.stats.point(r.max().item()))
-    print(f"{name:>18}: Euler residual {where} {v_euler.claim.rule}; Heun residual max {heun[name].max().item():.2g}")
+    print(
+        f"{name:>18}: Euler residual {where} {v_euler.claim.rule};",
+        f"Heun residual max {heun[name].max().item():.2g}",
+    )
 print(f"rule: {v_euler.word}; control: {v_euler.control.word}")
 gs.report.glue_text("ode-euler-verdict", v_euler.word)
 
@@ -389,7 +507,7 @@ gs.report.glue_text("ode-euler-verdict", v_euler.word)
 # The residuals themselves are round-off (their exact values depend on the machine, so they are
 # printed but not checked), and so is the separation of the control from them:
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 for name, r in residual.items():
     print(f"{name:>18}: max {r.max().item():.1e}, median {r.median().item():.1e}")
 print("rule:", v_euler.text)
@@ -409,14 +527,34 @@ print("rule:", v_euler.text)
 # whose weight is constant by construction. The rule measures the control's separation from 0.5, the
 # fraction of a sequence that rises and falls at random.
 
-# %% tags=["nbval-check-output"]
-weight = {name: (1 - s[1:] / s[:-1]).numpy() for name, s in schedules.items()}
-grows = {name: gs.stats.point(float(np.mean(np.diff(w) > 1e-9)), len(w) - 1) for name, w in weight.items()}
+# %% tags=["hide-input", "nbval-check-output"]
+weight = {
+    name: (1 - s[1:] / s[:-1]).numpy() for name, s in schedules.items()
+}
+grows = {
+    name: gs.stats.point(float(np.mean(np.diff(w) > 1e-9)), len(w) - 1)
+    for name, w in weight.items()
+}
 for name, w in weight.items():
-    print(f"{name:>15}: " + " ".join(f"{v:.2f}" for v in w) + f"  rising {grows[name].estimate:.2f}")
-as_model = {"polynomial rho=7": "polynomial", "time-uniform (VP)": "time_uniform", "time-quadratic (VP)": "time_quadratic"}
-v_weight = gs.claims.verdict("euler_weight_grows", {m: grows[s] for m, s in as_model.items()}, control=grows["logsnr"])
-print(f"rule ({v_weight.claim.statistic} {v_weight.claim.rule}):", v_weight.text)
+    print(
+        f"{name:>15}: "
+        + " ".join(f"{v:.2f}" for v in w)
+        + f"  rising {grows[name].estimate:.2f}"
+    )
+as_model = {
+    "polynomial rho=7": "polynomial",
+    "time-uniform (VP)": "time_uniform",
+    "time-quadratic (VP)": "time_quadratic",
+}
+v_weight = gs.claims.verdict(
+    "euler_weight_grows",
+    {m: grows[s] for m, s in as_model.items()},
+    control=grows["logsnr"],
+)
+print(
+    f"rule ({v_weight.claim.statistic} {v_weight.claim.rule}):",
+    v_weight.text,
+)
 gs.report.glue_text("ode-weight-verdict", v_weight.word)
 
 # %% [markdown]
@@ -427,25 +565,25 @@ gs.report.glue_text("ode-weight-verdict", v_weight.word)
 # as far from it as a fraction can be.
 
 # %% [markdown]
-# To see the convex combination in the images themselves, the next figure follows one trajectory of
-# each model: the residual per step (left) and, for the network, the points $x_i$ and the denoising
-# outputs $D(x_i)$ with their weights (right).
+# {numref}`fig-ode-3` plots both per step: the residual of every model (left) and the weight of $D$
+# on each schedule (right). {numref}`fig-ode-4` shows the convex combination in the images
+# themselves: one trajectory of the network, its points $x_i$ and the denoising outputs $D(x_i)$
+# with their weights.
 
-# %% tags=["hide-input", "nbval-ignore-output"]
-fig, axes = plt.subplots(1, 2, figsize=(7, 3.1), gridspec_kw={"width_ratios": [1, 1.2]})
+# %% tags=["remove-input", "nbval-ignore-output"]
+fig, axes = plt.subplots(1, 2, figsize=(6.6, 3.6), layout="constrained")
 ax = axes[0]
 for (name, r), marker in zip(residual.items(), "osD"):
     ax.semilogy(range(1, P.n_steps + 1), r.max(0).values.clamp_min(1e-17), marker=marker, label=name)
-ax.set(xlabel="step $i$ (from $\\sigma_{i-1}$ to $\\sigma_i$)", ylabel="relative residual (max over trajectories)",
-       title="Prop. 4.1 residual of recorded Euler steps")
-ax.legend(fontsize=9)
+ax.set(xlabel="step $i$ (from $\\sigma_{i-1}$ to $\\sigma_i$)", ylabel="relative residual (max)",
+       title="Prop. 4.1 residual per Euler step")
+ax.legend()
 ax = axes[1]
 for name, w in weight.items():
     ax.plot(range(1, P.n_steps + 1), w, marker="o", label=name)
-ax.set(xlabel="step $i$", ylabel=r"weight of $D$: $1 - \sigma_i / \sigma_{i-1}$", ylim=(0, 1),
-       title="Weight of the denoising output per Euler step")
-ax.legend(fontsize=9)
-fig.set_layout_engine("tight")
+ax.set(xlabel="step $i$", ylabel=r"weight of $D$: $1 - \sigma_i / \sigma_{i-1}$", ylim=(0, 1.02),
+       title="Weight of $D$ per Euler step")
+ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)
 gs.report.figure(fig, "fig-ode-3")
 
 # %% [markdown]
@@ -459,7 +597,7 @@ gs.report.figure(fig, "fig-ode-3")
 # on the polynomial schedule.
 # ```
 
-# %% tags=["hide-input", "nbval-ignore-output"]
+# %% tags=["remove-input", "nbval-ignore-output"]
 tr = trajs["trained network"]
 cols = range(0, P.n_steps, 2)
 fig, axes = plt.subplots(2, len(cols) + 1, figsize=(1.6 * (len(cols) + 1), 3.6))
@@ -492,18 +630,25 @@ gs.report.figure(fig, "fig-ode-4")
 # denoiser reproduces training images (Chapter 4); the Gaussian mixture gives class-like shapes
 # with Gaussian texture.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 x_T = P.sigma_max * gs.sampling.latents(shape, P.seed, 0, P.n_show)
 samples = {}
 with torch.no_grad():
     for name, D in models.items():
         x = x_T if name.startswith("GMM") else x_T.float().to(P.device)
-        samples[name] = gs.solvers.sample_ipndm(D, x, schedules["polynomial"]).double().cpu()
+        samples[name] = (
+            gs.solvers.sample_ipndm(D, x, schedules["polynomial"])
+            .double()
+            .cpu()
+        )
 for name, s in samples.items():
-    print(f"{name:>18}: {tuple(s.shape)}, all finite: {bool(torch.isfinite(s).all())}")
+    print(
+        f"{name:>18}: {tuple(s.shape)},",
+        f"all finite: {bool(torch.isfinite(s).all())}",
+    )
     assert torch.isfinite(s).all()
 
-# %% tags=["hide-input", "nbval-ignore-output"]
+# %% tags=["remove-input", "nbval-ignore-output"]
 fig, axes = plt.subplots(len(samples), P.n_show, figsize=(1.2 * P.n_show, 1.35 * len(samples)))
 for r, (name, s) in enumerate(samples.items()):
     for j in range(P.n_show):

@@ -22,9 +22,9 @@
 # 1. **Nearly straight** (their Fig. 2). The distance of each point $x_t$ to the chord through
 #    $x_T$ and $x_0$ (the *trajectory deviation*) stays tiny next to the distance to the final
 #    sample, $\lVert x_t - x_0 \rVert$ (the *sample distance*).
-# 2. **Low-dimensional** (Fig. 3). The chord $x_T - x_0$ plus the top one or two principal components
+# 2. **Low-dimensional** (their Fig. 3). The chord $x_T - x_0$ plus the top one or two principal components
 #    of the orthogonal complement reconstruct the whole trajectory in $\mathbb{R}^d$ almost exactly.
-# 3. **One shape** (Fig. 4). In that 3-D frame every trajectory draws the same "boomerang",
+# 3. **One shape** (their Fig. 4). In that 3-D frame every trajectory draws the same "boomerang",
 #    whatever image it ends at.
 #
 # We measure the three claims on three models of Fashion-MNIST-sized data ($d = 784$):
@@ -39,33 +39,48 @@
 #
 # - **command:** `OMP_NUM_THREADS=1 .venv/bin/jupytext --to ipynb --execute book/02_regularity.py`
 #   (or `make book`, which re-executes changed chapters)
-# - **run time:** about 1-2 min on a laptop CPU
-# - **reads:** nothing from `results/`; the shipped network and Fashion-MNIST
+# - **run time:** 121 s to re-execute, measured on 2 CPU cores shared with other jobs
+# - **reads:** nothing from `results/`; Fashion-MNIST (`make data`) and the shipped network
+#   `gitscore/weights/fmnist_edm.safetensors`, which `make weights STEPS=fmnist_edm`
+#   retrains from scratch: 262 min on 2 CPU cores (its recorded time, `results/README.md`)
 # :::
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import seaborn as sns
 import torch
 
 import gitscore as gs
 
-torch.set_num_threads(1)  # one fixed thread count: float32 round-off, hence every printed digit, repeats
+# one fixed thread count: float32 round-off, hence every printed digit,
+# repeats
+torch.set_num_threads(1)
 gs.report.book_style()
 
 
 @dataclass
 class Params:
-    n_traj: int = 30                # trajectories per model (the paper's Fig. 4 shows 30)
-    n_steps: int = 40               # solver steps, 80 -> 0.002 on EDM's polynomial grid (rho = 7)
-    solver: str = "ipndm"           # 4th-order multistep, 1 NFE per step (the GITS teacher)
-    seed: int = 0                   # latents z_j = gs.sampling.latents(..., seed, j, j + 1); x_T = 80 z
-    ks: tuple = (1, 2, 3, 4, 5)     # dimensions of the reconstructions (Fig. 3c)
-    gmm_ridge: float = 1e-3         # added to each class covariance (border pixels have zero variance)
-    n_fine: int = 10                # GMM trajectories re-solved on a 4x finer grid to size solver error
+    # trajectories per model (the paper's Fig. 4 shows 30)
+    n_traj: int = 30
+    # solver steps, 80 -> 0.002 on EDM's polynomial grid (rho = 7)
+    n_steps: int = 40
+    # 4th-order multistep, 1 NFE per step (the GITS teacher)
+    solver: str = "ipndm"
+    # latents z_j = gs.sampling.latents(..., seed, j, j + 1); x_T =
+    # 80 z
+    seed: int = 0
+    # dimensions of the reconstructions (the paper's Fig. 3c)
+    ks: tuple = (1, 2, 3, 4, 5)
+    # added to each class covariance (border pixels have zero
+    # variance)
+    gmm_ridge: float = 1e-3
+    # GMM trajectories re-solved on a 4x finer grid to size solver
+    # error
+    n_fine: int = 10
     device: str = "cuda" if torch.cuda.is_available() else "cpu"
 
 
@@ -97,41 +112,58 @@ gs.report.show_params(P)
 
 # %% tags=["nbval-ignore-output"]
 images, labels = gs.data.fashion_mnist("train")
-x_T = 80 * gs.sampling.latents(gs.models.IMAGE, P.seed, 0, P.n_traj)  # float64
+# float64
+x_T = 80 * gs.sampling.latents(gs.models.IMAGE, P.seed, 0, P.n_traj)
 
 net = gs.models.load_model("fmnist", device=P.device).denoiser
 kde = gs.models.load_model("kde", device=P.device).denoiser
 
 X = images.reshape(len(images), -1)
-gmm = gs.models.class_gmm(images, labels, "full", P.gmm_ridge)  # one Gaussian per class
+# one Gaussian per class
+gmm = gs.models.class_gmm(images, labels, "full", P.gmm_ridge)
 
-null = gs.controls.NullDenoiser(images, seed=P.seed)  # control: an unrelated training image per (sigma, row)
+# control: an unrelated training image per (sigma, row)
+null = gs.controls.NullDenoiser(images, seed=P.seed)
 
 solver = gs.solvers.SOLVERS[P.solver]
 with torch.no_grad():
     trajs = {
-        "trained network": gs.trajectory.record(solver, net, x_T.float().to(P.device), sigmas),
-        "KDE (60k images)": gs.trajectory.record(solver, kde, x_T.float().to(P.device), sigmas),
+        "trained network": gs.trajectory.record(
+            solver, net, x_T.float().to(P.device), sigmas
+        ),
+        "KDE (60k images)": gs.trajectory.record(
+            solver, kde, x_T.float().to(P.device), sigmas
+        ),
         "GMM (10 classes)": gs.trajectory.record(solver, gmm, x_T, sigmas),
     }
     null_tr = gs.trajectory.record(solver, null, x_T.float(), sigmas)
 models = list(trajs)
 for name, tr in trajs.items():
-    print(f"{name}: xs {tuple(tr.xs.shape)}, sigmas {tuple(tr.sigmas.shape)}")
+    print(
+        f"{name}: xs {tuple(tr.xs.shape)}, sigmas {tuple(tr.sigmas.shape)}"
+    )
 
 # %% [markdown]
 # How large is the solver error? For the Gaussian mixture we re-solve the first `n_fine`
 # trajectories on a grid four times finer and compare the final samples, measured against the
 # chord length $\lVert x_T - x_0 \rVert \approx 80\sqrt{784} = 2240$.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 with torch.no_grad():
-    fine = gs.trajectory.record(solver, gmm, x_T[:P.n_fine], gs.schedules.polynomial(4 * P.n_steps))
-coarse = trajs["GMM (10 classes)"].xs[:P.n_fine]
+    fine = gs.trajectory.record(
+        solver,
+        gmm,
+        x_T[: P.n_fine],
+        gs.schedules.polynomial(4 * P.n_steps),
+    )
+coarse = trajs["GMM (10 classes)"].xs[: P.n_fine]
 gap = (coarse[:, -1] - fine.xs[:, -1]).norm(dim=-1)
 chord_fine = T.sample_distance(fine)[:, 0]
-print(f"GMM final samples, {P.n_steps} vs {4 * P.n_steps} steps: max ||x0 - x0_fine|| = {gap.max().item():.3g} "
-      f"= {(gap / chord_fine).max().item():.2g} of the chord")
+print(
+    f"GMM final samples, {P.n_steps} vs {4 * P.n_steps} steps: "
+    f"max ||x0 - x0_fine|| = {gap.max().item():.3g} "
+    f"= {(gap / chord_fine).max().item():.2g} of the chord"
+)
 assert (gap / chord_fine).max() < 1e-3
 
 # %% [markdown]
@@ -139,45 +171,66 @@ assert (gap / chord_fine).max() < 1e-3
 # is a property of the ODE, not of the discretisation.
 #
 # (regularity-deviation)=
-# ## Fig. 2: deviation vs sample distance
+# ## Deviation vs sample distance
 #
-# For each point $x_t$ of a trajectory, the *deviation* is its distance to the line through $x_T$
+# The paper's Fig. 2 plots two distances. For each point $x_t$ of a trajectory, the *deviation* is its distance to the line through $x_T$
 # and $x_0$, and the *sample distance* is $\lVert x_t - x_0\rVert$, the distance to the final sample
 # (what the official `diff-analyzer` computes):
+#
+# :::{admonition} The source: `deviation`
+# :class: dropdown
 #
 # ```{literalinclude} ../gitscore/trajectory.py
 # :pyobject: deviation
 # ```
+# :::
 
 # The registry's claim `regularity_deviation` takes, per trajectory, the largest deviation over the
 # largest sample distance, and asks for a mean below 0.02 over the trajectories.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 dev = {m: T.deviation(tr) for m, tr in trajs.items()}            # (B, T)
 dist = {m: T.sample_distance(tr) for m, tr in trajs.items()}     # (B, T)
-ratio = {m: dev[m].amax(1) / dist[m].amax(1) for m in models}   # (B,): the claim's per-trajectory value
+ratio = {m: dev[m].amax(1) / dist[m].amax(1) for m in models}   # (B,): per trajectory
 null_ratio = T.deviation(null_tr).amax(1) / T.sample_distance(null_tr).amax(1)
-for m, tr in trajs.items():
-    peak = sigmas[dev[m].mean(0).argmax()].item()
-    stretch = (T.path_length(tr)[:, -1] / dist[m][:, 0]).amax().item()
-    print(f"{m:17s} max dev {dev[m].max().item():6.3g}  max dist {dist[m].max().item():6.4g}  "
-          f"mean dev peaks at sigma {peak:.3g}  path length / chord (worst) {stretch:.5f}")
 # The data's own scale: the RMS distance of a training image to the mean image.
 data_scale = (X - X.mean(0)).norm(dim=1).square().mean().sqrt().item()
-print(f"{'null model':17s} max dev {T.deviation(null_tr).max().item():6.3g}")
-print(f"data scale (RMS distance of a training image to the mean image) {data_scale:.3g}; max deviation / data "
-      f"scale: " + ", ".join(f"{m.split(' (')[0]} {dev[m].max().item() / data_scale:.2g}" for m in models)
-      + f", null {T.deviation(null_tr).max().item() / data_scale:.2g}")
 v_dev = gs.claims.evaluate("regularity_deviation", ratio, control=null_ratio)
-for m, iv in v_dev.intervals:
-    print(f"{m:17s} deviation ratio {iv}")
-print(f"{'null model':17s} deviation ratio {v_dev.control.interval}")
+rows = []
+for (m, iv), d in zip([*v_dev.intervals, ("null model", v_dev.control.interval)],
+                      [*dev.values(), T.deviation(null_tr)]):
+    tr = trajs.get(m, null_tr)
+    rows.append({"model": m, "max deviation": d.max().item(),
+                 "max deviation / data scale": d.max().item() / data_scale,
+                 "mean deviation peaks at sigma": sigmas[d.mean(0).argmax()].item(),
+                 "path length / chord (worst)":
+                     (T.path_length(tr)[:, -1] / T.sample_distance(tr)[:, 0]).amax().item(),
+                 "deviation ratio [95 % interval]":
+                     f"{iv.estimate:.3g} [{iv.low:.3g}, {iv.high:.3g}]"})
+gs.report.glue_table("tab-regularity-deviation", pd.DataFrame(rows),
+                     {"max deviation": "{:.3g}", "max deviation / data scale": "{:.2g}",
+                      "mean deviation peaks at sigma": "{:.3g}",
+                      "path length / chord (worst)": "{:.5f}"},
+    caption="The deviation from the chord on the three models and the null model, "
+            "over 30 trajectories: its largest value, the same relative to the "
+            "data's own scale (the RMS distance of a training image to the mean "
+            "image), the $\\sigma$ where the mean deviation peaks, the worst path "
+            "length relative to the chord, and the claim's statistic (largest "
+            "deviation over largest sample distance, mean over trajectories) with "
+            "its 95 % bootstrap interval.",
+)
+print(f"data scale (RMS distance of a training image to the mean image): {data_scale:.3g}")
 print(f"rule ({v_dev.claim.statistic} {v_dev.claim.rule}):", v_dev.text)
 gs.report.glue_text("reg-deviation-verdict", v_dev.word)
 
-# %% tags=["hide-input", "nbval-ignore-output"]
+# %% [markdown]
+# ```{glue:md} tab-regularity-deviation
+# :format: myst
+# ```
+
+# %% tags=["remove-input", "nbval-ignore-output"]
 sig = sigmas.numpy()
-fig, axes = plt.subplots(2, 3, figsize=(7, 4.9), sharex=True)
+fig, axes = plt.subplots(2, 3, figsize=(6.6, 4.9), sharex=True, layout="constrained")
 for j, m in enumerate(models):
     for row in (0, 1):
         ax = axes[row, j]
@@ -189,13 +242,12 @@ for j, m in enumerate(models):
             ax.fill_between(sig, mu - sd, mu + sd, color=color, alpha=0.25, lw=0)
         ax.set_xscale("log")
     axes[0, j].set_title(m)
-    axes[0, j].legend(loc="upper right")
     axes[1, j].set_xlabel(r"$\sigma$")
+fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside upper center", ncol=2)
 fig.supxlabel(r"sampling runs left to right, $\sigma$ from 80 to 0.002", fontsize=9)
 axes[0, 0].set_ylabel("L2 distance")
 axes[1, 0].set_ylabel("deviation (zoom)")
 axes[0, 0].invert_xaxis()  # once: the x axes are shared
-fig.set_layout_engine("tight")
 gs.report.figure(fig, "fig-regularity-1")
 
 # %% [markdown]
@@ -208,81 +260,109 @@ gs.report.figure(fig, "fig-regularity-1")
 # ```
 #
 # The registry's rule on this claim: {glue:text}`reg-deviation-verdict` (the intervals, the null
-# model's value and the separation are printed above). The path is longer than its chord by the
-# fraction printed above. The
+# model's value and the separation are in {numref}`tab-regularity-deviation`). The path is longer
+# than its chord by the fraction in the same table. The
 # deviation is largest at $\sigma \approx 10$, where the sample distance is already down to about
 # an eighth ($\approx \sigma / \sigma_{\max}$) of its initial value, and it returns to zero at both
 # ends by construction. The chord itself is $\approx \sigma_{\max}\sqrt d = 80 \sqrt{784} = 2240$ for
 # every model: the start $x_T$ dominates it.
 #
 # (regularity-low-dim)=
-# ## Fig. 3: a 3-D subspace reconstructs the trajectory
+# ## A 3-D subspace reconstructs the trajectory
 #
 # The $k$-D reconstruction keeps, of each trajectory centred at its mean, its component along the
 # chord $x_T - x_0$ and along the top $k - 1$ principal components of the orthogonal complement:
 #
+# :::{admonition} The source: `reconstruct`
+# :class: dropdown
+#
 # ```{literalinclude} ../gitscore/trajectory.py
 # :pyobject: reconstruct
 # ```
+# :::
 #
 # We report the L2 error $\lVert x_t - \hat x_t\rVert$ averaged over the points of a trajectory
-# (Fig. 3c), and, as a scale, the trajectory's length (about 2240).
+# (the paper's Fig. 3c), and, as a scale, the trajectory's length (about 2240).
 
 #
 # That the error falls as $k$ grows is no test: any PCA does that, the null model's included (its row
-# is printed below). The registry's claim `regularity_low_dim` asks instead how small the 3-D error is:
+# is in {numref}`tab-regularity-lowdim`). The registry's claim `regularity_low_dim` asks instead how small the 3-D error is:
 # per trajectory, the mean L2 error of the 3-D reconstruction over the trajectory's length, below
 # $10^{-3}$ on average.
 
-# %% tags=["nbval-check-output"]
-err = {m: T.reconstruction_error(tr, P.ks).mean(0) for m, tr in trajs.items()}   # (len(ks),) mean over trajectories
+# %% tags=["hide-input", "nbval-check-output"]
+err = {m: T.reconstruction_error(tr, P.ks).mean(0) for m, tr in trajs.items()}   # (len(ks),)
 err_null = T.reconstruction_error(null_tr, P.ks).mean(0)
-for m, e in {**err, "null model": err_null}.items():
-    print(f"{m:17s} L2 error k=1..5: {[float(f'{v:.3g}') for v in e]}")
-rec = {m: T.reconstruction_error(tr, (3,))[:, 0] / T.path_length(tr)[:, -1] for m, tr in trajs.items()}  # (B,)
+rec = {m: T.reconstruction_error(tr, (3,))[:, 0] / T.path_length(tr)[:, -1] for m, tr in trajs.items()}
 rec_null = T.reconstruction_error(null_tr, (3,))[:, 0] / T.path_length(null_tr)[:, -1]
 v_rec = gs.claims.evaluate("regularity_low_dim", rec, control=rec_null)
-for m, iv in v_rec.intervals:
-    print(f"{m:17s} 3-D error / length {iv}")
-print(f"{'null model':17s} 3-D error / length {v_rec.control.interval}")
+rows = [{"model": m, **{f"k = {k}": float(v) for k, v in zip(P.ks, e)},
+         "3-D error / length [95 % interval]": f"{iv.estimate:.2g} [{iv.low:.2g}, {iv.high:.2g}]"}
+        for (m, iv), e in zip([*v_rec.intervals, ("null model", v_rec.control.interval)],
+                              [*err.values(), err_null])]
+gs.report.glue_table("tab-regularity-lowdim", pd.DataFrame(rows), "{:.3g}",
+    caption="Mean L2 error $\\lVert x_t - \\hat x_t\\rVert$ of the $k$-D "
+            "reconstructions over 30 trajectories of length about 2240, and the "
+            "claim's statistic, the 3-D error relative to the trajectory's length, "
+            "with its 95 % bootstrap interval.",
+)
 print(f"rule ({v_rec.claim.statistic} {v_rec.claim.rule}):", v_rec.text)
 gs.report.glue_text("reg-lowdim-verdict", v_rec.word)
 
 # %% [markdown]
-# The fraction of variance explained by the top $k$ principal components (Fig. 3d; "the ratio of the
+# ```{glue:md} tab-regularity-lowdim
+# :format: myst
+# ```
+
+# %% [markdown]
+# The fraction of variance explained by the top $k$ principal components (the paper's Fig. 3d; "the ratio of the
 # summation of the top $k$ eigenvalues to the summation of all eigenvalues") depends on which points
 # enter the PCA, which the caption does not say. We compute both:
 #
 # - *plain*: PCA of the trajectory's points. The chord direction carries almost all the variance, so
-#   one component already explains all but $\sim 10^{-5}$ of it on every model; we print the
+#   one component already explains all but $\sim 10^{-5}$ of it on every model; we give the
 #   unexplained part $1 - \text{ratio}$.
 # - *complement*: PCA after removing the chord direction (the PCs that `reconstruct` uses). This is
-#   the informative version, so we take it as the reading of Fig. 3d, though the caption alone
+#   the informative version, so we take it as the reading of the paper's Fig. 3d, though the caption alone
 #   cannot confirm it.
 
-# Neither is a claim of the registry: both are printed for the null model too, which shows how much
-# of the ratio any trajectory in 784 dimensions gets.
+# Neither is a claim of the registry: {numref}`tab-regularity-variance` gives both for the null model
+# too, which shows how much of the ratio any trajectory in 784 dimensions gets.
 
-# %% tags=["nbval-check-output"]
-ev_plain = {m: T.explained_variance(tr, 5).mean(0) for m, tr in {**trajs, "null model": null_tr}.items()}
-ev_comp = {m: T.explained_variance(tr, 5, complement=True).mean(0) for m, tr in {**trajs, "null model": null_tr}.items()}
-for m in ev_plain:
-    print(f"{m:17s} plain 1 - ratio: {[float(f'{v:.2g}') for v in 1 - ev_plain[m]]}")
-    print(f"{'':17s} complement ratio: {[round(v, 3) for v in ev_comp[m].tolist()]}")
+# %% tags=["hide-input", "nbval-check-output"]
+both = {**trajs, "null model": null_tr}
+ev_plain = {m: T.explained_variance(tr, 5).mean(0) for m, tr in both.items()}
+ev_comp = {m: T.explained_variance(tr, 5, complement=True).mean(0) for m, tr in both.items()}
+rows = [{"model": m, "PCA": pca, **{f"k = {k}": float(v) for k, v in zip(range(1, 6), e)}}
+        for m in ev_plain for pca, e in (("plain, 1 - ratio", 1 - ev_plain[m]),
+                                         ("complement, ratio", ev_comp[m]))]
+gs.report.glue_table("tab-regularity-variance", pd.DataFrame(rows),
+                     {f"k = {k}": "{:.3g}" for k in range(1, 6)},
+    caption="Variance explained by the top $k$ principal components, mean over 30 "
+            "trajectories: plain PCA of the trajectory's points (the unexplained "
+            "part $1 - \\text{ratio}$) and PCA of the complement of the chord (the "
+            "ratio).",
+)
 
-# %% tags=["hide-input", "nbval-ignore-output"]
-fig, axes = plt.subplots(1, 2, figsize=(7, 3.1))
+# %% [markdown]
+# ```{glue:md} tab-regularity-variance
+# :format: myst
+# ```
+
+# %% tags=["remove-input", "nbval-ignore-output"]
+fig, axes = plt.subplots(1, 2, figsize=(6.6, 3.4), layout="constrained")
 for m, c in zip(models, sns.color_palette(n_colors=3)):
     axes[0].plot(P.ks, err[m], "o-", color=c, label=m)
-    axes[1].plot(range(1, 6), ev_comp[m], "o-", color=c, label=f"{m}, complement")
-    axes[1].plot(range(1, 6), ev_plain[m], "s--", color=c, alpha=0.6, label=f"{m}, plain")
-axes[0].set(yscale="log", xlabel="dimension k of the reconstruction", ylabel=r"mean L2 error $\|x_t - \hat x_t\|$",
-            title="(c) reconstruction error", xticks=P.ks)
+    axes[1].plot(range(1, 6), ev_comp[m], "o-", color=c)
+    axes[1].plot(range(1, 6), ev_plain[m], "s--", color=c, alpha=0.6)
+axes[0].set(yscale="log", xlabel="dimension k of the reconstruction",
+            ylabel=r"mean L2 error $\|x_t - \hat x_t\|$", title="(c) reconstruction error", xticks=P.ks)
 axes[1].set(xlabel="number of principal components k", ylabel="variance explained",
             title="(d) top-k eigenvalues / all", xticks=range(1, 6))
-axes[0].legend()
-axes[1].legend(fontsize=9)
-fig.set_layout_engine("tight")
+styles = [plt.Line2D([], [], color="0.3", ls=ls, marker=mk) for ls, mk in (("-", "o"), ("--", "s"))]
+handles = axes[0].get_legend_handles_labels()[0] + styles
+labels = models + ["(d) complement of the chord", "(d) plain PCA"]
+fig.legend(handles, labels, loc="outside lower center", ncol=3)
 gs.report.figure(fig, "fig-regularity-2")
 
 # %% [markdown]
@@ -303,7 +383,7 @@ gs.report.figure(fig, "fig-regularity-2")
 # trajectories, which amplify differences. We do the same for the trained network: $D(\hat x_t;
 # \sigma_t)$ for the 1-D, 2-D and 3-D reconstructions of one trajectory against $D(x_t; \sigma_t)$.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 cols = list(range(0, P.n_steps + 1, 5))       # grid points shown: every 5th, including x_T and x_0
 tr = trajs["trained network"]
 rows = [tr.xs[:1].double()] + [T.reconstruct(tr.xs[:1], k) for k in (1, 2, 3)]
@@ -312,14 +392,14 @@ with torch.no_grad():
     den = net(pts.float().to(P.device), sigmas[cols].repeat(len(rows)).float().to(P.device)).cpu().double()
 den = den.reshape(len(rows), len(cols), -1)
 rel = [((den[i] - den[0]).norm(dim=-1) / den[0].norm(dim=-1)).mean().item() for i in (1, 2, 3)]
-print("trained network, mean ||D(x_rec) - D(x)|| / ||D(x)|| over the shown sigmas, 1-D/2-D/3-D:",
-      [float(f"{r:.2g}") for r in rel])
+print("trained network, mean ||D(x_rec) - D(x)|| / ||D(x)|| over the shown sigmas,",
+      "1-D/2-D/3-D:", [float(f"{r:.2g}") for r in rel])
 assert rel[2] < rel[0]
 
-# %% tags=["hide-input", "nbval-ignore-output"]
+# %% tags=["remove-input", "nbval-ignore-output"]
 names = ["real trajectory", "1-D recon.", "2-D recon.", "3-D recon.", "1-D - real", "2-D - real", "3-D - real"]
 panels = torch.cat([den, den[1:] - den[:1]])
-fig, axes = plt.subplots(len(panels), len(cols), figsize=(1.3 * len(cols), 1.4 * len(panels)))
+fig, axes = plt.subplots(len(panels), len(cols), figsize=(6.6, 5.6), layout="constrained")
 for i in range(len(panels)):
     for j, n in enumerate(cols):
         ax = axes[i, j]
@@ -332,8 +412,7 @@ for i in range(len(panels)):
         ax.set_yticks([])
         if i == 0:
             ax.set_title(rf"$\sigma$={sigmas[n].item():.3g}", fontsize=9)
-    axes[i, 0].set_ylabel(names[i], fontsize=9)
-fig.set_layout_engine("tight")
+    axes[i, 0].set_ylabel(names[i], rotation=0, ha="right", va="center", fontsize=9)
 gs.report.figure(fig, "fig-regularity-3")
 
 # %% [markdown]
@@ -353,28 +432,32 @@ gs.report.figure(fig, "fig-regularity-3")
 # faint, as the printed relative differences above say.
 #
 # (regularity-one-shape)=
-# ## Fig. 4: one boomerang for all trajectories
+# ## One boomerang for all trajectories
 #
 # `project_3d` gives the coordinates of $x_t - x_0$ along the chord and the top two PCs of its
 # complement, with each PC's sign chosen so trajectories overlay:
 #
+# :::{admonition} The source: `project_3d`
+# :class: dropdown
+#
 # ```{literalinclude} ../gitscore/trajectory.py
 # :pyobject: project_3d
 # ```
+# :::
 
-# %% tags=["hide-input", "nbval-ignore-output"]
+# %% tags=["remove-input", "nbval-ignore-output"]
 Y = {m: T.project_3d(tr) for m, tr in trajs.items()}  # (B, T, 3), not normalised (as the paper plots)
-fig, axes = plt.subplots(2, 3, figsize=(7, 4.9))
+fig, axes = plt.subplots(2, 3, figsize=(6.6, 4.9), layout="constrained")
 for j, m in enumerate(models):
     for row, pc in ((0, 1), (1, 2)):
         ax = axes[row, j]
         for b in range(P.n_traj):
             ax.plot(Y[m][b, :, 0], Y[m][b, :, pc], color="tab:purple", alpha=0.35, lw=1)
         ax.plot(0, 0, "ko", ms=4)
-        ax.set_xlabel(r"chord coordinate (0 at $x_0$, $\|x_T - x_0\|$ at $x_T$)")
-        ax.set_ylabel(f"PC {pc} of the complement")
     axes[0, j].set_title(m)
-fig.set_layout_engine("tight")
+for row, pc in ((0, 1), (1, 2)):
+    axes[row, 0].set_ylabel(f"PC {pc} of the complement")
+fig.supxlabel(r"chord coordinate (0 at $x_0$, $\|x_T - x_0\|$ at $x_T$)", fontsize=9)
 gs.report.figure(fig, "fig-regularity-4")
 
 # %% [markdown]
@@ -396,7 +479,7 @@ gs.report.figure(fig, "fig-regularity-4")
 # over the 30 trajectories (the mean curve is recomputed on each resample). The PC-plane spread is
 # printed for the three models and the null model; it is not a claim (see below).
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 def spread(Y):
     """RMS distance of chord-normalised 3-D curves Y (trajectories, points, 3) to their mean curve."""
     return float(np.sqrt(((Y - Y.mean(0)) ** 2).sum(-1).mean()))
@@ -405,32 +488,46 @@ def spread(Y):
 spreads = {}
 for m, tr in {**trajs, "null model": null_tr}.items():
     Yn = T.project_3d(tr, normalize=True)
-    mean_curve = Yn.mean(0)
-    spread_3d = (Yn - mean_curve).norm(dim=-1).square().mean().sqrt().item()
-    bulge = mean_curve[:, 1:].norm(dim=-1).max().item()
-    spread_pc = (Yn[..., 1:] - mean_curve[:, 1:]).norm(dim=-1).square().mean().sqrt().item()
-    spread_pc1 = (Yn[..., 1] - mean_curve[:, 1]).square().mean().sqrt().item() / mean_curve[:, 1].abs().max().item()
-    spread_pc2 = (Yn[..., 2] - mean_curve[:, 2]).square().mean().sqrt().item() / mean_curve[:, 2].abs().max().item()
-    print(f"{m:17s} 3-D spread / chord {spread_3d:.2g}   bulge / chord {bulge:.2g}   "
-          f"PC-plane spread / bulge {spread_pc / bulge:.2g}   (PC 1 alone {spread_pc1:.2g}, PC 2 alone {spread_pc2:.2g})")
-    spreads[m] = {"3d": spread_3d, "pc": spread_pc / bulge, "pc1": spread_pc1, "pc2": spread_pc2}
-pc2_worse = [m for m in models if spreads[m]["pc2"] > spreads[m]["pc1"]]
-print(f"PC 2 less consistent than PC 1 on: {pc2_worse or 'none'}")
+    mc = Yn.mean(0)  # the mean curve
+    bulge = mc[:, 1:].norm(dim=-1).max().item()
+    spreads[m] = {
+        "3-D spread / chord": (Yn - mc).norm(dim=-1).square().mean().sqrt().item(),
+        "bulge / chord": bulge,
+        "PC-plane spread / bulge": (Yn[..., 1:] - mc[:, 1:]).norm(dim=-1).square().mean().sqrt().item() / bulge,
+        **{f"PC {k} alone": (Yn[..., k] - mc[:, k]).square().mean().sqrt().item() / mc[:, k].abs().max().item()
+           for k in (1, 2)}}
 v_shape = gs.claims.evaluate("regularity_one_shape", {m: T.project_3d(trajs[m], normalize=True) for m in models},
                              control=T.project_3d(null_tr, normalize=True), statistic=spread)
-for m, iv in v_shape.intervals:
-    print(f"{m:17s} 3-D spread / chord {iv}")
-print(f"{'null model':17s} 3-D spread / chord {v_shape.control.interval}")
+ivs = dict([*v_shape.intervals, ("null model", v_shape.control.interval)])
+table = pd.DataFrame([{"model": m, **r, "3-D spread [95 % interval]":
+                       f"{ivs[m].estimate:.2g} [{ivs[m].low:.2g}, {ivs[m].high:.2g}]"}
+                      for m, r in spreads.items()])
+gs.report.glue_table("tab-regularity-shape", table.drop(columns="3-D spread / chord"), "{:.2g}",
+    caption="The boomerang frame with coordinates divided by the chord length: the "
+            "mean curve's largest excursion from the chord (the bulge), the RMS "
+            "distance of the curves to the mean curve in the plane of the two PCs "
+            "relative to the bulge, and along each PC alone relative to the mean "
+            "curve's largest value there; last, the claim's statistic, the 3-D "
+            "spread relative to the chord, with its 95 % bootstrap interval over "
+            "the 30 trajectories.",
+)
+pc2_worse = [m for m in models if spreads[m]["PC 2 alone"] > spreads[m]["PC 1 alone"]]
+print(f"PC 2 less consistent than PC 1 on: {pc2_worse or 'none'}")
 print(f"rule ({v_shape.claim.statistic} {v_shape.claim.rule}):", v_shape.text)
 gs.report.glue_text("reg-shape-verdict", v_shape.word)
 
 # %% [markdown]
+# ```{glue:md} tab-regularity-shape
+# :format: myst
+# ```
+
+# %% [markdown]
 # The registry's rule on the 3-D spread: {glue:text}`reg-shape-verdict` (intervals, the null model's
-# value and the separation printed above). The PC-plane spread relative to the bulge would be the
-# harder test of "the same shape", but it cannot tell structure from none: the null model's spread
-# relative to *its* bulge is of the same size as the real models' (printed above), because its bulge
-# is larger too. It is therefore no claim here; the 3-D spread relative to the chord is. The
-# second PC is smaller, and on the models printed above less consistent than the first. Its sign is fixed by a
+# value and the separation in {numref}`tab-regularity-shape`). The PC-plane spread relative to the
+# bulge would be the harder test of "the same shape", but it cannot tell structure from none: the
+# null model's spread relative to *its* bulge is of the same size as the real models' (same table),
+# because its bulge is larger too. It is therefore no claim here; the 3-D spread relative to the
+# chord is. The second PC is smaller, and on the models printed above less consistent than the first. Its sign is fixed by a
 # convention (mean coordinate $\geq 0$) that cannot orient a curve which crosses zero with a near-zero
 # mean; such S-shaped curves can then fall into two mirror-image branches (check the bottom row
 # of {numref}`fig-regularity-4`), and the printed PC 2 spread overstates how much the curves differ. The shared shape
@@ -454,15 +551,16 @@ _ = gs.report.glue_verdicts("02_regularity")
 #
 # - sampled 30 trajectories of 40 iPNDM steps from the trained network, the exact KDE denoiser over
 #   all 60,000 Fashion-MNIST images and a 10-class Gaussian mixture with exact denoiser;
-# - measured the deviation from the chord against the sample distance (Fig. 2; `regularity_deviation`:
+# - measured the deviation from the chord against the sample distance (the paper's Fig. 2;
+#   `regularity_deviation`:
 #   {glue:text}`reg-deviation-verdict`), though the deviation is of the order of the data's own scale
 #   (the spread of the training images);
 # - reconstructed trajectories in $\mathbb{R}^{784}$ from the chord plus 1-4 principal components and
-#   measured the 3-D reconstruction's error against the trajectory's length (Fig. 3;
+#   measured the 3-D reconstruction's error against the trajectory's length (the paper's Fig. 3;
 #   `regularity_low_dim`: {glue:text}`reg-lowdim-verdict`); that the error falls with $k$ is no test, the
 #   null model's falls too;
 # - overlaid the trajectories in the 3-D boomerang frame and measured their spread about the mean
-#   curve (Fig. 4; `regularity_one_shape`: {glue:text}`reg-shape-verdict`); the spread in the plane of
+#   curve (the paper's Fig. 4; `regularity_one_shape`: {glue:text}`reg-shape-verdict`); the spread in the plane of
 #   the two PCs does not separate the models from the null model and is no claim.
 #
 # Every claim was run on a null model, whose denoiser returns an unrelated image at every step,

@@ -31,7 +31,7 @@
 # We record both trajectories for 30 latents on the three models of this book (the trained network,
 # the exact KDE denoiser over all 60,000 Fashion-MNIST training images, a 10-class Gaussian
 # mixture), look at them as images, measure at which noise level each one settles on the final
-# sample, and draw the 2-D picture of Fig. 5 on a small Gaussian mixture.
+# sample, and draw the 2-D picture of the paper's Fig. 5 on a small Gaussian mixture.
 #
 # **Prerequisites.** Chapter 1 (the PF-ODE, solvers, Proposition 4.1). The recorder and the distance
 # curves come from `gitscore.trajectory`.
@@ -41,8 +41,10 @@
 #
 # - **command:** `OMP_NUM_THREADS=1 .venv/bin/jupytext --to ipynb --execute book/03_denoising.py`
 #   (or `make book`, which re-executes changed chapters)
-# - **run time:** about 2-3 min on a laptop CPU
-# - **reads:** nothing from `results/`; the shipped network and Fashion-MNIST
+# - **run time:** 114 s to re-execute, measured on 2 CPU cores shared with other jobs
+# - **reads:** nothing from `results/`; Fashion-MNIST (`make data`) and the shipped network
+#   `gitscore/weights/fmnist_edm.safetensors`, which `make weights STEPS=fmnist_edm`
+#   retrains from scratch: 262 min on 2 CPU cores (its recorded time, `results/README.md`)
 # :::
 
 # %% tags=["nbval-ignore-output"]
@@ -55,23 +57,37 @@ import torch
 
 import gitscore as gs
 
-torch.set_num_threads(1)  # one fixed thread count: float32 round-off, hence every printed digit, repeats
+# one fixed thread count: float32 round-off, hence every printed digit,
+# repeats
+torch.set_num_threads(1)
 gs.report.book_style()
 
 
 @dataclass
 class Params:
-    n_traj: int = 30                  # trajectories per model
-    n_steps: int = 60                 # fine grid: EDM's polynomial schedule (rho = 7), 80 -> 0.002
-    solver: str = "ipndm"             # 4th-order multistep, 1 NFE per step (the GITS teacher)
-    seed: int = 0                     # latents z_j = gs.sampling.latents(..., seed, j, j + 1); x_T = 80 z
-    eps: tuple = (0.1, 0.05)          # "settled": distance to x_0 stays below eps * ||D(x_T) - x_0||
-    show_sigmas: tuple = (80, 20, 5, 2, 1, 0.5, 0.2, 0.05, 0.01)  # columns of the image figure (nearest grid point)
-    gmm_ridge: float = 1e-3           # added to each class covariance (border pixels are constant)
-    sigma_max_2d: float = 3.0         # 2-D picture: start at a noise level comparable to the data
-    n_steps_2d: int = 6               # 2-D picture: Euler steps (polynomial schedule)
-    n_traj_2d: int = 3                # 2-D picture: trajectories drawn
-    n_taylor: int = 4                 # Prop. 4.1 for Taylor steps: latents checked
+    n_traj: int = 30  # trajectories per model
+    # fine grid: EDM's polynomial schedule (rho = 7), 80 -> 0.002
+    n_steps: int = 60
+    # 4th-order multistep, 1 NFE per step (the GITS teacher)
+    solver: str = "ipndm"
+    # latents z_j = gs.sampling.latents(..., seed, j, j + 1); x_T =
+    # 80 z
+    seed: int = 0
+    eps: tuple = (
+        0.1,
+        0.05,
+    )  # "settled": distance to x_0 stays below eps * ||D(x_T) - x_0||
+    # columns of the image figure (nearest grid point)
+    show_sigmas: tuple = (80, 20, 5, 2, 1, 0.5, 0.2, 0.05, 0.01)
+    # added to each class covariance (border pixels are constant)
+    gmm_ridge: float = 1e-3
+    # 2-D picture: start at a noise level comparable to the data
+    sigma_max_2d: float = 3.0
+    # 2-D picture: Euler steps (polynomial schedule)
+    n_steps_2d: int = 6
+    n_traj_2d: int = 3  # 2-D picture: trajectories drawn
+    # Prop. 4.1 for Taylor steps: latents checked
+    n_taylor: int = 4
     device: str = "cuda" if torch.cuda.is_available() else "cpu"
 
 
@@ -104,21 +120,30 @@ images, labels = gs.data.fashion_mnist("train")
 X = images.reshape(len(images), -1)
 net = gs.models.load_model("fmnist", device=P.device).denoiser
 kde = gs.models.load_model("kde", device=P.device).denoiser
-gmm = gs.models.class_gmm(images, labels, "full", P.gmm_ridge)  # one Gaussian per class
-null = gs.controls.NullDenoiser(images, seed=P.seed)  # control: a random image per (sigma, row)
+# one Gaussian per class
+gmm = gs.models.class_gmm(images, labels, "full", P.gmm_ridge)
+# control: a random image per (sigma, row)
+null = gs.controls.NullDenoiser(images, seed=P.seed)
 
 # %% tags=["nbval-check-output"]
 x_T = 80 * gs.sampling.latents(shape, P.seed, 0, P.n_traj)  # float64
 solver = gs.solvers.SOLVERS[P.solver]
 with torch.no_grad():
     trajs = {
-        "trained network": T.record(solver, net, x_T.float().to(P.device), sigmas),
-        "KDE (60k images)": T.record(solver, kde, x_T.float().to(P.device), sigmas),
+        "trained network": T.record(
+            solver, net, x_T.float().to(P.device), sigmas
+        ),
+        "KDE (60k images)": T.record(
+            solver, kde, x_T.float().to(P.device), sigmas
+        ),
         "GMM (10 classes)": T.record(solver, gmm, x_T, sigmas),
     }
     null_tr = T.record(solver, null, x_T.float(), sigmas)
 for name, tr in trajs.items():
-    print(f"{name:>18}: xs {tuple(tr.xs.shape)}, denoised {tuple(tr.denoised.shape)}")
+    print(
+        f"{name:>18}: xs {tuple(tr.xs.shape)},",
+        f"denoised {tuple(tr.denoised.shape)}",
+    )
 
 # %% [markdown]
 # ## Both trajectories as images
@@ -127,7 +152,7 @@ for name, tr in trajs.items():
 # the pixel range $[-1, 1]$, so large noise shows as black-and-white speckle) and the denoising
 # output $D(x_t)$ at the same noise levels.
 
-# %% tags=["hide-input", "nbval-ignore-output"]
+# %% tags=["remove-input", "nbval-ignore-output"]
 cols = [int((sigmas - s).abs().argmin()) for s in P.show_sigmas]
 fig, axes = plt.subplots(2 * len(trajs), len(cols) + 1, figsize=(1.3 * (len(cols) + 1), 1.45 * 2 * len(trajs)))
 for m, (name, tr) in enumerate(trajs.items()):
@@ -188,7 +213,7 @@ gs.report.figure(fig, "fig-denoising-1")
 # 30 trajectories and the fraction of trajectories whose denoising trajectory settles at a larger
 # $\sigma$ (earlier) than their sampling trajectory.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 def settling_sigma(curve, grid, eps):
     """Per trajectory (B,): the largest grid sigma from which the curve stays <= eps; 0 if none."""
     above = curve > eps
@@ -225,7 +250,7 @@ for name, tr in {**trajs, "null model": null_tr}.items():
 # one. The null model is run through the same statistic and the same rule. The tighter tolerance
 # 0.05 is printed above for comparison; it is not a second claim.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 def median_ratio(sxd):
     """Median settling sigma of D(x_t) over that of x_t; sxd (trajectories, 2) holds (x_t's, D(x_t)'s)."""
     return float(np.median(sxd[:, 1]) / np.median(sxd[:, 0]))
@@ -240,8 +265,8 @@ print(f"{'null model':>18}: settling-sigma ratio {v_faster.control.interval}")
 print(f"rule ({v_faster.claim.statistic} {v_faster.claim.rule}):", v_faster.text)
 gs.report.glue_text("den-faster-verdict", v_faster.word)
 
-# %% tags=["hide-input", "nbval-ignore-output"]
-fig, axes = plt.subplots(2, 2, figsize=(7, 5.2), sharey=True, sharex=True)
+# %% tags=["remove-input", "nbval-ignore-output"]
+fig, axes = plt.subplots(2, 2, figsize=(6.6, 5.4), sharey=True, sharex=True, layout="constrained")
 for ax, (name, c) in zip(axes.flat, curves.items()):
     for key, grid, color, label in (("x", sigmas, "C0", r"$\|x_t - x_0\| / s$"),
                                     ("D", sigmas[:-1], "C3", r"$\|D(x_t) - x_0\| / s$")):
@@ -256,9 +281,8 @@ for ax, (name, c) in zip(axes.flat, curves.items()):
 for ax in axes[1]:
     ax.set_xlabel(r"$\sigma$")
 for ax in axes[:, 0]:
-    ax.set_ylabel("distance to x_0 / s")
-axes[0, 0].legend(fontsize=8, loc="lower left")
-fig.set_layout_engine("tight")
+    ax.set_ylabel(r"distance to $x_0$, divided by $s$")
+fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside upper center", ncol=3)
 gs.report.figure(fig, "fig-denoising-2")
 
 # %% [markdown]
@@ -280,7 +304,7 @@ gs.report.figure(fig, "fig-denoising-2")
 # $\sigma$ of order 1, and smaller for the network and the mixture, whose outputs keep refining
 # fine detail down to $\sigma \approx 0.1$-$0.3$.
 #
-# ## The 2-D picture (Fig. 5)
+# ## The 2-D picture
 #
 # For intuition we draw both trajectories in the plane, on a mixture of three Gaussians. To keep the
 # picture readable we start at $\sigma = 3$ (a noise level comparable to the spread of the data)
@@ -291,18 +315,30 @@ gs.report.figure(fig, "fig-denoising-2")
 # %% tags=["nbval-check-output"]
 gmm2 = gs.denoisers.GMMDenoiser(
     torch.tensor([0.3, 0.3, 0.4], dtype=torch.float64),
-    torch.tensor([[-1.6, 0.6], [1.4, 1.1], [0.2, -1.3]], dtype=torch.float64),
-    torch.tensor([[[0.10, 0.05], [0.05, 0.06]], [[0.05, -0.03], [-0.03, 0.08]], [[0.12, 0.0], [0.0, 0.03]]],
-                 dtype=torch.float64))
+    torch.tensor(
+        [[-1.6, 0.6], [1.4, 1.1], [0.2, -1.3]], dtype=torch.float64
+    ),
+    torch.tensor(
+        [
+            [[0.10, 0.05], [0.05, 0.06]],
+            [[0.05, -0.03], [-0.03, 0.08]],
+            [[0.12, 0.0], [0.0, 0.03]],
+        ],
+        dtype=torch.float64,
+    ),
+)
 sigmas_2d = gs.schedules.polynomial(P.n_steps_2d, sigma_max=P.sigma_max_2d)
 x_T2 = P.sigma_max_2d * gs.sampling.latents((2,), P.seed, 0, P.n_traj_2d)
 tr2 = T.record(gs.solvers.sample_euler, gmm2, x_T2, sigmas_2d)
 res2 = T.convex_combination_residual(tr2, sigmas=sigmas_2d)
-print("2-D Euler steps: max ||x_n - convex combination|| below 1e-12:", bool(res2.max() < 1e-12))
+print(
+    "2-D Euler steps: max ||x_n - convex combination|| below 1e-12:",
+    bool(res2.max() < 1e-12),
+)
 assert res2.max() < 1e-12
 
-# %% tags=["hide-input", "nbval-ignore-output"]
-fig, axes = plt.subplots(1, 2, figsize=(7, 4.5), gridspec_kw={"width_ratios": [1, 1]})
+# %% tags=["remove-input", "nbval-ignore-output"]
+fig, axes = plt.subplots(1, 2, figsize=(6.6, 4.2), layout="constrained")
 data2 = gmm2.sample(1500, generator=torch.Generator().manual_seed(P.seed))
 xs2, ds2 = tr2.xs.numpy(), tr2.denoised.numpy()
 w2 = (1 - sigmas_2d[1:] / sigmas_2d[:-1]).numpy()
@@ -316,22 +352,22 @@ for ax in axes:
                 label="denoising trajectory $D(x_n)$" if b == 0 else None)
 axes[0].set(xlabel="$x^{(1)}$", ylabel="$x^{(2)}$", aspect="equal",
             title=f"{P.n_traj_2d} Euler trajectories, $\\sigma$ from {P.sigma_max_2d:g} to 0.002")
-axes[0].legend(loc="upper left", fontsize=9)
+fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center", ncol=3)
 # Zoom: the first two steps of trajectory 0, labelled as in the paper's Fig. 5.
 b, pts = 0, np.concatenate([xs2[0, :3], ds2[0, :2]])
-pad = 0.15 * np.ptp(pts, 0).max()
+pad = 0.3 * np.ptp(pts, 0).max()
 axes[1].set(xlim=(pts[:, 0].min() - pad, pts[:, 0].max() + pad), ylim=(pts[:, 1].min() - pad, pts[:, 1].max() + pad),
-            aspect="equal", xlabel="$x^{(1)}$", title="Two consecutive Euler steps (trajectory 1)")
+            aspect="equal", xlabel="$x^{(1)}$", ylabel="$x^{(2)}$", title="Two Euler steps (trajectory 1)")
 N2 = P.n_steps_2d  # labels count down as in the paper: x_N = x_T is the start, x_0 the final sample
-for n in range(3):
-    axes[1].annotate(f"$x_{{{N2 - n}}}$", xs2[b, n], textcoords="offset points", xytext=(8, 6), color="C0", fontsize=11)
-for n in range(2):
-    axes[1].annotate(f"$D(x_{{{N2 - n}}})$", ds2[b, n], textcoords="offset points", xytext=(8, -16), color="C3",
-                     fontsize=11)
-    mid = xs2[b, n] + 0.5 * (xs2[b, n + 1] - xs2[b, n])
-    axes[1].annotate(f"weight of $D$: {w2[n]:.2f}", mid, textcoords="offset points", xytext=(0, -20), fontsize=10,
-                     ha="center")
-fig.set_layout_engine("tight")
+labels = [(f"$x_{{{N2 - n}}}$", xs2[b, n], "C0") for n in range(3)]
+labels += [(f"$D(x_{{{N2 - n}}})$", ds2[b, n], "C3") for n in range(2)]
+centre = np.mean([p for _, p, _ in labels], axis=0)
+for text, p, color in labels:  # each label pushed away from the centre of the five points
+    u = (p - centre) / np.linalg.norm(p - centre)
+    axes[1].annotate(text, p, textcoords="offset points", xytext=14 * u, color=color,
+                     ha="left" if u[0] > 0 else "right", va="bottom" if u[1] > 0 else "top")
+axes[1].text(0.97, 0.97, "weight of $D$\n" + "\n".join(f"step {n + 1}: {w2[n]:.2f}" for n in range(2)),
+             transform=axes[1].transAxes, ha="right", va="top")
 gs.report.figure(fig, "fig-denoising-3")
 
 # %% [markdown]
@@ -360,9 +396,14 @@ gs.report.figure(fig, "fig-denoising-3")
 # The paper states Prop. 4.1 for any $k$-th order Taylor step, not only Euler: with
 # $h = \sigma_n - \sigma_{n+1} < 0$ and $x^{(i)} = d^i x/d\sigma^i$ at $\sigma_{n+1}$,
 #
-# $$x_{n+1} + \sum_{i=1}^{k} \frac{h^i}{i!}\, x^{(i)}
-#   = \frac{\sigma_n}{\sigma_{n+1}}\, x_{n+1} + \Bigl(1 - \frac{\sigma_n}{\sigma_{n+1}}\Bigr) \tilde D,
-#   \qquad \tilde D = D(x_{n+1}) - \sigma_{n+1} \sum_{i=2}^{k} \frac{h^{i-1}}{i!}\, x^{(i)},$$
+# $$
+# \begin{aligned}
+# x_{n+1} + \sum_{i=1}^{k} \frac{h^i}{i!}\, x^{(i)}
+#   &= \frac{\sigma_n}{\sigma_{n+1}}\, x_{n+1}
+#      + \Bigl(1 - \frac{\sigma_n}{\sigma_{n+1}}\Bigr) \tilde D, \\
+# \tilde D &= D(x_{n+1}) - \sigma_{n+1} \sum_{i=2}^{k} \frac{h^{i-1}}{i!}\, x^{(i)},
+# \end{aligned}
+# $$
 #
 # since $x^{(1)} = (x_{n+1} - D)/\sigma_{n+1}$: a $k$-th order step is a convex combination of the
 # current point and a *generalised* denoising output $\tilde D$. We check it on the Gaussian fitted to
@@ -383,7 +424,7 @@ gs.report.figure(fig, "fig-denoising-3")
 # derivatives and both residuals are library functions (`gs.controls.taylor_derivatives`,
 # `taylor_step`, `taylor_convex_residual`).
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 Xd = X.double()
 mean_g, var_g = Xd.mean(0), Xd.var(0)
 gauss = gs.denoisers.GaussianDenoiser(mean_g.reshape(gs.models.IMAGE), var_g.reshape(gs.models.IMAGE))
@@ -429,7 +470,7 @@ print(f"AFS output vs the exact D(x_T) at sigma = 80: RMS per pixel {gap_afs:.2f
 # ignores the data: at $\sigma = 80$ it is almost the zero image, not the mean image $D(x_T)$ of the
 # data, which is why the printed gap is of the order of the mean image's own size.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 print("largest residual with D~, k = 1..4:", " ".join(f"{v:.1e}" for v in res_tilde))
 print("rule:", v_taylor.text)
 

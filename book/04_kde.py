@@ -22,11 +22,12 @@
 # (KDE) with bandwidth $\sigma$,
 #
 # $$
-# p_\sigma(x) = \frac1N \sum_{i=1}^N \mathcal N(x;\, y_i,\, \sigma^2 I),
+# \begin{aligned}
+# p_\sigma(x) &= \frac1N \sum_{i=1}^N \mathcal N(x;\, y_i,\, \sigma^2 I),
 # \qquad
-# D^*(x;\sigma) = \sum_{i=1}^N w_i(x,\sigma)\, y_i,
-# \qquad
-# w(x,\sigma) = \operatorname{softmax}_i\!\left(-\frac{\lVert x - y_i\rVert^2}{2\sigma^2}\right).
+# D^*(x;\sigma) = \sum_{i=1}^N w_i(x,\sigma)\, y_i, \\
+# w(x,\sigma) &= \operatorname{softmax}_i\!\left(-\frac{\lVert x - y_i\rVert^2}{2\sigma^2}\right).
+# \end{aligned}
 # $$
 #
 # {cite}`chen2024trajectory` use this model to analyse sampling in closed form, and claim that
@@ -47,8 +48,10 @@
 #
 # - **command:** `OMP_NUM_THREADS=1 .venv/bin/jupytext --to ipynb --execute book/04_kde.py`
 #   (or `make book`, which re-executes changed chapters)
-# - **run time:** about 2 min on a laptop CPU
-# - **reads:** nothing from `results/`; the shipped network and Fashion-MNIST
+# - **run time:** 367 s to re-execute, measured on 2 CPU cores shared with other jobs
+# - **reads:** nothing from `results/`; Fashion-MNIST (`make data`) and the shipped network
+#   `gitscore/weights/fmnist_edm.safetensors`, which `make weights STEPS=fmnist_edm`
+#   retrains from scratch: 262 min on 2 CPU cores (its recorded time, `results/README.md`)
 # :::
 
 # %% tags=["nbval-ignore-output"]
@@ -57,25 +60,36 @@ from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import seaborn as sns
 import torch
 
 import gitscore as gs
 
 t_start = time.perf_counter()
-torch.set_num_threads(2)  # one fixed thread count: float32 round-off, hence every printed digit, repeats
+# one fixed thread count: float32 round-off, hence every printed digit,
+# repeats
+torch.set_num_threads(2)
 gs.report.book_style()
 
 
 @dataclass
 class Params:
-    n_samples: int = 16             # trajectories, from the same x_T = 80 z for the KDE and the network
-    n_steps: int = 20               # Heun steps on EDM's polynomial grid 80 -> 0.002 (39 denoiser calls)
-    seed: int = 0                   # latents z_j = gs.sampling.latents(..., seed, j, j + 1)
-    check_sigmas: tuple = (0.05, 0.5, 5.0, 50.0)  # noise levels of the exactness checks
-    n_check: int = 4                # query points (noised test images) per noise level
-    n_gap: int = 8                  # trajectories on which each denoiser is evaluated at the other's points
-    commit: float = 0.5             # the KDE has "chosen" a training image once its largest weight passes this
+    # trajectories, from the same x_T = 80 z for the KDE and the
+    # network
+    n_samples: int = 16
+    # Heun steps on EDM's polynomial grid 80 -> 0.002 (39 denoiser calls)
+    n_steps: int = 20
+    # latents z_j = gs.sampling.latents(..., seed, j, j + 1)
+    seed: int = 0
+    # noise levels of the exactness checks
+    check_sigmas: tuple = (0.05, 0.5, 5.0, 50.0)
+    # query points (noised test images) per noise level
+    n_check: int = 4
+    # trajectories on which each denoiser runs at the other's points
+    n_gap: int = 8
+    # the KDE has "chosen" an image once its largest weight passes this
+    commit: float = 0.5
 
 
 P = Params()
@@ -90,15 +104,23 @@ gs.report.show_params(P)
 # so a call never holds more than a block of weights; each call costs two matrix products over the
 # whole training set. The call itself:
 #
+# :::{admonition} The source: `KDEDenoiser.__call__`
+# :class: dropdown
+#
 # ```{literalinclude} ../gitscore/denoisers.py
 # :pyobject: KDEDenoiser.__call__
 # ```
+# :::
 #
 # and the scan it runs:
+#
+# :::{admonition} The source: `KDEDenoiser._scan`
+# :class: dropdown
 #
 # ```{literalinclude} ../gitscore/denoisers.py
 # :pyobject: KDEDenoiser._scan
 # ```
+# :::
 #
 # We use all 60,000 training images (no subsampling), in float32.
 
@@ -107,9 +129,13 @@ images, labels = gs.data.fashion_mnist("train")
 test_images, _ = gs.data.fashion_mnist("test")
 kde = gs.models.load_model("kde", device="cpu").denoiser
 net = gs.models.load_model("fmnist", device="cpu").denoiser
-null = gs.controls.NullDenoiser(images, seed=P.seed)  # control: a random image per (sigma, row)
+# control: a random image per (sigma, row)
+null = gs.controls.NullDenoiser(images, seed=P.seed)
 X = images.flatten(1).double()
-print(f"KDE over N = {kde.N} images of d = {kde.d} pixels, storage {kde.dtype}")
+print(
+    f"KDE over N = {kde.N} images of d = {kde.d} pixels,",
+    f"storage {kde.dtype}",
+)
 
 # %% [markdown]
 # ### Check 1: against the formula
@@ -122,7 +148,7 @@ print(f"KDE over N = {kde.N} images of d = {kde.d} pixels, storage {kde.dtype}")
 # round-off. The control is the same formula at a 1 % wrong bandwidth, $1.01\,\sigma$: a check
 # that cannot see that error cannot see a wrong denoiser.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 def rel_err(a, b):
     """max over rows of ||a - b|| / ||b||."""
     a, b = a.flatten(1).double(), b.flatten(1).double()
@@ -152,7 +178,7 @@ print(v_exact)
 # per class (class mean, diagonal class variances; `GMMDenoiser`, float64) shows the formula at
 # float64 precision.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 gmm = gs.models.class_gmm(images, labels, "diag")  # class means, diagonal class variances + 1e-3
 
 s = torch.tensor(P.check_sigmas, dtype=torch.float64).repeat_interleave(P.n_check)  # one sigma per point
@@ -186,14 +212,23 @@ assert (tweedie_err["KDE, 60k images, float32"] < 1e-5).all() and (tweedie_err["
 # sample, independent of $x$) from the same latents, as a control for the checks below.
 
 # %% tags=["nbval-ignore-output"]
-x_T = 80 * gs.sampling.latents(gs.models.IMAGE, P.seed, 0, P.n_samples, dtype=torch.float32)
+x_T = 80 * gs.sampling.latents(
+    gs.models.IMAGE, P.seed, 0, P.n_samples, dtype=torch.float32
+)
 trajs, seconds = {}, {}
 for name, den in (("KDE", kde), ("network", net)):
     t0 = time.perf_counter()
-    trajs[name] = T.record(gs.solvers.sample_heun, den, x_T, sigmas, dtype=torch.float64)
+    trajs[name] = T.record(
+        gs.solvers.sample_heun, den, x_T, sigmas, dtype=torch.float64
+    )
     seconds[name] = time.perf_counter() - t0
-    print(f"{name}: {P.n_samples} samples, {2 * P.n_steps - 1} calls, {seconds[name]:.1f} s")
-null_tr = T.record(gs.solvers.sample_heun, null, x_T, sigmas, dtype=torch.float64)
+    print(
+        f"{name}: {P.n_samples} samples, {2 * P.n_steps - 1} calls,",
+        f"{seconds[name]:.1f} s",
+    )
+null_tr = T.record(
+    gs.solvers.sample_heun, null, x_T, sigmas, dtype=torch.float64
+)
 
 # %% [markdown]
 # Is a KDE sample a training image? `KDEDenoiser.nearest` returns exact distances to the nearest
@@ -206,7 +241,7 @@ null_tr = T.record(gs.solvers.sample_heun, null, x_T, sigmas, dtype=torch.float6
 # (the registered control), and the null model's, which end between the last few unrelated images
 # it returned.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 idx_train = torch.randperm(kde.N, generator=torch.Generator().manual_seed(P.seed))[:P.n_samples]
 queries = {"KDE samples": trajs["KDE"].xs[:, -1], "network samples": trajs["network"].xs[:, -1],
            "null-model samples": null_tr.xs[:, -1],
@@ -235,18 +270,20 @@ for key, q in (("nn_kde", "KDE samples"), ("nn_net", "network samples"), ("nn_te
     gs.report.glue_text(key, f"{nn[q].median().item() / scale:.2g}")  # pasted in the text below
 gs.report.glue_text("kde_memorises_verdict", v_mem.word)
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 rows = {"KDE sample": trajs["KDE"].xs[:, -1], "its nearest training image": kde.points(nn_idx["KDE samples"]),
         "network sample": trajs["network"].xs[:, -1], "its nearest training image ": kde.points(nn_idx["network samples"])}
-fig, axes = plt.subplots(len(rows), P.n_samples, figsize=(P.n_samples * 0.9, len(rows) * 1.05))
+fig, axes = plt.subplots(len(rows), P.n_samples, figsize=(6.6, 0.3 + 0.6 * len(rows) * 16 / P.n_samples),
+                         layout="constrained")
+fig.get_layout_engine().set(w_pad=0.01, h_pad=0.01, wspace=0.02, hspace=0.02)
 for i, (name, v) in enumerate(rows.items()):
     for j in range(P.n_samples):
         ax = axes[i, j]
         ax.imshow(v[j].reshape(28, 28).clamp(-1, 1).numpy(), cmap="gray", vmin=-1, vmax=1)
         ax.set_xticks([])
         ax.set_yticks([])
-    axes[i, 0].set_ylabel(name.strip(), fontsize=9, rotation=0, ha="right", va="center")
-fig.subplots_adjust(wspace=0.05, hspace=0.08)
+    axes[i, 0].set_ylabel(name.strip().replace("its nearest ", "nearest\n"), fontsize=9, rotation=0,
+                          ha="right", va="center")
 gs.report.figure(fig, "fig-kde-1")
 
 # %% [markdown]
@@ -257,14 +294,13 @@ gs.report.figure(fig, "fig-kde-1")
 # the trained network's samples from the same 16 latents and their nearest training images.
 # ```
 
-# %% tags=["hide-input"]
-fig, ax = plt.subplots(figsize=(7, 2.6))
+# %% tags=["remove-input"]
+fig, ax = plt.subplots(figsize=(6.6, 2.8), layout="constrained")
 for k, (q, v) in enumerate(nn.items()):
     ax.scatter(v.numpy(), np.full(len(v), k) + np.linspace(-0.2, 0.2, len(v)), s=18)
 ax.axvline(floor, color="k", ls=":", label=r"$\sigma_{\min}\sqrt{d}$")
 ax.set(xscale="log", yticks=range(len(nn)), yticklabels=list(nn), xlabel="L2 distance to the nearest training image")
-ax.legend(loc="center")
-fig.set_layout_engine("tight")
+ax.legend(loc="lower right", bbox_to_anchor=(1, 1), frameon=False)
 gs.report.figure(fig, "fig-kde-2")
 
 # %% [markdown]
@@ -290,17 +326,17 @@ gs.report.figure(fig, "fig-kde-2")
 #
 # Chapter 2 measured the regularity on 30 trajectories per model. Here we only compare the two
 # models on the *same* latents, with the null model from the same latents as the control. The
-# registered statistic is Fig. 3's: the mean L2 error of the 3-D reconstruction (chord and two
+# registered statistic is that of the paper's Fig. 3: the mean L2 error of the 3-D reconstruction (chord and two
 # principal components of its complement) relative to the path length, averaged over trajectories,
-# with Fig. 3's threshold $10^{-3}$ and a bootstrap interval over the 16 trajectories. Beside it we
-# print Fig. 2's statistic, the largest deviation from the chord relative to the largest sample
+# with its threshold $10^{-3}$ and a bootstrap interval over the 16 trajectories. Beside it we
+# print the statistic of the paper's Fig. 2, the largest deviation from the chord relative to the largest sample
 # distance $\lVert x_T - x_0\rVert$, run through its own registered threshold (0.02) and the same
 # control, and the spread of the chord-normalised curves in the 3-D boomerang frame (Chapter 2's
 # measure of "one shape"). Since the chord is $\approx 80\sqrt{784} = 2240$ for every model, we
 # also give the largest deviation relative to the data's own scale, the RMS distance of a training
 # image to the mean image.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 geometry = {}
 data_scale = (X - X.mean(0)).norm(dim=1).square().mean().sqrt().item()
 for name, tr in {**trajs, "null": null_tr}.items():
@@ -322,16 +358,16 @@ for m, iv in v_reg.intervals:
 print(v_reg)
 dev_ivs = {m: gs.stats.bootstrap(geometry[m]["dev"]) for m in (*real, "null")}
 dev_check = gs.claims.check_control("regularity_deviation", dev_ivs.pop("null"), dev_ivs)
-print(f"Fig. 2's deviation ratio, {gs.claims.get('regularity_deviation').rule}: "
+print(f"deviation ratio (the paper's Fig. 2), {gs.claims.get('regularity_deviation').rule}: "
       + ", ".join(f"{m} {iv}" for m, iv in dev_ivs.items()) + f"; null model {dev_check.interval}, "
       f"{dev_check.side}, separation {dev_check.margin}: {dev_check.word}")
 gs.report.glue_text("kde_regularity_verdict", v_reg.word)
 gs.report.glue_text("kde_deviation_check", dev_check.word)
 
-# %% tags=["hide-input"]
+# %% tags=["remove-input"]
 sig = sigmas.numpy()
 colors = {"KDE": "tab:orange", "network": "tab:blue"}
-fig, axes = plt.subplots(1, 2, figsize=(7, 2.9))
+fig, axes = plt.subplots(1, 2, figsize=(6.6, 3.3), layout="constrained")
 for name, tr in trajs.items():
     d = (T.deviation(tr) / T.sample_distance(tr)[:, :1]).numpy()
     axes[0].plot(sig, np.median(d, 0), color=colors[name], label=name)
@@ -341,11 +377,9 @@ for name, tr in trajs.items():
         axes[1].plot(Yn[b, :, 0], Yn[b, :, 1], color=colors[name], alpha=0.5, lw=1, label=name if b == 0 else None)
 axes[0].set(xscale="log", xlabel=r"$\sigma$", ylabel=r"deviation / $\|x_T - x_0\|$", title="deviation from the chord")
 axes[0].invert_xaxis()
-axes[1].set(xlabel="chord coordinate / chord length", ylabel="PC 1 of the complement / chord length",
+axes[1].set(xlabel="chord coordinate / chord length", ylabel="PC 1 / chord length",
             title="boomerang frame")
-for ax in axes:
-    ax.legend()
-fig.set_layout_engine("tight")
+fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center", ncol=2)
 gs.report.figure(fig, "fig-kde-3")
 
 # %% [markdown]
@@ -361,7 +395,7 @@ gs.report.figure(fig, "fig-kde-3")
 # The rule's verdict on the registered statistic: **{glue:text}`kde_regularity_verdict`**. From the
 # same latents the KDE and the network draw equally low-dimensional trajectories of the same
 # boomerang shape (the spreads printed above), and the null model's 3-D reconstruction error is on
-# the wrong side of the threshold, by the separation printed above. Fig. 2's deviation ratio cannot
+# the wrong side of the threshold, by the separation printed above. The deviation ratio (the paper's Fig. 2) cannot
 # make that distinction here (its control check: {glue:text}`kde_deviation_check`): with Heun's
 # method, which averages two of the null model's random images per step, the null trajectory wanders
 # only about twice as far from its chord as the real ones, and a chord of 2240 makes every ratio
@@ -382,7 +416,7 @@ gs.report.figure(fig, "fig-kde-3")
 # - as a reference for "smooth" denoising, the gap between $D^*$ and the linear denoiser of a
 #   Gaussian with the data's mean and covariance (`GaussianDenoiser`), at the KDE's points.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 n = P.n_gap
 kde_tr, net_tr = trajs["KDE"], trajs["network"]
 s_pts = sigmas[:-1].repeat(n)                                   # sigma of each point, trajectory-major
@@ -408,19 +442,29 @@ gaps = {
     "||D_gauss - D*|| at KDE points": gap(D_gauss_at_kde, kde_tr.denoised[:n]),
 }
 w_top = w_top.double().reshape(n, -1)
-med = {k: v.median(0).values for k, v in gaps.items()}
-print("sigma    " + "  ".join(f"{k:>22s}" for k in med) + "   median max_i w_i")
-for j in range(P.n_steps):
-    print(f"{sigmas[j].item():7.3g}  " + "  ".join(f"{v[j].item():22.3g}" for v in med.values())
-          + f"   {w_top[:, j].median().item():.3g}")
+short = ["trajectory gap", "D gap at KDE points", "D gap at network points", "Gaussian D gap"]
+table = pd.DataFrame({"sigma": sigmas[:-1].numpy(),
+                      **{k: v.median(0).values.numpy() for k, v in zip(short, gaps.values())},
+                      "largest KDE weight": w_top.median(0).values.numpy()})
+gs.report.glue_table("tab-kde-gaps", table, "{:.3g}",
+    caption="Medians over the first 8 trajectories, at each noise level of the "
+            "20-step grid: the gap between the two trajectories, the gap between "
+            "the network's and the KDE's denoising outputs at the KDE's points and "
+            "at the network's points, the gap between the linear Gaussian denoiser "
+            "and the KDE at the KDE's points, and the KDE's largest weight. (Not "
+            "checked by the tests: it holds float32 digits.)",
+)
 
 # %% [markdown]
-# The table above (medians over trajectories, not checked by the tests since it holds many
-# float32 digits) is summarised below: the noise level where the KDE chooses its training image,
-# and how much of the final gap between the two samples builds up before, during and after that
-# choice.
+# ```{glue:md} tab-kde-gaps
+# :format: myst
+# ```
+#
+# {numref}`tab-kde-gaps` is summarised below: the noise level where the KDE chooses its training
+# image, and how much of the final gap between the two samples builds up before, during and after
+# that choice.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 sig_grid = sigmas[:-1]
 chosen = w_top >= P.commit                                        # (n, steps); monotone in practice
 first = chosen.double().argmax(1)                                 # first step with max weight >= commit
@@ -453,8 +497,8 @@ assert (dk[:, -1] / dk.amax(1)).median() < 0.05
 assert ((dn[:, -1] / nn["network samples"][:n]) - 1).abs().max() < 0.05
 assert final_gap.median() > 0.5 * scale
 
-# %% tags=["hide-input"]
-fig, axes = plt.subplots(1, 2, figsize=(7, 3.2))
+# %% tags=["remove-input"]
+fig, axes = plt.subplots(1, 2, figsize=(6.6, 4.2), layout="constrained")
 styles = {"||x_net - x_kde||": ("k", "-"), "||D_net - D*|| at KDE points": ("tab:orange", "-"),
           "||D_net - D*|| at network points": ("tab:blue", "-"), "||D_gauss - D*|| at KDE points": ("tab:green", "--")}
 for k, v in gaps.items():
@@ -470,9 +514,8 @@ for ax in axes:
     ax.invert_xaxis()
 axes[0].set(ylabel="L2 distance", title="gaps between the network and the KDE")
 axes[1].set(ylabel=r"largest KDE weight $\max_i w_i$", yscale="log", title="the KDE chooses a training image")
-axes[0].legend(fontsize=9)
-axes[1].legend()
-fig.set_layout_engine("tight")
+axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=8)
+axes[1].legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=8)
 gs.report.figure(fig, "fig-kde-4")
 
 # %% [markdown]
@@ -536,7 +579,7 @@ _ = gs.report.glue_verdicts("04_kde")
 #   same latents produces images as far from the training set as test images are;
 # - found the same low-dimensional trajectories for the KDE as for the network (3-D reconstruction:
 #   {glue:text}`kde_regularity_verdict`), which a null model with a random image at every step does
-#   not show, while Fig. 2's deviation ratio cannot tell the two apart here;
+#   not show, while the deviation ratio of the paper's Fig. 2 cannot tell the two apart here;
 # - located where the two part ways: at high noise the network merely errs around the data mean,
 #   and the decisive split comes in the decade of $\sigma$ where the KDE's softmax commits to a
 #   single training image.

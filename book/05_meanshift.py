@@ -49,17 +49,20 @@
 #
 # - **command:** `OMP_NUM_THREADS=1 .venv/bin/jupytext --to ipynb --execute book/05_meanshift.py`
 #   (or `make book`, which re-executes changed chapters)
-# - **run time:** about 2 min on a laptop CPU
-# - **reads:** nothing from `results/`; the shipped network and Fashion-MNIST
+# - **run time:** 279 s to re-execute, measured on 2 CPU cores shared with other jobs
+# - **reads:** nothing from `results/`; Fashion-MNIST (`make data`) and the shipped network
+#   `gitscore/weights/fmnist_edm.safetensors`, which `make weights STEPS=fmnist_edm`
+#   retrains from scratch: 262 min on 2 CPU cores (its recorded time, `results/README.md`)
 # :::
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 import math
 import time
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import seaborn as sns
 import torch
 import torch.nn.functional as F
@@ -67,23 +70,34 @@ import torch.nn.functional as F
 import gitscore as gs
 
 t_start = time.perf_counter()
-torch.set_num_threads(2)  # one fixed thread count: float32 round-off, hence every printed digit, repeats
+# one fixed thread count: float32 round-off, hence every printed digit,
+# repeats
+torch.set_num_threads(2)
 gs.report.book_style()
 
 
 @dataclass
 class Params:
-    n_steps: int = 18                # Euler steps on EDM's polynomial grid 80 -> 0.002 (rho = 7)
-    sigma_max: float = 80.0          # sigma_T
-    seed: int = 0                    # latents z_j = gs.sampling.latents(..., seed, j, j + 1); x_T = 80 z
-    n_traj: tuple = (64, 32, 8, 8, 16, 16)  # trajectories per model, in the order of `models` below
-    check_sigmas: tuple = (0.3, 3.0, 30.0)  # bandwidths of the mean-shift identity check
-    n_check: int = 4                 # query points per bandwidth
-    h_fixed: tuple = (0.3, 1.5)      # bandwidths of classic (non-annealed) mean shift in 2-D
-    ms_iters: int = 100              # classic mean-shift iterations
-    h_ll: float = 1.0                # fixed bandwidth at which the likelihood is also tracked
-    gmm_k: int = 8                   # components of the isotropic Gaussian mixtures
-    gmm_var: float = 0.05            # variance of each component (per coordinate)
+    # Euler steps on EDM's polynomial grid 80 -> 0.002 (rho = 7)
+    n_steps: int = 18
+    sigma_max: float = 80.0  # sigma_T
+    # latents z_j = gs.sampling.latents(..., seed, j, j + 1); x_T =
+    # 80 z
+    seed: int = 0
+    # trajectories per model, in the order of `models` below
+    n_traj: tuple = (64, 32, 8, 8, 16, 16)
+    # bandwidths of the mean-shift identity check
+    check_sigmas: tuple = (0.3, 3.0, 30.0)
+    n_check: int = 4  # query points per bandwidth
+    # bandwidths of classic (non-annealed) mean shift in 2-D
+    h_fixed: tuple = (0.3, 1.5)
+    ms_iters: int = 100  # classic mean-shift iterations
+    # fixed bandwidth at which the likelihood is also tracked
+    h_ll: float = 1.0
+    # components of the isotropic Gaussian mixtures
+    gmm_k: int = 8
+    # variance of each component (per coordinate)
+    gmm_var: float = 0.05
 
 
 P = Params()
@@ -110,7 +124,7 @@ gs.report.show_params(P)
 # passes says nothing about mean shift. Each claim below is decided by the registry's rule
 # (`gs.claims`) from 95 % intervals, with its registered control run through the same statistic.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 gen = torch.Generator().manual_seed(P.seed)
 angles = torch.arange(8) * 2 * math.pi / 8
 centres = 2 * torch.stack([angles.cos(), angles.sin()], 1).double()
@@ -158,7 +172,7 @@ for (name, (den, shape, dtype)), n in zip(models.items(), P.n_traj):
 # $\lVert D^* - x\rVert$. The statistic is the largest such error per KDE, against the registry's
 # threshold $10^{-5}$; the control is the mean-shift step at a 1 % wrong bandwidth, $1.01\,\sigma$.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 ident, ident_ctrl = {}, {}
 for name, kde in kdes.items():
     shape = models[name][1]
@@ -191,21 +205,35 @@ print(v_ident)
 runs = {}
 for (name, (den, shape, dtype)), n in zip(models.items(), P.n_traj):
     t0 = time.perf_counter()
-    x_T = P.sigma_max * gs.sampling.latents(shape, P.seed, 0, n, dtype=dtype)
-    runs[name] = T.record(gs.solvers.sample_euler, den, x_T, sigmas, dtype=torch.float64)
-    print(f"{name:14s} {n:3d} trajectories: {time.perf_counter() - t0:5.1f} s")
+    x_T = P.sigma_max * gs.sampling.latents(
+        shape, P.seed, 0, n, dtype=dtype
+    )
+    runs[name] = T.record(
+        gs.solvers.sample_euler, den, x_T, sigmas, dtype=torch.float64
+    )
+    print(
+        f"{name:14s} {n:3d} trajectories:",
+        f"{time.perf_counter() - t0:5.1f} s",
+    )
 null_runs = {}  # the null model on each KDE's data, from the same latents
 for (name, (den, shape, dtype)), n in zip(models.items(), P.n_traj):
     if name in nulls:
-        x_T = P.sigma_max * gs.sampling.latents(shape, P.seed, 0, n, dtype=dtype)
-        null_runs[name] = T.record(gs.solvers.sample_euler, nulls[name], x_T, sigmas,
-                                   dtype=torch.float64)
+        x_T = P.sigma_max * gs.sampling.latents(
+            shape, P.seed, 0, n, dtype=dtype
+        )
+        null_runs[name] = T.record(
+            gs.solvers.sample_euler,
+            nulls[name],
+            x_T,
+            sigmas,
+            dtype=torch.float64,
+        )
 
 # %% [markdown]
 # In 2-D we can watch it, and compare with *classic* mean shift, which iterates $x \leftarrow
 # m_h(x)$ at one fixed bandwidth $h$ from the same starting points.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 kde2, tr2 = kdes["2-D toy KDE"], runs["2-D toy KDE"]
 classic = {}
 for h in P.h_fixed:
@@ -231,8 +259,8 @@ assert len(i_end.unique()) > 0.5 * len(tr2.xs) and d_end.max() < END_MAX * spaci
 assert near_null < 0.5 < near, "the null model fails: most of its end points are off the data"
 assert gs.trajectory.count_distinct(classic[max(P.h_fixed)][:, -1]) <= 2 < gs.trajectory.count_distinct(tr2.xs[:, -1])
 
-# %% tags=["hide-input"]
-fig, axes = plt.subplots(1, 2, figsize=(7, 4.4))
+# %% tags=["remove-input"]
+fig, axes = plt.subplots(1, 2, figsize=(6.6, 4.4), layout="constrained")
 lim = 3.3
 ax = axes[0]
 ax.scatter(toy[:, 0], toy[:, 1], s=4, color="0.6", label="data $y_i$")
@@ -242,8 +270,7 @@ for b in range(16):
     ax.plot(ds[:, 0], ds[:, 1], ":", color="tab:orange", lw=1)
     ax.scatter(ds[:, 0], ds[:, 1], c=np.log10(tr2.sigmas[:-1].numpy()), cmap="viridis", s=10, zorder=3,
                label=r"mean-shift targets $m_{\sigma_n}(x_n)$" if b == 0 else None)
-ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", title="annealed mean shift (Euler on the PF-ODE)")
-ax.legend(loc="lower left", fontsize=9)
+ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", title="annealed mean shift (Euler, PF-ODE)")
 ax = axes[1]
 ax.scatter(toy[:, 0], toy[:, 1], s=4, color="0.6")
 for h, c in zip(P.h_fixed, sns.color_palette("rocket", len(P.h_fixed))):
@@ -252,8 +279,8 @@ for h, c in zip(P.h_fixed, sns.color_palette("rocket", len(P.h_fixed))):
         ax.plot(path[b, :, 0], path[b, :, 1], color=c, lw=1, alpha=0.7, label=f"h = {h}" if b == 0 else None)
     ax.scatter(path[:16, -1, 0], path[:16, -1, 1], color=c, s=40, marker="x", zorder=3)
 ax.set(xlim=(-lim, lim), ylim=(-lim, lim), aspect="equal", title="classic mean shift, fixed bandwidth h")
-ax.legend(loc="lower left", fontsize=9)
-fig.set_layout_engine("tight")
+handles, labels = (sum(x, []) for x in zip(*(a.get_legend_handles_labels() for a in axes)))
+fig.legend(handles, labels, loc="outside upper center", ncol=3)
 gs.report.figure(fig, "fig-meanshift-1")
 
 # %% [markdown]
@@ -282,17 +309,33 @@ gs.report.figure(fig, "fig-meanshift-1")
 # $\frac{\sigma_{n+1}}{\sigma_n} x_n + \left(1 - \frac{\sigma_{n+1}}{\sigma_n}\right) D(x_n;\sigma_n)$,
 # relative to the step length:
 #
+# :::{admonition} The source: `convex_combination_residual`
+# :class: dropdown
+#
 # ```{literalinclude} ../gitscore/trajectory.py
 # :pyobject: convex_combination_residual
 # ```
+# :::
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 weights = 1 - sigmas[1:] / sigmas[:-1]
-print("weight of the mean-shift target, 1 - sigma_{n+1}/sigma_n:", [round(w, 3) for w in weights.tolist()])
+print(
+    "weight of the mean-shift target, 1 - sigma_{n+1}/sigma_n:",
+    [round(w, 3) for w in weights.tolist()],
+)
 for name, tr in runs.items():
-    r = T.convex_combination_residual(tr.xs, tr.denoised, sigmas, relative=True).max().item()
+    r = (
+        T.convex_combination_residual(
+            tr.xs, tr.denoised, sigmas, relative=True
+        )
+        .max()
+        .item()
+    )
     tol = 1e-12 if models[name][2] == torch.float64 else 1e-4
-    print(f"{name:14s} max relative residual {'< %.0e' % tol if r < tol else f'{r:.1e}'}")
+    print(
+        f"{name:14s} max relative residual",
+        f"< {tol:.0e}" if r < tol else f"{r:.1e}",
+    )
     assert r < tol
 
 # %% [markdown]
@@ -322,7 +365,7 @@ for name, tr in runs.items():
 # uniform on the sphere (`gs.controls.random_direction_step`), scored the same way: a statistic that
 # such a step passes cannot see that mean shift moves uphill.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 ll, fractions, step_up, random_up = {}, {}, {}, {}
 for name, kde in kdes.items():
     tr, shape = runs[name], models[name][1]
@@ -369,23 +412,22 @@ print(f"the null model as a control of (a): {null_like.closest} {null_like.inter
 gs.report.glue_text("likelihood_verdict", v_like.word)
 gs.report.glue_text("likelihood_null", null_like.word)
 
-# %% tags=["hide-input"]
-fig, axes = plt.subplots(1, 3, figsize=(7, 2.8))
+# %% tags=["remove-input"]
+fig, axes = plt.subplots(1, 3, figsize=(6.6, 3.3), layout="constrained")
 L = ll["28x28 KDE"]
 sig = sigmas[:-1].numpy()
 for key, label, c in (("L_x", r"$\log p_{\sigma_n}(x_n)$", "tab:blue"), ("L_D", r"$\log p_{\sigma_n}(D_n)$", "tab:orange")):
     axes[0].plot(sig, L[key].median(0).values, "o-", ms=3, color=c, label=label)
-axes[0].set(title="(a), (b): at the current bandwidth", ylabel="log-density (median)")
+axes[0].set(title="(a), (b): bandwidth $\\sigma_n$", ylabel="log-density (median)")
 axes[1].plot(sig, L["kernel"].median(0).values, "o-", ms=3, color="tab:orange")
-axes[1].set(title="(b'): " + r"$\log p_{\sigma_n}(D_n) + \frac{d}{2}\log(2\pi\sigma_n^2)$", ylabel="kernel part (median)")
+axes[1].set(title="(b'): kernel part", ylabel=r"$\log p_{\sigma_n}(D_n) + \frac{d}{2}\log(2\pi\sigma_n^2)$")
 for b in range(L["L_h"].shape[0]):
     axes[2].plot(sig, L["L_h"][b], color="tab:purple", alpha=0.6, lw=1)
-axes[2].set(title=f"(d): at a fixed bandwidth h = {P.h_ll}", ylabel=r"$\log p_h(D_n)$")
+axes[2].set(title=f"(d): bandwidth h = {P.h_ll}", ylabel=r"$\log p_h(D_n)$")
 for ax in axes:
     ax.set(xscale="log", xlabel=r"$\sigma_n$")
     ax.invert_xaxis()
-axes[0].legend()
-fig.set_layout_engine("tight")
+fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center", ncol=2)
 gs.report.figure(fig, "fig-meanshift-2")
 
 # %% [markdown]
@@ -441,10 +483,8 @@ gs.report.figure(fig, "fig-meanshift-2")
 # - $\lVert dx/d\sigma\rVert / \sqrt d$ at the 18 grid points: mean, coefficient of variation (CV)
 #   along each trajectory, and its smallest value, each averaged over trajectories.
 
-# %% tags=["nbval-check-output"]
-rows = {}
-print(f"{'model':14s} {'d':>6s} {'sT*sqrt(d)':>10s} {'E|z|/sqrt(d)':>12s} {'length':>9s} {'ratio':>6s} {'+-sd':>6s}"
-      f" {'|dx/ds|/sqrt(d)':>15s} {'CV':>6s} {'min':>6s}")
+# %% tags=["hide-input", "nbval-check-output"]
+rows, table = {}, []
 for name, tr in runs.items():
     d = tr.xs.shape[-1]
     length = T.path_length(tr)[:, -1]
@@ -455,8 +495,9 @@ for name, tr in runs.items():
     rows[name] = dict(d=d, ratio=ratio, chi=chi, speed=speed, mean=speed.mean(1).mean().item(), cv_traj=cv,
                       cv=cv.mean().item(), min=speed.amin(1).mean().item())
     r = rows[name]
-    print(f"{name:14s} {d:6d} {P.sigma_max * math.sqrt(d):10.4g} {chi:12.3f} {length.mean().item():9.4g} "
-          f"{ratio.mean().item():6.3f} {ratio.std().item():6.3f} {r['mean']:15.3f} {r['cv']:6.3f} {r['min']:6.3f}")
+    table.append({"model": name, "d": d, "sigma_T sqrt(d)": P.sigma_max * math.sqrt(d), "E[z]/sqrt(d)": chi,
+                  "length": length.mean().item(), "ratio": ratio.mean().item(), "ratio sd": ratio.std().item(),
+                  "field / sqrt(d)": r["mean"], "CV": r["cv"], "min": r["min"]})
 null_rows = {}
 for name, tr in null_runs.items():
     d = tr.xs.shape[-1]
@@ -466,8 +507,25 @@ for name, tr in null_runs.items():
     null_rows[name] = dict(ratio=ratio.mean().item(), ratio_traj=ratio, mean=speed.mean(1).mean().item(),
                            cv_traj=cv, cv=cv.mean().item(), high=speed[:, sigmas[:-1] >= 1.0].mean().item())
     r = null_rows[name]
-    print(f"{'null, ' + name.split()[0]:14s} {d:6d} {'':10s} {'':12s} {'':9s} {r['ratio']:6.3f} "
-          f"{'':6s} {r['mean']:15.3f} {r['cv']:6.3f}")
+    table.append({"model": "null, " + name.split()[0], "d": d, "ratio": r["ratio"], "field / sqrt(d)": r["mean"],
+                  "CV": r["cv"]})
+gs.report.glue_table("tab-meanshift-length", pd.DataFrame(table),
+                     {"sigma_T sqrt(d)": "{:.4g}", "length": "{:.4g}", **{k: "{:.3f}" for k in (
+                         "E[z]/sqrt(d)", "ratio", "ratio sd", "field / sqrt(d)", "CV", "min")}},
+    caption="Sampling length and field magnitude per model, over its trajectories: "
+            "the dimension $d$, $\\sigma_T\\sqrt d$, the expected $E\\lVert "
+            "z\\rVert/\\sqrt d$, the mean path length and its ratio to $\\sigma_T\\sqrt "
+            "d$ (mean and standard deviation over trajectories), the field "
+            "magnitude $\\lVert dx/d\\sigma\\rVert/\\sqrt d$ averaged along the "
+            "trajectory, its coefficient of variation (CV) along each trajectory "
+            "and its minimum; the null model's rows on each KDE's data (a dash: "
+            "not measured).",
+)
+
+# %% [markdown]
+# ```{glue:md} tab-meanshift-length
+# :format: myst
+# ```
 
 # %% [markdown]
 # The registry's two claims, each against the null model on the model's own data (the 28x28 null
@@ -476,7 +534,7 @@ for name, tr in null_runs.items():
 # along each trajectory, averaged over trajectories, against 0.1; intervals by bootstrap over
 # trajectories.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 high = sigmas[:-1] >= 1.0
 v = P.gmm_var
 own_null = {m: "28x28 KDE" if m == "28x28 network" else m for m in rows}  # the null model on the model's data
@@ -504,8 +562,8 @@ for name in ("GMM 64x64", "GMM 3x64x64"):
     print(f"{name}: measured / one-component profile in [{rel.min().item():.2f}, {rel.max().item():.2f}]")
     assert abs(speed_high[name] - 1) < 0.05 and 0.75 < rel.min() and rel.max() < 1.05
 
-# %% tags=["hide-input"]
-fig, axes = plt.subplots(1, 2, figsize=(7, 3.2))
+# %% tags=["remove-input"]
+fig, axes = plt.subplots(2, 1, figsize=(6.6, 6.4), layout="constrained")
 palette = dict(zip(rows, sns.color_palette("tab10", len(rows))))
 for name, r in rows.items():
     med = r["speed"].median(0).values
@@ -516,7 +574,7 @@ axes[0].plot(sigmas[:-1], (sigmas[:-1] / (v + sigmas[:-1] ** 2).sqrt()), "k:", l
 axes[0].axhline(1, color="gray", lw=0.8)
 axes[0].set(ylim=(0, 2.2), xscale="log", xlabel=r"$\sigma$", ylabel=r"$\|dx/d\sigma\| / \sqrt{d}$", title="vector-field magnitude")
 axes[0].invert_xaxis()
-axes[0].legend(fontsize=9)
+axes[0].legend(loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8)
 names = list(rows)
 for k, name in enumerate(names):
     ratio = rows[name]["ratio"].numpy()
@@ -524,18 +582,17 @@ for k, name in enumerate(names):
     axes[1].plot([k - 0.3, k + 0.3], [rows[name]["chi"]] * 2, "k-", lw=1)
 axes[1].axhline(1, color="gray", lw=0.8)
 axes[1].set(xticks=range(len(names)), ylabel=r"path length / $\sigma_T\sqrt{d}$", title="sampling length")
-axes[1].set_xticklabels([f"{n}\nd = {rows[n]['d']}" for n in names], fontsize=9)
-fig.set_layout_engine("tight")
+axes[1].set_xticklabels([f"{n}\nd = {rows[n]['d']}".replace(" ", "\n", 1) for n in names], fontsize=8)
 gs.report.figure(fig, "fig-meanshift-3")
 
 # %% [markdown]
 # ```{glue:figure} fig-meanshift-3
 # :name: fig-meanshift-3
 #
-# Left: $\lVert dx/d\sigma\rVert/\sqrt d$ along the trajectories (median and range)
+# Top: $\lVert dx/d\sigma\rVert/\sqrt d$ along the trajectories (median and range)
 # for every model, with the exact profile of a single Gaussian component of variance $v = 0.05$
-# (dotted); the 2-D band is clipped at 2.2. Right: path length over $\sigma_T\sqrt d$ for each trajectory; black bars mark the
-# expectation $E\lVert z\rVert/\sqrt d$.
+# (dotted); the 2-D band is clipped at 2.2. Bottom: path length over $\sigma_T\sqrt d$ for each
+# trajectory; black bars mark the expectation $E\lVert z\rVert/\sqrt d$.
 # ```
 #
 # Reading the two claims:
@@ -555,7 +612,7 @@ gs.report.figure(fig, "fig-meanshift-3")
 #   the magnitude stays within a few percent of $\sqrt d$ all the way (CV under 0.1): with isolated
 #   data points the denoiser keeps removing the whole noise, and near the end $x - y_i \propto
 #   \sigma$, so the speed freezes. In 2-D it wanders by about half (CV $\approx 0.5$). The null
-#   models are far on the wrong side (CV printed above): their steps at small $\sigma$ jump between
+#   models are far on the wrong side (CV in {numref}`tab-meanshift-length`): their steps at small $\sigma$ jump between
 #   unrelated data points, so $\lVert x - D\rVert/\sigma$ blows up.
 # - **But only for point masses.** The speed is the norm of the predicted noise
 #   $E[\varepsilon \mid x]$, and $E\lVert E[\varepsilon\mid x]\rVert^2 \le E\lVert\varepsilon\rVert^2 = d$
@@ -565,7 +622,7 @@ gs.report.figure(fig, "fig-meanshift-3")
 #   range of the one-component profile): each component has volume, and the noise along it cannot be
 #   told apart from the data. The trained network, which generalises rather than memorising points,
 #   keeps $\approx\sqrt d$ for $\sigma \ge 1$ (printed above) and falls below it at smaller
-#   $\sigma$ (its `min` column). That number cannot separate: for $\sigma \ge 1$ the noise dominates
+#   $\sigma$ (its `min` column in {numref}`tab-meanshift-length`). That number cannot separate: for $\sigma \ge 1$ the noise dominates
 #   $x$, and the 28x28 null model's mean magnitude there is close to $\sqrt d$ as well.
 
 # %% [markdown]
