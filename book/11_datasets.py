@@ -194,13 +194,14 @@ display(gs.report.html_table(sides, index=True, caption="Each data set's interva
                              "(one row per data set)"))
 
 # %% tags=["hide-input"]
-fig, axes = plt.subplots(1, len(P.claim_sets), figsize=(7, 2.2), sharey=True)
+fig, axes = plt.subplots(1, len(P.claim_sets), figsize=(7, 2.4), sharey=True)
 for ax, m in zip(axes, P.claim_sets):
     for who, color in (("null", "0.7"), ("kde", "tab:blue")):
         for y in V(run, m, "proj", who):
             ax.plot(y[:, 0], y[:, 1], color=color, lw=0.6, alpha=0.6)
-    ax.set_title(f"{m} (d = {reg[m]['d']:,})", fontsize=8)
+    ax.set_title(f"{m}\nd = {reg[m]['d']:,}", fontsize=8)
     ax.set_xlabel("chord")
+    ax.tick_params(labelsize=6)
 axes[0].set_ylabel("PC 1")
 fig.set_layout_engine("tight")
 gs.report.figure(fig, "fig-datasets-boomerang")
@@ -245,7 +246,7 @@ for key, cid in (("length_ratio", "datasets_length_exponent"), ("field_mean", "d
     gs.report.verdict(verdicts[cid])
 
 # %% tags=["hide-input"]
-fig, axes = plt.subplots(1, 2, figsize=(7, 2.9))
+fig, axes = plt.subplots(1, 2, figsize=(7, 3.4))
 for ax, key, label in ((axes[0], "length_ratio", "path length"), (axes[1], "field_mean", r"mean $\|dx/d\sigma\|$")):
     scale = np.sqrt(d) * st["sigma_max"] if key == "length_ratio" else 1.0
     for who, color, marker in (("kde", "tab:blue", "o"), ("null", "tab:gray", "x")):
@@ -255,7 +256,7 @@ for ax, key, label in ((axes[0], "length_ratio", "path length"), (axes[1], "fiel
         a = np.polyfit(np.log(d), np.log(y), 1)
         ax.plot(d, np.exp(np.polyval(a, np.log(d))), color=color, lw=0.8)
     ax.set(xscale="log", yscale="log", xlabel="d", ylabel=label)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.28), frameon=False)
 fig.set_layout_engine("tight")
 gs.report.figure(fig, "fig-datasets-scaling")
 
@@ -316,7 +317,7 @@ verdicts["datasets_gits_ref_error"] = v_gits
 gs.report.verdict(v_gits)
 
 # %% tags=["hide-input"]
-fig, axes = plt.subplots(1, len(P.gits_sets), figsize=(7, 2.4), sharey=True)
+fig, axes = plt.subplots(1, len(P.gits_sets), figsize=(7, 2.8), sharey=True)
 for ax, m in zip(axes, P.gits_sets):
     for s, color in (("euler", "tab:red"), ("ipndm", "tab:blue")):
         for k, style, dx in (("gits", "o-", -0.12), ("random_dp", "x:", 0.12)):
@@ -328,9 +329,10 @@ for ax, m in zip(axes, P.gits_sets):
     ax.axhline(0, color="k", lw=0.6)
     ax.set_title(m, fontsize=8)
     ax.set_xlabel("NFE")
-axes[0].set_ylabel("change vs polynomial (%)")
-axes[-1].legend(fontsize=6)
-fig.set_layout_engine("tight")
+    ax.tick_params(labelsize=7)
+axes[0].set_ylabel("change vs\npolynomial (%)")
+fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center", ncol=4, fontsize=7, frameon=False)
+fig.tight_layout(rect=(0, 0, 1, 0.9))
 gs.report.figure(fig, "fig-datasets-gits")
 
 # %% [markdown]
