@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import torch
 
 from .checks import check_int
+from .schedules import PAPER_GITS_CIFAR10
 
 __all__ = ["Source", "Published", "PUBLISHED", "get", "schedule", "listing", "SD15_LEVELS", "SD15_INDICES",
            "COMFYUI_GITS", "GITS_MAIN_README"]
@@ -99,7 +100,7 @@ SD15_INDICES = {
         (0, 1, 5, 8, 13, 21, 27, 33, 39, 43, 46, 50, 53, 55, 57, 58, 59, 60, 61, 62, 63),
     ),
 }
-CIFAR10_EDM_6 = (80.0, 10.9836, 3.8811, 1.584, 0.5666, 0.1698, 0.002)
+CIFAR10_EDM_6 = PAPER_GITS_CIFAR10[6]  # one home for the numbers: gitscore.schedules (chapter 6 runs it)
 
 
 @dataclass(frozen=True)

@@ -50,20 +50,13 @@ def schedule_for(result: gs.gits.GITSResult, variant: str, nfe: int) -> tuple[to
     return result.schedule(nfe), "extra"
 
 
-@torch.no_grad()
 def run(model, sigmas: torch.Tensor, ending: str, n: int, seed: int, batch_size: int = 250) -> torch.Tensor:
-    """Euler from the latents of `seed` through the exported sigmas of `ending`: the loop k-diffusion's
-    sample_euler runs on gitscore.export.sampler_sigmas (zero) or on the schedule plus a 0 (extra)."""
-    if ending == "sigma_min":
-        return gs.sampling.sample(model.denoiser, "euler", sigmas, n, seed=seed, shape=model.shape,
-                                  batch_size=batch_size)
-    # "zero": Euler to the last nonzero sigma, then the step to 0 (= the denoiser's output there);
-    # "extra": Euler to sigma_min, then the step sigma_min -> 0.
+    """Euler from the latents of `seed` (gitscore.sampling.sample): "sigma_min" stops there; "zero" runs the
+    export's loop, Euler to the last positive sigma, then the step to 0 (to_zero: the denoiser's output there),
+    as k-diffusion's sample_euler on gitscore.export.sampler_sigmas; "extra" runs to sigma_min, then to 0."""
     stop = sigmas[:-1] if ending == "zero" else sigmas
-    x = gs.sampling.sample(model.denoiser, "euler", stop, n, seed=seed, shape=model.shape, batch_size=batch_size)
-    last = float(stop[-1])
-    out = [model.denoiser(b, torch.full((len(b),), last, dtype=b.dtype)) for b in x.split(batch_size)]
-    return torch.cat(out)
+    return gs.sampling.sample(model.denoiser, "euler", stop, n, seed=seed, shape=model.shape, batch_size=batch_size,
+                              to_zero=ending != "sigma_min")
 
 
 def calls(sigmas: torch.Tensor, ending: str) -> int:
