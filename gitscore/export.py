@@ -20,8 +20,9 @@ Where each format goes::
               `pipe(prompt, **to_diffusers(sigmas, pipe))` with the scheduler that `diffusers_scheduler` names.
   k-diffusion `to_k_diffusion`: the tensor `sample_euler(model, x, sigmas)` takes (N+1 values, last 0).
   ComfyUI     `to_comfyui`: the SIGMAS tensor (float32, last 0); `comfyui_string`: the same numbers as the
-              comma-separated plain decimals the ManualSigmas node's pattern [-+]?(?:\\d*\\.*\\d+) reads one
-              number each (no exponent: 2e-05 would read as 2 and -05), COMFYUI_DIGITS significant digits.
+              comma-separated plain decimals that the ManualSigmas node (comfy_extras/nodes_custom_sampler.py)
+              reads one number each with its pattern [-+]?(?:\\d*\\.*\\d+) (no exponent: 2e-05 would read as 2
+              and -05), COMFYUI_DIGITS significant digits.
 
 Given the model (its alphas_cumprod, scheduler or pipeline), the diffusers export refuses sigmas outside the
 model's range (check_range), where diffusers would clamp the timestep or fail.

@@ -76,6 +76,7 @@ def main(argv=None) -> int:
     p.add_argument("--fd-seed", type=int, default=2, help="latents of the FD samples (default 2)")
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap replicates (default 1000)")
     p.add_argument("--n-warmup", type=int, default=gs.gits.SearchConfig.n_warmup)
+    p.add_argument("--grid-points", type=int, default=gs.gits.SearchConfig.grid_points)
     args = p.parse_args(argv)
 
     run_info = json.loads((args.reference_from / "results.json").read_text())
@@ -87,7 +88,7 @@ def main(argv=None) -> int:
     eval_seed = run_info["config"]["eval_seed"]
     if eval_seed in args.seeds:
         p.error(f"--seeds must leave out the evaluation seed {eval_seed}")
-    grid = gs.gits.teacher_grid()
+    grid = gs.gits.teacher_grid(args.grid_points)
     settings = {"model": run_info["config"]["model"], "weights_sha256": model.weights_sha256,
                 "reference": str(ref_path), "reference_sha256": sha256_file(ref_path), "eval_seed": eval_seed,
                 "n_ref": len(reference), "nfes": args.nfe, "solver": "euler", "n_warmup": args.n_warmup,

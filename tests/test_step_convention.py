@@ -3,7 +3,8 @@
 The anchors: k-diffusion's `sample_euler` / `sample_heun` (its sampling.py from the installed `k-diffusion`
 package, loaded without its package __init__, which needs torchvision), a diffusers pipeline and scheduler loop
 on tiny UNets built here, and ComfyUI's ManualSigmas pattern (reimplemented: re.findall of
-[-+]?(?:\\d*\\.*\\d+), ComfyUI comfy_extras/nodes_custom_sampler.py) on the ComfyUI string. And gitscore's own
+[-+]?(?:\\d*\\.*\\d+), then float32: ComfyUI comfy_extras/nodes_custom_sampler.py,
+ManualSigmas.execute, at commit 065c1df017d017aaffce13e2666b2b6eb56393d6) on the ComfyUI string. And gitscore's own
 `sample(..., to_zero=True)` is the anchors' loop to rounding.
 """
 import importlib.util
