@@ -66,8 +66,6 @@ def _bench(name, options, minutes, smoke, **kw) -> Step:
 # so --reference-from works as in the full runs).
 _SMOKE_NET = "--n-ref 4 --ref-steps 8 --n-warmup 4 --grid-points 9 --batch-size 4"
 
-STEP_CONVENTION_MINUTES = 60.0  # placeholder until its run's wall_time_s is in
-
 RESULTS = (
     _bench("fmnist_sweep", "--model fmnist --n-fd 0 --n-ref 256 --ref-steps 256", 22.4,
            f"--model fmnist --solvers euler --schedules polynomial gits_dev --nfe 4 --n-fd 0 {_SMOKE_NET}"),
@@ -94,10 +92,10 @@ RESULTS = (
          "--solvers euler --nfe 4 --n-ref 4 --n-warmup 4 --grid-points 9 --out {out}/fmnist_gits_seeds.json", "json",
          note="GITS over five warm-up seeds with its controls (chapters 6 and 7); minutes measured under load"),
     Step("fmnist_step_convention", "{py} scripts/step_convention.py --reference-from {out}/fmnist_sweep "
-         "--out {out}/fmnist_step_convention.json", ("fmnist_step_convention.json",), STEP_CONVENTION_MINUTES,
+         "--out {out}/fmnist_step_convention.json", ("fmnist_step_convention.json",), 59.0,
          "{py} scripts/step_convention.py --reference-from {out}/fmnist_sweep --seeds 0 2 --nfe 3 --n-ref 4 "
          "--n-fd 16 --n-boot 4 --n-warmup 4 --grid-points 9 --out {out}/fmnist_step_convention.json", "json",
-         note="the step convention's cost: the last sigma replaced by 0 against the former extra call (README)"),
+         note="the step convention's cost (README); minutes measured under a load average of 15-19 (other jobs)"),
     Step("sd15_timestep_rounding", "{py} scripts/timestep_rounding.py --out {out}/sd15_timestep_rounding.json",
          ("sd15_timestep_rounding.json",), 0.1,
          "{py} scripts/timestep_rounding.py --max-steps 4 --out {out}/sd15_timestep_rounding.json", "json",

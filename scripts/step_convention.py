@@ -99,10 +99,10 @@ def main(argv=None) -> int:
     state["settings"] = settings
     state["note"] = __doc__.split("\n\n")[2].strip()
     state.setdefault("seeds", {})
-    t0, prior = time.perf_counter(), state.get("wall_time_s", 0.0)
+    t0, prior = time.perf_counter(), state.pop("elapsed_s", state.pop("wall_time_s", 0.0))
 
-    def save():
-        state["wall_time_s"] = round(prior + time.perf_counter() - t0, 1)
+    def save(done=False):  # "wall_time_s" only when finished: the results pipeline takes it as complete
+        state["wall_time_s" if done else "elapsed_s"] = round(prior + time.perf_counter() - t0, 1)
         atomic_write_bytes(args.out, (json.dumps(state, indent=1) + "\n").encode())
 
     results = {}
@@ -137,7 +137,8 @@ def main(argv=None) -> int:
             state["fd"] = fd
             save()
     state["summary"] = summary(state, args.nfe)
-    save()
+    state.pop("elapsed_s", None)
+    save(done=True)
     print(json.dumps(state["summary"], indent=1))
     return 0
 
