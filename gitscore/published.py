@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import torch
 
 from .checks import check_int
+from .gits import SearchConfig
 from .schedules import PAPER_GITS_CIFAR10
 
 __all__ = ["Source", "Published", "PUBLISHED", "get", "schedule", "listing", "SD15_LEVELS", "SD15_INDICES",
@@ -56,8 +57,8 @@ SD15_LEVELS = (
     0.32104823, 0.29807833, 0.27464288, 0.25053367, 0.22545385, 0.19894916, 0.17026083, 0.13792117, 0.09824532,
     0.02916753,
 )
-SD15_INDICES = {
-    1.15: (
+SD15_INDICES = {  # keyed by the coefficient as the source writes it
+    "1.15": (
         (0, 37, 63),
         (0, 18, 43, 63),
         (0, 3, 22, 45, 63),
@@ -78,7 +79,7 @@ SD15_INDICES = {
         (0, 1, 4, 7, 11, 18, 24, 30, 35, 40, 43, 46, 50, 53, 56, 58, 60, 61, 62, 63),
         (0, 1, 4, 7, 11, 18, 24, 30, 35, 40, 43, 46, 50, 53, 55, 57, 59, 60, 61, 62, 63),
     ),
-    1.20: (
+    "1.20": (
         (0, 38, 63),
         (0, 22, 45, 63),
         (0, 12, 34, 52, 63),
@@ -127,16 +128,17 @@ def _ranges(steps) -> str:
         else ", ".join(map(str, steps))
 
 
-def _sd15(coeff: float) -> Published:
+def _sd15(coeff: str) -> Published:
     rows = SD15_INDICES[coeff]
-    return Published(f"sd15-gits-{coeff:.2f}", "Stable Diffusion 1.5 (sigma 0.02916753 to 14.61464119)", coeff,
+    return Published(f"sd15-gits-{coeff}", "Stable Diffusion 1.5 (sigma 0.02916753 to 14.61464119)", float(coeff),
                      tuple(range(2, 2 + len(rows))), COMFYUI_GITS,
                      {len(r) - 1: tuple(SD15_LEVELS[i] for i in r) for r in rows})
 
 
 PUBLISHED = {p.name: p for p in (
-    _sd15(1.15), _sd15(1.20),
-    Published("cifar10-edm-gits", "EDM CIFAR-10 32x32 (edm-cifar10-32x32-uncond-vp; sigma 0.002 to 80)", 1.15,
+    *(_sd15(coeff) for coeff in SD15_INDICES),
+    Published("cifar10-edm-gits", "EDM CIFAR-10 32x32 (edm-cifar10-32x32-uncond-vp; sigma 0.002 to 80)",
+              SearchConfig.coeff,  # the official default it was searched with (gits-main README's GITS_FLAGS)
               (6,), GITS_MAIN_README, {6: CIFAR10_EDM_6}),
 )}
 
