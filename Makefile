@@ -50,6 +50,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
 	$(PY) -m pip install -q -e ".[book,dev]"
+	$(PY) -m pip install -q --no-deps "k-diffusion==0.1.1.post1"  # tests/test_step_convention.py (sampling.py only)
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 else
@@ -58,6 +59,7 @@ $(STAMP): pyproject.toml environment.yml
 	@test -x "$(PY)" || { echo "$(PY) is not an executable Python"; exit 1; }
 	$(PY) scripts/check_env.py
 	$(PY) -m pip install -q --no-deps -e .
+	$(PY) -m pip install -q --no-deps "k-diffusion==0.1.1.post1"  # tests/test_step_convention.py (sampling.py only)
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	@mkdir -p $(dir $(STAMP)) && touch $(STAMP)
 endif

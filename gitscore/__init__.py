@@ -7,7 +7,8 @@ data, nets,
 train, metrics, bench, adapters, export, diagnostics (smoothness and accuracy of a denoiser in sigma),
 controls (null-model denoisers), report (verdicts, tables, figures), files (atomic writes), stats
 (intervals), claims (the claims registry and its verdict rule), regularity (every regularity statistic per
-trajectory, and the scaling exponents), datasets (results across data sets). Heavy modules are imported lazily:
+trajectory, and the scaling exponents), datasets (results across data sets), published (the GITS schedules the
+paper's authors publish). Heavy modules are imported lazily:
 `gs.metrics` works.
 """
 import importlib
@@ -17,7 +18,7 @@ from . import denoisers, gits, schedules, solvers, trajectory
 __all__ = ["schedules", "solvers", "denoisers", "trajectory", "gits", "data", "nets", "train",
            "metrics", "bench", "adapters", "export", "dist", "report", "diagnostics", "controls", "optimal",
            "checkpoints", "files", "regularity", "datasets",
-           "results", "sampling", "checks", "models", "stats", "claims"]
+           "results", "sampling", "checks", "models", "stats", "claims", "published"]
 __version__ = "0.1.0"
 
 

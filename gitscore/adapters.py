@@ -15,7 +15,7 @@ Example (a text pipeline with EulerDiscreteScheduler; see the README for the ful
 
     D = from_pipeline(pipe, "a photo of a cat")   # prompt embeddings bound, guidance at the pipeline's 7.5
     sigmas = gitscore.gits.search(D, (4, 64, 64), n_steps=10)   # teacher grid in [D.sigma_min, D.sigma_max]
-    image = pipe("a photo of a cat", sigmas=gitscore.export.to_diffusers(sigmas, pipe.scheduler)["sigmas"]).images[0]
+    image = pipe("a photo of a cat", **gitscore.export.to_diffusers(sigmas, pipe)).images[0]   # 10 UNet calls
 """
 from __future__ import annotations
 

@@ -115,7 +115,35 @@ def _beyond_gits(args, model: Model):
     return sigmas, _schedule_meta(args, model, config, **info)
 
 
+def _published(args) -> int:
+    """--published NAME: print a published GITS schedule (gitscore.published) in --format; no model is run."""
+    from . import published
+
+    if args.published == "list":
+        print(published.listing())
+        return 0
+    if args.published not in published.PUBLISHED:
+        raise ValueError(f"--published must be 'list' or one of {list(published.PUBLISHED)}, got {args.published!r}")
+    entry = published.get(args.published)
+    if args.steps not in entry.steps:
+        raise ValueError(f"--steps: {entry.name} publishes {len(entry.steps)} step count(s), "
+                         f"{min(entry.steps)} to {max(entry.steps)}, not {args.steps}")
+    sigmas = entry.sigmas(args.steps)
+    meta = {"published": entry.name, "model": entry.model, "coeff": entry.coeff, "source": str(entry.source)}
+    text = format_schedule(sigmas, args.format, meta) + "\n"
+    print(f"{entry.name}, {args.steps} steps ({entry.model}, coeff {entry.coeff:.2f}); from {entry.source}",
+          file=sys.stderr)
+    if args.out is not None:
+        atomic_write_bytes(args.out, text.encode())
+        print(f"wrote {args.out} ({args.format})", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def cmd_search(args) -> int:
+    if args.published is not None:
+        return _published(args)
     model = _model_from_args(args)
     if args.method == "gits":
         sigmas, meta = _gits(args, model, args.steps, args.seed)
@@ -190,9 +218,10 @@ def cmd_sample(args) -> int:
     model = _model_from_args(args)
     if schedule is not None:
         sigmas, meta = schedule
-        if args.steps is not None and args.steps != len(sigmas) - 1:
+        to_zero = bool(meta.get("to_zero"))  # an export's sampler form: its last step goes to 0
+        if args.steps is not None and args.steps != len(sigmas) - 1 + to_zero:
             raise ValueError(f"--steps {args.steps} disagrees with {args.sigmas_file}, "
-                             f"which has {len(sigmas) - 1} steps")
+                             f"which has {len(sigmas) - 1 + to_zero} steps")
         what = f"{args.sigmas_file}" + (f" (GITS, {meta['model']})" if "model" in meta else "")
     else:
         steps = 6 if args.steps is None else args.steps
@@ -200,8 +229,8 @@ def cmd_sample(args) -> int:
             sigmas, _ = _gits(args, model, steps, args.search_seed)
         else:
             sigmas = get_schedule(args.schedule, steps, *_sigma_range(args, model))
-        what = args.schedule
-    print(f"sigmas: {_short(sigmas)}")
+        what, to_zero = args.schedule, False
+    print(f"sigmas: {_short(sigmas)}" + (", 0" if to_zero else ""))
 
     options = {k: v for k, v in (("order", args.order), ("afs", args.afs or None)) if v is not None}
     batch = args.batch_size or min(args.n, 256)
@@ -211,7 +240,7 @@ def cmd_sample(args) -> int:
         _reserve(tmp)  # a memory map on a full disk dies of SIGBUS: claim the space first
         sampling.sample(model.denoiser, args.solver, sigmas, args.n, seed=args.seed, shape=model.shape,
                         batch_size=batch, dtype=model.dtype, device=model.device, progress=args.progress,
-                        into=samples, **options)
+                        into=samples, to_zero=to_zero, **options)
         samples.flush()
         image = samples.ndim == 4
         shown = np.array(samples[:GRID_MAX if image else SCATTER_MAX])
@@ -219,7 +248,9 @@ def cmd_sample(args) -> int:
     pixels = image_grid(shown) if image else scatter_image(shown.reshape(len(shown), -1))
     atomic_write_bytes(out, png_bytes(pixels))
     steps = len(sigmas) - 1
-    print(f"{args.solver} on {what}: {steps} steps, NFE {sampling.nfe(args.solver, steps, args.afs)} per sample")
+    nfe = sampling.nfe(args.solver, steps, args.afs, to_zero)
+    print(f"{args.solver} on {what}: {steps + to_zero} steps" + (" (the last to 0)" if to_zero else "")
+          + f", NFE {nfe} per sample")
     print(f"wrote {out} (the first {len(shown)}) and {out.with_suffix('.npy')} ({args.n} samples, "
           f"shape {tuple(model.shape)})")
     return 0
@@ -398,9 +429,12 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Warm up a teacher solver on a fine grid, build the Euler-jump cost matrix and "
                                    "pick --steps sigmas by dynamic programming. The schedule is solver-independent: "
                                    "use it with any --solver in `gitscore sample`.",
-                       epilog="formats: json (with metadata; reload with --sigmas-file), diffusers "
-                              "({\"sigmas\": [..., 0]} for set_timesteps(sigmas=)), k-diffusion (list ending in 0), "
-                              "comfyui (comma-separated, for ManualSigmas), list (the N+1 sigmas)")
+                       epilog="N steps are N denoiser calls of a first-order solver in every format; the exports "
+                              "replace the last sigma (sigma_min) by 0, as ComfyUI's GITSScheduler does. formats: "
+                              "json (with metadata; reload with --sigmas-file), diffusers ({\"scheduler\": "
+                              "\"EulerDiscreteScheduler\", \"kwargs\": {\"sigmas\": [..., 0]}}: "
+                              "pipe(prompt, **doc[\"kwargs\"])), k-diffusion (the sigmas tensor's values, ending in "
+                              "0), comfyui (plain decimals for ManualSigmas, ending in 0), list (the N+1 sigmas)")
     _model_args(p)
     p.add_argument("--steps", type=_int_at_least(1), default=6, metavar="N",
                    help="number of sampling steps (default: 6)")
@@ -415,6 +449,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_int_at_least(0), default=0, help="seed of the warm-up latents (default: 0)")
     p.add_argument("--format", choices=FORMATS, default="json", help="output format (default: json)")
     p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of stdout")
+    p.add_argument("--published", metavar="NAME",
+                   help="print a GITS schedule the paper's authors publish (gitscore.published) for --steps in "
+                        "--format, running no model; `--published list` lists them")
     _gits_args(p)
     p.set_defaults(func=cmd_search)
 
@@ -493,7 +530,8 @@ def _check_args(args) -> None:
         _check_sample_args(args)
     if args.command == "train":
         _check_train_args(args)
-    if args.command == "search" or (args.command == "sample" and args.schedule == "gits" and not args.sigmas_file):
+    if (args.command == "search" and args.published is None) or (
+            args.command == "sample" and args.schedule == "gits" and not args.sigmas_file):
         _check_search_size(args)
     if getattr(args, "checkpoint", None) is not None:
         ckpt = Path(args.checkpoint)

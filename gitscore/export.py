@@ -1,23 +1,35 @@
 """Export a schedule (N+1 decreasing float64 sigmas, no trailing zero) to the formats samplers take.
 
-Where each format comes from::
+One step convention everywhere: **an N-step schedule is N denoiser calls of a first-order solver** (Euler) in
+gitscore's own solvers, the CLI and every export, as k-diffusion (`get_sigmas_karras(n, ...)`: n calls) and
+ComfyUI count. The exports reach 0 as ComfyUI's GITSScheduler node does: the schedule's last sigma (sigma_min)
+is replaced by 0 (`sampler_sigmas`), so the N+1 exported values sigma_0 > ... > sigma_{N-1} > 0 run N steps,
+the last one from sigma_{N-1} to 0, which an Euler step makes the denoiser's output D(x, sigma_{N-1}).
+gitscore's solvers stop at sigma_min after the same N calls; what the two endings and the former extra call
+(N steps, then 0: N+1 calls) cost is measured in results/fmnist_step_convention.json
+(scripts/step_convention.py, README "Step counts").
 
-  diffusers  `EulerDiscreteScheduler.set_timesteps(sigmas=...)` (and pipelines' `sigmas=` argument) takes the
-             full list *including* the final sigma: N+1 entries run N steps, and its own schedules end in 0
-             (final_sigmas_type="zero"). Schedulers without `sigmas=` (DDPM, DPMSolverMultistep, Heun, TCD,
-             LCM, EulerDiscrete too) take `timesteps=`: strictly decreasing integers of the training grid.
-  k-diffusion `sample_*(model, x, sigmas)` with `get_sigmas_karras`-style sigmas: a tensor with a trailing 0.
-  ComfyUI    the SIGMAS type is a 1-D float tensor ending in 0; the core ManualSigmas node (and custom-sigmas
-             nodes) take the same numbers as a comma-separated string.
+Where each format goes::
 
-With the trailing zero the last step is sigma_min -> 0, i.e. one more denoiser call that returns
-D(x, sigma_min) with an Euler step (EDM's sampler does the same): N steps exported this way cost N+1
-UNet calls in diffusers and k-diffusion; gitscore's own solvers stop at sigma_min (N calls for euler).
-Given the model (its alphas_cumprod, scheduler or pipeline), the diffusers export refuses sigmas outside
-the model's range (check_range), where diffusers would clamp the timestep or fail.
+  diffusers   `to_diffusers`: the keyword arguments of the pipeline call for a named scheduler:
+              {"sigmas": [...N+1 values, last 0]} for EulerDiscreteScheduler (`set_timesteps(sigmas=)` runs
+              len - 1 steps), {"timesteps": [...N integers]} for schedulers that take only `timesteps=`
+              (DPMSolverMultistep, DPMSolverSinglestep, Heun, DDPM, TCD, LCM, and UniPC / DDIM where the
+              installed diffusers takes it); those schedulers append their own final sigma 0, so N timesteps
+              are N steps, and rounding to the training grid moves each sigma (`timestep_rounding`).
+              `pipe(prompt, **to_diffusers(sigmas, pipe))` with the scheduler that `diffusers_scheduler` names.
+  k-diffusion `to_k_diffusion`: the tensor `sample_euler(model, x, sigmas)` takes (N+1 values, last 0).
+  ComfyUI     `to_comfyui`: the SIGMAS tensor (float32, last 0); `comfyui_string`: the same numbers as the
+              comma-separated plain decimals that the ManualSigmas node (comfy_extras/nodes_custom_sampler.py)
+              reads one number each with its pattern [-+]?(?:\\d*\\.*\\d+) (no exponent: 2e-05 would read as 2
+              and -05), COMFYUI_DIGITS significant digits.
+
+Given the model (its alphas_cumprod, scheduler or pipeline), the diffusers export refuses sigmas outside the
+model's range (check_range), where diffusers would clamp the timestep or fail.
 """
 from __future__ import annotations
 
+import inspect
 import json
 from pathlib import Path
 
@@ -29,10 +41,17 @@ from .schedules import check_sigmas
 
 __all__ = ["to_diffusers", "to_k_diffusion", "to_comfyui", "comfyui_string", "to_json", "from_json",
            "loglinear_interp", "nearest_timesteps", "check_range", "FORMAT_NAME", "FORMATS", "format_schedule",
-           "read_schedule"]
+           "read_schedule", "sampler_sigmas", "diffusers_scheduler", "diffusers_document", "timestep_rounding",
+           "COMFYUI_DIGITS", "SIGMAS_SCHEDULERS", "TIMESTEPS_SCHEDULERS"]
 
 FORMAT_NAME = "gitscore.schedule"
 FORMATS = ("json", "diffusers", "k-diffusion", "comfyui", "list")  # the text forms of format_schedule
+COMFYUI_DIGITS = 8  # significant digits of comfyui_string: float32 (ComfyUI's SIGMAS) holds about 7.2
+# diffusers schedulers by the argument that carries a schedule: sigmas= (every sigma kept, the last 0), or
+# timesteps= (integers of the training grid; the scheduler appends sigma 0 itself).
+SIGMAS_SCHEDULERS = ("EulerDiscreteScheduler",)
+TIMESTEPS_SCHEDULERS = ("DPMSolverMultistepScheduler", "DPMSolverSinglestepScheduler", "UniPCMultistepScheduler",
+                        "DDIMScheduler", "HeunDiscreteScheduler", "DDPMScheduler", "TCDScheduler", "LCMScheduler")
 
 
 def _schedule(sigmas, name: str = "sigmas") -> torch.Tensor:
@@ -45,9 +64,16 @@ def _schedule(sigmas, name: str = "sigmas") -> torch.Tensor:
         raise ValueError(msg if msg.startswith(name) else f"{name}: {msg}") from None
 
 
-def _with_zero(sigmas, dtype, device=None) -> torch.Tensor:
+def sampler_sigmas(sigmas, dtype=torch.float64, device=None) -> torch.Tensor:
+    """The N+1 values every export of an N-step schedule carries: the schedule with its last sigma replaced by 0.
+
+    sigma_0 > ... > sigma_{N-1} > 0: N steps, so N calls of a first-order solver (k-diffusion's sample_euler,
+    diffusers' EulerDiscreteScheduler, ComfyUI's euler); the last step, sigma_{N-1} -> 0, returns the denoiser's
+    output D(x, sigma_{N-1}). ComfyUI's GITSScheduler ends its published schedules the same way.
+    """
     s = _schedule(sigmas)
-    return torch.cat([s, s.new_zeros(1)]).to(device=device, dtype=dtype)
+    s[-1] = 0.0
+    return s.to(device=device, dtype=dtype)
 
 
 def _table(model) -> torch.Tensor:
@@ -94,48 +120,119 @@ def nearest_timesteps(sigmas, alphas_cumprod) -> list[int]:
     return t
 
 
-def to_diffusers(sigmas, alphas_cumprod=None, final_zero: bool = True, *, timesteps: bool = False) -> dict:
-    """{"sigmas": [...], "num_inference_steps": n, "timesteps": [...] if asked} for diffusers.
+def _scheduler_name(scheduler) -> str:
+    """The class name of a scheduler given as a name, a class, an instance or a pipeline (its .scheduler)."""
+    if isinstance(scheduler, str):
+        return scheduler
+    scheduler = getattr(scheduler, "scheduler", scheduler)
+    return scheduler.__name__ if isinstance(scheduler, type) else type(scheduler).__name__
 
-    scheduler.set_timesteps(sigmas=d["sigmas"]) (EulerDiscreteScheduler; pipelines' `sigmas=`) runs
-    len(sigmas) - 1 steps, one UNet call each; with final_zero (default) the list ends in 0 as diffusers'
-    own schedules do: N+1 steps and N+1 UNet calls, the last a denoise at sigma_min (the result is
-    D(x, sigma_min) of gitscore's Euler); final_zero=False gives exactly the N steps sigma_max -> sigma_min
-    (diffusers' final_sigmas_type="sigma_min"). With `alphas_cumprod` (or the scheduler, or the pipeline)
-    sigmas outside the model's range are refused (check_range); `timesteps=True` adds the nearest discrete
-    timesteps of the N+1 sigmas, for schedulers that take only set_timesteps(timesteps=...).
+
+def _takes(scheduler, argument: str) -> bool | None:
+    """Whether the scheduler's set_timesteps takes `argument` (None: the class is not available here)."""
+    if isinstance(scheduler, str):
+        try:
+            import diffusers
+        except ImportError:
+            return None
+        scheduler = getattr(diffusers, scheduler, None)
+        if scheduler is None:
+            return None
+    scheduler = getattr(scheduler, "scheduler", scheduler)
+    set_timesteps = getattr(scheduler, "set_timesteps", None)
+    return None if set_timesteps is None else argument in inspect.signature(set_timesteps).parameters
+
+
+def diffusers_scheduler(scheduler=None, model=None) -> tuple[str, str]:
+    """(class name, "sigmas" or "timesteps"): the scheduler an export is for and the argument that carries it.
+
+    `scheduler`: a name, class or instance; default the pipeline's own (`model.scheduler`) when `model` is a
+    pipeline or scheduler, else EulerDiscreteScheduler. ValueError if the scheduler takes neither argument in
+    the installed diffusers (e.g. DDIMScheduler, EulerAncestral, LMS): the message names the ones that do.
     """
-    if not isinstance(final_zero, bool):
-        raise TypeError(f"final_zero must be a bool, got {type(final_zero).__name__}")
-    if not isinstance(timesteps, bool):
-        raise TypeError(f"timesteps must be a bool, got {type(timesteps).__name__}")
-    if timesteps and alphas_cumprod is None:
-        raise ValueError("timesteps=True needs alphas_cumprod (the model's, or its scheduler or pipeline)")
+    if scheduler is None:
+        scheduler = model if model is not None and hasattr(getattr(model, "scheduler", model), "set_timesteps") \
+            else SIGMAS_SCHEDULERS[0]
+    name = _scheduler_name(scheduler)
+    if name in SIGMAS_SCHEDULERS and _takes(scheduler, "sigmas") is not False:
+        return name, "sigmas"
+    if name in TIMESTEPS_SCHEDULERS and _takes(scheduler, "timesteps") is not False:
+        return name, "timesteps"
+    takes = [n for n in SIGMAS_SCHEDULERS + TIMESTEPS_SCHEDULERS
+             if _takes(n, "sigmas" if n in SIGMAS_SCHEDULERS else "timesteps") is not False]
+    raise ValueError(f"scheduler {name} takes neither sigmas= nor timesteps= here (its set_timesteps picks its "
+                     f"own steps); use one of {takes}, e.g. pipe.scheduler = "
+                     "EulerDiscreteScheduler.from_config(pipe.scheduler.config)")
+
+
+def to_diffusers(sigmas, model=None, *, scheduler=None) -> dict:
+    """Keyword arguments for a diffusers pipeline call (or `scheduler.set_timesteps`) that run the N-step
+    schedule in N UNet calls (per image; a guided pipeline batches both halves into each):
+    ``pipe(prompt, **to_diffusers(sigmas, pipe))``.
+
+    `model`: the model's alphas_cumprod, its scheduler or the pipeline; sigmas outside its range are refused
+    (check_range). `scheduler`: the scheduler class (name, class or instance) the call will run; default the
+    pipeline's own, else EulerDiscreteScheduler (diffusers_scheduler). EulerDiscreteScheduler:
+    {"sigmas": sampler_sigmas(sigmas)} as a list (N+1 values, the last 0). Schedulers that take only
+    timesteps (DPMSolverMultistep, ...): {"timesteps": the nearest training timesteps of sigma_0..sigma_{N-1}}
+    (needs `model`); the scheduler appends sigma 0 itself, and each sigma moves to its timestep's
+    (timestep_rounding measures by how much).
+    """
     s = _schedule(sigmas)
-    out = [float(v) for v in s] + ([0.0] if final_zero else [])
-    d = {"sigmas": out, "num_inference_steps": len(out) - 1}
-    if alphas_cumprod is not None:
-        check_range(s, alphas_cumprod)
-    if timesteps:
-        d["timesteps"] = nearest_timesteps(s, alphas_cumprod)
-    return d
+    name, argument = diffusers_scheduler(scheduler, model)
+    if model is not None:
+        check_range(s, model)
+    if argument == "sigmas":
+        return {"sigmas": sampler_sigmas(s).tolist()}
+    if model is None:
+        raise ValueError(f"{name} takes timesteps=: give the model (its alphas_cumprod, scheduler or pipeline) "
+                         "so the sigmas can be put on its timestep grid")
+    return {"timesteps": nearest_timesteps(s[:-1], model)}
+
+
+def diffusers_document(sigmas, model=None, *, scheduler=None) -> dict:
+    """The diffusers export with what it is for: {"scheduler": class name, "kwargs": to_diffusers(...),
+    "n_steps": N, "unet_calls": N} (+ "timestep_rounding" for a timesteps export). `format_schedule`'s
+    "diffusers" text; from_json reads a sigmas document back."""
+    s = _schedule(sigmas)
+    name, argument = diffusers_scheduler(scheduler, model)
+    doc = {"scheduler": name, "kwargs": to_diffusers(s, model, scheduler=name), "n_steps": len(s) - 1,
+           "unet_calls": len(s) - 1}
+    if argument == "timesteps":
+        doc["timestep_rounding"] = timestep_rounding(s, model)
+    return doc
+
+
+def timestep_rounding(sigmas, model) -> float:
+    """The largest relative change |sigma_t / sigma - 1| over sigma_0..sigma_{N-1} when a timesteps export puts
+    them on the model's training grid (nearest_timesteps; the last step goes to 0 either way)."""
+    s = _schedule(sigmas)[:-1]
+    if len(s) < 2:
+        return 0.0
+    table = _table(model)
+    t = torch.tensor(nearest_timesteps(s, model))
+    return float((table[t] / s - 1).abs().max())
 
 
 def to_k_diffusion(sigmas, device=None, dtype=torch.float32) -> torch.Tensor:
-    """k-diffusion sigmas: the schedule with a trailing zero (as get_sigmas_karras returns), float32 by default."""
-    return _with_zero(sigmas, dtype, device)
+    """k-diffusion sigmas for `sample_*(model, x, sigmas)`: sampler_sigmas (N+1 values, the last 0: N Euler
+    calls, as get_sigmas_karras(N, ...)), float32 by default."""
+    return sampler_sigmas(sigmas, dtype, device)
 
 
 def to_comfyui(sigmas) -> torch.Tensor:
-    """ComfyUI SIGMAS: a float32 CPU tensor with a trailing zero (plug into SamplerCustom's `sigmas`)."""
-    return _with_zero(sigmas, torch.float32)
+    """ComfyUI SIGMAS: sampler_sigmas as a float32 CPU tensor (plug into SamplerCustom's `sigmas`)."""
+    return sampler_sigmas(sigmas, torch.float32)
 
 
-def comfyui_string(sigmas, digits: int = 17) -> str:
-    """The ComfyUI sigmas as a comma-separated string (ManualSigmas / custom-sigmas nodes), trailing 0 included."""
+def comfyui_string(sigmas, digits: int = COMFYUI_DIGITS) -> str:
+    """sampler_sigmas as comma-separated plain decimals with `digits` significant digits (no exponent): the
+    text ComfyUI's ManualSigmas node reads, one number per value. Each value reads back within half a unit in
+    its last digit: |parsed / sigma - 1| <= 5 * 10**-digits."""
     if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 17:
         raise ValueError(f"digits must be an int in [1, 17], got {digits!r}")
-    return ", ".join(f"{float(v):.{digits}g}" for v in _with_zero(sigmas, torch.float64))
+    return ", ".join(np.format_float_positional(float(v), precision=digits, unique=False, fractional=False,
+                                                trim="-") for v in sampler_sigmas(sigmas))
 
 
 def to_json(sigmas, /, *, indent: int | None = 2, **metadata) -> str:
@@ -169,10 +266,14 @@ def _jsonable(obj):
 
 
 def from_json(text: str) -> tuple[torch.Tensor, dict]:
-    """(sigmas, metadata) from JSON text: a to_json document, a to_diffusers dict or a plain list of sigmas.
+    """(sigmas, metadata) from JSON text: a to_json document, a diffusers_document or to_diffusers(...) sigmas
+    dict, or a plain list of sigmas.
 
-    A single trailing 0 (diffusers / k-diffusion / ComfyUI lists) is dropped; the rest must be a valid
-    schedule. For a plain list the metadata is {}.
+    A list ending in 0 is an export's sampler form (sampler_sigmas: diffusers, k-diffusion, ComfyUI): it reads
+    back as its positive values, a schedule one step shorter, with metadata {"to_zero": True}: its last step,
+    to 0, is one more denoiser call (gitscore.sampling.sample(..., to_zero=True)), so the steps and the calls
+    are the file's. For a plain list the metadata is otherwise {}. A timesteps export cannot be read back
+    without the model's table (ValueError).
     """
     if not isinstance(text, (str, bytes)):
         raise TypeError(f"text must be a JSON string, got {type(text).__name__}")
@@ -182,6 +283,11 @@ def from_json(text: str) -> tuple[torch.Tensor, dict]:
         raise ValueError(f"text is not valid JSON: {e}") from None
     except RecursionError:
         raise ValueError("text is nested too deeply to be a schedule (expected a flat list of sigmas)") from None
+    if isinstance(doc, dict) and isinstance(doc.get("kwargs"), dict):  # diffusers_document
+        if "timesteps" in doc["kwargs"]:
+            raise ValueError(f"text is a timesteps export for {doc.get('scheduler')}: its sigmas depend on the "
+                             "model's table; export with --format json (or list) to read it back")
+        doc = {**{k: v for k, v in doc.items() if k not in ("kwargs", "n_steps", "unet_calls")}, **doc["kwargs"]}
     if isinstance(doc, list):
         values, meta = doc, {}
     elif isinstance(doc, dict) and isinstance(doc.get("sigmas"), list):
@@ -193,10 +299,13 @@ def from_json(text: str) -> tuple[torch.Tensor, dict]:
         raise ValueError('text must be a JSON list of sigmas or an object with a "sigmas" list')
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         raise ValueError("text: sigmas must all be numbers")
-    if len(values) > 2 and values[-1] == 0:
-        values = values[:-1]
+    if len(values) >= 2 and values[-1] == 0:
+        if len(values) == 2:
+            raise ValueError("text: [sigma_max, 0] is one step to 0; gitscore reads back schedules of at least "
+                             "two positive sigmas (write it with --format json)")
+        values, meta = values[:-1], {**meta, "to_zero": True}
     sigmas = _schedule(values, "text")
-    if isinstance(doc, dict) and "n_steps" in doc and doc["n_steps"] != len(sigmas) - 1:
+    if isinstance(doc, dict) and "n_steps" in doc and doc["n_steps"] != len(sigmas) - 1 + bool(meta.get("to_zero")):
         raise ValueError(f"text: n_steps is {doc['n_steps']} but it lists {len(sigmas)} sigmas")
     return sigmas, meta
 
@@ -218,17 +327,19 @@ def loglinear_interp(sigmas, n_steps: int) -> torch.Tensor:
 
 
 def format_schedule(sigmas, fmt: str, metadata: dict | None = None) -> str:
-    """The schedule as text in one of FORMATS (all but comfyui are JSON; every one reads back with read_schedule)."""
+    """The schedule as text in one of FORMATS (all but comfyui are JSON; every one reads back with read_schedule):
+    json (to_json, with metadata), diffusers (diffusers_document for EulerDiscreteScheduler), k-diffusion (the
+    to_k_diffusion values in float64), comfyui (comfyui_string), list (the N+1 sigmas)."""
     if fmt == "json":
         return to_json(sigmas, **(metadata or {}))
     if fmt == "diffusers":
-        return json.dumps(to_diffusers(sigmas), indent=2)
+        return json.dumps(diffusers_document(sigmas), indent=2)
     if fmt == "k-diffusion":
         return json.dumps(to_k_diffusion(sigmas, dtype=torch.float64).tolist())
     if fmt == "comfyui":
         return comfyui_string(sigmas)
     if fmt == "list":
-        return json.dumps(torch.as_tensor(sigmas, dtype=torch.float64).tolist())
+        return json.dumps(_schedule(sigmas).tolist())
     raise ValueError(f"format must be one of {list(FORMATS)}, got {fmt!r}")
 
 

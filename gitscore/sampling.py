@@ -38,15 +38,16 @@ def default_device(denoiser) -> torch.device:
     return torch.device(getattr(denoiser, "device", "cpu"))
 
 
-def nfe(solver: str, steps: int, afs: bool = False) -> int:
-    """Denoiser evaluations per sample of `steps` steps of `solver` (the analytical first step saves one)."""
-    return steps * calls_per_step(solver) - (1 if afs else 0)
+def nfe(solver: str, steps: int, afs: bool = False, to_zero: bool = False) -> int:
+    """Denoiser evaluations per sample of `steps` steps of `solver` (the analytical first step saves one;
+    `to_zero`: one more, the step to 0 after the schedule, as in `sample`)."""
+    return steps * calls_per_step(solver) - (1 if afs else 0) + (1 if to_zero else 0)
 
 
 @torch.no_grad()
 def sample(denoiser, solver: str, sigmas, n: int, *, seed: int, shape, batch_size: int | None = None,
            dtype=torch.float32, device=None, callback=None, into=None, progress: bool = False,
-           desc: str = "sampling", **options) -> torch.Tensor:
+           desc: str = "sampling", to_zero: bool = False, **options) -> torch.Tensor:
     """Samples 0..n-1 from x_T = sigmas[0] * latents(shape, seed, j, j + 1), by `solver` with `options`.
 
     Batches of `batch_size` (default: all n, at most 256), in `dtype` on `device` (default: the
@@ -56,7 +57,13 @@ def sample(denoiser, solver: str, sigmas, n: int, *, seed: int, shape, batch_siz
     "stop", the indices of the batch's first and one-past-last samples.
     `into`: an array of shape ``(n, *shape)`` (e.g. a numpy memmap) that receives each batch as it is done,
     so memory does not grow with n (single process only); it is returned instead of a tensor.
+    `to_zero`: after the solver reaches sigmas[-1], one more step, to 0: the denoiser's output D(x, sigmas[-1])
+    (an Euler step to 0; one more call, not passed to the callback). This is the loop of an export's sampler
+    form (gitscore.export.sampler_sigmas): sample(D, "euler", s[:-1], n, to_zero=True) runs the N-step
+    schedule s in N calls ending at 0, as k-diffusion's sample_euler on to_k_diffusion(s).
     """
+    if not isinstance(to_zero, bool):
+        raise TypeError(f"to_zero must be a bool, got {type(to_zero).__name__}")
     if solver not in SOLVERS:
         raise ValueError(f"solver must be one of {sorted(SOLVERS)}, got {solver!r}")
     n = check_int("n", n, 1)
@@ -76,7 +83,10 @@ def sample(denoiser, solver: str, sigmas, n: int, *, seed: int, shape, batch_siz
         x = float(sigmas[0]) * latents(shape, seed, b, e, dtype).to(device)
         hook = None if callback is None else (lambda info, b=b, e=e: callback(dict(info, start=b, stop=e)))
         x = SOLVERS[solver](denoiser, x, sigmas, callback=hook, progress=progress and len(starts) == 1,
-                            **options).cpu()
+                            **options)
+        if to_zero:
+            x = _denoise(denoiser, x, float(sigmas[-1]))
+        x = x.cpu()
         if into is not None:
             into[b:e] = x.numpy()
         else:
@@ -85,3 +95,14 @@ def sample(denoiser, solver: str, sigmas, n: int, *, seed: int, shape, batch_siz
         return into
     local = torch.cat(out) if out else torch.empty((0, *shape), dtype=dtype)
     return dist.gather(local)
+
+
+def _denoise(denoiser, x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """The step from sigma to 0: D(x, sigma), sigma passed as a (B,) tensor in x's dtype and device."""
+    d = denoiser(x, torch.full((len(x),), sigma, dtype=x.dtype, device=x.device))
+    if not torch.is_tensor(d) or d.shape != x.shape:
+        raise ValueError(f"the denoiser returned {tuple(getattr(d, 'shape', ()))} for x of shape {tuple(x.shape)} "
+                         f"in the step to 0 (sigma={sigma:.6g})")
+    if not torch.isfinite(d).all():
+        raise FloatingPointError(f"non-finite denoiser output in the step to 0 (sigma={sigma:.6g})")
+    return d.to(x.dtype)

@@ -91,6 +91,15 @@ RESULTS = (
          "{py} scripts/gits_seeds.py --reference-from {out}/fmnist_sweep --seeds 0 2 --control-seeds 0 1 "
          "--solvers euler --nfe 4 --n-ref 4 --n-warmup 4 --grid-points 9 --out {out}/fmnist_gits_seeds.json", "json",
          note="GITS over five warm-up seeds with its controls (chapters 6 and 7); minutes measured under load"),
+    Step("fmnist_step_convention", "{py} scripts/step_convention.py --reference-from {out}/fmnist_sweep "
+         "--out {out}/fmnist_step_convention.json", ("fmnist_step_convention.json",), 59.0,
+         "{py} scripts/step_convention.py --reference-from {out}/fmnist_sweep --seeds 0 2 --nfe 3 --n-ref 4 "
+         "--n-fd 16 --n-boot 4 --n-warmup 4 --grid-points 9 --out {out}/fmnist_step_convention.json", "json",
+         note="the step convention's cost (README); minutes measured under a load average of 15-19 (other jobs)"),
+    Step("sd15_timestep_rounding", "{py} scripts/timestep_rounding.py --out {out}/sd15_timestep_rounding.json",
+         ("sd15_timestep_rounding.json",), 0.1,
+         "{py} scripts/timestep_rounding.py --max-steps 4 --out {out}/sd15_timestep_rounding.json", "json",
+         note="how far a timesteps= diffusers export moves SD 1.5 sigmas; no model run"),
     _bench("kde", "--model kde --solvers euler ipndm --schedules polynomial gits_dev gits_l2 --nfe 5 6 8 10 --n-fd 0 "
            "--n-ref 64 --ref-steps 128 --n-warmup 64 --batch-size 64", 37.6,
            "--model kde --kde-size 200 --solvers euler --schedules gits_dev --nfe 4 --n-fd 0 --n-ref 2 "

@@ -56,11 +56,16 @@ def test_search_formats_read_back(tmp_path, capsys):
     for fmt in FORMATS:
         path = tmp_path / f"s.{fmt}"
         assert run(capsys, "search", *TINY, "--format", fmt, "--out", str(path))[0] == 0
-        assert torch.equal(read_schedule(path)[0], ref), fmt
-    # list: the N+1 sigmas; k-diffusion / comfyui / diffusers append the final 0.
+        back, meta = read_schedule(path)
+        if fmt in ("json", "list"):
+            assert torch.equal(back, ref), fmt
+        else:  # the sampler forms: the same 4 steps, the last sigma replaced by 0 (read back as the step to 0)
+            torch.testing.assert_close(back, ref[:-1], rtol=1e-7, atol=0)
+            assert meta["to_zero"] is True
+    # list: the N+1 sigmas; k-diffusion / comfyui / diffusers: the last sigma replaced by 0 (N calls).
     assert json.loads((tmp_path / "s.list").read_text()) == ref.tolist()
-    assert json.loads((tmp_path / "s.k-diffusion").read_text()) == ref.tolist() + [0.0]
-    assert json.loads((tmp_path / "s.diffusers").read_text())["sigmas"] == ref.tolist() + [0.0]
+    assert json.loads((tmp_path / "s.k-diffusion").read_text()) == ref.tolist()[:-1] + [0.0]
+    assert json.loads((tmp_path / "s.diffusers").read_text())["kwargs"]["sigmas"] == ref.tolist()[:-1] + [0.0]
     assert (tmp_path / "s.comfyui").read_text().strip().endswith(", 0")
 
 
@@ -101,6 +106,28 @@ def test_sample_writes_png_and_npy(tmp_path, capsys):
     run(capsys, "sample", "--model", "gmm-toy", "--sigmas-file", str(sched), "--solver", "heun", "--n", "3",
         "--batch-size", "2", "--out", str(tmp_path / "few.png"))
     np.testing.assert_array_equal(np.load(tmp_path / "few.npy"), x[:3])
+
+
+def test_sample_runs_an_exported_sampler_form(tmp_path, capsys):
+    """A k-diffusion / ComfyUI export read back: its N steps in N Euler calls, the last to 0 (= D at sigma_{N-1})."""
+    sched = tmp_path / "s.k-diffusion"
+    run(capsys, "search", *TINY, "--format", "k-diffusion", "--out", str(sched))
+    png = tmp_path / "k.png"
+    code, out, _ = run(capsys, "sample", "--model", "gmm-toy", "--sigmas-file", str(sched), "--solver", "euler",
+                       "--n", "5", "--steps", "4", "--out", str(png))
+    assert code == 0 and "4 steps (the last to 0), NFE 4 per sample" in out
+    sigmas, _ = read_schedule(sched)
+    want = sample_with_final_zero(toy_gmm(), sigmas)
+    np.testing.assert_allclose(np.load(tmp_path / "k.npy"), want.float().numpy(), rtol=0, atol=0)
+    code, _, err = run(capsys, "sample", "--model", "gmm-toy", "--sigmas-file", str(sched), "--steps", "3",
+                       "--out", str(tmp_path / "x.png"))
+    assert code == 2 and "which has 4 steps" in err
+
+
+def sample_with_final_zero(D, sigmas):
+    """Euler over the positive sigmas, then the step to 0 (the denoiser's output), for 5 samples of seed 0."""
+    from gitscore.sampling import sample
+    return sample(D, "euler", sigmas, 5, seed=0, shape=(2,), dtype=torch.float64, to_zero=True)
 
 
 def test_sample_lands_on_the_toy_data(tmp_path, capsys):

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from gitscore.adapters import vp_sigmas
-from gitscore.export import (comfyui_string, from_json, loglinear_interp, nearest_timesteps, to_comfyui,
+from gitscore.export import (COMFYUI_DIGITS, comfyui_string, diffusers_document, diffusers_scheduler, from_json,
+                             loglinear_interp, nearest_timesteps, sampler_sigmas, timestep_rounding, to_comfyui,
                              to_diffusers, to_json, to_k_diffusion)
 from gitscore.schedules import logsnr, polynomial, time_uniform
 
@@ -25,47 +26,87 @@ def test_json_round_trip_is_exact():
 
 
 def test_from_json_reads_the_other_exports():
+    """The sampler forms (last sigma replaced by 0) read back as their positive values plus the step to 0."""
     s = GITS_LIKE
+    back, meta = from_json(json.dumps(s.tolist()))
+    assert torch.equal(back, s) and meta == {}
     for text in (json.dumps(to_diffusers(s)), json.dumps(to_k_diffusion(s).double().tolist()),
-                 json.dumps(s.tolist()), json.dumps(to_diffusers(s, final_zero=False)["sigmas"])):
-        back, _ = from_json(text)
-        torch.testing.assert_close(back, s, rtol=1e-7, atol=0)  # k-diffusion's float32 rounds
+                 json.dumps(diffusers_document(s))):
+        back, meta = from_json(text)
+        torch.testing.assert_close(back, s[:-1], rtol=1e-7, atol=0)  # k-diffusion's float32 rounds
+        assert meta["to_zero"] is True and len(back) - 1 + 1 == len(s) - 1  # the same N steps
 
 
-def test_trailing_zero_formats():
+def test_sampler_forms_replace_the_last_sigma_by_zero():
     s = GITS_LIKE
+    n = len(s) - 1
+    want = torch.cat([s[:-1], s.new_zeros(1)])
+    assert torch.equal(sampler_sigmas(s), want) and sampler_sigmas(s).dtype == torch.float64
     for t in (to_k_diffusion(s), to_comfyui(s)):
-        assert t.dtype == torch.float32 and t.shape == (len(s) + 1,) and t[-1] == 0
-        assert torch.equal(t[:-1], s.float())
-    assert to_k_diffusion(s, dtype=torch.float64)[:-1].equal(s)
-    text = comfyui_string(s)
-    values = [float(v) for v in text.split(",")]
-    assert values[-1] == 0 and torch.equal(torch.tensor(values[:-1], dtype=torch.float64), s)  # 17 digits: exact
-    assert comfyui_string(s, digits=4).split(", ")[0] == "80"
+        assert t.dtype == torch.float32 and t.shape == (n + 1,) and t[-1] == 0 and (t[1:] < t[:-1]).all()
+        assert torch.equal(t, want.float())
+    assert torch.equal(to_k_diffusion(s, dtype=torch.float64), want)
     d = to_diffusers(s)
-    assert d["sigmas"][-1] == 0.0 and d["num_inference_steps"] == len(s) and "timesteps" not in d
-    assert to_diffusers(s, final_zero=False)["sigmas"] == s.tolist()
+    assert d == {"sigmas": want.tolist()}  # pipeline keyword arguments only: pipe(prompt, **d)
+    doc = diffusers_document(s)
+    assert doc == {"scheduler": "EulerDiscreteScheduler", "kwargs": d, "n_steps": n, "unet_calls": n}
+    # One step: straight to 0, one call.
+    assert sampler_sigmas(polynomial(1)).tolist() == [80.0, 0.0]
+
+
+def test_comfyui_string_plain_decimals():
+    """Plain decimals (no exponent), COMFYUI_DIGITS significant digits, each value within half a unit."""
+    s = logsnr(8, 1e-7, 80.0)  # its last positive sigma, 1.3e-6, is 1.3e-06 in Python's repr
+    assert "e-06" in repr(float(s[-2]))
+    for digits in (COMFYUI_DIGITS, 3):
+        text = comfyui_string(s, digits)
+        assert "e" not in text.lower() and text.endswith(", 0") and text.startswith("80, ")
+        values = [float(v) for v in text.split(",")]
+        want = sampler_sigmas(s)
+        assert len(values) == len(s) and values[-1] == 0
+        for got, v in zip(values[:-1], want[:-1].tolist()):
+            assert abs(got / v - 1) <= 5 * 10.0 ** -digits
+    exact = [float(v) for v in comfyui_string(GITS_LIKE, digits=17).split(",")]  # 17 digits: float64 round trip
+    assert exact == sampler_sigmas(GITS_LIKE).tolist()
 
 
 @pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # inside diffusers, numpy 2
 def test_diffusers_schedulers_accept_the_export():
-    """EulerDiscreteScheduler takes the sigmas verbatim; DDPM / Euler take the timesteps."""
+    """EulerDiscreteScheduler takes the sigmas verbatim; DPMSolverMultistep / DDPM take N timesteps and end in 0."""
     sched = diffusers.EulerDiscreteScheduler(num_train_timesteps=1000, beta_schedule="scaled_linear")
     table = vp_sigmas(sched.alphas_cumprod)
     s = polynomial(60, float(table[0]) * 1.01, float(table[-1]) * 0.99)[[0, 12, 25, 40, 60]]
-    d = to_diffusers(s, sched, timesteps=True)
-    sched.set_timesteps(sigmas=d["sigmas"])
-    assert len(sched.timesteps) == len(s)
-    torch.testing.assert_close(sched.sigmas, torch.tensor(d["sigmas"], dtype=torch.float32))
-    # Our nearest timesteps are diffusers' fractional ones rounded.
-    assert d["timesteps"] == sched.timesteps.round().long().tolist()
-    t = torch.tensor(d["timesteps"])
-    assert (t[1:] < t[:-1]).all() and ((table[t].log() - s.log()).abs() <= (table[t + 1] / table[t]).log()).all()
-    ddpm = diffusers.DDPMScheduler(num_train_timesteps=1000, beta_schedule="scaled_linear")
-    ddpm.set_timesteps(timesteps=d["timesteps"])
-    assert ddpm.timesteps.tolist() == d["timesteps"]
-    sched.set_timesteps(timesteps=d["timesteps"])  # Euler from timesteps: the table sigmas plus a final 0
-    torch.testing.assert_close(sched.sigmas[:-1], table[t].float())
+    n = len(s) - 1
+    d = to_diffusers(s, sched)
+    sched.set_timesteps(**d)
+    assert len(sched.timesteps) == n
+    torch.testing.assert_close(sched.sigmas, sampler_sigmas(s, torch.float32))
+    for cls in (diffusers.DPMSolverMultistepScheduler, diffusers.DDPMScheduler):
+        other = cls(num_train_timesteps=1000, beta_schedule="scaled_linear")
+        d = to_diffusers(s, other)
+        assert list(d) == ["timesteps"] and len(d["timesteps"]) == n
+        other.set_timesteps(**d)
+        assert other.timesteps.tolist() == d["timesteps"] == nearest_timesteps(s[:-1], other)
+        if cls is diffusers.DPMSolverMultistepScheduler:  # its sigmas: the table's at the timesteps, then 0
+            assert other.sigmas[-1] == 0 and len(other.sigmas) == n + 1
+            torch.testing.assert_close(other.sigmas[:-1].double(), table[d["timesteps"]], rtol=1e-6, atol=0)
+    # Rounding to the grid moves each sigma by at most half a grid spacing in log sigma.
+    t = torch.tensor(nearest_timesteps(s[:-1], sched))
+    shift = timestep_rounding(s, sched)
+    assert shift == float((table[t] / s[:-1] - 1).abs().max()) > 0
+    assert math.log1p(shift) <= 0.5 * float((table[1:] / table[:-1]).log().max()) + 1e-12
+    assert diffusers_document(s, sched, scheduler="DPMSolverMultistepScheduler")["timestep_rounding"] == shift
+
+
+def test_diffusers_scheduler_choice():
+    assert diffusers_scheduler() == ("EulerDiscreteScheduler", "sigmas")
+    assert diffusers_scheduler("DPMSolverMultistepScheduler") == ("DPMSolverMultistepScheduler", "timesteps")
+    assert diffusers_scheduler(diffusers.DDPMScheduler()) == ("DDPMScheduler", "timesteps")
+    for name in ("EulerAncestralDiscreteScheduler", "LMSDiscreteScheduler", "PNDMScheduler"):
+        with pytest.raises(ValueError, match=f"{name} takes neither.*EulerDiscreteScheduler"):
+            diffusers_scheduler(name)
+    with pytest.raises(ValueError, match="give the model"):
+        to_diffusers(GITS_LIKE, scheduler="DPMSolverMultistepScheduler")
 
 
 def test_nearest_timesteps_errors():
@@ -93,15 +134,11 @@ def test_diffusers_export_refuses_out_of_range_sigmas():
     ends = torch.tensor([float(table[-1]), 1.0, float(table[0])], dtype=torch.float64)
     own = vp_sigmas(sched.alphas_cumprod)  # diffusers' float32 table: its sigma_0 is 8e-5 above the float64 one
     own_ends = torch.tensor([float(own[-1]), 1.0, float(own[0])], dtype=torch.float64)
-    assert to_diffusers(own_ends, sched)["sigmas"] == own_ends.tolist() + [0.0]
+    assert to_diffusers(own_ends, sched)["sigmas"] == own_ends.tolist()[:-1] + [0.0]
     with pytest.raises(ValueError, match="cover only"):
         to_diffusers(ends, sched)
-    assert to_diffusers(ends.float().double(), abar, final_zero=False)["sigmas"] == ends.float().double().tolist()
+    assert to_diffusers(ends.float().double(), abar)["sigmas"][:-1] == ends.float().double().tolist()[:-1]
     assert "timesteps" not in to_diffusers(polynomial(5))
-    with pytest.raises(ValueError, match="alphas_cumprod"):
-        to_diffusers(ends, timesteps=True)
-    with pytest.raises(TypeError, match="timesteps"):
-        to_diffusers(ends, abar, timesteps="yes")
 
 
 def test_loglinear_interp_properties():
@@ -166,7 +203,11 @@ def test_every_text_format_reads_back(tmp_path):
         path = tmp_path / f"s.{fmt}"
         path.write_text(format_schedule(sigmas, fmt, {"model": "m"}))
         back, meta = read_schedule(path)
-        torch.testing.assert_close(back, sigmas, rtol=1e-15, atol=0)
+        if fmt in ("json", "list"):  # the schedule itself
+            torch.testing.assert_close(back, sigmas, rtol=1e-15, atol=0)
+        else:  # a sampler form: the same 5 steps, the last to 0
+            assert meta["to_zero"] is True
+            torch.testing.assert_close(back, sigmas[:-1], rtol=5 * 10.0 ** -COMFYUI_DIGITS, atol=0)
         if fmt == "json":  # the one format with metadata
             assert meta["model"] == "m"
     with pytest.raises(ValueError, match="format must be one of"):

@@ -145,11 +145,11 @@ def test_readme_text_pipeline(tmp_path):
     assert D.is_guided and D.guidance_scale == 7.5  # StableDiffusionPipeline's default scale
     # Warm-up: ipndm on the 61-point teacher grid, one batch of 64 (x2 for guidance) per step.
     assert calls[0] == len(gs.gits.model_grid(D)) - 1 == 60
-    # Sampling: n_steps + 1 UNet calls (the exported trailing zero adds the final denoise).
-    assert calls[1] == n_steps + 1
-    # The pipeline's scheduler ran exactly the searched sigmas, plus the trailing zero.
-    assert spy.set_sigmas[-1] == sigmas.tolist() + [0.0]
-    assert torch.equal(pipe.scheduler.sigmas, torch.cat([sigmas, sigmas.new_zeros(1)]).float())
+    # Sampling: n_steps UNet calls (the export replaces sigma_min by 0: the last step goes to 0).
+    assert calls[1] == n_steps
+    # The pipeline's scheduler ran exactly the searched sigmas, the last one replaced by 0.
+    assert spy.set_sigmas[-1] == sigmas.tolist()[:-1] + [0.0]
+    assert torch.equal(pipe.scheduler.sigmas, gs.export.sampler_sigmas(sigmas).float())
     assert ns["image"].size == (16, 16)
 
 
@@ -177,13 +177,13 @@ def relative_difference(prediction_type, timestep_mode, tmp_path):
     # Off the training grid, so the timesteps are fractional (diffusers interpolates log sigma).
     sigmas = gs.schedules.polynomial(8, D.sigma_min, D.sigma_max).float().double()
     z = torch.randn(2, 4, 8, 8, generator=torch.Generator().manual_seed(3))
-    ref = pipe("a cat", sigmas=gs.export.to_diffusers(sigmas, pipe)["sigmas"], latents=z, num_images_per_prompt=2,
+    ref = pipe("a cat", **gs.export.to_diffusers(sigmas, pipe), latents=z, num_images_per_prompt=2,
                output_type="latent").images
-    assert torch.equal(pipe.scheduler.sigmas[:-1].double(), sigmas)
+    assert torch.equal(pipe.scheduler.sigmas[:-1].double(), sigmas[:-1])
     assert not torch.equal(pipe.scheduler.timesteps, pipe.scheduler.timesteps.round())
-    x = sample_euler(D, pipe.scheduler.init_noise_sigma * z, sigmas)
+    x = sample_euler(D, pipe.scheduler.init_noise_sigma * z, sigmas[:-1])
     with torch.no_grad():
-        x0 = D(x, sigmas[-1])  # the pipeline's last step sigma_min -> 0
+        x0 = D(x, sigmas[-2])  # the pipeline's last step sigma_{N-1} -> 0
     return float((x0 - ref).norm() / ref.norm())
 
 
@@ -251,4 +251,4 @@ def test_export_refuses_the_edm_range_for_sd(tmp_path):
         gs.export.to_diffusers(gs.schedules.polynomial(10), pipe)
     D = gs.adapters.from_pipeline(pipe, "a cat")
     inside = gs.gits.model_grid(D)[::6]
-    assert gs.export.to_diffusers(inside, pipe)["sigmas"][:-1] == inside.tolist()
+    assert gs.export.to_diffusers(inside, pipe)["sigmas"][:-1] == inside.tolist()[:-1]
