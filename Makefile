@@ -30,7 +30,7 @@ else
 endif
 
 .PHONY: setup data test check lint unit nbtest book book-stored browser-test mathjax chromium bench clean \
-        results results-smoke weights help
+        results results-smoke weights help provenance pdf
 
 help:
 	@echo "make test           ruff, unit tests + every chapter checked (pytest -n $(JOBS)), results pipeline in small"
@@ -114,7 +114,12 @@ results-smoke: setup data
 weights: setup data
 	$(PY) scripts/results_pipeline.py weights --out runs $(if $(STEPS),--steps $(STEPS))
 
-book: setup data mathjax
+# The provenance page (book/provenance.md, generated, not committed): versions, machine, commit, each chapter's
+# execution time, the weights' and data's sha256. Written before every build of the book.
+provenance: setup
+	$(PY) scripts/provenance.py
+
+book: setup data mathjax provenance
 	$(JB) build . -W --keep-going
 	@echo "open _build/html/index.html"
 
@@ -123,7 +128,7 @@ mathjax:
 	@bash scripts/fetch_mathjax.sh book/_static/mathjax
 
 # The HTML from the outputs stored in the notebooks, nothing executed: _config.yml with execution off.
-book-stored: setup mathjax
+book-stored: setup mathjax provenance
 	@mkdir -p _build
 	$(PY) -c 'import yaml; c = yaml.safe_load(open("_config.yml")); c.setdefault("execute", {})["execute_notebooks"] = "off"; \
 	  yaml.safe_dump(c, open("_build/_config_stored.yml", "w"), sort_keys=False)'

@@ -27,7 +27,7 @@
 #
 # **What is compared.** Solvers: Euler, which is DDIM {cite:p}`song2021ddim`; Heun (EDM's sampler)
 # {cite:p}`karras2022edm`; DPM-Solver-2 {cite:p}`lu2022dpmsolver`; DPM-Solver++(3M)
-# {cite:p}`lu2022dpmpp`; iPNDM {cite:p}`zhang2023ipndm`, which improves PNDM {cite:p}`liu2022pndm`;
+# {cite:p}`lu2022dpmpp`; iPNDM {cite:p}`zhang2023deis`, which improves PNDM {cite:p}`liu2022pndm`;
 # UniPC {cite:p}`zhao2023unipc`; DEIS-tAB {cite:p}`zhang2023deis`. Schedules: EDM's polynomial
 # schedule {cite:p}`karras2022edm`, uniform in log-SNR, and the VP time grids {cite:p}`song2021sde`,
 # against GITS {cite:p}`chen2024trajectory`. Learned schedules such as Align Your Steps
