@@ -21,7 +21,8 @@ from .claims import VERDICTS as CLAIM_VERDICTS  # the words of the registry's on
 
 __all__ = ["VERDICTS", "Verdict", "verdict", "recorded", "glue_verdicts", "glue_text", "verdict_table", "collect",
            "summary_rows", "tally", "SUMMARY_COLUMNS",
-           "html_table", "figure", "book_style", "show_params", "fold", "FoldedStream", "TEXT_WIDTH_IN", "LINE_WIDTH",
+           "html_table", "markdown_table", "glue_table", "figure", "LAYOUT_MARKER", "book_style", "show_params",
+           "fold", "FoldedStream", "TEXT_WIDTH_IN", "LINE_WIDTH",
            "image_grid", "scatter_image", "png_bytes"]
 
 LEGACY_VERDICTS = ("holds", "holds partly", "does not hold here")  # typed words, before the claims registry
@@ -32,7 +33,7 @@ _ADMONITION = {"holds": "tip", "holds on some models": "warning", "not decided":
                "holds partly": "warning", "does not hold here": "danger"}
 _RECORDED: list[dict] = []
 LINE_WIDTH = 88  # characters of printed output that fit the text column
-TEXT_WIDTH_IN = 7.0  # the book's text column, inches at the figure dpi (figures wider than this shrink)
+TEXT_WIDTH_IN = 6.6  # the width figures render at in the book (660 px in a 1280 px window, measured), inches at 100 dpi
 
 
 def _check_text(name: str, text) -> str:
@@ -241,20 +242,99 @@ def html_table(df, floatfmt: str = "{:.3g}", index: bool = False, caption: str =
     return HTML(text)
 
 
+class _Markdown:
+    """Markdown glued for `{glue:md}`; its text/plain is the same Markdown, so nbval compares every cell of it."""
+
+    def __init__(self, text: str):
+        self._text = text
+
+    def _repr_markdown_(self) -> str:
+        return self._text
+
+    def __repr__(self) -> str:
+        return self._text
+
+
+def markdown_table(df, floatfmt="{:.3g}", index: bool = False) -> str:
+    """A pandas DataFrame as a Markdown table: floats through floatfmt (one format, or {column: format}; NaN as
+    "-"), every other value as str; '|' in a value is escaped."""
+    if index:
+        df = df.reset_index()
+    fmts = floatfmt if isinstance(floatfmt, dict) else {}
+    unknown = set(fmts) - set(df.columns)
+    if unknown:
+        raise ValueError(f"floatfmt names columns not in the table: {sorted(map(str, unknown))}; "
+                         f"columns are {[str(c) for c in df.columns]}")
+
+    def cell(column, v) -> str:
+        if isinstance(v, float | np.floating):
+            text = "-" if v != v else fmts.get(column, floatfmt if isinstance(floatfmt, str) else "{:.3g}").format(v)
+        else:
+            text = str(v)
+        return text.replace("|", "\\|").replace("\n", " ")
+
+    head = "| " + " | ".join(str(c).replace("|", "\\|") for c in df.columns) + " |"
+    rule = "|" + "|".join(":---" if df[c].dtype.kind not in "fiu" else "---:" for c in df.columns) + "|"
+    rows = ["| " + " | ".join(cell(c, v) for c, v in zip(df.columns, row)) + " |"
+            for row in df.itertuples(index=False)]
+    return "\n".join([head, rule, *rows])
+
+
+def glue_table(name: str, df, floatfmt="{:.3g}", index: bool = False) -> None:
+    """Glue a DataFrame as a Markdown table under name, for a numbered table in the chapter's Markdown:
+    a `{table}` directive (caption, `:name:` for `{numref}`) holding `{glue:md}` name with `:format: myst`.
+    Its text/plain is the same Markdown, so nbval checks every printed number of it."""
+    if not isinstance(name, str) or not name or not name.replace("_", "").replace("-", "").isalnum():
+        raise ValueError(f"name must be letters, digits, '_' or '-', got {name!r}")
+    from myst_nb import glue
+    glue(name, _Markdown(markdown_table(df, floatfmt, index)), display=False)
+
+
+LAYOUT_MARKER = "gitscore-layout"  # the PNG text chunk every glued figure carries once it passed the layout check
+
+
+class _CheckedFigure:
+    """A figure rendered once as PNG (what myst-nb glues), with the layout check's marker in a PNG text chunk."""
+
+    def __init__(self, png: bytes, plain: str):
+        self._png, self._plain = png, plain
+
+    def _repr_png_(self) -> bytes:
+        return self._png
+
+    def __repr__(self) -> str:
+        return self._plain
+
+
 def figure(fig, name: str) -> None:
-    """Glue a matplotlib figure under name (for `{glue:figure}` + `{numref}`) and close it.
+    """Check a matplotlib figure's layout, glue it under name (for `{glue:figure}` + `{numref}`) and close it.
 
     A figure wider than the text column (TEXT_WIDTH_IN) is scaled down to it, aspect kept, so that its
-    fonts (set in points) stay legible in the rendered page instead of being shrunk with the image.
+    fonts (set in points) stay legible in the rendered page instead of being shrunk with the image. Then
+    `gitscore.layout.check` runs at that size (overlapping texts, text outside the canvas, a legend over data
+    raise `gitscore.layout.LayoutError`, which fails the cell), and the PNG is saved as Jupyter saves figures
+    (tight bounding box, the figure's dpi) with the text chunk LAYOUT_MARKER = "checked <name> <w>x<h> px",
+    which the browser test reads from every image of the built book.
     """
     if not isinstance(name, str) or not name or not name.replace("_", "").replace("-", "").isalnum():
         raise ValueError(f"name must be letters, digits, '_' or '-', got {name!r}")
     import matplotlib.pyplot as plt
     from myst_nb import glue
+
+    from . import layout
     w, h = fig.get_size_inches()
     if w > TEXT_WIDTH_IN:
         fig.set_size_inches(TEXT_WIDTH_IN, h * TEXT_WIDTH_IN / w)
-    glue(name, fig, display=False)
+    try:
+        layout.check(fig, name)
+    except layout.LayoutError:
+        plt.close(fig)
+        raise
+    size = f"{fig.bbox.width:.0f}x{fig.bbox.height:.0f} px"
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=fig.dpi, bbox_inches="tight", facecolor=fig.get_facecolor(),
+                edgecolor=fig.get_edgecolor(), metadata={LAYOUT_MARKER: f"checked {name} {size}"})
+    glue(name, _CheckedFigure(buf.getvalue(), repr(fig)), display=False)
     plt.close(fig)
 
 

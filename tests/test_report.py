@@ -175,3 +175,24 @@ def test_show_params_prints_checkout_paths_relative(capsys):
     out = capsys.readouterr().out
     assert "results   = <checkout>/results" in out and "elsewhere = runs" in out and "n         = 3" in out
     assert str(root) not in out
+
+
+def test_markdown_table_formats_escapes_and_names_bad_columns():
+    import pandas as pd
+    df = pd.DataFrame({"model": ["a|b", "c"], "x": [1.23456, float("nan")], "n": [1, 2]})
+    assert report.markdown_table(df, {"x": "{:.2f}"}).splitlines() == [
+        "| model | x | n |", "|:---|---:|---:|", "| a\\|b | 1.23 | 1 |", "| c | - | 2 |"]
+    with pytest.raises(ValueError, match="floatfmt names columns not in the table"):
+        report.markdown_table(df, {"y": "{:.2f}"})
+
+
+def test_glue_table_glues_the_markdown_as_text_too(monkeypatch):
+    import myst_nb
+    import pandas as pd
+    glued = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, obj, display=True: glued.update({name: obj}))
+    report.glue_table("tab-x", pd.DataFrame({"k": [1], "v": [0.5]}))
+    obj = glued["tab-x"]
+    assert obj._repr_markdown_() == repr(obj) == "| k | v |\n|---:|---:|\n| 1 | 0.5 |"
+    with pytest.raises(ValueError, match="name"):
+        report.glue_table("bad name", pd.DataFrame())
