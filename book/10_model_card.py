@@ -113,13 +113,14 @@ def describe(name, net):
                                           if tc.get("lr_decay_from") else ", constant")}
 
 
-_ = gs.report.glue_table("tab-card-nets", pd.DataFrame([describe(n, m) for n, m in nets.items()]))
+gs.report.glue_table("tab-card-nets", pd.DataFrame([describe(n, m) for n, m in nets.items()]))
 
 # %% [markdown]
 # {numref}`tab-card-nets` sets the two shipped networks side by side.
 #
 # ````{table} The shipped networks: noise embedding, parameters (channel widths), training steps x batch, the training distribution of $\sigma$ and the learning rate.
 # :name: tab-card-nets
+# :class: gs-table
 #
 # ```{glue:md} tab-card-nets
 # :format: myst
@@ -163,7 +164,7 @@ for label, x in (("ours", s), ("EDM log-normal", edm)):
 assert (s > 10).double().mean() > 10 * (edm > 10).double().mean()
 
 # %% tags=["hide-input"]
-fig, ax = plt.subplots(figsize=(6.5, 2.6))
+fig, ax = plt.subplots(figsize=(6.5, 3), layout="constrained")
 bins = torch.linspace(-9, 6, 61)
 ax.hist(edm.log().numpy(), bins=bins.numpy(), density=True, alpha=0.5,
         label="EDM log-normal (first network)")
@@ -171,8 +172,7 @@ ax.hist(s.log().numpy(), bins=bins.numpy(), density=True, alpha=0.5, label="ours
 for v in (0.002, 80):
     ax.axvline(math.log(v), color="k", lw=0.8, ls="--")
 ax.set(xlabel=r"$\ln \sigma$ (dashed: the samplers' interval)", ylabel="density")
-ax.legend(fontsize=9)
-fig.set_layout_engine("tight")
+fig.legend(loc="outside lower center", ncol=2, frameon=False, fontsize=9)
 gs.report.figure(fig, "fig-card-sigma")
 
 # %% [markdown]
@@ -205,7 +205,7 @@ for name in nets:
     tab[f"{name} / mean"] = ratio[name].numpy()
 tab["KDE / mean"] = ratio["KDE"].numpy()
 tab["fmnist_edm vs KDE (RMS)"] = errs["fmnist_edm"].model_vs_reference.mean(0).sqrt().numpy()
-_ = gs.report.glue_table("tab-card-mse", tab, "{:.4g}")
+gs.report.glue_table("tab-card-mse", tab, "{:.4g}")
 worst = {name: float(ratio[name].max()) for name in nets}
 print("worst ratio to the data mean: " + ", ".join(f"{k} {v:.3f}" for k, v in worst.items()))
 
@@ -214,6 +214,7 @@ print("worst ratio to the data mean: " + ", ".join(f"{k} {v:.3f}" for k, v in wo
 #
 # ````{table} Denoising error on 256 test images divided by the data mean's (the best constant denoiser), at 13 noise levels, for both networks and the exact KDE denoiser; last column: the RMS distance of the output of fmnist_edm to the exact KDE denoiser's.
 # :name: tab-card-mse
+# :class: gs-table
 #
 # ```{glue:md} tab-card-mse
 # :format: myst
@@ -221,15 +222,14 @@ print("worst ratio to the data mean: " + ", ".join(f"{k} {v:.3f}" for k, v in wo
 # ````
 
 # %% tags=["hide-input"]
-fig, ax = plt.subplots(figsize=(6.5, 3.2))
+fig, ax = plt.subplots(figsize=(6.5, 3.6), layout="constrained")
 for name in nets:
     ax.plot(grid, ratio[name], "o-", ms=3, label=name)
 ax.plot(grid, ratio["KDE"], "s--", ms=3, color="gray",
         label="exact KDE (60k train images)")
 ax.axhline(1.0, color="k", lw=0.8)
 ax.set(xscale="log", yscale="log", xlabel=r"$\sigma$", ylabel="MSE / MSE of the data mean")
-ax.legend(fontsize=9)
-fig.set_layout_engine("tight")
+fig.legend(loc="outside lower center", ncol=2, frameon=False, fontsize=9)
 gs.report.figure(fig, "fig-card-mse")
 
 # %% [markdown]
@@ -280,7 +280,7 @@ rough_tab = pd.DataFrame({"sigma": [0.01, 0.1, 1.0, 10.0, 40.0]})
 for name, den in {**nets, "exact KDE": kde}.items():
     rough_tab[name] = [sigma_roughness(den, x_s + s * eps[:P.n_smooth], s)
                        for s in rough_tab["sigma"]]
-_ = gs.report.glue_table("tab-card-rough", rough_tab, "{:.3f}")
+gs.report.glue_table("tab-card-rough", rough_tab, "{:.3f}")
 assert rough_tab["fmnist_edm"].max() < 0.05 and rough_tab["fmnist_edm_rough"].max() > 0.2
 
 # %% [markdown]
@@ -288,6 +288,7 @@ assert rough_tab["fmnist_edm"].max() < 0.05 and rough_tab["fmnist_edm_rough"].ma
 #
 # ````{table} Roughness in $\sigma$ (the largest departure from the best quadratic in $\ln\sigma$ over $\pm 0.1$, as a fraction of the output's change there) on 32 test images.
 # :name: tab-card-rough
+# :class: gs-table
 #
 # ```{glue:md} tab-card-rough
 # :format: myst
@@ -297,14 +298,13 @@ assert rough_tab["fmnist_edm"].max() < 0.05 and rough_tab["fmnist_edm_rough"].ma
 # %% tags=["hide-input"]
 ts = torch.linspace(math.log(5.0), math.log(20.0), 121, dtype=torch.float64)
 x1 = x0[:1] + 10.0 * eps[:1]
-fig, ax = plt.subplots(figsize=(6.5, 3.0))
+fig, ax = plt.subplots(figsize=(6.5, 3.4), layout="constrained")
 with torch.no_grad():
     for name, den in {**nets, "exact KDE": kde}.items():
         vals = [den(x1, torch.full((1,), math.exp(t))).reshape(-1)[14 * 28 + 14].item() for t in ts]
         ax.plot(ts.exp(), vals, label=name)
 ax.set(xscale="log", xlabel=r"$\sigma$ (input $x$ fixed)", ylabel="centre pixel of $D(x, \\sigma)$")
-ax.legend(fontsize=9)
-fig.set_layout_engine("tight")
+fig.legend(loc="outside lower center", ncol=2, frameon=False, fontsize=9)
 gs.report.figure(fig, "fig-card-smooth")
 
 # %% [markdown]
@@ -362,7 +362,7 @@ assert 0 < floor < min(fds.values())
 # %% tags=["hide-input"]
 curve = pd.read_csv(P.results / "fmnist_edm_curve.csv")
 cfg_train = json.loads((gs.nets.WEIGHTS_DIR / "fmnist_edm.json").read_text())["training"]
-_ = gs.report.glue_table("tab-card-curve", curve[["step", "images_seen", "fd", "worst_mse_ratio_vs_mean",
+gs.report.glue_table("tab-card-curve", curve[["step", "images_seen", "fd", "worst_mse_ratio_vs_mean",
                                                   "roughness_sigma10"]], "{:.4g}")
 
 # %% [markdown]
@@ -370,6 +370,7 @@ _ = gs.report.glue_table("tab-card-curve", curve[["step", "images_seen", "fd", "
 #
 # ````{table} The EMA snapshots of fmnist_edm (results/fmnist_edm_curve.csv): FD of 2,000 iPNDM 20-step samples, the worst denoising MSE ratio to the data mean over 13 noise levels, and the roughness at $\sigma = 10$.
 # :name: tab-card-curve
+# :class: gs-table
 #
 # ```{glue:md} tab-card-curve
 # :format: myst
@@ -420,7 +421,7 @@ for name, pts in ((f"all {len(decay)} decay-phase snapshots", decay),
 assert all(0 < w.alpha and w.x_target > shipped_row["images_seen"] for w in laws.values())
 
 # %% tags=["hide-input"]
-fig, ax = plt.subplots(figsize=(6.5, 3.2))
+fig, ax = plt.subplots(figsize=(6.5, 3.6), layout="constrained")
 ax.plot(curve["images_seen"] / 1e6, curve["fd"], "o-", color="C0", label="measured (EMA snapshots)")
 x_max = max(w.x_target for w in laws.values())
 for (name, law), color, short in zip(laws.items(), ("C1", "C2"), ("decay phase", "second half")):
@@ -437,8 +438,7 @@ ax.set_xlim(0.1, 1.5 * x_max / 1e6)
 for axis in (ax.xaxis, ax.yaxis):  # plain numbers, no labels on the minor ticks
     axis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
     axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-ax.legend(fontsize=8)
-fig.set_layout_engine("tight")
+fig.legend(loc="outside lower center", ncol=2, frameon=False, fontsize=8)
 gs.report.figure(fig, "fig-card-curve")
 
 # %% [markdown]
@@ -453,13 +453,12 @@ gs.report.figure(fig, "fig-card-curve")
 
 # %% tags=["hide-input"]
 log = pd.read_csv(gs.nets.WEIGHTS_DIR / "fmnist_edm_train_log.csv")
-fig, ax = plt.subplots(figsize=(6.5, 2.8))
+fig, ax = plt.subplots(figsize=(6.5, 3.2), layout="constrained")
 ax.plot(log["step"], log["loss"], lw=0.3, alpha=0.4, label="per step")
 ax.plot(log["step"], log["loss"].rolling(200, min_periods=1).mean(), lw=1.5,
         label="mean of 200 steps")
 ax.set(xlabel="training step", ylabel="EDM loss", ylim=(0, 1.2))
-ax.legend(fontsize=9)
-fig.set_layout_engine("tight")
+fig.legend(loc="outside lower center", ncol=2, frameon=False, fontsize=9)
 gs.report.figure(fig, "fig-card-loss")
 
 # %% [markdown]

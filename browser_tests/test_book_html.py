@@ -51,9 +51,13 @@ BUILDER_PATHS = re.compile(r"/work/|/home/|/root/|/tmp/|PosixPath\(|WindowsPath\
 PROCESS_WORDS = re.compile(r"\b(this|next|last|previous) round\b|\bround's\b|\bthe network issue\b|\bissue's\b|"
                            r"\bthis issue\b|\bsessions?\b|\bhelpers?\b|\bthe goal's\b|\bfor the goal\b|"
                            r"\bthe lead\b|\bthe brief\b", re.I)
-# What gitscore.report's layout check leaves on every figure it passed (in the glued output's metadata, or as a PNG
-# text chunk of the image). Set LAYOUT_MARKER to the name the library uses.
-LAYOUT_MARKER = os.environ.get("LAYOUT_MARKER", "gitscore-layout-check")
+# What gitscore.report's layout check leaves on every figure it passed: a PNG text chunk named LAYOUT_MARKER (or the
+# name in the glued output's metadata).
+try:
+    from gitscore.report import LAYOUT_MARKER
+except ImportError:  # the browser test needs no library; the name the library uses
+    LAYOUT_MARKER = "gitscore-layout"
+LAYOUT_MARKER = os.environ.get("LAYOUT_MARKER", LAYOUT_MARKER)
 
 # Console errors of the toolchain, not of the book: Sphinx 7.4's html builder re-adds inline scripts registered after
 # Builder.init() (filename None vs ''), so sphinx-thebe's `const THEBE_JS_URL = ...` is declared twice on every page.
@@ -276,7 +280,8 @@ INSPECT = """(async () => {
   // Shown code (not folded away by hide-input) whose lines are wider than the column: the reader must scroll.
   const wideCode = () => [...document.querySelectorAll('.cell_input pre, div[class*="highlight-python"] pre, ' +
                                                         'div[class*="highlight-ipython"] pre')]
-    .filter(e => e.offsetParent !== null && e.scrollWidth > e.clientWidth + 1)
+    .filter(e => e.offsetParent !== null && !e.closest('details:not([open])'))  // folded code is not shown
+    .filter(e => e.scrollWidth > e.clientWidth + 1)
     .map(e => `code ${e.scrollWidth} px in ${e.clientWidth} px: ` + (e.innerText || '').split('\\n')
       .reduce((a, l) => l.length > a.length ? l : a, '').slice(0, 60))
     .slice(0, 5);

@@ -450,52 +450,7 @@ def png_bytes(pixels: np.ndarray) -> bytes:
 # ---------------------------------------------------------------- numbered tables and sample figures for chapters
 # (kept apart from `figure` and the verdict machinery above)
 
-__all__ += ["markdown_table", "glue_table", "sample_rows"]
-
-
-class _GluedMarkdown:
-    """A Markdown table for `{glue:md}`: text/markdown for the page, the same text as text/plain for nbval."""
-
-    def __init__(self, text: str):
-        self.text = text
-
-    def _repr_markdown_(self):
-        return self.text
-
-    def __repr__(self):
-        return self.text
-
-
-def markdown_table(df, floatfmt: str = "{:.3g}", index: bool = False) -> str:
-    """A pandas DataFrame as a Markdown table: floats through floatfmt, NaN as '-', '|' in cells escaped."""
-    import pandas as pd
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"df must be a pandas DataFrame, got {type(df).__name__}")
-    if index:
-        df = df.reset_index()
-
-    def cell(v):
-        if isinstance(v, float):
-            v = "-" if v != v else floatfmt.format(v)
-        return str(v).replace("|", "\\|").replace("\n", " ")
-
-    head = [cell(c) for c in df.columns]
-    rows = [[cell(v) for v in r] for r in df.itertuples(index=False, name=None)]
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
-    return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows]) + "\n"
-
-
-def glue_table(name: str, df, floatfmt: str = "{:.3g}", index: bool = False) -> str:
-    """Glue df as a Markdown table under `name` and return the text.
-
-    The chapter numbers and captions it with a MyST ``table`` directive around a ``glue:md`` directive
-    (``:format: myst``) naming `name`, and cites it with ``numref`` (Table N.k, like the figures)."""
-    if not isinstance(name, str) or not name or not name.replace("_", "").replace("-", "").isalnum():
-        raise ValueError(f"name must be letters, digits, '_' or '-', got {name!r}")
-    from myst_nb import glue
-    text = markdown_table(df, floatfmt, index)
-    glue(name, _GluedMarkdown(text), display=False)
-    return text
+__all__ += ["sample_rows"]
 
 
 def sample_rows(rows: dict, columns=(), width: float = TEXT_WIDTH_IN, label_width: float = 1.9):

@@ -1,25 +1,9 @@
-"""gitscore.report's numbered tables (Markdown through glue) and sample-row figures."""
+"""gitscore.report's sample-row figures (and glue_table's name check)."""
 import numpy as np
 import pandas as pd
 import pytest
 
 from gitscore import report
-
-
-def test_markdown_table_formats_floats_nan_and_pipes():
-    df = pd.DataFrame({"a": [1.23456, float("nan")], "b|c": ["x|y", "z"], "n": [3, 4]})
-    assert report.markdown_table(df).splitlines() == [
-        "| a | b\\|c | n |", "|---|---|---|", "| 1.23 | x\\|y | 3 |", "| - | z | 4 |"]
-
-
-def test_markdown_table_with_index_and_format():
-    df = pd.DataFrame({"v": [0.5]}, index=pd.Index(["r"], name="row"))
-    assert report.markdown_table(df, "{:.2f}", index=True).splitlines()[2] == "| r | 0.50 |"
-
-
-def test_markdown_table_refuses_other_types():
-    with pytest.raises(TypeError, match="df must be a pandas DataFrame"):
-        report.markdown_table([[1, 2]])
 
 
 def test_glue_table_refuses_bad_names():
