@@ -131,12 +131,13 @@ print(S)
 # records its state $x_i$ and direction $d_i = (x_i - D(x_i;\sigma_i))/\sigma_i$ at every grid point.
 # We then build the three cost matrices and run the DP for 5, 6, 8 and 10 steps.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-output", "nbval-ignore-output"]
 net = gs.models.load_model("fmnist", device=P.device).denoiser
 grid = gs.gits.teacher_grid(S.grid_points)
 S = S.replace(grid=grid)
 res = gs.gits.search_info(net, shape, max(P.steps), S, keep_warmup=True)
-found = {m: res.with_metric(m) for m in gs.gits.METRICS}  # all from the same warm-up
+# every metric's cost matrix from the same warm-up
+found = {m: res.with_metric(m) for m in gs.gits.METRICS}
 C = {m: r.cost for m, r in found.items()}
 timing = {"warm-up": res.timings["warmup"]}
 timing |= {f"cost matrix ({m})": r.timings["cost"] for m, r in found.items()}
@@ -147,15 +148,19 @@ print(f"warm-up: {S.n_warmup} trajectories x {len(grid) - 1} NFE; seconds: "
       + ", ".join(f"{k} {v:.2f}" for k, v in timing.items()))
 
 # %% [markdown]
-# The DP itself is a few lines of NumPy over the cost matrix, with back-pointers:
+# The DP itself is a few lines of NumPy over the cost matrix, with back-pointers (click to read it):
+#
+# ::::{admonition} `gitscore.gits.dp`
+# :class: dropdown
 #
 # ```{literalinclude} ../gitscore/gits.py
 # :pyobject: dp
 # ```
+# ::::
 #
 # The schedules it finds, as indices into the teacher grid and as sigmas:
 
-# %% tags=["hide-input", "nbval-check-output"]
+# %% tags=["hide-input", "hide-output", "nbval-check-output"]
 for m in ("dev", "l2"):
     for n in P.steps:
         print(f"GITS-{m:3s} {n:2d} steps  indices {paths[m][n]}")
@@ -233,7 +238,7 @@ gs.report.figure(fig, "fig-gits-2")
 #
 # Where does GITS put its steps? The first jump and the share of steps spent below $\sigma = 1$:
 
-# %% tags=["hide-input", "nbval-check-output"]
+# %% tags=["hide-input", "hide-output", "nbval-check-output"]
 sched_all = {"GITS-dev": lambda n: grid[paths["dev"][n]], "GITS-l2": lambda n: grid[paths["l2"][n]], **base}
 for n in P.steps:
     parts = [f"{name} {float(fn(n)[1]):.3g} ({int((fn(n)[1:] < 1).sum())}/{n})" for name, fn in sched_all.items()]
@@ -248,12 +253,16 @@ assert all(float(grid[paths["dev"][n][1]]) < min(float(fn(n)[1]) for fn in base.
 # that first jump.
 
 # %% [markdown]
+# :::{admonition} Is the search reproducible?
+# :class: dropdown
+#
 # Is the search reproducible? The benchmark ran its own search (same seed, and the same warm-up
 # settings when the run used the defaults above) and stored its schedules; if the settings match,
 # ours must agree with them, up to a neighbouring grid point where float round-off on another
 # device tips a near-tie in the DP.
+# :::
 
-# %% tags=["hide-input", "nbval-check-output"]
+# %% tags=["hide-input", "hide-output", "nbval-check-output"]
 sweep = load_run(P.sweep_run)
 g = sweep["gits"]
 same = (g["n_warmup"], g["grid_points"], g["teacher"], g["coeff"], g["warmup_seed"]) == \
@@ -281,11 +290,15 @@ else:
 # and on the committed GITS-dev schedule (the `sigmas` stored in each row), and score them against
 # the committed reference solutions (`reference.safetensors`, key `x`).
 #
+# :::{admonition} How a live mean is compared with a committed one
+# :class: dropdown
+#
 # The rows store only the mean error over all `n_ref` reference samples. If `n_eval` = `n_ref` the
 # live mean must equal it up to float round-off; otherwise our samples are a subset, and the gap must
 # be within sampling noise: we require $|z| < 4$, where $z$ is the gap over its standard deviation
 # $s\sqrt{1/n_{\text{eval}} - 1/n_{\text{ref}}}$ ($s$ the per-sample spread, from the row's
 # standard error).
+# :::
 
 # %% tags=["hide-input", "nbval-check-output"]
 runs = {"fd": load_run(P.fd_run), "sweep": sweep}
@@ -323,11 +336,15 @@ print(f"live relative change of GITS-dev: {100 * (live['gits_dev'] / live['polyn
       f"{100 * (err_s['euler', 'gits_dev', P.abl_nfe] / err_s['euler', 'polynomial', P.abl_nfe] - 1):+.1f} %)")
 
 # %% [markdown]
+# :::{admonition} Error bars: how the paired intervals are computed
+# :class: dropdown
+#
 # **Error bars.** Polynomial and GITS-dev samples share their latents, so the comparison is paired:
 # we resample the `n_eval` latents (with replacement, 10,000 times) and recompute the ratio of the
 # two mean errors on each resample (`gitscore.stats.paired_ratio`, percentile interval, 95 %). A
 # change counts only when its interval excludes 1 (no change). We do this for every committed
 # schedule of the sweep at the step counts of this chapter, for Euler and iPNDM ({numref}`tab-gits-ci`).
+# :::
 
 # %% tags=["hide-input", "nbval-check-output"]
 ci_rows = []
@@ -340,20 +357,25 @@ for solver in P.abl_solvers:
         ci_rows.append({"solver": solver, "NFE": nfe, "error ratio": r, "95% CI low": lo, "95% CI high": hi,
                         "reading": verdict_ci})
 ci_table = pd.DataFrame(ci_rows)
-_ = gs.report.glue_table("tab-gits-ci", ci_table)
+gs.report.glue_table("tab-gits-ci", ci_table)
 resolved = {k: int((ci_table["reading"] == k).sum()) for k in ("GITS better", "GITS worse", "no change resolved")}
 print(", ".join(f"{k}: {v}" for k, v in resolved.items()) + f" of {len(ci_table)} (solver, NFE) cells")
 assert (ci_table["95% CI low"] <= ci_table["error ratio"]).all()
 assert (ci_table["error ratio"] <= ci_table["95% CI high"]).all()
 
 # %% [markdown]
+# :::{admonition} GITS-dev against polynomial on the live slice, with intervals ({numref}`tab-gits-ci`)
+# :class: dropdown
+#
 # ````{table} GITS-dev / polynomial reference error (trained network, the committed schedules) on the first 64 evaluation latents, with the paired bootstrap interval over them.
 # :name: tab-gits-ci
+# :class: gs-table
 #
 # ```{glue:md} tab-gits-ci
 # :format: myst
 # ```
 # ````
+# :::
 
 # %% [markdown]
 # **Warm-up seeds.** The interval above covers the evaluation latents, not the warm-up: another
@@ -380,26 +402,35 @@ for solver in P.abl_solvers:
         qs = [seed_ci[solver, nfe, sd][0] for sd in seeds["warmup_seeds"]]
         r["mean"], r["spread"] = float(np.mean(qs)), max(qs) - min(qs)
         seed_rows.append(r)
-_ = gs.report.glue_table("tab-gits-seeds", pd.DataFrame(seed_rows), floatfmt="{:.3f}")
+gs.report.glue_table("tab-gits-seeds", pd.DataFrame(seed_rows), floatfmt="{:.3f}")
 spreads = pd.DataFrame(seed_rows)["spread"]
 print(f"spread of the ratio over seeds: median {spreads.median():.3f}, largest {spreads.max():.3f}")
 assert all(lo <= q <= hi for q, lo, hi in seed_ci.values())
 
 # %% [markdown]
+# :::{admonition} Each warm-up seed against the polynomial schedule ({numref}`tab-gits-seeds`)
+# :class: dropdown
+#
 # ````{table} GITS-dev / polynomial reference error for each of five warm-up seeds [paired 95 % interval over the sweep's 256 evaluation latents], their mean and spread.
 # :name: tab-gits-seeds
+# :class: gs-table
 #
 # ```{glue:md} tab-gits-seeds
 # :format: myst
 # ```
 # ````
+# :::
 #
 # %% [markdown]
+# :::{admonition} Do the two committed runs agree where they overlap?
+# :class: dropdown
+#
 # The two committed runs on the network also score the same (solver, schedule, NFE) cells when their
 # settings agree (same evaluation latents, reference and search); they must then give the same
 # reference errors:
+# :::
 
-# %% tags=["hide-input", "nbval-check-output"]
+# %% tags=["hide-input", "hide-output", "nbval-check-output"]
 keys = ("eval_seed", "n_ref", "ref_steps", "warmup_seed", "n_warmup", "grid_points", "teacher", "coeff")
 c_fd = runs["fd"]["config"]
 if all(c_fd[k] == cfg[k] for k in keys):
@@ -429,7 +460,7 @@ else:
 #   other, and see the warm-up-size ablation for what 32 trajectories cost;
 # - **metric**: the three cost matrices of {ref}`gits-search`.
 
-# %% tags=["hide-input", "nbval-ignore-output"]
+# %% tags=["hide-input", "hide-output", "nbval-ignore-output"]
 n, k = P.abl_nfe, P.n_warmup_small
 base_err = {s: errors(s, gs.schedules.polynomial(n)).mean().item() for s in P.abl_solvers}
 
@@ -444,7 +475,7 @@ for key, (idx, s) in abl.items():
 print(f"ablation search and sampling: {time.perf_counter() - t0:.1f} s; {len(errors.cache)} distinct (solver, schedule) "
       f"pairs sampled; new warm-ups of {k}: " + ", ".join(f"{a} pts {b} {v:.1f} s" for (a, b), v in small.items()))
 
-# %% tags=["hide-input", "nbval-check-output"]
+# %% tags=["hide-input", "hide-output", "nbval-check-output"]
 main_sched = tuple(abl["coeff", S.coeff][1].tolist())
 print(f"polynomial schedule, NFE {n}, {n_eval} evaluation latents: "
       + ", ".join(f"{s} error {base_err[s]:.4g}" for s in P.abl_solvers))
@@ -456,7 +487,7 @@ ratio = {(ablation, setting): {sv: errors(sv, s).mean().item() / base_err[sv] fo
 assert abl["coeff", min(P.abl_coeffs)][1][1] > abl["coeff", S.coeff][1][1] > abl["coeff", max(P.abl_coeffs)][1][1]
 
 # %% tags=["hide-input", "nbval-ignore-output"]
-fig, axes = plt.subplots(2, 3, figsize=(7, 5.5), layout="constrained")
+fig, axes = plt.subplots(2, 3, figsize=(6.6, 5.6), layout="constrained")
 panels = [("coeff", "coeff", False), ("warm-up size", "warm-up trajectories k", True),
           ("grid size", "teacher grid points M", False), ("metric", "cost metric", None),
           ("teacher", "teacher solver", None)]
@@ -477,13 +508,13 @@ for ax, (ablation, xlabel, logx) in zip(axes.flat, panels):
 for ax in axes[:, 0]:
     ax.set_ylabel(f"error / polynomial (NFE {n})")
 axes[0, 0].axvline(S.coeff, color="gray", lw=0.8)
-axes[0, 0].legend()
+fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside upper center", ncol=2, frameon=False)
 ax = axes[1, 2]
 share = {k: timing[k] for k in ("warm-up", "cost matrix (dev)", "DP (one)")}
 ax.barh(list(share), list(share.values()), color=["C0", "C1", "C2"])
 ax.set_xscale("log")
-ax.set_xlabel("seconds (this machine, log scale)")
-ax.set_title("cost of the default search")
+ax.set_xlabel("seconds (log scale)")
+ax.set_title("search cost")
 gs.report.figure(fig, "fig-gits-5")
 
 # %% [markdown]
@@ -499,7 +530,7 @@ gs.report.figure(fig, "fig-gits-5")
 #
 # What the ablations say, written from the numbers:
 
-# %% tags=["hide-input", "nbval-check-output"]
+# %% tags=["hide-input", "hide-output", "nbval-check-output"]
 lines = []
 for sv in P.abl_solvers:
     r = {c: ratio["coeff", c][sv] for c in P.abl_coeffs}
@@ -531,7 +562,12 @@ print("warm-up size, error / that of 256 trajectories: " + "; ".join(
 # ### The same ablations on the exact KDE denoiser
 #
 # Does each knob behave the same when the denoiser is exact? We repeat every ablation above on the
-# exact KDE denoiser (`gs.denoisers.KDEDenoiser`) over `kde_size` = 5,000 training images
+# exact KDE denoiser and set the two side by side in {numref}`tab-gits-ablations`.
+#
+# :::{admonition} How the KDE ablations are run
+# :class: dropdown
+#
+# The exact KDE denoiser (`gs.denoisers.KDEDenoiser`) runs over `kde_size` = 5,000 training images
 # (`gs.models.kde_subset`, the seeded subset {doc}`08_optimal` uses; the full 60,000 cost about six
 # times more per call): its own default warm-up (256 trajectories, seed 0) serves the coeff,
 # warm-up-size and metric rows, and the grid and teacher rows get new warm-ups of
@@ -540,9 +576,10 @@ print("warm-up size, error / that of 256 trajectories: " + "; ".join(
 # network's too) against the KDE's own reference solution (Heun on `kde_ref_steps` = 64 polynomial steps,
 # `gs.metrics.reference_solution`; the cell prints its distance to 128 steps on `n_kde_check`
 # latents), and divided by the polynomial schedule's error on the same latents, with the paired
-# bootstrap interval of {numref}`tab-gits-seeds`; {numref}`tab-gits-ablations` sets the two side by side.
+# bootstrap interval of {numref}`tab-gits-seeds`.
+# :::
 
-# %% tags=["hide-input", "nbval-ignore-output"]
+# %% tags=["hide-input", "hide-output", "nbval-ignore-output"]
 t0 = time.perf_counter()
 kde = gs.models.load_model("kde", kde_size=P.kde_size, device=P.device).denoiser
 res_kde = gs.gits.search_info(kde, shape, P.abl_nfe, S, keep_warmup=True)
@@ -561,7 +598,7 @@ for sv in P.abl_solvers:
 print(f"KDE ablations ({P.kde_size} images): {time.perf_counter() - t0:.1f} s, of which the "
       f"default warm-up {res_kde.timings['warmup']:.1f} s; {len(kde_cache)} (solver, schedule) pairs sampled")
 
-# %% tags=["hide-input", "nbval-check-output"]
+# %% tags=["hide-input", "hide-output", "nbval-check-output"]
 both_err = {"network": errors, "KDE": kde_errors}
 side, side_rows, top = {}, [], {}  # (denoiser, solver, ablation, setting) -> (ratio, low, high)
 poly_n = gs.schedules.polynomial(n)
@@ -577,7 +614,7 @@ for (ablation, setting) in abl:
             q, lo, hi = side[name, sv, ablation, setting] = tuple(gs.stats.paired_ratio(e_poly, e))
             r[f"{sv}, {name}"] = f"{q:.3f} [{lo:.3f}, {hi:.3f}]"
     side_rows.append(r)
-_ = gs.report.glue_table("tab-gits-ablations", pd.DataFrame(side_rows))
+gs.report.glue_table("tab-gits-ablations", pd.DataFrame(side_rows))
 print(f"KDE reference: distance of {P.kde_ref_steps} to {2 * P.kde_ref_steps} Heun steps "
       f"{kde_conv:.1e}; smallest KDE error scored "
       f"{min(e.mean().item() for e in kde_cache.values()):.1e}; polynomial schedule's error: "
@@ -605,13 +642,18 @@ for sv in P.abl_solvers:
     assert side["KDE", sv, "coeff", max(P.abl_coeffs)][0] > side["KDE", sv, "coeff", S.coeff][0]
 
 # %% [markdown]
+# :::{admonition} Every ablation on the network and on the exact KDE denoiser, with intervals ({numref}`tab-gits-ablations`)
+# :class: dropdown
+#
 # ````{table} Ablations of the search at NFE 5: error / polynomial error [paired 95 % interval] on the network (64 evaluation latents, committed reference) beside the exact KDE denoiser (5,000 images; 64 latents, its own reference); * marks a setting whose network schedule is the default search's.
 # :name: tab-gits-ablations
+# :class: gs-table
 #
 # ```{glue:md} tab-gits-ablations
 # :format: myst
 # ```
 # ````
+# :::
 
 # %% [markdown]
 # On the exact KDE denoiser the search does what the paper reports: the default search beats the
@@ -635,7 +677,7 @@ for sv in P.abl_solvers:
 # here; {numref}`tab-gits-fd-ablations`). The cell first checks that the script searched exactly the
 # schedules this chapter found above, setting by setting.
 
-# %% tags=["hide-input", "nbval-check-output"]
+# %% tags=["hide-input", "hide-output", "nbval-check-output"]
 fd_abl = gs.results.load_json("fmnist_fd_ablation.json", P.results)
 shipped = gs.files.sha256_file(gs.nets.WEIGHTS_DIR / "fmnist_edm.safetensors")
 assert fd_abl["sha256"] == shipped, "measured on other weights: rerun scripts/fd_ablation.py"
@@ -655,7 +697,7 @@ for r in fd_abl["rows"]:
     row[f"{r['solver']}: vs default"] = ("default" if r["same_as_default"] else
                                          gs.stats.Interval(*r["vs_default"]).percent())
 fd_rows = pd.DataFrame(list(fd_rows.values())).set_index(["ablation", "setting"])
-_ = gs.report.glue_table("tab-gits-fd-ablations", fd_rows, index=True, floatfmt="{:.1f}")
+gs.report.glue_table("tab-gits-fd-ablations", fd_rows, index=True, floatfmt="{:.1f}")
 fd_verdict, fd_best = {}, []
 for sv in P.abl_solvers:
     rs = [r for r in fd_abl["rows"] if r["solver"] == sv and r["ablation"] != "polynomial"]
@@ -675,13 +717,18 @@ gs.report.glue_text("fd_abl_best", "; ".join(fd_best))
 assert all(fd_verdict[sv][1] for sv in P.abl_solvers)
 
 # %% [markdown]
+# :::{admonition} Every ablation by FD, with intervals ({numref}`tab-gits-fd-ablations`)
+# :class: dropdown
+#
 # ````{table} FD (2,000 samples, fmnist_edm) of every ablated GITS schedule at NFE 5, and its change against the polynomial schedule and against the default GITS schedule, with paired 95 % bootstrap intervals.
 # :name: tab-gits-fd-ablations
+# :class: gs-table
 #
 # ```{glue:md} tab-gits-fd-ablations
 # :format: myst
 # ```
 # ````
+# :::
 
 # %% [markdown]
 # ### Where the error of a GITS schedule comes from
@@ -730,6 +777,9 @@ assert all(first_gain[sv] > 20 and first_gain[sv] > 4 * abs(last_gain[sv]) for s
 # Does GITS fail here because of the method, or because of our network? Three small experiments
 # separate the two.
 #
+# :::{admonition} How the three experiments are set up
+# :class: dropdown
+#
 # **How the first jump's error travels.** On `n_probe` evaluation latents, we take the first jump
 # of the `max(steps)`-step GITS-dev schedule and of the polynomial schedule with one Euler step,
 # measure its error against an accurate solution at the same $\sigma$ (Heun, `probe_steps` steps),
@@ -752,6 +802,7 @@ assert all(first_gain[sv] > 20 and first_gain[sv] > 4 * abs(last_gain[sv]) for s
 # published schedule beats ours, the search on our network picks worse steps than the method
 # picks on the paper's; if it does no better, the schedule shape GITS finds is not what this
 # network needs.
+# :::
 
 # %% tags=["hide-input", "nbval-check-output"]
 n_probe, probe_steps, hybrid_sigma = 32, 64, 5.0
@@ -795,19 +846,24 @@ for sv in P.abl_solvers:
         q, lo, hi = tuple(gs.stats.paired_ratio(e["polynomial"], e[name]))
         hyb_rows.append({"solver": sv, "schedule": name, "error / polynomial": q, "95% CI low": lo,
                          "95% CI high": hi})
-_ = gs.report.glue_table("tab-gits-hybrid", pd.DataFrame(hyb_rows))
+gs.report.glue_table("tab-gits-hybrid", pd.DataFrame(hyb_rows))
 assert all(r["95% CI low"] <= r["error / polynomial"] <= r["95% CI high"] for r in hyb_rows)
 
 # %% [markdown]
+# :::{admonition} The hybrid denoiser, with intervals ({numref}`tab-gits-hybrid`)
+# :class: dropdown
+#
 # ````{table} The hybrid denoiser (exact KDE above $\sigma = 5$, the network below), NFE 5: error / polynomial error on 32 paired latents, against the hybrid's own accurate solution.
 # :name: tab-gits-hybrid
+# :class: gs-table
 #
 # ```{glue:md} tab-gits-hybrid
 # :format: myst
 # ```
 # ````
+# :::
 
-# %% tags=["hide-input", "nbval-check-output"]
+# %% tags=["hide-input", "hide-output", "nbval-check-output"]
 pub_rows, pub_ci = [], {}
 for nfe, published in gs.schedules.PAPER_GITS_CIFAR10.items():
     s_pub = torch.tensor(published, dtype=torch.float64)
@@ -823,7 +879,7 @@ for nfe, published in gs.schedules.PAPER_GITS_CIFAR10.items():
             q, lo, hi = pub_ci[sv, nfe, a, b] = tuple(gs.stats.paired_ratio(e[b], e[a]))
             pub_rows.append({"solver": sv, "NFE": nfe, "ratio": f"{a} / {b}", "error ratio": q,
                              "95% CI low": lo, "95% CI high": hi})
-_ = gs.report.glue_table("tab-gits-published", pd.DataFrame(pub_rows))
+gs.report.glue_table("tab-gits-published", pd.DataFrame(pub_rows))
 for (sv, nfe, a, b), (q, lo, hi) in pub_ci.items():
     if b == "ours (GITS-dev)":
         reading = "better" if hi < 1 else "worse" if lo > 1 else "no difference resolved"
@@ -832,15 +888,25 @@ for (sv, nfe, a, b), (q, lo, hi) in pub_ci.items():
 assert all(lo <= q <= hi for q, lo, hi in pub_ci.values())
 
 # %% [markdown]
+# :::{admonition} The paper's published schedule on our network, with intervals ({numref}`tab-gits-published`)
+# :class: dropdown
+#
 # ````{table} The paper's published CIFAR-10 GITS schedule on our network at NFE 6: reference error ratios on 64 paired latents, with 95 % intervals.
 # :name: tab-gits-published
+# :class: gs-table
 #
 # ```{glue:md} tab-gits-published
 # :format: myst
 # ```
 # ````
+# :::
 
 # %% [markdown]
+# What each outcome of the three experiments would mean, read against the numbers above:
+#
+# :::{admonition} How to read the three experiments
+# :class: dropdown
+#
 # How to read the three cells ({numref}`tab-gits-hybrid` and {numref}`tab-gits-published` hold the
 # second's and the third's numbers). The first shows how much of a first-jump error survives to the final
 # sample (a factor near or above 1: the ODE does not damp it, and a long first jump is expensive no
@@ -855,17 +921,22 @@ assert all(lo <= q <= hi for q, lo, hi in pub_ci.values())
 # our network loses accuracy, not the general shape of a GITS schedule. Where it does not, a
 # schedule shaped by the paper's network does not transfer. The exact KDE denoiser's benchmark in
 # {doc}`07_gits_bench` is a further piece of evidence.
+# :::
 
 # %% [markdown]
 # ### What the search costs
+#
+# :::{admonition} Where the time goes
+# :class: dropdown
 #
 # The warm-up dominates: `n_warmup` trajectories of $M - 1 = 60$ teacher steps are 15,360 network
 # evaluations, as many as generating 3,072 images at NFE 5. The cost matrix and the DP are
 # array arithmetic on the stored trajectories (the `dev` matrix needs three dot products per grid
 # point and sample; `l2` and `l1` need a pass over every pair). Timings on this machine, and those
 # the committed benchmark recorded on its own machine:
+# :::
 
-# %% tags=["hide-input", "nbval-ignore-output"]
+# %% tags=["hide-input", "hide-output", "nbval-ignore-output"]
 total = timing["warm-up"] + timing["cost matrix (dev)"] + timing["DP (one)"]
 print(f"this run ({P.device}): warm-up {timing['warm-up']:.1f} s ({100 * timing['warm-up'] / total:.1f} %), "
       f"dev cost matrix {timing['cost matrix (dev)']:.2f} s ({100 * timing['cost matrix (dev)'] / total:.2f} %), "
@@ -885,14 +956,20 @@ assert timing["warm-up"] > timing["cost matrix (dev)"] + timing["DP (one)"]
 # ## Verdicts
 #
 # The paper's claim that "a schedule fitted to a few warm-up trajectories serves every sample" is
-# tested over five warm-up seeds (`results/fmnist_gits_seeds.json`, `scripts/gits_seeds.py`): for each
+# tested over five warm-up seeds; whether GITS lowers the reference error at all is judged once, in
+# {doc}`07_gits_bench` ({numref}`tab-bench-seeds`), with the FD verdicts.
+#
+# :::{admonition} How the warm-up claim is tested
+# :class: dropdown
+#
+# The test runs over five warm-up seeds (`results/fmnist_gits_seeds.json`, `scripts/gits_seeds.py`): for each
 # seed, GITS fitted on the first 16 warm-up trajectories against GITS fitted on all 256, both scored on
 # the 256 evaluation latents of the sweep; the statistic is the relative change of the mean reference
 # error, with a two-level bootstrap interval (seeds, then latents; the two schedules paired by seed and
 # latent). The claim holds if the change stays below 10 %. Its control is GITS fitted on 16 warm-up
 # trajectories of the null model (a denoiser that returns a random training image): trajectories
-# without the shared shape must not give a schedule that serves as well. Whether GITS lowers the
-# reference error at all is judged once, in {doc}`07_gits_bench` ({numref}`tab-bench-seeds`); FD verdicts are there too.
+# without the shared shape must not give a schedule that serves as well.
+# :::
 
 # %% [markdown]
 # (gits-warmup)=

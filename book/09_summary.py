@@ -61,12 +61,13 @@ import gitscore as gs
 BOOK = Path.cwd() if Path.cwd().name == "book" else Path.cwd() / "book"
 rows = gs.report.collect(BOOK)
 for beyond, name in ((False, "tab-summary-paper"), (True, "tab-summary-beyond")):
-    _ = gs.report.glue_table(name, pd.DataFrame(gs.report.summary_rows(rows, beyond_paper=beyond),
+    gs.report.glue_table(name, pd.DataFrame(gs.report.summary_rows(rows, beyond_paper=beyond),
                                                 columns=gs.report.SUMMARY_COLUMNS))
 
 # %% [markdown]
 # ````{table} The paper's claims, as the claims registry's rule judges them.
 # :name: tab-summary-paper
+# :class: gs-table
 #
 # ```{glue:md} tab-summary-paper
 # :format: myst
@@ -75,6 +76,7 @@ for beyond, name in ((False, "tab-summary-paper"), (True, "tab-summary-beyond"))
 #
 # ````{table} Tests beyond the paper (not counted with the paper's claims).
 # :name: tab-summary-beyond
+# :class: gs-table
 #
 # ```{glue:md} tab-summary-beyond
 # :format: myst

@@ -256,7 +256,7 @@ INSPECT = """(async () => {
     const right = column ? column.getBoundingClientRect().right : window.innerWidth;
     const sel = '.cell_output pre, .cell_output table, .cell_output .output, .cell_output img, figure img, .gs-verdict';
     return [...document.querySelectorAll(sel)]
-      .filter(e => e.offsetParent !== null)
+      .filter(e => e.offsetParent !== null && !e.closest('details:not([open])'))
       .filter(e => e.scrollWidth > e.clientWidth + 1 || e.getBoundingClientRect().right > right + 1)
       .map(e => `${e.tagName.toLowerCase()}.${[...e.classList].join('.')}: scrollWidth ${e.scrollWidth} > ` +
                 `clientWidth ${e.clientWidth} or right edge ` +
@@ -266,7 +266,7 @@ INSPECT = """(async () => {
   };
   // Printed output whose lines the browser must fold again (pre-wrap): a folded line broken a second time.
   const rewrapped = () => [...document.querySelectorAll('.cell_output pre')]
-    .filter(e => e.offsetParent !== null)
+    .filter(e => e.offsetParent !== null && !e.closest('details:not([open])'))  // folded output is not shown
     .filter(e => {
       const before = e.style.whiteSpace;
       e.style.whiteSpace = 'pre';
