@@ -642,9 +642,9 @@ for sv in P.abl_solvers:
     assert side["KDE", sv, "coeff", max(P.abl_coeffs)][0] > side["KDE", sv, "coeff", S.coeff][0]
 
 # %% [markdown]
-# :::{admonition} Every ablation on the network and on the exact KDE denoiser, with intervals ({numref}`tab-gits-ablations`)
-# :class: dropdown
+# **Every ablation on the network and on the exact KDE denoiser, with intervals** ({numref}`tab-gits-ablations`; click to show):
 #
+# :::{toggle}
 # ````{table} Ablations of the search at NFE 5: error / polynomial error [paired 95 % interval] on the network (64 evaluation latents, committed reference) beside the exact KDE denoiser (5,000 images; 64 latents, its own reference); * marks a setting whose network schedule is the default search's.
 # :name: tab-gits-ablations
 # :class: gs-table
@@ -717,9 +717,9 @@ gs.report.glue_text("fd_abl_best", "; ".join(fd_best))
 assert all(fd_verdict[sv][1] for sv in P.abl_solvers)
 
 # %% [markdown]
-# :::{admonition} Every ablation by FD, with intervals ({numref}`tab-gits-fd-ablations`)
-# :class: dropdown
+# **Every ablation by FD, with intervals** ({numref}`tab-gits-fd-ablations`; click to show):
 #
+# :::{toggle}
 # ````{table} FD (2,000 samples, fmnist_edm) of every ablated GITS schedule at NFE 5, and its change against the polynomial schedule and against the default GITS schedule, with paired 95 % bootstrap intervals.
 # :name: tab-gits-fd-ablations
 # :class: gs-table
@@ -804,7 +804,7 @@ assert all(first_gain[sv] > 20 and first_gain[sv] > 4 * abs(last_gain[sv]) for s
 # network needs.
 # :::
 
-# %% tags=["hide-input", "nbval-check-output"]
+# %% tags=["hide-input", "hide-output", "nbval-check-output"]
 n_probe, probe_steps, hybrid_sigma = 32, 64, 5.0
 x_probe = float(grid[0]) * gs.sampling.latents(shape, cfg["eval_seed"], 0, n_probe)
 rms = gs.metrics.rmse_per_sample  # float64 per-sample RMSE
@@ -828,7 +828,7 @@ for name, sched in (("GITS-dev", grid[paths["dev"][max(P.steps)]]), ("polynomial
           f"at sigma_min {e_end.mean().item():.3g} (x {e_end.mean().item() / e1.mean().item():.2g})")
 assert all(t[1] > 0 and t[2] > 0 for t in travel.values())
 
-# %% tags=["hide-input", "nbval-check-output"]
+# %% tags=["hide-input", "hide-output", "nbval-check-output"]
 hybrid = gs.controls.HybridDenoiser(gs.models.load_model("kde", device=P.device).denoiser, net, hybrid_sigma)
 with torch.no_grad():
     path_h = gs.gits.search_info(hybrid, shape, P.abl_nfe, S, n_warmup=P.n_warmup_small).indices

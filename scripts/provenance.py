@@ -141,7 +141,7 @@ def render(book: Path) -> str:
         "",
         "## The build",
         "",
-        "| | |",
+        "| what | value |",
         "|---|---|",
         f"| built | {dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')} |",
         f"| git commit | `{commit}`{' (with uncommitted changes)' if dirty else ''} |",
