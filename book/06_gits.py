@@ -75,6 +75,7 @@ from IPython.display import display
 import seaborn as sns
 import torch
 from matplotlib.colors import SymLogNorm
+from matplotlib.ticker import MaxNLocator
 
 import gitscore as gs
 
@@ -173,7 +174,7 @@ assert all(p[0] == 0 and p[-1] == len(grid) - 1 and len(p) == n + 1
 # %% tags=["hide-input", "nbval-ignore-output"]
 M = len(grid)
 upper = np.triu(np.ones((M, M), bool), 1)
-fig, axes = plt.subplots(1, 2, figsize=(7, 5.0), layout="constrained")
+fig, axes = plt.subplots(1, 2, figsize=(6.6, 4.3), layout="constrained")
 ticks = list(range(0, M, 20))
 for ax, m in zip(axes, ("dev", "l2")):
     A = np.ma.masked_where(~upper, np.where(upper, C[m], 0.0))
@@ -215,7 +216,7 @@ gs.report.figure(fig, "fig-gits-1")
 # %% tags=["hide-input", "nbval-ignore-output"]
 base = {"polynomial (rho=7)": gs.schedules.polynomial, "logsnr": gs.schedules.logsnr,
         "time-uniform": gs.schedules.time_uniform}
-fig, axes = plt.subplots(1, len(P.steps), figsize=(7, 3.2), sharey=True, layout="constrained")
+fig, axes = plt.subplots(1, len(P.steps), figsize=(6.6, 3.2), sharey=True, layout="constrained")
 for ax, n in zip(axes, P.steps):
     k = np.arange(n + 1)
     ax.semilogy(k, grid[paths["dev"][n]], "o-", lw=2.5, color="C3", label="GITS-dev")
@@ -224,6 +225,7 @@ for ax, n in zip(axes, P.steps):
         ax.semilogy(k, fn(n), ".-", lw=1, color=c, label=name)
     ax.set_title(f"{n} steps")
     ax.set_xlabel("step k")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 axes[0].set_ylabel(r"$\sigma_k$")
 fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=5, frameon=False)
 gs.report.figure(fig, "fig-gits-2")
