@@ -30,13 +30,14 @@ else
 endif
 
 .PHONY: setup data test check lint unit nbtest book book-stored browser-test mathjax chromium bench clean \
-        results results-smoke weights help
+        results results-smoke weights help provenance pdf tex
 
 help:
 	@echo "make test           ruff, unit tests + every chapter checked (pytest -n $(JOBS)), results pipeline in small"
 	@echo "make unit | nbtest | lint | results-smoke    the parts of make test"
 	@echo "make book           execute changed chapters and build the HTML (needs npm for MathJax: make mathjax)"
 	@echo "make book-stored    the HTML from the outputs stored in the notebooks, nothing executed"
+	@echo "make pdf            the whole book as one PDF from the stored outputs (TeX from Debian, ~150 MB)"
 	@echo "make results        regenerate results/ from the shipped weights (about 1.7 h; resumable; FORCE=1 redoes)"
 	@echo "make weights        retrain the shipped networks and the classifier from scratch (about 6.3 h on 2 cores)"
 	@echo "Python: $(PY) ($(ENV_KIND))"
@@ -124,7 +125,12 @@ results-smoke: setup data
 weights: setup data
 	$(PY) scripts/results_pipeline.py weights --out runs $(if $(STEPS),--steps $(STEPS))
 
-book: setup data mathjax
+# The provenance page (book/provenance.md, generated, not committed): versions, machine, commit, each chapter's
+# execution time, the weights' and data's sha256. Written before every build of the book.
+provenance: setup
+	$(PY) scripts/provenance.py
+
+book: setup data mathjax provenance
 	$(JB) build . -W --keep-going
 	@echo "open _build/html/index.html"
 
@@ -133,11 +139,30 @@ mathjax:
 	@bash scripts/fetch_mathjax.sh book/_static/mathjax
 
 # The HTML from the outputs stored in the notebooks, nothing executed: _config.yml with execution off.
-book-stored: setup mathjax
+book-stored: setup mathjax provenance
 	@mkdir -p _build
 	$(PY) -c 'import yaml; c = yaml.safe_load(open("_config.yml")); c.setdefault("execute", {})["execute_notebooks"] = "off"; \
 	  yaml.safe_dump(c, open("_build/_config_stored.yml", "w"), sort_keys=False)'
 	$(JB) build . --config _build/_config_stored.yml -W --keep-going
+
+# The whole book as one PDF, _build/latex/gitscore.pdf, from the stored outputs: Jupyter Book's LaTeX builder through
+# xelatex. TeX from Debian (about 150 MB to download, 450 MB installed; installed here as root if missing).
+TEX_PACKAGES := latexmk texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended tex-gyre \
+                texlive-plain-generic texlive-xetex fonts-freefont-otf
+tex:
+	@if command -v xelatex >/dev/null && command -v latexmk >/dev/null; then exit 0; fi; \
+	if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(TEX_PACKAGES); \
+	else \
+	  echo "xelatex/latexmk not found: apt-get install --no-install-recommends $(TEX_PACKAGES)"; exit 1; \
+	fi
+
+pdf: setup provenance tex
+	@mkdir -p _build
+	$(PY) -c 'import yaml; c = yaml.safe_load(open("_config.yml")); c.setdefault("execute", {})["execute_notebooks"] = "off"; \
+	  yaml.safe_dump(c, open("_build/_config_stored.yml", "w"), sort_keys=False)'
+	$(JB) build . --config _build/_config_stored.yml --builder pdflatex
+	@echo "_build/latex/gitscore.pdf"
 
 # Debian's headless Chromium opens every page offline: pages load, images decode, maths typeset, no error cells.
 # Screenshots: _build/screenshots/. CHROMIUM=/path/to/chrome to use another browser.

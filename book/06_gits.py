@@ -52,13 +52,17 @@
 #
 # - **command:** `OMP_NUM_THREADS=1 .venv/bin/jupytext --to ipynb --execute book/06_gits.py`
 #   (or `make book`, which re-executes changed chapters)
-# - **run time:** about 2 min on 2 quiet CPU cores (the warm-up and the ablations sample the network)
-# - **reads:** `results/fmnist_sweep/` (results.json, reference.safetensors), `results/fmnist_fd/results.json`,
-#   `results/fmnist_fd_ablation.json` and `results/fmnist_gits_seeds.json`; regenerating them takes about
-#   22 + 16 + 13 + 26 min on 2 cores (`make results`, `results/README.md`)
+# - **run time:** about 2.5 min on 2 quiet CPU cores (the warm-up, the ablations on the network and on
+#   the exact KDE denoiser, and the three experiments sample; the code cells are folded, click to show them)
+# - **reads, and what regenerating it costs** (`make results`; each step's command and time, measured on
+#   2 CPU cores, in `results/README.md`): `fmnist_sweep/` (results.json, reference.safetensors) 22 min,
+#   `fmnist_fd/` 16 min, `fmnist_fd_ablation.json` 13 min, `fmnist_gits_seeds.json` 26 min: about
+#   **1 h 18 min** in all
+# - **rests on** the shipped network `fmnist_edm` (trained for 4.4 h on 2 cores) and the FD classifier
+#   (6.5 min): `make weights` retrains both (about 6.3 h with the first network)
 # :::
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-cell", "nbval-ignore-output"]
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -71,6 +75,7 @@ from IPython.display import display
 import seaborn as sns
 import torch
 from matplotlib.colors import SymLogNorm
+from matplotlib.ticker import MaxNLocator
 
 import gitscore as gs
 
@@ -127,12 +132,13 @@ print(S)
 # records its state $x_i$ and direction $d_i = (x_i - D(x_i;\sigma_i))/\sigma_i$ at every grid point.
 # We then build the three cost matrices and run the DP for 5, 6, 8 and 10 steps.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-output", "nbval-ignore-output"]
 net = gs.models.load_model("fmnist", device=P.device).denoiser
 grid = gs.gits.teacher_grid(S.grid_points)
 S = S.replace(grid=grid)
 res = gs.gits.search_info(net, shape, max(P.steps), S, keep_warmup=True)
-found = {m: res.with_metric(m) for m in gs.gits.METRICS}  # all from the same warm-up
+# every metric's cost matrix from the same warm-up
+found = {m: res.with_metric(m) for m in gs.gits.METRICS}
 C = {m: r.cost for m, r in found.items()}
 timing = {"warm-up": res.timings["warmup"]}
 timing |= {f"cost matrix ({m})": r.timings["cost"] for m, r in found.items()}
@@ -143,15 +149,19 @@ print(f"warm-up: {S.n_warmup} trajectories x {len(grid) - 1} NFE; seconds: "
       + ", ".join(f"{k} {v:.2f}" for k, v in timing.items()))
 
 # %% [markdown]
-# The DP itself is a few lines of NumPy over the cost matrix, with back-pointers:
+# The DP itself is a few lines of NumPy over the cost matrix, with back-pointers (click to read it):
+#
+# ::::{admonition} `gitscore.gits.dp`
+# :class: dropdown
 #
 # ```{literalinclude} ../gitscore/gits.py
 # :pyobject: dp
 # ```
+# ::::
 #
 # The schedules it finds, as indices into the teacher grid and as sigmas:
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "hide-output", "nbval-check-output"]
 for m in ("dev", "l2"):
     for n in P.steps:
         print(f"GITS-{m:3s} {n:2d} steps  indices {paths[m][n]}")
@@ -164,8 +174,8 @@ assert all(p[0] == 0 and p[-1] == len(grid) - 1 and len(p) == n + 1
 # %% tags=["hide-input", "nbval-ignore-output"]
 M = len(grid)
 upper = np.triu(np.ones((M, M), bool), 1)
-fig, axes = plt.subplots(1, 2, figsize=(7, 4.1))
-ticks = list(range(0, M, 10))
+fig, axes = plt.subplots(1, 2, figsize=(6.6, 4.3), layout="constrained")
+ticks = list(range(0, M, 20))
 for ax, m in zip(axes, ("dev", "l2")):
     A = np.ma.masked_where(~upper, np.where(upper, C[m], 0.0))
     vals = np.abs(C[m][upper])
@@ -173,21 +183,23 @@ for ax, m in zip(axes, ("dev", "l2")):
     norm = SymLogNorm(linthresh=lin, vmin=A.min(), vmax=A.max(), base=10)
     im = ax.imshow(A, cmap="viridis", norm=norm, interpolation="nearest")
     first = int(np.log10(lin)) + (1 if A.min() < 0 else 0)  # around 0 (dev) label only from one decade up
-    decades = [10.0 ** e for e in range(first, int(np.ceil(np.log10(A.max()))) + 1)]
-    cticks = [-d for d in decades if -d >= A.min()][::-1] + ([0.0] if A.min() < 0 else []) + [d for d in decades if d <= A.max()]
-    cb = fig.colorbar(im, ax=ax, shrink=0.8, ticks=cticks, label=f"cost C[i, j] ({m}, symmetric-log scale)")
-    cb.set_ticklabels(["0" if t == 0 else rf"${'-' if t < 0 else ''}10^{{{int(np.log10(abs(t)))}}}$" for t in cticks])
+    decades = [10.0 ** e for e in range(first, int(np.ceil(np.log10(A.max()))) + 1)][::-1][::2][::-1]
+    cticks = ([-d for d in decades if -d >= A.min()][::-1] + ([0.0] if A.min() < 0 else [])
+              + [d for d in decades if d <= A.max()])
+    cb = fig.colorbar(im, ax=ax, location="bottom", shrink=0.9, ticks=cticks,
+                      label=f"cost C[i, j] ({m}, symmetric log)")
+    cb.set_ticklabels(["0" if t == 0 else rf"${'-' if t < 0 else ''}10^{{{int(np.log10(abs(t)))}}}$"
+                       for t in cticks])
     for n, color in zip(P.steps, sns.color_palette("autumn", len(P.steps))):
         p = paths[m][n]
         ax.plot(p[1:], p[:-1], "o-", color=color, ms=4, lw=1.3, label=f"DP path, {n} steps")
-    ax.set_xticks(ticks, [f"{j}\n{grid[j]:.2g}" for j in ticks], fontsize=9)
-    ax.set_yticks(ticks, [f"{i} ({grid[i]:.2g})" for i in ticks], fontsize=9)
-    ax.set_xlabel(r"j: end of the Euler jump (index / $\sigma_j$)")
-    ax.set_ylabel(r"i: start of the jump (index ($\sigma_i$))")
+    ax.set_xticks(ticks, [f"{j}\n({grid[j]:.2g})" for j in ticks])
+    ax.set_yticks(ticks, [f"{i} ({grid[i]:.2g})" for i in ticks])
+    ax.set_xlabel(r"j: end of the jump, index ($\sigma_j$)")
     ax.set_title(f"metric {m}")
     ax.grid(False)
-axes[0].legend(loc="lower left", fontsize=9)
-fig.set_layout_engine("tight")
+axes[0].set_ylabel(r"i: start of the jump, index ($\sigma_i$)")
+fig.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center", ncol=4, frameon=False)
 gs.report.figure(fig, "fig-gits-1")
 
 # %% [markdown]
@@ -204,7 +216,7 @@ gs.report.figure(fig, "fig-gits-1")
 # %% tags=["hide-input", "nbval-ignore-output"]
 base = {"polynomial (rho=7)": gs.schedules.polynomial, "logsnr": gs.schedules.logsnr,
         "time-uniform": gs.schedules.time_uniform}
-fig, axes = plt.subplots(1, len(P.steps), figsize=(7, 2.7), sharey=True)
+fig, axes = plt.subplots(1, len(P.steps), figsize=(6.6, 3.2), sharey=True, layout="constrained")
 for ax, n in zip(axes, P.steps):
     k = np.arange(n + 1)
     ax.semilogy(k, grid[paths["dev"][n]], "o-", lw=2.5, color="C3", label="GITS-dev")
@@ -213,9 +225,9 @@ for ax, n in zip(axes, P.steps):
         ax.semilogy(k, fn(n), ".-", lw=1, color=c, label=name)
     ax.set_title(f"{n} steps")
     ax.set_xlabel("step k")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 axes[0].set_ylabel(r"$\sigma_k$")
-axes[0].legend(fontsize=9)
-fig.set_layout_engine("tight")
+fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=5, frameon=False)
 gs.report.figure(fig, "fig-gits-2")
 
 # %% [markdown]
@@ -228,7 +240,7 @@ gs.report.figure(fig, "fig-gits-2")
 #
 # Where does GITS put its steps? The first jump and the share of steps spent below $\sigma = 1$:
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "hide-output", "nbval-check-output"]
 sched_all = {"GITS-dev": lambda n: grid[paths["dev"][n]], "GITS-l2": lambda n: grid[paths["l2"][n]], **base}
 for n in P.steps:
     parts = [f"{name} {float(fn(n)[1]):.3g} ({int((fn(n)[1:] < 1).sum())}/{n})" for name, fn in sched_all.items()]
@@ -243,12 +255,16 @@ assert all(float(grid[paths["dev"][n][1]]) < min(float(fn(n)[1]) for fn in base.
 # that first jump.
 
 # %% [markdown]
+# :::{admonition} Is the search reproducible?
+# :class: dropdown
+#
 # Is the search reproducible? The benchmark ran its own search (same seed, and the same warm-up
 # settings when the run used the defaults above) and stored its schedules; if the settings match,
 # ours must agree with them, up to a neighbouring grid point where float round-off on another
 # device tips a near-tie in the DP.
+# :::
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "hide-output", "nbval-check-output"]
 sweep = load_run(P.sweep_run)
 g = sweep["gits"]
 same = (g["n_warmup"], g["grid_points"], g["teacher"], g["coeff"], g["warmup_seed"]) == \
@@ -276,13 +292,17 @@ else:
 # and on the committed GITS-dev schedule (the `sigmas` stored in each row), and score them against
 # the committed reference solutions (`reference.safetensors`, key `x`).
 #
+# :::{admonition} How a live mean is compared with a committed one
+# :class: dropdown
+#
 # The rows store only the mean error over all `n_ref` reference samples. If `n_eval` = `n_ref` the
 # live mean must equal it up to float round-off; otherwise our samples are a subset, and the gap must
 # be within sampling noise: we require $|z| < 4$, where $z$ is the gap over its standard deviation
 # $s\sqrt{1/n_{\text{eval}} - 1/n_{\text{ref}}}$ ($s$ the per-sample spread, from the row's
 # standard error).
+# :::
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 runs = {"fd": load_run(P.fd_run), "sweep": sweep}
 err, err_s = cells(runs["fd"], "ref_error"), cells(sweep, "ref_error")
 
@@ -318,13 +338,17 @@ print(f"live relative change of GITS-dev: {100 * (live['gits_dev'] / live['polyn
       f"{100 * (err_s['euler', 'gits_dev', P.abl_nfe] / err_s['euler', 'polynomial', P.abl_nfe] - 1):+.1f} %)")
 
 # %% [markdown]
+# :::{admonition} Error bars: how the paired intervals are computed
+# :class: dropdown
+#
 # **Error bars.** Polynomial and GITS-dev samples share their latents, so the comparison is paired:
 # we resample the `n_eval` latents (with replacement, 10,000 times) and recompute the ratio of the
 # two mean errors on each resample (`gitscore.stats.paired_ratio`, percentile interval, 95 %). A
 # change counts only when its interval excludes 1 (no change). We do this for every committed
-# schedule of the sweep at the step counts of this chapter, for Euler and iPNDM.
+# schedule of the sweep at the step counts of this chapter, for Euler and iPNDM ({numref}`tab-gits-ci`).
+# :::
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 ci_rows = []
 for solver in P.abl_solvers:
     for nfe in P.steps:
@@ -335,21 +359,36 @@ for solver in P.abl_solvers:
         ci_rows.append({"solver": solver, "NFE": nfe, "error ratio": r, "95% CI low": lo, "95% CI high": hi,
                         "reading": verdict_ci})
 ci_table = pd.DataFrame(ci_rows)
-display(gs.report.html_table(ci_table, caption=f"GITS-dev / polynomial reference error, {n_eval} paired latents"))
+gs.report.glue_table("tab-gits-ci", ci_table)
 resolved = {k: int((ci_table["reading"] == k).sum()) for k in ("GITS better", "GITS worse", "no change resolved")}
 print(", ".join(f"{k}: {v}" for k, v in resolved.items()) + f" of {len(ci_table)} (solver, NFE) cells")
-assert (ci_table["95% CI low"] <= ci_table["error ratio"]).all() and (ci_table["error ratio"] <= ci_table["95% CI high"]).all()
+assert (ci_table["95% CI low"] <= ci_table["error ratio"]).all()
+assert (ci_table["error ratio"] <= ci_table["95% CI high"]).all()
+
+# %% [markdown]
+# :::{admonition} GITS-dev against polynomial on the live slice, with intervals ({numref}`tab-gits-ci`)
+# :class: dropdown
+#
+# ````{table} GITS-dev / polynomial reference error (trained network, the committed schedules) on the first 64 evaluation latents, with the paired bootstrap interval over them.
+# :name: tab-gits-ci
+# :class: gs-table
+#
+# ```{glue:md} tab-gits-ci
+# :format: myst
+# ```
+# ````
+# :::
 
 # %% [markdown]
 # **Warm-up seeds.** The interval above covers the evaluation latents, not the warm-up: another
 # warm-up draws other trajectories, and the DP may pick another schedule. The committed run
 # `results/fmnist_gits_seeds.json` (`scripts/gits_seeds.py`) searched with the official defaults on five
 # warm-up seeds (the evaluation seed, 1, is not among them) and scored every schedule on the sweep's 256
-# evaluation latents; the table gives each seed's error ratio to the polynomial schedule with its paired
+# evaluation latents; {numref}`tab-gits-seeds` gives each seed's error ratio to the polynomial schedule with its paired
 # interval over those latents, their mean and their spread (largest minus smallest). The two-level
-# interval over seeds and latents, and the verdict, are in {doc}`07_gits_bench` (Table 7.3).
+# interval over seeds and latents, and the verdict, are in {doc}`07_gits_bench` ({numref}`tab-bench-seeds`).
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 seeds = gs.results.load_json("fmnist_gits_seeds.json", P.results)
 assert seeds["settings"]["weights_sha256"] == sweep["weights_sha256"], "seeds run of other weights"
 assert cfg["eval_seed"] not in seeds["warmup_seeds"]  # no warm-up latent is an evaluation latent
@@ -365,19 +404,35 @@ for solver in P.abl_solvers:
         qs = [seed_ci[solver, nfe, sd][0] for sd in seeds["warmup_seeds"]]
         r["mean"], r["spread"] = float(np.mean(qs)), max(qs) - min(qs)
         seed_rows.append(r)
-display(gs.report.html_table(pd.DataFrame(seed_rows), floatfmt="{:.3f}",
-                             caption=f"GITS-dev / polynomial reference error for {len(seeds['warmup_seeds'])} "
-                                     f"warm-up seeds, {seeds['settings']['n_ref']} paired latents"))
+gs.report.glue_table("tab-gits-seeds", pd.DataFrame(seed_rows), floatfmt="{:.3f}")
 spreads = pd.DataFrame(seed_rows)["spread"]
 print(f"spread of the ratio over seeds: median {spreads.median():.3f}, largest {spreads.max():.3f}")
 assert all(lo <= q <= hi for q, lo, hi in seed_ci.values())
 
 # %% [markdown]
+# :::{admonition} Each warm-up seed against the polynomial schedule ({numref}`tab-gits-seeds`)
+# :class: dropdown
+#
+# ````{table} GITS-dev / polynomial reference error for each of five warm-up seeds [paired 95 % interval over the sweep's 256 evaluation latents], their mean and spread.
+# :name: tab-gits-seeds
+# :class: gs-table
+#
+# ```{glue:md} tab-gits-seeds
+# :format: myst
+# ```
+# ````
+# :::
+#
+# %% [markdown]
+# :::{admonition} Do the two committed runs agree where they overlap?
+# :class: dropdown
+#
 # The two committed runs on the network also score the same (solver, schedule, NFE) cells when their
 # settings agree (same evaluation latents, reference and search); they must then give the same
 # reference errors:
+# :::
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "hide-output", "nbval-check-output"]
 keys = ("eval_seed", "n_ref", "ref_steps", "warmup_seed", "n_warmup", "grid_points", "teacher", "coeff")
 c_fd = runs["fd"]["config"]
 if all(c_fd[k] == cfg[k] for k in keys):
@@ -395,7 +450,8 @@ else:
 # How sensitive is the search to its knobs? Each ablation changes one setting of the search, runs
 # the DP for NFE 5 and scores the schedule with Euler and iPNDM on the same `n_eval` evaluation
 # latents and committed reference as above. We report each error divided by the polynomial
-# schedule's on the same samples (below 1: better than EDM's default). All ablations reuse the
+# schedule's on the same samples (below 1: better than EDM's default; {numref}`fig-gits-5`, and the
+# network's columns of {numref}`tab-gits-ablations`). All ablations reuse the
 # warm-up of {ref}`gits-search` where they can:
 #
 # - **coeff** changes only the DP: one cost matrix serves every value;
@@ -406,7 +462,7 @@ else:
 #   other, and see the warm-up-size ablation for what 32 trajectories cost;
 # - **metric**: the three cost matrices of {ref}`gits-search`.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "hide-output", "nbval-ignore-output"]
 n, k = P.abl_nfe, P.n_warmup_small
 base_err = {s: errors(s, gs.schedules.polynomial(n)).mean().item() for s in P.abl_solvers}
 
@@ -421,25 +477,19 @@ for key, (idx, s) in abl.items():
 print(f"ablation search and sampling: {time.perf_counter() - t0:.1f} s; {len(errors.cache)} distinct (solver, schedule) "
       f"pairs sampled; new warm-ups of {k}: " + ", ".join(f"{a} pts {b} {v:.1f} s" for (a, b), v in small.items()))
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "hide-output", "nbval-check-output"]
 main_sched = tuple(abl["coeff", S.coeff][1].tolist())
 print(f"polynomial schedule, NFE {n}, {n_eval} evaluation latents: "
       + ", ".join(f"{s} error {base_err[s]:.4g}" for s in P.abl_solvers))
-ratio, abl_rows = {}, []
-for (ablation, setting), (idx, s) in abl.items():
-    ratio[ablation, setting] = {sv: errors(sv, s).mean().item() / base_err[sv] for sv in P.abl_solvers}
-    r = {"ablation": ablation, "setting": str(setting) + (" *" if tuple(s.tolist()) == main_sched else "")}
-    for sv in P.abl_solvers:
-        q, lo, hi = gs.stats.paired_ratio(errors(sv, gs.schedules.polynomial(n)), errors(sv, s))
-        r[f"{sv} ratio [95% CI]"] = f"{q:.3f} [{lo:.3f}, {hi:.3f}]"
-    abl_rows.append(r)
-display(gs.report.html_table(pd.DataFrame(abl_rows), caption="error / polynomial error, paired over the "
-                             f"{n_eval} latents; * = the default search's schedule"))
+# error / polynomial error of every ablated schedule (their intervals: the network's columns of the
+# side-by-side table with the exact KDE denoiser below)
+ratio = {(ablation, setting): {sv: errors(sv, s).mean().item() / base_err[sv] for sv in P.abl_solvers}
+         for (ablation, setting), (idx, s) in abl.items()}
 # A smaller coeff weights early segments more: the first step ends higher up the grid.
 assert abl["coeff", min(P.abl_coeffs)][1][1] > abl["coeff", S.coeff][1][1] > abl["coeff", max(P.abl_coeffs)][1][1]
 
 # %% tags=["hide-input", "nbval-ignore-output"]
-fig, axes = plt.subplots(2, 3, figsize=(7, 5.5))
+fig, axes = plt.subplots(2, 3, figsize=(6.6, 5.6), layout="constrained")
 panels = [("coeff", "coeff", False), ("warm-up size", "warm-up trajectories k", True),
           ("grid size", "teacher grid points M", False), ("metric", "cost metric", None),
           ("teacher", "teacher solver", None)]
@@ -456,17 +506,17 @@ for ax, (ablation, xlabel, logx) in zip(axes.flat, panels):
                 ax.set_xscale("log", base=2)
     ax.axhline(1, color="k", lw=0.8, ls=":")
     ax.set_xlabel(xlabel)
-    ax.set_ylabel(f"error / polynomial error (NFE {n})")
     ax.set_title(ablation)
+for ax in axes[:, 0]:
+    ax.set_ylabel(f"error / polynomial (NFE {n})")
 axes[0, 0].axvline(S.coeff, color="gray", lw=0.8)
-axes[0, 0].legend()
+fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside upper center", ncol=2, frameon=False)
 ax = axes[1, 2]
 share = {k: timing[k] for k in ("warm-up", "cost matrix (dev)", "DP (one)")}
 ax.barh(list(share), list(share.values()), color=["C0", "C1", "C2"])
 ax.set_xscale("log")
-ax.set_xlabel("seconds (this machine, log scale)")
-ax.set_title("cost of the default search")
-fig.set_layout_engine("tight")
+ax.set_xlabel("seconds (log scale)")
+ax.set_title("search cost")
 gs.report.figure(fig, "fig-gits-5")
 
 # %% [markdown]
@@ -482,7 +532,7 @@ gs.report.figure(fig, "fig-gits-5")
 #
 # What the ablations say, written from the numbers:
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "hide-output", "nbval-check-output"]
 lines = []
 for sv in P.abl_solvers:
     r = {c: ratio["coeff", c][sv] for c in P.abl_coeffs}
@@ -514,7 +564,12 @@ print("warm-up size, error / that of 256 trajectories: " + "; ".join(
 # ### The same ablations on the exact KDE denoiser
 #
 # Does each knob behave the same when the denoiser is exact? We repeat every ablation above on the
-# exact KDE denoiser (`gs.denoisers.KDEDenoiser`) over `kde_size` = 5,000 training images
+# exact KDE denoiser and set the two side by side in {numref}`tab-gits-ablations`.
+#
+# :::{admonition} How the KDE ablations are run
+# :class: dropdown
+#
+# The exact KDE denoiser (`gs.denoisers.KDEDenoiser`) runs over `kde_size` = 5,000 training images
 # (`gs.models.kde_subset`, the seeded subset {doc}`08_optimal` uses; the full 60,000 cost about six
 # times more per call): its own default warm-up (256 trajectories, seed 0) serves the coeff,
 # warm-up-size and metric rows, and the grid and teacher rows get new warm-ups of
@@ -523,9 +578,10 @@ print("warm-up size, error / that of 256 trajectories: " + "; ".join(
 # network's too) against the KDE's own reference solution (Heun on `kde_ref_steps` = 64 polynomial steps,
 # `gs.metrics.reference_solution`; the cell prints its distance to 128 steps on `n_kde_check`
 # latents), and divided by the polynomial schedule's error on the same latents, with the paired
-# bootstrap interval of the seed table.
+# bootstrap interval of {numref}`tab-gits-seeds`.
+# :::
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "hide-output", "nbval-ignore-output"]
 t0 = time.perf_counter()
 kde = gs.models.load_model("kde", kde_size=P.kde_size, device=P.device).denoiser
 res_kde = gs.gits.search_info(kde, shape, P.abl_nfe, S, keep_warmup=True)
@@ -544,26 +600,23 @@ for sv in P.abl_solvers:
 print(f"KDE ablations ({P.kde_size} images): {time.perf_counter() - t0:.1f} s, of which the "
       f"default warm-up {res_kde.timings['warmup']:.1f} s; {len(kde_cache)} (solver, schedule) pairs sampled")
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "hide-output", "nbval-check-output"]
 both_err = {"network": errors, "KDE": kde_errors}
 side, side_rows, top = {}, [], {}  # (denoiser, solver, ablation, setting) -> (ratio, low, high)
 poly_n = gs.schedules.polynomial(n)
 defaults = {"coeff": S.coeff, "warm-up size": S.n_warmup, "metric": "dev",
             "grid size": S.grid_points, "teacher": S.teacher}
 for (ablation, setting) in abl:
+    same_net = tuple(abl[ablation, setting][1].tolist()) == main_sched  # the network's default schedule
     r = {"ablation": ablation,
-         "setting": str(setting) + (" (default)" if defaults[ablation] == setting else "")}
+         "setting": str(setting) + (" (default)" if defaults[ablation] == setting else "") + (" *" if same_net else "")}
     for sv in P.abl_solvers:
         for name, tab in (("network", abl), ("KDE", abl_kde)):
             e, e_poly = both_err[name](sv, tab[ablation, setting][1]), both_err[name](sv, poly_n)
             q, lo, hi = side[name, sv, ablation, setting] = tuple(gs.stats.paired_ratio(e_poly, e))
             r[f"{sv}, {name}"] = f"{q:.3f} [{lo:.3f}, {hi:.3f}]"
     side_rows.append(r)
-display(gs.report.html_table(pd.DataFrame(side_rows), caption=f"error / polynomial error at NFE "
-                             f"{n} [paired 95% CI]: network ({n_eval} latents, committed "
-                             f"reference) "
-                             f"beside the exact KDE ({P.kde_size} images; {P.n_kde_eval} latents, "
-                             f"its own reference)"))
+gs.report.glue_table("tab-gits-ablations", pd.DataFrame(side_rows))
 print(f"KDE reference: distance of {P.kde_ref_steps} to {2 * P.kde_ref_steps} Heun steps "
       f"{kde_conv:.1e}; smallest KDE error scored "
       f"{min(e.mean().item() for e in kde_cache.values()):.1e}; polynomial schedule's error: "
@@ -591,6 +644,20 @@ for sv in P.abl_solvers:
     assert side["KDE", sv, "coeff", max(P.abl_coeffs)][0] > side["KDE", sv, "coeff", S.coeff][0]
 
 # %% [markdown]
+# **Every ablation on the network and on the exact KDE denoiser, with intervals** ({numref}`tab-gits-ablations`; click to show):
+#
+# :::{toggle}
+# ````{table} Ablations of the search at NFE 5: error / polynomial error [paired 95 % interval] on the network (64 evaluation latents, committed reference) beside the exact KDE denoiser (5,000 images; 64 latents, its own reference); * marks a setting whose network schedule is the default search's.
+# :name: tab-gits-ablations
+# :class: gs-table
+#
+# ```{glue:md} tab-gits-ablations
+# :format: myst
+# ```
+# ````
+# :::
+
+# %% [markdown]
 # On the exact KDE denoiser the search does what the paper reports: the default search beats the
 # polynomial schedule for both solvers (interval below 1), and of the five knobs the DP
 # coefficient moves the error most (both asserted; the cell prints each denoiser's range and
@@ -609,10 +676,10 @@ for sv in P.abl_solvers:
 # polynomial schedule's and against the default GITS schedule's (coeff 1.15, 256 trajectories,
 # `dev`, 61 points, iPNDM teacher), both with a paired 95 % bootstrap interval
 # (`results/fmnist_fd_ablation.json`, written by `scripts/fd_ablation.py`; too slow to sample
-# here). The cell first checks that the script searched exactly the schedules this chapter found
-# above, setting by setting.
+# here; {numref}`tab-gits-fd-ablations`). The cell first checks that the script searched exactly the
+# schedules this chapter found above, setting by setting.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "hide-output", "nbval-check-output"]
 fd_abl = gs.results.load_json("fmnist_fd_ablation.json", P.results)
 shipped = gs.files.sha256_file(gs.nets.WEIGHTS_DIR / "fmnist_edm.safetensors")
 assert fd_abl["sha256"] == shipped, "measured on other weights: rerun scripts/fd_ablation.py"
@@ -632,9 +699,7 @@ for r in fd_abl["rows"]:
     row[f"{r['solver']}: vs default"] = ("default" if r["same_as_default"] else
                                          gs.stats.Interval(*r["vs_default"]).percent())
 fd_rows = pd.DataFrame(list(fd_rows.values())).set_index(["ablation", "setting"])
-display(gs.report.html_table(fd_rows, index=True, floatfmt="{:.1f}",
-                             caption=f"FD of every ablated GITS schedule at NFE {fd_abl['nfe']}, "
-                                     f"{fd_abl['n']:,} samples (fmnist_edm), change with 95% CI"))
+gs.report.glue_table("tab-gits-fd-ablations", fd_rows, index=True, floatfmt="{:.1f}")
 fd_verdict, fd_best = {}, []
 for sv in P.abl_solvers:
     rs = [r for r in fd_abl["rows"] if r["solver"] == sv and r["ablation"] != "polynomial"]
@@ -654,6 +719,20 @@ gs.report.glue_text("fd_abl_best", "; ".join(fd_best))
 assert all(fd_verdict[sv][1] for sv in P.abl_solvers)
 
 # %% [markdown]
+# **Every ablation by FD, with intervals** ({numref}`tab-gits-fd-ablations`; click to show):
+#
+# :::{toggle}
+# ````{table} FD (2,000 samples, fmnist_edm) of every ablated GITS schedule at NFE 5, and its change against the polynomial schedule and against the default GITS schedule, with paired 95 % bootstrap intervals.
+# :name: tab-gits-fd-ablations
+# :class: gs-table
+#
+# ```{glue:md} tab-gits-fd-ablations
+# :format: myst
+# ```
+# ````
+# :::
+
+# %% [markdown]
 # ### Where the error of a GITS schedule comes from
 #
 # The costs are *local*: each one is the error of a single Euler jump, measured where the jump
@@ -664,7 +743,7 @@ assert all(fd_verdict[sv][1] for sv in P.abl_solvers)
 # `n_split` polynomial sub-steps (a diagnosis, not a fair schedule: it spends more NFE) and watch
 # the reference error.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 n_big, n_split = max(P.steps), 8
 g_big = grid[paths["dev"][n_big]]
 variants = {"as found": g_big,
@@ -700,6 +779,9 @@ assert all(first_gain[sv] > 20 and first_gain[sv] > 4 * abs(last_gain[sv]) for s
 # Does GITS fail here because of the method, or because of our network? Three small experiments
 # separate the two.
 #
+# :::{admonition} How the three experiments are set up
+# :class: dropdown
+#
 # **How the first jump's error travels.** On `n_probe` evaluation latents, we take the first jump
 # of the `max(steps)`-step GITS-dev schedule and of the polynomial schedule with one Euler step,
 # measure its error against an accurate solution at the same $\sigma$ (Heun, `probe_steps` steps),
@@ -722,8 +804,9 @@ assert all(first_gain[sv] > 20 and first_gain[sv] > 4 * abs(last_gain[sv]) for s
 # published schedule beats ours, the search on our network picks worse steps than the method
 # picks on the paper's; if it does no better, the schedule shape GITS finds is not what this
 # network needs.
+# :::
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "hide-output", "nbval-check-output"]
 n_probe, probe_steps, hybrid_sigma = 32, 64, 5.0
 x_probe = float(grid[0]) * gs.sampling.latents(shape, cfg["eval_seed"], 0, n_probe)
 rms = gs.metrics.rmse_per_sample  # float64 per-sample RMSE
@@ -747,7 +830,7 @@ for name, sched in (("GITS-dev", grid[paths["dev"][max(P.steps)]]), ("polynomial
           f"at sigma_min {e_end.mean().item():.3g} (x {e_end.mean().item() / e1.mean().item():.2g})")
 assert all(t[1] > 0 and t[2] > 0 for t in travel.values())
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "hide-output", "nbval-check-output"]
 hybrid = gs.controls.HybridDenoiser(gs.models.load_model("kde", device=P.device).denoiser, net, hybrid_sigma)
 with torch.no_grad():
     path_h = gs.gits.search_info(hybrid, shape, P.abl_nfe, S, n_warmup=P.n_warmup_small).indices
@@ -765,11 +848,24 @@ for sv in P.abl_solvers:
         q, lo, hi = tuple(gs.stats.paired_ratio(e["polynomial"], e[name]))
         hyb_rows.append({"solver": sv, "schedule": name, "error / polynomial": q, "95% CI low": lo,
                          "95% CI high": hi})
-display(gs.report.html_table(pd.DataFrame(hyb_rows), caption=f"Hybrid denoiser, NFE {P.abl_nfe}, "
-                             f"{n_probe} paired latents, error against the hybrid's own accurate solution"))
+gs.report.glue_table("tab-gits-hybrid", pd.DataFrame(hyb_rows))
 assert all(r["95% CI low"] <= r["error / polynomial"] <= r["95% CI high"] for r in hyb_rows)
 
-# %% tags=["nbval-check-output"]
+# %% [markdown]
+# :::{admonition} The hybrid denoiser, with intervals ({numref}`tab-gits-hybrid`)
+# :class: dropdown
+#
+# ````{table} The hybrid denoiser (exact KDE above $\sigma = 5$, the network below), NFE 5: error / polynomial error on 32 paired latents, against the hybrid's own accurate solution.
+# :name: tab-gits-hybrid
+# :class: gs-table
+#
+# ```{glue:md} tab-gits-hybrid
+# :format: myst
+# ```
+# ````
+# :::
+
+# %% tags=["hide-input", "hide-output", "nbval-check-output"]
 pub_rows, pub_ci = [], {}
 for nfe, published in gs.schedules.PAPER_GITS_CIFAR10.items():
     s_pub = torch.tensor(published, dtype=torch.float64)
@@ -785,9 +881,7 @@ for nfe, published in gs.schedules.PAPER_GITS_CIFAR10.items():
             q, lo, hi = pub_ci[sv, nfe, a, b] = tuple(gs.stats.paired_ratio(e[b], e[a]))
             pub_rows.append({"solver": sv, "NFE": nfe, "ratio": f"{a} / {b}", "error ratio": q,
                              "95% CI low": lo, "95% CI high": hi})
-display(gs.report.html_table(pd.DataFrame(pub_rows),
-                             caption=f"The paper's published CIFAR-10 GITS schedule on our "
-                                     f"network: reference error ratios, {n_eval} paired latents"))
+gs.report.glue_table("tab-gits-published", pd.DataFrame(pub_rows))
 for (sv, nfe, a, b), (q, lo, hi) in pub_ci.items():
     if b == "ours (GITS-dev)":
         reading = "better" if hi < 1 else "worse" if lo > 1 else "no difference resolved"
@@ -796,7 +890,27 @@ for (sv, nfe, a, b), (q, lo, hi) in pub_ci.items():
 assert all(lo <= q <= hi for q, lo, hi in pub_ci.values())
 
 # %% [markdown]
-# How to read the three cells. The first shows how much of a first-jump error survives to the final
+# :::{admonition} The paper's published schedule on our network, with intervals ({numref}`tab-gits-published`)
+# :class: dropdown
+#
+# ````{table} The paper's published CIFAR-10 GITS schedule on our network at NFE 6: reference error ratios on 64 paired latents, with 95 % intervals.
+# :name: tab-gits-published
+# :class: gs-table
+#
+# ```{glue:md} tab-gits-published
+# :format: myst
+# ```
+# ````
+# :::
+
+# %% [markdown]
+# What each outcome of the three experiments would mean, read against the numbers above:
+#
+# :::{admonition} How to read the three experiments
+# :class: dropdown
+#
+# How to read the three cells ({numref}`tab-gits-hybrid` and {numref}`tab-gits-published` hold the
+# second's and the third's numbers). The first shows how much of a first-jump error survives to the final
 # sample (a factor near or above 1: the ODE does not damp it, and a long first jump is expensive no
 # matter how cheap the one-step cost makes it look). In the second, if GITS on the hybrid beats
 # the polynomial schedule (interval below 1) while GITS on the network does not, the method works
@@ -809,17 +923,22 @@ assert all(lo <= q <= hi for q, lo, hi in pub_ci.values())
 # our network loses accuracy, not the general shape of a GITS schedule. Where it does not, a
 # schedule shaped by the paper's network does not transfer. The exact KDE denoiser's benchmark in
 # {doc}`07_gits_bench` is a further piece of evidence.
+# :::
 
 # %% [markdown]
 # ### What the search costs
+#
+# :::{admonition} Where the time goes
+# :class: dropdown
 #
 # The warm-up dominates: `n_warmup` trajectories of $M - 1 = 60$ teacher steps are 15,360 network
 # evaluations, as many as generating 3,072 images at NFE 5. The cost matrix and the DP are
 # array arithmetic on the stored trajectories (the `dev` matrix needs three dot products per grid
 # point and sample; `l2` and `l1` need a pass over every pair). Timings on this machine, and those
 # the committed benchmark recorded on its own machine:
+# :::
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "hide-output", "nbval-ignore-output"]
 total = timing["warm-up"] + timing["cost matrix (dev)"] + timing["DP (one)"]
 print(f"this run ({P.device}): warm-up {timing['warm-up']:.1f} s ({100 * timing['warm-up'] / total:.1f} %), "
       f"dev cost matrix {timing['cost matrix (dev)']:.2f} s ({100 * timing['cost matrix (dev)'] / total:.2f} %), "
@@ -829,7 +948,7 @@ for key, run in runs.items():
     print(f"committed {key:5s} ({run['gits']['n_warmup']} trajectories): "
           + ", ".join(f"{k} {v:.2f} s ({100 * v / sum(t.values()):.1f} %)" for k, v in t.items()))
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 nfe_warmup = S.n_warmup * (len(grid) - 1)
 print(f"warm-up: {S.n_warmup} x {len(grid) - 1} = {nfe_warmup} network evaluations "
       f"= {nfe_warmup // P.abl_nfe} images at NFE {P.abl_nfe}")
@@ -839,21 +958,27 @@ assert timing["warm-up"] > timing["cost matrix (dev)"] + timing["DP (one)"]
 # ## Verdicts
 #
 # The paper's claim that "a schedule fitted to a few warm-up trajectories serves every sample" is
-# tested over five warm-up seeds (`results/fmnist_gits_seeds.json`, `scripts/gits_seeds.py`): for each
+# tested over five warm-up seeds; whether GITS lowers the reference error at all is judged once, in
+# {doc}`07_gits_bench` ({numref}`tab-bench-seeds`), with the FD verdicts.
+#
+# :::{admonition} How the warm-up claim is tested
+# :class: dropdown
+#
+# The test runs over five warm-up seeds (`results/fmnist_gits_seeds.json`, `scripts/gits_seeds.py`): for each
 # seed, GITS fitted on the first 16 warm-up trajectories against GITS fitted on all 256, both scored on
 # the 256 evaluation latents of the sweep; the statistic is the relative change of the mean reference
 # error, with a two-level bootstrap interval (seeds, then latents; the two schedules paired by seed and
 # latent). The claim holds if the change stays below 10 %. Its control is GITS fitted on 16 warm-up
 # trajectories of the null model (a denoiser that returns a random training image): trajectories
-# without the shared shape must not give a schedule that serves as well. Whether GITS lowers the
-# reference error at all is judged once, in {doc}`07_gits_bench` (Table 7.3); FD verdicts are there too.
+# without the shared shape must not give a schedule that serves as well.
+# :::
 
 # %% [markdown]
 # (gits-warmup)=
 #
 # The rule's verdict on these measurements:
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 seeds = gs.results.load_json("fmnist_gits_seeds.json", P.results)
 assert seeds["settings"]["weights_sha256"] == sweep["weights_sha256"], "seeds run of other weights"
 claim = gs.claims.get("gits_warmup")

@@ -25,7 +25,7 @@
 # when the control passes too, or fails by less than a factor of two. The tables at the front list
 # the paper's claims and, separately, the tests beyond the paper; each chapter's own table follows.
 #
-# **Why the summary cannot drift.** Tables 9.1 and 9.2 are read from the chapters' stored notebooks,
+# **Why the summary cannot drift.** {numref}`tab-summary-paper` and {numref}`tab-summary-beyond` are read from the chapters' stored notebooks,
 # which the strict notebook check (`pytest --nbval`, in `make test`) keeps equal to a fresh execution of
 # every chapter; the chapter tables further down are not computed here at all: the book build pastes
 # them from the outputs of the chapters *as the build executed them* (myst-nb's cross-document glue),
@@ -41,9 +41,12 @@
 #
 # - **command:** `OMP_NUM_THREADS=1 .venv/bin/jupytext --to ipynb --execute book/09_summary.py`
 #   (or `make book`, which re-executes changed chapters)
-# - **run time:** seconds on a laptop CPU
+# - **run time:** a few seconds on 2 CPU cores
 # - **reads:** the verdicts stored in the other chapters' notebooks (the front tables), and pastes
-#   those the build glued (the chapter tables)
+#   those the build glued (the chapter tables); re-executing every chapter it reads takes about
+#   15 min of cell time (the {doc}`provenance` page lists each), and regenerating every committed
+#   result they read about 2 h 10 min (the sum of the step times of `make results` in
+#   `results/README.md`), on 2 CPU cores
 # :::
 
 # %% tags=["remove-input", "nbval-check-output"]
@@ -57,67 +60,106 @@ import gitscore as gs
 
 BOOK = Path.cwd() if Path.cwd().name == "book" else Path.cwd() / "book"
 rows = gs.report.collect(BOOK)
-for beyond, caption in ((False, "Table 9.1: the paper's claims, as the claims registry's rule judges them"),
-                        (True, "Table 9.2: tests beyond the paper (not counted with the paper's claims)")):
-    display(gs.report.html_table(pd.DataFrame(gs.report.summary_rows(rows, beyond_paper=beyond),
-                                              columns=gs.report.SUMMARY_COLUMNS), caption=caption))
+for beyond, name in ((False, "tab-summary-paper"), (True, "tab-summary-beyond")):
+    gs.report.glue_table(name, pd.DataFrame(gs.report.summary_rows(rows, beyond_paper=beyond),
+                                                columns=gs.report.SUMMARY_COLUMNS))
+
+# %% [markdown]
+# ````{table} The paper's claims, as the claims registry's rule judges them.
+# :name: tab-summary-paper
+# :class: gs-table
+#
+# ```{glue:md} tab-summary-paper
+# :format: myst
+# ```
+# ````
+#
+# ````{table} Tests beyond the paper (not counted with the paper's claims).
+# :name: tab-summary-beyond
+# :class: gs-table
+#
+# ```{glue:md} tab-summary-beyond
+# :format: myst
+# ```
+# ````
 
 # %% [markdown]
 # ## The verdicts, chapter by chapter
 #
-# ### {doc}`Chapter 1 <01_ode>`
+# The same verdicts as each chapter glued them, with links to the measurements (click a chapter to
+# open its table).
+#
+# :::{admonition} {doc}`Chapter 1 <01_ode>`
+# :class: dropdown
 #
 # ```{glue} verdicts
 # :doc: 01_ode.ipynb
 # ```
+# :::
 #
-# ### {doc}`Chapter 2 <02_regularity>`
+# :::{admonition} {doc}`Chapter 2 <02_regularity>`
+# :class: dropdown
 #
 # ```{glue} verdicts
 # :doc: 02_regularity.ipynb
 # ```
+# :::
 #
-# ### {doc}`Chapter 3 <03_denoising>`
+# :::{admonition} {doc}`Chapter 3 <03_denoising>`
+# :class: dropdown
 #
 # ```{glue} verdicts
 # :doc: 03_denoising.ipynb
 # ```
+# :::
 #
-# ### {doc}`Chapter 4 <04_kde>`
+# :::{admonition} {doc}`Chapter 4 <04_kde>`
+# :class: dropdown
 #
 # ```{glue} verdicts
 # :doc: 04_kde.ipynb
 # ```
+# :::
 #
-# ### {doc}`Chapter 5 <05_meanshift>`
+# :::{admonition} {doc}`Chapter 5 <05_meanshift>`
+# :class: dropdown
 #
 # ```{glue} verdicts
 # :doc: 05_meanshift.ipynb
 # ```
+# :::
 #
-# ### {doc}`Chapter 6 <06_gits>`
+# :::{admonition} {doc}`Chapter 6 <06_gits>`
+# :class: dropdown
 #
 # ```{glue} verdicts
 # :doc: 06_gits.ipynb
 # ```
+# :::
 #
-# ### {doc}`Chapter 7 <07_gits_bench>`
+# :::{admonition} {doc}`Chapter 7 <07_gits_bench>`
+# :class: dropdown
 #
 # ```{glue} verdicts
 # :doc: 07_gits_bench.ipynb
 # ```
+# :::
 #
-# ### {doc}`Chapter 8 <08_optimal>`
+# :::{admonition} {doc}`Chapter 8 <08_optimal>`
+# :class: dropdown
 #
 # ```{glue} verdicts
 # :doc: 08_optimal.ipynb
 # ```
+# :::
 #
-# ### {doc}`Chapter 10 <10_model_card>`
+# :::{admonition} {doc}`Chapter 10 <10_model_card>`
+# :class: dropdown
 #
 # ```{glue} verdicts
 # :doc: 10_model_card.ipynb
 # ```
+# :::
 
 # %% [markdown]
 # ## A check on the stored chapters
@@ -127,7 +169,7 @@ for beyond, caption in ((False, "Table 9.1: the paper's claims, as the claims re
 # contents stores a glued `verdicts` table and that every verdict is one of the three words, and
 # counts them, the paper's claims apart from ours; the numbers live in the chapters.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 toc = yaml.safe_load((BOOK.parent / "_toc.yml").read_text())
 measured = [c["file"].split("/")[-1] for part in toc["parts"] for c in part["chapters"]
             if c["file"].split("/")[-1][:2] in {"01", "02", "03", "04", "05", "06", "07"}]

@@ -35,16 +35,26 @@
 # FD here is the Fréchet distance in the features of our own Fashion-MNIST classifier (shipped the
 # same way, last section): **FD (Fashion-MNIST classifier features)**, not Inception FID.
 #
-# ```{admonition} Rerun
-# `jupytext --to ipynb --execute book/10_model_card.py` (about 3 minutes on 2 CPU cores). Reads
-# `results/fmnist_edm_curve.csv`, `results/fmnist_sweep` and `results/fmnist_fd_converged`.
-# Retrain the network: `gitscore train --out runs/fmnist_edm --steps 10000 --snapshot-every 2000`, then
-# continue with `--steps 40000 --lr-decay-from 10000 --allow-config-change`
-# (resumable), then `gitscore train ... --export PATH`; the quality curve:
-# `python scripts/quality_curve.py runs/fmnist_edm --n 2000 --out results/fmnist_edm_curve.csv`.
-# ```
+# :::{admonition} Rerun this chapter
+# :class: note
+#
+# - **command:** `OMP_NUM_THREADS=1 .venv/bin/jupytext --to ipynb --execute book/10_model_card.py`
+#   (or `make book`, which re-executes changed chapters)
+# - **run time:** about 2.5 min on 2 CPU cores (denoising errors against the exact KDE denoiser, a
+#   sample grid, a convergence check; the code cells are folded, click to show them)
+# - **reads, and what regenerating it costs** (each step's command and time, measured on 2 CPU cores, in
+#   `results/README.md`): `results/fmnist_sweep/` 22 min and `results/fmnist_fd_converged/` 7 min
+#   (`make results`); `results/fmnist_edm_curve.csv` 40 min (`make weights`, from the training run's
+#   snapshots)
+# - **rests on** the networks and classifier it describes: `make weights` retrains them from scratch
+#   (`fmnist_edm` 4.4 h, `fmnist_edm_rough` 68 min, the classifier 6.5 min on 2 cores; resumable). By
+#   hand: `gitscore train --out runs/fmnist_edm --steps 10000 --snapshot-every 2000`, then
+#   `--steps 40000 --lr-decay-from 10000 --allow-config-change`, then `gitscore train ... --export PATH`;
+#   the quality curve: `python scripts/quality_curve.py runs/fmnist_edm --n 2000 --out
+#   results/fmnist_edm_curve.csv`.
+# :::
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-cell", "nbval-ignore-output"]
 import json
 import math
 import os
@@ -88,7 +98,7 @@ D = nets["fmnist_edm"]
 # %% [markdown]
 # ## The networks
 
-# %%
+# %% tags=["hide-input"]
 def describe(name, net):
     c, tc = net.config, net.config["training"]["train_config"]
     dist = f"ln sigma ~ N({tc['p_mean']}, {tc['p_std']}^2)"
@@ -103,9 +113,21 @@ def describe(name, net):
                                           if tc.get("lr_decay_from") else ", constant")}
 
 
-gs.report.html_table(pd.DataFrame([describe(n, m) for n, m in nets.items()]))
+gs.report.glue_table("tab-card-nets", pd.DataFrame([describe(n, m) for n, m in nets.items()]))
 
-# %% tags=["nbval-ignore-output"]
+# %% [markdown]
+# {numref}`tab-card-nets` sets the two shipped networks side by side.
+#
+# ````{table} The shipped networks: noise embedding, parameters (channel widths), training steps x batch, the training distribution of $\sigma$ and the learning rate.
+# :name: tab-card-nets
+# :class: gs-table
+#
+# ```{glue:md} tab-card-nets
+# :format: myst
+# ```
+# ````
+
+# %% tags=["hide-input", "nbval-ignore-output"]
 for name, net in nets.items():
     minutes = net.config["training"]["wall_time_s"] / 60
     print(f"{name}: trained {minutes:.0f} min on 2 shared CPU cores")
@@ -130,7 +152,7 @@ for name, net in nets.items():
 # levels log-uniformly on the samplers' interval $[0.002, 80]$ and keep EDM's loss weighting
 # $\lambda(\sigma) = (\sigma^2 + \sigma_\text{data}^2) / (\sigma\,\sigma_\text{data})^2$.
 
-# %%
+# %% tags=["hide-input"]
 tc = D.config["training"]["train_config"]
 s = gs.train.sample_train_sigma(200_000, torch.Generator().manual_seed(0), tc["p_mean"],
                                 tc["p_std"], tc["p_uniform"], tc["sigma_min"], tc["sigma_max"])
@@ -142,7 +164,7 @@ for label, x in (("ours", s), ("EDM log-normal", edm)):
 assert (s > 10).double().mean() > 10 * (edm > 10).double().mean()
 
 # %% tags=["hide-input"]
-fig, ax = plt.subplots(figsize=(6.5, 2.6))
+fig, ax = plt.subplots(figsize=(6.5, 3), layout="constrained")
 bins = torch.linspace(-9, 6, 61)
 ax.hist(edm.log().numpy(), bins=bins.numpy(), density=True, alpha=0.5,
         label="EDM log-normal (first network)")
@@ -150,8 +172,7 @@ ax.hist(s.log().numpy(), bins=bins.numpy(), density=True, alpha=0.5, label="ours
 for v in (0.002, 80):
     ax.axvline(math.log(v), color="k", lw=0.8, ls="--")
 ax.set(xlabel=r"$\ln \sigma$ (dashed: the samplers' interval)", ylabel="density")
-ax.legend(fontsize=9)
-fig.set_layout_engine("tight")
+fig.legend(loc="outside lower center", ncol=2, frameon=False, fontsize=9)
 gs.report.figure(fig, "fig-card-sigma")
 
 # %% [markdown]
@@ -169,7 +190,7 @@ gs.report.figure(fig, "fig-card-sigma")
 # 60,000 training images is optimal for the *training set*; on test images it is beaten by the
 # networks at small $\sigma$, where it snaps to the nearest training image.
 
-# %%
+# %% tags=["hide-input"]
 train = gs.data.fashion_mnist("train")[0]
 x0 = gs.data.fashion_mnist("test")[0][:P.n_eval]
 eps = gs.sampling.latents((1, 28, 28), 123, 0, P.n_eval, torch.float32)
@@ -184,20 +205,31 @@ for name in nets:
     tab[f"{name} / mean"] = ratio[name].numpy()
 tab["KDE / mean"] = ratio["KDE"].numpy()
 tab["fmnist_edm vs KDE (RMS)"] = errs["fmnist_edm"].model_vs_reference.mean(0).sqrt().numpy()
-display(gs.report.html_table(tab, "{:.4g}"))
+gs.report.glue_table("tab-card-mse", tab, "{:.4g}")
 worst = {name: float(ratio[name].max()) for name in nets}
-print("worst ratio to the data mean:", {k: round(v, 3) for k, v in worst.items()})
+print("worst ratio to the data mean: " + ", ".join(f"{k} {v:.3f}" for k, v in worst.items()))
+
+# %% [markdown]
+# {numref}`tab-card-mse` gives the numbers behind {numref}`fig-card-mse`.
+#
+# ````{table} Denoising error on 256 test images divided by the data mean's (the best constant denoiser), at 13 noise levels, for both networks and the exact KDE denoiser; last column: the RMS distance of the output of fmnist_edm to the exact KDE denoiser's.
+# :name: tab-card-mse
+# :class: gs-table
+#
+# ```{glue:md} tab-card-mse
+# :format: myst
+# ```
+# ````
 
 # %% tags=["hide-input"]
-fig, ax = plt.subplots(figsize=(6.5, 3.2))
+fig, ax = plt.subplots(figsize=(6.5, 3.6), layout="constrained")
 for name in nets:
     ax.plot(grid, ratio[name], "o-", ms=3, label=name)
 ax.plot(grid, ratio["KDE"], "s--", ms=3, color="gray",
         label="exact KDE (60k train images)")
 ax.axhline(1.0, color="k", lw=0.8)
 ax.set(xscale="log", yscale="log", xlabel=r"$\sigma$", ylabel="MSE / MSE of the data mean")
-ax.legend(fontsize=9)
-fig.set_layout_engine("tight")
+fig.legend(loc="outside lower center", ncol=2, frameon=False, fontsize=9)
 gs.report.figure(fig, "fig-card-mse")
 
 # %% [markdown]
@@ -218,7 +250,7 @@ gs.report.figure(fig, "fig-card-mse")
 # even a perfect network sits a fraction of a percent under the threshold, and the interval, not
 # the estimate, decides.
 
-# %%
+# %% tags=["hide-input"]
 def worst_ratio(pairs):
     """max over noise levels of mean MSE(network) / mean MSE(data mean); pairs: (images, sigmas, 2)."""
     return float((pairs[..., 0].mean(0) / pairs[..., 1].mean(0)).max())
@@ -242,26 +274,37 @@ gs.report.glue_text("beats_mean_verdict", v_mean.word)
 # departure from it as a fraction of the output's whole change over the interval. An analytic
 # denoiser scores ~0 (the exact KDE: the quadratic's own truncation error).
 
-# %%
+# %% tags=["hide-input"]
 x_s = x0[:P.n_smooth]
 rough_tab = pd.DataFrame({"sigma": [0.01, 0.1, 1.0, 10.0, 40.0]})
 for name, den in {**nets, "exact KDE": kde}.items():
     rough_tab[name] = [sigma_roughness(den, x_s + s * eps[:P.n_smooth], s)
                        for s in rough_tab["sigma"]]
-display(gs.report.html_table(rough_tab, "{:.3f}"))
+gs.report.glue_table("tab-card-rough", rough_tab, "{:.3f}")
 assert rough_tab["fmnist_edm"].max() < 0.05 and rough_tab["fmnist_edm_rough"].max() > 0.2
+
+# %% [markdown]
+# {numref}`tab-card-rough` gives the roughness of each denoiser at five noise levels.
+#
+# ````{table} Roughness in $\sigma$ (the largest departure from the best quadratic in $\ln\sigma$ over $\pm 0.1$, as a fraction of the output's change there) on 32 test images.
+# :name: tab-card-rough
+# :class: gs-table
+#
+# ```{glue:md} tab-card-rough
+# :format: myst
+# ```
+# ````
 
 # %% tags=["hide-input"]
 ts = torch.linspace(math.log(5.0), math.log(20.0), 121, dtype=torch.float64)
 x1 = x0[:1] + 10.0 * eps[:1]
-fig, ax = plt.subplots(figsize=(6.5, 3.0))
+fig, ax = plt.subplots(figsize=(6.5, 3.4), layout="constrained")
 with torch.no_grad():
     for name, den in {**nets, "exact KDE": kde}.items():
         vals = [den(x1, torch.full((1,), math.exp(t))).reshape(-1)[14 * 28 + 14].item() for t in ts]
         ax.plot(ts.exp(), vals, label=name)
 ax.set(xscale="log", xlabel=r"$\sigma$ (input $x$ fixed)", ylabel="centre pixel of $D(x, \\sigma)$")
-ax.legend(fontsize=9)
-fig.set_layout_engine("tight")
+fig.legend(loc="outside lower center", ncol=2, frameon=False, fontsize=9)
 gs.report.figure(fig, "fig-card-smooth")
 
 # %% [markdown]
@@ -281,7 +324,7 @@ gs.report.figure(fig, "fig-card-smooth")
 # benchmark's own reference, Heun on 256 steps, is from 512 steps, relative to the same error (the
 # first network needed 512 steps for its reference).
 
-# %%
+# %% tags=["hide-input"]
 sweep = gs.results.load_run("fmnist_sweep", P.results)
 ref = gs.results.reference("fmnist_sweep", P.results)[:P.n_conv]
 x_T = 80.0 * gs.sampling.latents((1, 28, 28), sweep["config"]["eval_seed"], 0, len(ref), torch.float32)
@@ -303,7 +346,7 @@ assert d128 < 0.02 * best
 # `results/fmnist_fd_converged`) next to the floor any finite sample set meets: 10,000 *training*
 # images against the test split.
 
-# %%
+# %% tags=["hide-input"]
 conv = gs.results.load_run("fmnist_fd_converged", P.results)
 floor = gs.metrics.noise_floor(10000)
 fds = {r["nfe"]: r["fd"] for r in conv["rows"]}
@@ -316,16 +359,28 @@ if (P.results / "fmnist_rough_fd_converged" / "results.json").is_file():
           + ", ".join(f"NFE {k}: {v:.2f}" for k, v in sorted(rfds.items())))
 assert 0 < floor < min(fds.values())
 
-# %%
+# %% tags=["hide-input"]
 curve = pd.read_csv(P.results / "fmnist_edm_curve.csv")
 cfg_train = json.loads((gs.nets.WEIGHTS_DIR / "fmnist_edm.json").read_text())["training"]
-gs.report.html_table(curve[["step", "images_seen", "fd", "worst_mse_ratio_vs_mean", "roughness_sigma10"]],
-                     "{:.4g}")
+gs.report.glue_table("tab-card-curve", curve[["step", "images_seen", "fd", "worst_mse_ratio_vs_mean",
+                                                  "roughness_sigma10"]], "{:.4g}")
+
+# %% [markdown]
+# {numref}`tab-card-curve` lists every snapshot of the training run.
+#
+# ````{table} The EMA snapshots of fmnist_edm (results/fmnist_edm_curve.csv): FD of 2,000 iPNDM 20-step samples, the worst denoising MSE ratio to the data mean over 13 noise levels, and the roughness at $\sigma = 10$.
+# :name: tab-card-curve
+# :class: gs-table
+#
+# ```{glue:md} tab-card-curve
+# :format: myst
+# ```
+# ````
 
 # %% [markdown]
 # ### What more training would buy
 #
-# The goal of an FD of at most 10 (10,000 samples) is not reached. How far off is it? Two
+# We trained for an FD of at most 10 (10,000 samples); that goal is not reached. How far off is it? Two
 # measured facts and one assumption give an estimate. FD's small-sample bias is linear in $1/N$
 # {cite:p}`chong2020unbiased`: the 2,000-sample FD of the shipped snapshot and the 10,000-sample
 # FD of the same network above give the line, hence the FD at infinitely many samples
@@ -337,7 +392,7 @@ gs.report.html_table(curve[["step", "images_seen", "fd", "worst_mse_ratio_vs_mea
 # snapshots that carry it: single 2,000-sample FDs scatter by about a unit (neighbouring snapshots
 # go up as well as down), so no fewer than all the late snapshots together give the late slope.
 
-# %%
+# %% tags=["hide-input"]
 shipped_row = curve[curve["step"] == cfg_train["steps"]].iloc[0]
 fd_inf, bias = gs.metrics.fd_infinity([shipped_row["n_samples"], 10000],
                                       [shipped_row["fd"], fds[20]])
@@ -366,7 +421,7 @@ for name, pts in ((f"all {len(decay)} decay-phase snapshots", decay),
 assert all(0 < w.alpha and w.x_target > shipped_row["images_seen"] for w in laws.values())
 
 # %% tags=["hide-input"]
-fig, ax = plt.subplots(figsize=(6.5, 3.2))
+fig, ax = plt.subplots(figsize=(6.5, 3.6), layout="constrained")
 ax.plot(curve["images_seen"] / 1e6, curve["fd"], "o-", color="C0", label="measured (EMA snapshots)")
 x_max = max(w.x_target for w in laws.values())
 for (name, law), color, short in zip(laws.items(), ("C1", "C2"), ("decay phase", "second half")):
@@ -383,8 +438,7 @@ ax.set_xlim(0.1, 1.5 * x_max / 1e6)
 for axis in (ax.xaxis, ax.yaxis):  # plain numbers, no labels on the minor ticks
     axis.set_major_formatter(matplotlib.ticker.FormatStrFormatter("%g"))
     axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-ax.legend(fontsize=8)
-fig.set_layout_engine("tight")
+fig.legend(loc="outside lower center", ncol=2, frameon=False, fontsize=8)
 gs.report.figure(fig, "fig-card-curve")
 
 # %% [markdown]
@@ -399,13 +453,12 @@ gs.report.figure(fig, "fig-card-curve")
 
 # %% tags=["hide-input"]
 log = pd.read_csv(gs.nets.WEIGHTS_DIR / "fmnist_edm_train_log.csv")
-fig, ax = plt.subplots(figsize=(6.5, 2.8))
+fig, ax = plt.subplots(figsize=(6.5, 3.2), layout="constrained")
 ax.plot(log["step"], log["loss"], lw=0.3, alpha=0.4, label="per step")
 ax.plot(log["step"], log["loss"].rolling(200, min_periods=1).mean(), lw=1.5,
         label="mean of 200 steps")
 ax.set(xlabel="training step", ylabel="EDM loss", ylim=(0, 1.2))
-ax.legend(fontsize=9)
-fig.set_layout_engine("tight")
+fig.legend(loc="outside lower center", ncol=2, frameon=False, fontsize=9)
 gs.report.figure(fig, "fig-card-loss")
 
 # %% [markdown]
@@ -415,13 +468,13 @@ gs.report.figure(fig, "fig-card-loss")
 # The EDM training loss of `fmnist_edm` (a weighted denoising error, noisy by nature because $\sigma$ is drawn at random every step).
 # ```
 
-# %%
+# %% tags=["hide-input"]
 tail = log["loss"].iloc[-1000:].mean()
 head = log["loss"].iloc[:200].mean()
 print(f"mean loss: first 200 steps {head:.3f}, last 1000 steps {tail:.3f}")
 assert tail < 0.6 * head
 
-# %%
+# %% tags=["hide-input"]
 x_T = 80.0 * gs.sampling.latents((1, 28, 28), P.seed, 0, P.n_samples, torch.float32)
 counter = gs.denoisers.CallCounter(D)
 with torch.no_grad():
@@ -443,7 +496,7 @@ gs.report.figure(fig, "fig-card-samples")
 # 64 samples of `fmnist_edm` (Heun, 18 steps, 36 NFE, polynomial schedule $\rho = 7$) from fixed seeds.
 # ```
 
-# %%
+# %% tags=["hide-input"]
 clf = gs.metrics.load_classifier(device="cpu")
 with torch.no_grad():
     pred = clf(samples).argmax(1)
@@ -455,7 +508,7 @@ assert counter.calls == 2 * P.heun_steps and (counts > 0).sum() >= 8
 # %% [markdown]
 # ## The feature classifier
 
-# %%
+# %% tags=["hide-input"]
 ccard = json.loads((gs.nets.WEIGHTS_DIR / "fmnist_classifier.json").read_text())
 xt, yt = gs.data.fashion_mnist("test")
 acc = gs.metrics.classifier_accuracy(xt, yt, classifier=clf)
@@ -475,7 +528,7 @@ assert acc >= 0.91 and abs(acc - ccard["test_accuracy"]) < 1e-3
 #
 # The rule's verdict on these measurements:
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 gs.report.verdict(v_mean)
 _ = gs.report.glue_verdicts("10_model_card")
 

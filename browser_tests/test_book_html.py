@@ -7,7 +7,10 @@ decode, every maths element must be typeset by the local MathJax, no output cell
 the machine or fail, no visible text may be a raw markdown table (`| a | b |`), no output (printed text, table,
 image, verdict box) may be wider than the text column, and a full-page screenshot of each chapter is kept in
 _build/screenshots/. Every internal link of every page must resolve to a built file, and its #fragment to an id in it
-(checked on the HTML files, without the browser).
+(checked on the HTML files, without the browser). What a reader sees is checked too: the page is no wider than the
+1280 px window and (the API reference apart) at most MAX_PAGE_HEIGHT tall, no shown code line is wider than its
+column, no page shows a path of the machine that built it or a word of the process that wrote it (PROCESS_WORDS), and
+every figure of the stored chapters carries the marker of the library's layout check (LAYOUT_MARKER).
 
 Environment: BOOK_HTML (default _build/html), BOOK_TOC (default _toc.yml), SCREENSHOTS (default _build/screenshots),
 CHROMIUM (default /usr/bin/chromium, else `chromium` on PATH), BROWSER_TIMEOUT (seconds per page, default 60).
@@ -39,6 +42,22 @@ SHOTS = Path(os.environ.get("SCREENSHOTS", ROOT / "_build" / "screenshots"))
 TIMEOUT = float(os.environ.get("BROWSER_TIMEOUT", 60))  # seconds for one page to load, typeset and settle
 WIDTH, HEIGHT = 1280, 900
 MAX_SHOT_HEIGHT = 16000  # keeps a screenshot's PNG a few MB; longer pages are cut there
+MAX_PAGE_HEIGHT = int(os.environ.get("MAX_PAGE_HEIGHT", 12000))  # px at 1280 px wide: a chapter reads as an argument
+TALL_PAGES = {"book/api"}  # the API reference: a reference list, not read top to bottom
+BOOK = ROOT / "book"
+
+# Text no reader should meet: paths of the machine that built the book, and words of the process that wrote it.
+BUILDER_PATHS = re.compile(r"/work/|/home/|/root/|/tmp/|PosixPath\(|WindowsPath\(")
+PROCESS_WORDS = re.compile(r"\b(this|next|last|previous) round\b|\bround's\b|\bthe network issue\b|\bissue's\b|"
+                           r"\bthis issue\b|\bsessions?\b|\bhelpers?\b|\bthe goal's\b|\bfor the goal\b|"
+                           r"\bthe lead\b|\bthe brief\b", re.I)
+# What gitscore.report's layout check leaves on every figure it passed: a PNG text chunk named LAYOUT_MARKER (or the
+# name in the glued output's metadata).
+try:
+    from gitscore.report import LAYOUT_MARKER
+except ImportError:  # the browser test needs no library; the name the library uses
+    LAYOUT_MARKER = "gitscore-layout"
+LAYOUT_MARKER = os.environ.get("LAYOUT_MARKER", LAYOUT_MARKER)
 
 # Console errors of the toolchain, not of the book: Sphinx 7.4's html builder re-adds inline scripts registered after
 # Builder.init() (filename None vs ''), so sphinx-thebe's `const THEBE_JS_URL = ...` is declared twice on every page.
@@ -237,7 +256,7 @@ INSPECT = """(async () => {
     const right = column ? column.getBoundingClientRect().right : window.innerWidth;
     const sel = '.cell_output pre, .cell_output table, .cell_output .output, .cell_output img, figure img, .gs-verdict';
     return [...document.querySelectorAll(sel)]
-      .filter(e => e.offsetParent !== null)
+      .filter(e => e.offsetParent !== null && !e.closest('details:not([open])'))
       .filter(e => e.scrollWidth > e.clientWidth + 1 || e.getBoundingClientRect().right > right + 1)
       .map(e => `${e.tagName.toLowerCase()}.${[...e.classList].join('.')}: scrollWidth ${e.scrollWidth} > ` +
                 `clientWidth ${e.clientWidth} or right edge ` +
@@ -247,7 +266,7 @@ INSPECT = """(async () => {
   };
   // Printed output whose lines the browser must fold again (pre-wrap): a folded line broken a second time.
   const rewrapped = () => [...document.querySelectorAll('.cell_output pre')]
-    .filter(e => e.offsetParent !== null)
+    .filter(e => e.offsetParent !== null && !e.closest('details:not([open])'))  // folded output is not shown
     .filter(e => {
       const before = e.style.whiteSpace;
       e.style.whiteSpace = 'pre';
@@ -256,6 +275,14 @@ INSPECT = """(async () => {
       return wide;
     })
     .map(e => `pre: a line wider than ${e.clientWidth} px: ` + (e.innerText || '').split('\\n')
+      .reduce((a, l) => l.length > a.length ? l : a, '').slice(0, 60))
+    .slice(0, 5);
+  // Shown code (not folded away by hide-input) whose lines are wider than the column: the reader must scroll.
+  const wideCode = () => [...document.querySelectorAll('.cell_input pre, div[class*="highlight-python"] pre, ' +
+                                                        'div[class*="highlight-ipython"] pre')]
+    .filter(e => e.offsetParent !== null && !e.closest('details:not([open])'))  // folded code is not shown
+    .filter(e => e.scrollWidth > e.clientWidth + 1)
+    .map(e => `code ${e.scrollWidth} px in ${e.clientWidth} px: ` + (e.innerText || '').split('\\n')
       .reduce((a, l) => l.length > a.length ? l : a, '').slice(0, 60))
     .slice(0, 5);
   const imgs = [...document.images];
@@ -278,6 +305,8 @@ INSPECT = """(async () => {
     pipes: rawPipes(),
     overflow: overflowing(),
     rewrapped: rewrapped(),
+    wide_code: wideCode(),
+    page_width: Math.ceil(document.documentElement.scrollWidth), window_width: window.innerWidth,
   };
 })()"""
 
@@ -451,6 +480,13 @@ def test_page_in_chromium(page, server, browser):
         problems.append(f"output wider than its column (cut off or scrolling): {report['overflow']}")
     if report["rewrapped"]:
         problems.append(f"printed lines the page folds again (shorten them or the output font): {report['rewrapped']}")
+    if report["wide_code"]:
+        problems.append(f"shown code wider than its column (fold the lines or hide the cell): {report['wide_code']}")
+    if report["page_width"] > report["window_width"]:
+        problems.append(f"page {report['page_width']} px wide in a {report['window_width']} px window")
+    if page not in TALL_PAGES and report["height"] > MAX_PAGE_HEIGHT:
+        problems.append(f"page {report['height']} px tall at {WIDTH} px (at most {MAX_PAGE_HEIGHT}): hide cells that "
+                        "only compute or format, move computation into the library")
     assert not problems, f"{page}:\n  " + "\n  ".join(problems)
     assert shot.stat().st_size > 1000
 
@@ -476,3 +512,134 @@ def test_inspector_catches_pipes_and_overflow(tmp_path, browser):
     assert "| not | checked |" not in report["pipes"]
     assert report["overflow"] and report["overflow"][0].startswith("pre")
     assert len(report["rewrapped"]) == 2  # both: the scrolling one and the one the browser folds again
+
+
+# --- What a reader must not see, and the figures' layout check (on the HTML and the stored notebooks, no browser)
+
+class _Text(HTMLParser):
+    """The text of a page outside <script> and <style>."""
+
+    def __init__(self):
+        super().__init__()
+        self.skip, self.parts = 0, []
+
+    def handle_starttag(self, tag, attrs):
+        self.skip += tag in ("script", "style")
+
+    def handle_endtag(self, tag):
+        self.skip -= tag in ("script", "style")
+
+    def handle_data(self, data):
+        if not self.skip:
+            self.parts.append(data)
+
+
+def page_text(path) -> str:
+    parser = _Text()
+    parser.feed(Path(path).read_text(encoding="utf-8"))
+    return " ".join(parser.parts)
+
+
+def forbidden_text(text: str) -> list[str]:
+    """Builder paths and process words in a page's text, each with a little context."""
+    found = []
+    for pattern in (BUILDER_PATHS, PROCESS_WORDS):
+        for m in pattern.finditer(text):
+            found.append(text[max(0, m.start() - 30):m.end() + 30].replace("\n", " "))
+    return found
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_builder_paths_or_process_words(page):
+    """No page shows a path of the machine that built it, or a word of the process that wrote it."""
+    path = HTML / f"{page}.html"
+    if not path.is_file():
+        pytest.fail(f"{path} not built")
+    found = forbidden_text(page_text(path))
+    assert not found, f"{page}: " + " | ".join(found[:10])
+
+
+def test_forbidden_text_is_found():
+    """The text checks are not vacuous."""
+    assert forbidden_text("results = PosixPath('/work/main/results')")
+    assert forbidden_text("this round's CPU time") and forbidden_text("the network issue's target")
+    assert forbidden_text("for the goal, 0.9") and forbidden_text("a helper wrote it")
+    assert not forbidden_text("float32 round-off, rounded to 3 digits; the goal of an FD of 10")
+    assert page_text_of("<p>a</p><script>var x = '/work/'</script>") == "a"
+
+
+def page_text_of(html_text: str) -> str:
+    parser = _Text()
+    parser.feed(html_text)
+    return " ".join(parser.parts)
+
+
+def _png_text_chunks(data: bytes) -> str:
+    """The keywords and values of a PNG's tEXt / iTXt / zTXt chunks, as one string."""
+    import struct
+    import zlib
+    out, pos = [], 8
+    while pos + 8 <= len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        if kind in (b"tEXt", b"iTXt"):
+            out.append(body.decode("latin-1"))
+        elif kind == b"zTXt":
+            key, _, rest = body.partition(b"\0")
+            out.append(key.decode("latin-1") + " " + zlib.decompress(rest[1:]).decode("latin-1"))
+        pos += 12 + length
+    return " ".join(out)
+
+
+def unchecked_figures(nb_path, marker=LAYOUT_MARKER) -> list[str]:
+    """The figures (PNG outputs, glued or shown) of a stored notebook that carry no mark of the layout check: the
+    marker must be in the output's metadata or in the PNG's text chunks."""
+    nb = json.loads(Path(nb_path).read_text(encoding="utf-8"))
+    missing = []
+    for i, cell in enumerate(nb["cells"]):
+        for out in cell.get("outputs", []):
+            pngs = [v for k, v in out.get("data", {}).items() if k.endswith("image/png")]
+            if not pngs:
+                continue
+            name = out.get("metadata", {}).get("scrapbook", {}).get("name", f"cell {i}")
+            meta = json.dumps(out.get("metadata", {}))
+            png = base64.b64decode("".join(pngs[0]) if isinstance(pngs[0], list) else pngs[0])
+            if marker not in meta and marker not in _png_text_chunks(png):
+                missing.append(name)
+    return missing
+
+
+CHAPTER_NOTEBOOKS = sorted(BOOK.glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("nb", CHAPTER_NOTEBOOKS, ids=[p.stem for p in CHAPTER_NOTEBOOKS])
+def test_every_figure_passed_the_layout_check(nb):
+    """Every figure the chapter stores went through the library's layout check (no overlapping text, nothing off
+    the canvas, no legend over data), which marks the figures it passes."""
+    missing = unchecked_figures(nb)
+    assert not missing, f"{nb.name}: figures without the layout check's marker {LAYOUT_MARKER!r}: {missing}"
+
+
+def test_layout_marker_check_reads_metadata_and_png_chunks(tmp_path):
+    """The marker is found in an output's metadata or in a PNG text chunk, and its absence is reported."""
+    import struct
+    import zlib
+
+    def png(text=b""):
+        def chunk(kind, body):
+            return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
+        extra = chunk(b"tEXt", text) if text else b""
+        return base64.b64encode(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + extra +
+                                chunk(b"IDAT", zlib.compress(b"\0\0")) + chunk(b"IEND", b"")).decode()
+
+    def output(name, data, meta=None):
+        return {"output_type": "display_data", "data": data,
+                "metadata": {"scrapbook": {"name": name}, **(meta or {})}}
+    nb = {"cells": [{"cell_type": "code", "outputs": [
+        output("plain", {"image/png": png()}),
+        output("in-meta", {"application/papermill.record/image/png": png()}, {"layout": "M passed"}),
+        output("in-png", {"image/png": png(b"Layout\0M passed")})]}]}
+    path = tmp_path / "x.ipynb"
+    path.write_text(json.dumps(nb))
+    assert unchecked_figures(path, marker="M") == ["plain"]

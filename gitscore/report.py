@@ -451,3 +451,49 @@ def png_bytes(pixels: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(pixels).save(buf, format="PNG")
     return buf.getvalue()
+
+
+# ---------------------------------------------------------------- numbered tables and sample figures for chapters
+# (kept apart from `figure` and the verdict machinery above)
+
+__all__ += ["sample_rows"]
+
+
+def sample_rows(rows: dict, columns=(), width: float = TEXT_WIDTH_IN, label_width: float = 1.9):
+    """A figure of image rows: rows = {label: array (n, C, H, W) in [-1, 1]}, each row n images of the same
+    latents in one line (each image through `image_grid`, 2-pixel white gaps), its label on the left
+    (`label_width` inches), optional column titles above the first row."""
+    import matplotlib.pyplot as plt
+    if not rows:
+        raise ValueError("rows must hold at least one row of images")
+    arrays = {str(k): np.asarray(v) for k, v in rows.items()}
+    shapes = {a.shape for a in arrays.values()}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 4:
+        raise ValueError(f"every row must be an (n, C, H, W) array of one shape, got {sorted(map(str, shapes))}")
+    n, _, h, w = next(iter(shapes))
+    if columns and len(columns) != n:
+        raise ValueError(f"columns must name each of the {n} images, got {len(columns)}")
+    if not 0 < label_width < width:
+        raise ValueError(f"label_width must be in (0, width={width}), got {label_width!r}")
+    gap = 2
+    strip_w = n * (w + gap) - gap
+    row_h = (width - label_width) * h / strip_w  # inches per row at the strip's own aspect
+    top = 0.22 if columns else 0.04
+    fig = plt.figure(figsize=(width, len(arrays) * row_h * 1.08 + top + 0.04))
+    for r, (label, a) in enumerate(arrays.items()):
+        bottom = 1 - (top + (r + 1) * row_h * 1.08) / fig.get_figheight()
+        ax = fig.add_axes((label_width / width, bottom, 1 - label_width / width, row_h / fig.get_figheight()))
+        line = np.full((h, strip_w) + image_grid(a[:1]).shape[2:], 255, dtype=np.uint8)
+        for k in range(n):
+            line[:, k * (w + gap):k * (w + gap) + w] = image_grid(a[k:k + 1])
+        ax.imshow(line, cmap="gray", vmin=0, vmax=255, interpolation="nearest", aspect="auto")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for side in ax.spines.values():
+            side.set_visible(False)
+        fig.text(label_width / width - 0.01, bottom + row_h / fig.get_figheight() / 2, label, ha="right",
+                 va="center", fontsize=9)
+        if r == 0 and columns:
+            for k, title in enumerate(columns):
+                ax.text(k * (w + gap) + w / 2, -1, title, ha="center", va="bottom", fontsize=8)
+    return fig
