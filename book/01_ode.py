@@ -219,7 +219,9 @@ assert rel < 1e-6
 # ## Time schedules
 #
 # A schedule is a float64 tensor of $N + 1$ strictly decreasing noise levels from $\sigma_{\max}$ to
-# $\sigma_{\min}$ for $N$ steps (no trailing zero). The library ships the four base schedules of the
+# $\sigma_{\min}$ for $N$ steps (no trailing zero); Euler runs them in $N$ denoiser calls. The exports
+# (`gs.export`) replace $\sigma_{\min}$ by 0, so the same $N$ steps are $N$ calls in k-diffusion, diffusers and
+# ComfyUI. The library ships the four base schedules of the
 # paper's experiments:
 #
 # - `polynomial` — EDM's schedule, uniform in $\sigma^{1/\rho}$ with $\rho = 7$;
@@ -285,7 +287,7 @@ gs.report.figure(fig, "fig-ode-1")
 #
 # The others are DPM-Solver-2 (`dpm2`, a midpoint rule in $\log\sigma$) {cite:p}`lu2022dpmsolver`,
 # multistep DPM-Solver++ (`dpmpp`) {cite:p}`lu2022dpmpp`, iPNDM (`ipndm`, Adams–Bashforth on
-# $dx/d\sigma$) {cite:p}`zhang2023ipndm`, UniPC (`unipc`) {cite:p}`zhao2023unipc` and DEIS-tAB
+# $dx/d\sigma$) {cite:p}`zhang2023deis`, UniPC (`unipc`) {cite:p}`zhao2023unipc` and DEIS-tAB
 # (`deis`) {cite:p}`zhang2023deis`. The cost of a sampler is its number of function evaluations (NFE), the denoiser calls;
 # we count them with `gs.denoisers.CallCounter` on a 10-step run.
 
