@@ -6,7 +6,8 @@ latents, batched and torchrun-sharded sampling), models (the registry of named m
 data, nets,
 train, metrics, bench, adapters, export, diagnostics (smoothness and accuracy of a denoiser in sigma),
 controls (null-model denoisers), report (verdicts, tables, figures), files (atomic writes), stats
-(intervals), claims (the claims registry and its verdict rule). Heavy modules are imported lazily:
+(intervals), claims (the claims registry and its verdict rule), ays / ld3 / oss (other schedule searches)
+and harness (every search behind one signature). Heavy modules are imported lazily:
 `gs.metrics` works.
 """
 import importlib
@@ -16,7 +17,7 @@ from . import denoisers, gits, schedules, solvers, trajectory
 __all__ = ["schedules", "solvers", "denoisers", "trajectory", "gits", "data", "nets", "train",
            "metrics", "bench", "adapters", "export", "dist", "report", "diagnostics", "controls", "optimal",
            "checkpoints", "files",
-           "results", "sampling", "checks", "models", "stats", "claims"]
+           "results", "sampling", "checks", "models", "stats", "claims", "ays", "ld3", "oss", "harness"]
 __version__ = "0.1.0"
 
 
