@@ -29,9 +29,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import torch
 
-from . import ays, gits, optimal
+from . import ays, gits, optimal, stats
 from .checks import check_choice, check_int
 from .denoisers import CallCounter
 from .gits import SearchConfig
@@ -41,7 +42,7 @@ from .schedules import get_schedule
 from .solvers import DIFFERENTIABLE, calls_per_step
 
 __all__ = ["HarnessConfig", "Searched", "Shared", "METHODS", "FIXED", "HOLDOUT", "run", "steps_for", "available",
-           "read"]
+           "read", "errors", "cost", "mean_interval", "change", "best", "per_sample_best"]
 
 FIXED = ("polynomial", "logsnr", "time_uniform", "ays_gaussian")
 METHODS = FIXED + ("ays", "gits", "refine", "student_dp", "oss", "ld3", "oracle", "holdout")
@@ -50,23 +51,24 @@ HOLDOUT = ("refine", "student_dp", "oss", "oracle")   # searched candidates of h
 
 @dataclass(frozen=True)
 class HarnessConfig:
-    """Every search setting of the harness, once."""
+    """Every search setting of the harness, once. The sizes are small (sized for a shared 2-core CPU): GITS's
+    own warm-up keeps the official defaults; the others fit on a few of its trajectories."""
     search: SearchConfig = field(default_factory=SearchConfig)  # GITS: official defaults (seed set per run)
     sigma_data: float = 0.5     # data std for ays_gaussian (the KDE / network data: pixels in [-1, 1])
-    n_tune: int = 16            # warm-up latents refine / student_dp fit
+    n_tune: int = 8             # warm-up latents refine / student_dp fit
     n_select: int = 32          # further warm-up latents holdout chooses on
     sweeps: int = 1             # refine: coordinate-descent rounds
-    max_evals: int = 4          # refine: bounded-Brent iterations per sigma
-    n_oss: int = 8              # oss: warm-up latents, one DP each
-    ld3_train: int = 16         # ld3: training pairs
-    ld3_valid: int = 16         # ld3: validation pairs
+    max_evals: int = 3          # refine: bounded-Brent iterations per sigma
+    n_oss: int = 4              # oss: warm-up latents, one DP each
+    ld3_train: int = 8          # ld3: training pairs
+    ld3_valid: int = 8          # ld3: validation pairs
     ld3_rounds: int = 2         # ld3: passes over the training pairs
-    n_oracle: int = 16          # oracle: warm-up latents trained on
-    oracle_iters: int = 15
+    n_oracle: int = 8           # oracle: warm-up latents trained on
+    oracle_iters: int = 10
     oracle_lr: float = 0.03
-    ays_mc: int = 64            # ays: Monte Carlo draws of the KLUB
-    ays_candidates: int = 8
-    ays_sweeps: int = 2
+    ays_mc: int = 32            # ays: Monte Carlo draws of the KLUB
+    ays_candidates: int = 4
+    ays_sweeps: int = 3
 
 
 @dataclass
@@ -227,7 +229,9 @@ def _holdout(denoiser, solver, nfe, seed, config, shape, shared, smin, smax) -> 
 def read(paths) -> dict:
     """The harness results of several files of one run (scripts/harness.py split by warm-up seeds) merged:
     settings (equal in every file, else ValueError), reference, cells (fixed schedules once, searched ones by
-    seed) and headroom; wall_time_s summed. Paths in the order given; a later file adds seeds, never replaces."""
+    seed) and headroom; wall_time_s summed. Paths in the order given; a later file adds seeds, never replaces.
+    A run still going (or stopped) may be partial: per cell only the warm-up seeds every searched method has are
+    kept (the others listed under "dropped"), and a cell missing a method its solver can run is left out."""
     import json
     from pathlib import Path
 
@@ -254,4 +258,80 @@ def read(paths) -> dict:
             out["headroom"].setdefault(key, h)
     if not out:
         raise ValueError("paths must name at least one results file")
+    # A run still going (or stopped) may hold a seed for some methods of a cell only: keep, per cell, the seeds
+    # every searched method has, so that every comparison pairs the same warm-up seeds.
+    out["dropped"] = {}
+    for key, cell in list(out["cells"].items()):
+        wanted = [m for m in METHODS if available(m, key.split()[0])]
+        searched = [v["seeds"] for v in cell.values() if "seeds" in v]
+        common = set.intersection(*(set(s) for s in searched)) if searched else set()
+        for seeds in searched:
+            for k in set(seeds) - common:
+                out["dropped"].setdefault(key, []).append(k)
+                del seeds[k]
+        if not common or any(m not in cell for m in wanted):
+            out["dropped"][key] = "all"
+            del out["cells"][key]
+    return out
+
+
+# ---------------------------------------------------------------- reading the results (chapter 8)
+
+def errors(results: dict, cell: str, method: str) -> np.ndarray:
+    """Per-latent errors of `method` in `cell` ('solver nfe'): (N,) for a fixed schedule, (S, N) for a searched
+    one (rows: warm-up seeds in increasing order)."""
+    v = results["cells"][cell][method]
+    if "seeds" not in v:
+        return np.asarray(v["errors"], dtype=np.float64)
+    return np.asarray([v["seeds"][k]["errors"] for k in sorted(v["seeds"], key=int)], dtype=np.float64)
+
+
+def cost(results: dict, cell: str, method: str) -> tuple[float, float]:
+    """(denoiser evaluations, seconds) of `method`'s search in `cell`, means over warm-up seeds (0 when fixed)."""
+    v = results["cells"][cell][method]
+    if "seeds" not in v:
+        return 0.0, 0.0
+    runs = v["seeds"].values()
+    return float(np.mean([r["evaluations"] for r in runs])), float(np.mean([r["seconds"] for r in runs]))
+
+
+def mean_interval(values: np.ndarray, *, seed: int = 0, n_boot: int = stats.N_BOOT) -> stats.Interval:
+    """Mean error with its 95 % interval: two-level (seeds, then latents; stats.two_level_mean) for a searched
+    method's (S, N) errors (over latents only while a run has one seed), over latents (stats.bootstrap) for a
+    fixed schedule's (N,)."""
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim == 2:
+        return stats.two_level_mean(v, seed=seed, n_boot=n_boot, resample_seeds=len(v) > 1)
+    return stats.bootstrap(v, seed=seed, n_boot=n_boot)
+
+
+def change(baseline: np.ndarray, candidate: np.ndarray, *, seed: int = 0, n_boot: int = stats.N_BOOT) -> stats.Interval:
+    """mean(candidate) / mean(baseline) - 1, paired by latent (and by warm-up seed when both are searched):
+    stats.two_level_change when either is searched (a fixed one repeated for every seed), else
+    stats.paired_change over latents."""
+    b, c = np.asarray(baseline, dtype=np.float64), np.asarray(candidate, dtype=np.float64)
+    if b.ndim == 1 and c.ndim == 1:
+        return stats.paired_change(b, c, seed=seed, n_boot=n_boot)
+    if c.ndim == 1:
+        c = np.broadcast_to(c, b.shape)
+    return stats.two_level_change(b, c, seed=seed, n_boot=n_boot, resample_seeds=len(c) > 1)
+
+
+def best(results: dict, cell: str, methods) -> str:
+    """The method of `methods` (those run in `cell`) with the least mean error there."""
+    run = [m for m in methods if m in results["cells"][cell]]
+    if not run:
+        raise ValueError(f"none of {list(methods)} was run in cell {cell!r}")
+    return min(run, key=lambda m: float(errors(results, cell, m).mean()))
+
+
+def per_sample_best(results: dict, cell: str, methods) -> np.ndarray:
+    """Per latent, the least error of any schedule measured in `cell` (each method of `methods`, each seed), and
+    on the latents of the headroom run also of that latent's own student-state DP schedule: (N,)."""
+    rows = [np.atleast_2d(errors(results, cell, m)) for m in methods if m in results["cells"][cell]]
+    out = np.concatenate(rows).min(axis=0)
+    h = results.get("headroom", {}).get(cell)
+    if h is not None:
+        own = np.asarray(h["errors"], dtype=np.float64)
+        out[:len(own)] = np.minimum(out[:len(own)], own)
     return out

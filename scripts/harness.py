@@ -52,11 +52,17 @@ def main(argv=None) -> int:
     p.add_argument("--n-headroom", type=int, default=32, help="latents of the per-sample headroom (0: none)")
     p.add_argument("--reference-from", type=Path, default=Path("results/fmnist_sweep"),
                    help="the network's committed reference run")
+    d = gs.gits.SearchConfig()
+    p.add_argument("--n-warmup", type=int, default=d.n_warmup, help=f"GITS warm-up trajectories (default {d.n_warmup})")
+    p.add_argument("--grid-points", type=int, default=d.grid_points,
+                   help=f"teacher grid points (default {d.grid_points})")
     args = p.parse_args(argv)
     cells = [(c.split()[0], int(c.split()[1])) for c in args.cells]
     if args.eval_seed in args.seeds:
         p.error(f"--seeds must leave out the evaluation seed {args.eval_seed}")
-    config = H.HarnessConfig()
+    config = H.HarnessConfig(search=gs.gits.SearchConfig(n_warmup=args.n_warmup, grid_points=args.grid_points))
+    if config.n_tune + config.n_select > args.n_warmup:
+        p.error(f"--n-warmup must be at least {config.n_tune + config.n_select} (the held-out selection's latents)")
 
     model = gs.models.load_model(args.model, kde_size=args.kde_size if args.model == "kde" else None, device="cpu")
     D, shape = model.denoiser, model.shape
