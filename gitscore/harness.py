@@ -267,8 +267,10 @@ def read(paths) -> dict:
         common = set.intersection(*(set(s) for s in searched)) if searched else set()
         for seeds in searched:
             for k in set(seeds) - common:
-                out["dropped"].setdefault(key, []).append(k)
+                out["dropped"].setdefault(key, set()).add(k)
                 del seeds[k]
+        if key in out["dropped"]:
+            out["dropped"][key] = sorted(out["dropped"][key], key=int)
         if not common or any(m not in cell for m in wanted):
             out["dropped"][key] = "all"
             del out["cells"][key]

@@ -99,7 +99,8 @@ RESULTS = (
            f"--out {{out}}/harness_{m}{part}.json" + ref, (f"harness_{m}{part}.json",), HARNESS_MINUTES[m + part],
            f"{{py}} scripts/harness.py --model {m}{' --kde-size 200' if m == 'kde' else ''} --n-eval 2 --seeds 0 "
            f"--cells 'euler 3' --n-headroom {min(head, 1)} --n-warmup 40 --grid-points 9 "
-           f"--out {{out}}/harness_{m}{part}.json" + ref, "json",
+           + ("" if part == "" else "--methods polynomial gits ")
+           + f"--out {{out}}/harness_{m}{part}.json" + ref, "json",
            note="every schedule search through one harness (chapter 8), split by warm-up seeds to run side by side")
       for m, size, ref in (("kde", " --kde-size 5000 --n-eval 128", ""),
                            ("fmnist", " --n-eval 64", " --reference-from {out}/fmnist_sweep"))

@@ -207,3 +207,41 @@ def test_cli_search_offers_the_harness_methods(capsys):
     assert len(sigmas) == 4
     with pytest.raises(SystemExit):
         cli.main(["search", "--model", "kde", "--method", "nope"])
+
+
+def test_read_merges_split_runs_and_keeps_only_complete_seeds(tmp_path):
+    import json
+
+    def run(seeds, methods, extra=()):
+        cells = {"euler 5": {m: {"sigmas": [80, 1, 0.002], "errors": [1.0, 2.0 + k]}
+                             for k, m in enumerate(harness.FIXED)}}
+        for m in methods:
+            cells["euler 5"][m] = {"seeds": {str(s): {"sigmas": [80, 1, 0.002], "errors": [0.5, s + 1.0],
+                                                      "evaluations": 10, "seconds": 1.0} for s in seeds}}
+        for m in extra:
+            cells["euler 5"][m]["seeds"]["9"] = {"sigmas": [80, 1, 0.002], "errors": [0, 0], "evaluations": 1,
+                                                 "seconds": 0.0}
+        return {"settings": {"model": "kde"}, "reference": {}, "cells": cells, "headroom": {}, "wall_time_s": 2.0}
+
+    searched = [m for m in harness.METHODS if m not in harness.FIXED]
+    (tmp_path / "a.json").write_text(json.dumps(run([0, 2], searched, extra=("gits",))))
+    (tmp_path / "b.json").write_text(json.dumps(run([3], searched)))
+    res = harness.read([tmp_path / "a.json", tmp_path / "b.json"])
+    assert res["wall_time_s"] == 4.0
+    assert harness.errors(res, "euler 5", "gits").shape == (3, 2)      # seed 9 only in gits: dropped
+    assert res["dropped"] == {"euler 5": ["9"]}
+    np.testing.assert_array_equal(harness.errors(res, "euler 5", "oss")[:, 1], [1.0, 3.0, 4.0])
+    assert harness.errors(res, "euler 5", "polynomial").shape == (2,)
+    assert harness.cost(res, "euler 5", "gits") == (10.0, 1.0) and harness.cost(res, "euler 5", "polynomial") == (0, 0)
+    assert harness.best(res, "euler 5", ["polynomial", "gits"]) == "polynomial"  # 1.5 against 9.5 / 6
+    np.testing.assert_array_equal(harness.per_sample_best(res, "euler 5", ["polynomial", "gits"]), [0.5, 1.0])
+    # a cell missing a method its solver can run is left out; other settings refuse to merge
+    partial = run([0], searched[:-1])
+    (tmp_path / "c.json").write_text(json.dumps(partial))
+    assert harness.read([tmp_path / "c.json"])["cells"] == {}
+    (tmp_path / "d.json").write_text(json.dumps(dict(run([4], searched), settings={"model": "fmnist"})))
+    with pytest.raises(ValueError, match="other settings"):
+        harness.read([tmp_path / "a.json", tmp_path / "d.json"])
+    iv = harness.change(harness.errors(res, "euler 5", "polynomial"), harness.errors(res, "euler 5", "gits"),
+                        n_boot=200)
+    assert iv.estimate == pytest.approx(np.mean([0.5, 1.0, 0.5, 3.0, 0.5, 4.0]) / 1.5 - 1)
