@@ -67,8 +67,8 @@ def _bench(name, options, minutes, smoke, **kw) -> Step:
 _SMOKE_NET = "--n-ref 4 --ref-steps 8 --n-warmup 4 --grid-points 9 --batch-size 4"
 
 # Wall minutes of each harness file (its own wall_time_s), eight processes side by side on 2 shared cores.
-HARNESS_MINUTES = {"kde": 1.0, "kde_b": 1.0, "kde_c": 1.0, "fmnist": 1.0, "fmnist_b": 1.0, "fmnist_c": 1.0,
-                   "fmnist_d": 1.0, "fmnist_e": 1.0}
+HARNESS_MINUTES = {"kde": 39.8, "kde_b": 22.7, "kde_c": 27.8, "fmnist": 48.7,
+                   "fmnist_b": 48.1, "fmnist_c": 47.8, "fmnist_d": 41.8, "fmnist_e": 41.8}
 
 RESULTS = (
     _bench("fmnist_sweep", "--model fmnist --n-fd 0 --n-ref 256 --ref-steps 256", 22.4,
