@@ -387,6 +387,9 @@ def _cells(solvers=(), nfes=NFES, net=NET):
     return tuple(f"{net} {s} NFE {n}".replace("  ", " ") for s in (solvers or ("",)) for n in nfes)
 
 
+_GOAL_CELLS = _cells(("euler", "ipndm"), (5, 6), net="KDE") + _cells(("euler", "ipndm"), (5, 6))
+
+
 def _paper_gain(solver):
     g = PAPER_FID[solver, "gits"]
     p = PAPER_FID[solver, "polynomial"]
@@ -568,27 +571,30 @@ _CLAIMS = [
           "as gits_ref_error, on the KDE denoiser of the 60k training images", "<", 0.0, _CHANGE_JUST,
           _cells(("euler", "ipndm"), net="KDE"), _RANDOM_DP, _RANDOM_DP_WHY, beyond_paper=True, percent=True),
     # --- beyond GITS (chapter 8) and the network (chapter 10)
-    Claim("gits_near_oracle", "GITS's schedule is close to the best schedule for its solver and NFE",
-          "Sec. 4.2 (not claimed)", "08_optimal", "loss to the oracle",
-          "mean reference error of GITS / that of the oracle schedule (gradient descent on the sigmas) - 1, "
-          "two-level bootstrap over warm-up seeds", "<", 0.10, "'close': within 10 % of the best schedule found",
-          _cells(("euler", "ipndm"), net="KDE") + _cells(("euler", "ipndm"), (5, 6)),
-          "the polynomial schedule", "a schedule fitted to nothing must be further from the oracle, or the test "
-          "cannot tell a search from none", beyond_paper=True, percent=True),
-    Claim("refine_gain", "GITS refined on its own warm-up lowers the error >= 10 % below the best standard "
-          "schedule or GITS", "not claimed", "08_optimal", "gain over the best",
-          "mean reference error of refine / that of the best of (polynomial, logsnr, time-uniform, GITS) - 1, "
-          "two-level bootstrap over warm-up seeds", "<", -0.10, "the goal set for the search: a 10 % gain",
-          _cells(("euler", "ipndm"), (5, 6)), "refine run on the null model's warm-up",
-          "a search that finds structure must lose its gain on trajectories without any", beyond_paper=True,
-          percent=True),
-    Claim("student_dp_gain", "the student-state DP lowers the error >= 10 % below the best standard schedule or "
-          "GITS", "not claimed", "08_optimal", "gain over the best",
-          "as refine_gain, for the student-state DP's own schedule (not refine's selection)", "<", -0.10,
-          "the goal set for the search: a 10 % gain", _cells(("euler", "ipndm"), (5, 6)),
-          "the student-state DP run on the null model's warm-up",
-          "a search that finds structure must lose its gain on trajectories without any", beyond_paper=True,
-          percent=True),
+    Claim("gits_near_best", "GITS's schedule is within 10 % of the best schedule any search of the harness finds",
+          "Sec. 4.2 (not claimed)", "08_optimal", "loss to the best",
+          "mean reference error of GITS / that of the best other method of the harness (least mean error in the "
+          "cell) - 1, two-level bootstrap over warm-up seeds and latents", "<", 0.10,
+          "'close': within 10 % of the best schedule found", _GOAL_CELLS, "the polynomial schedule",
+          "a schedule fitted to nothing must be further from the best, or the test cannot tell a search from none",
+          beyond_paper=True, percent=True),
+    Claim("harness_gain", "our search (candidates chosen on held-out warm-up latents) lowers the error >= 10 % "
+          "below the best of every other search", "not claimed", "08_optimal", "gain over the best",
+          "mean reference error of holdout / that of the best other method of the harness (polynomial, logSNR, "
+          "time-uniform, AYS closed form and KLUB search, GITS, refine, student-state DP, OSS, LD3, oracle; the "
+          "least mean error in the cell) - 1, two-level bootstrap over warm-up seeds and latents", "<", -0.10,
+          "the goal set for the search: a 10 % gain", _GOAL_CELLS, "the polynomial schedule",
+          "a schedule fitted to nothing must not win, or the test cannot tell a search from none",
+          beyond_paper=True, percent=True),
+    Claim("per_sample_headroom", "a schedule per sample lowers the error >= 10 % below the best single schedule",
+          "not claimed (OSS: per-sample schedules; up to 45 % lower FID reported on CIFAR-10)", "08_optimal",
+          "per-sample headroom",
+          "per latent the least error of every schedule measured (every method and warm-up seed) and of its own "
+          "student-state DP schedule, mean / that of the best single method - 1, two-level bootstrap", "<", -0.10,
+          "the goal set for the search: a 10 % gain", _GOAL_CELLS,
+          "the least over GITS's warm-up seeds, against GITS",
+          "the least of near-copies of one schedule measures the optimism of a per-latent minimum itself; it must "
+          "not reach the threshold", beyond_paper=True, percent=True),
     Claim("network_beats_mean", "the shipped network is never worse than the data mean", "not claimed (model card)",
           "10_model_card", "worst MSE ratio",
           "max over 13 noise levels (0.002..80) of the denoising MSE / that of the data mean, 256 test images "

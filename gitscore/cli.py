@@ -139,6 +139,24 @@ def _published(args) -> int:
     else:
         sys.stdout.write(text)
     return 0
+HARNESS_METHODS = ("ays", "ays_gaussian", "ld3", "oss", "holdout")  # searches of gitscore.harness only
+
+
+def _harness(args, model: Model):
+    """--method ays | ays_gaussian | ld3 | oss | holdout (gitscore.harness) for --solver, warm-up --seed."""
+    from . import harness, models
+    from .solvers import calls_per_step
+    config = harness.HarnessConfig(search=_search_config(args, model, args.seed))
+    data = None
+    if args.method == "ays":
+        if tuple(model.shape) != tuple(models.IMAGE):
+            raise ValueError(f"--method ays needs training images (Fashion-MNIST models), not the model {args.model!r}")
+        data = models.fmnist_images("train")
+    r = harness.run(args.method, model.denoiser, args.solver, args.steps * calls_per_step(args.solver), args.seed,
+                    config, shape=model.shape, data=data)
+    print(f"{args.method} for {args.solver}: {r.evaluations} denoiser evaluations, {r.seconds:.1f} s", file=sys.stderr)
+    info = {k: v for k, v in r.info.items() if isinstance(v, (int, float, str))}
+    return r.sigmas, _schedule_meta(args, model, config.search, method=args.method, evaluations=r.evaluations, **info)
 
 
 def cmd_search(args) -> int:
@@ -147,6 +165,8 @@ def cmd_search(args) -> int:
     model = _model_from_args(args)
     if args.method == "gits":
         sigmas, meta = _gits(args, model, args.steps, args.seed)
+    elif args.method in HARNESS_METHODS:
+        sigmas, meta = _harness(args, model)
     else:
         sigmas, meta = _beyond_gits(args, model)
     text = format_schedule(sigmas, args.format, meta) + "\n"
@@ -441,11 +461,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--solver", choices=sorted(SOLVERS), default="ipndm",
                    help="solver you intend to use: recorded in the metadata for --method gits (the search uses "
                         "--teacher); the solver tuned for by --method refine and oracle (oracle: euler, ipndm, dpmpp)")
-    p.add_argument("--method", choices=("gits", "refine", "student_dp", "oracle"), default="gits",
+    p.add_argument("--method", choices=("gits", "refine", "student_dp", "oracle") + HARNESS_METHODS, default="gits",
                    help="gits (default); refine: GITS, then its coeff and sigmas tuned for --solver on the warm-up "
                         "latents; student_dp: the DP carrying --solver's own state (euler, ipndm, dpmpp); "
                         "oracle: Adam on the end-to-end error against Heun-256 on 32 more latents "
-                        "(gitscore.optimal)")
+                        "(gitscore.optimal); ays: Align Your Steps' KLUB search; ays_gaussian: its closed form; "
+                        "ld3: learned discretisation; oss: per-sample student-state DP, median; holdout: candidates "
+                        "chosen on held-out warm-up latents (gitscore.harness)")
     p.add_argument("--seed", type=_int_at_least(0), default=0, help="seed of the warm-up latents (default: 0)")
     p.add_argument("--format", choices=FORMATS, default="json", help="output format (default: json)")
     p.add_argument("--out", metavar="FILE", help="write here (atomically) instead of stdout")

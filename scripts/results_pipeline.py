@@ -66,6 +66,10 @@ def _bench(name, options, minutes, smoke, **kw) -> Step:
 # so --reference-from works as in the full runs).
 _SMOKE_NET = "--n-ref 4 --ref-steps 8 --n-warmup 4 --grid-points 9 --batch-size 4"
 
+# Wall minutes of each harness file (its own wall_time_s), eight processes side by side on 2 shared cores.
+HARNESS_MINUTES = {"kde": 39.8, "kde_b": 22.7, "kde_c": 27.8, "fmnist": 48.7,
+                   "fmnist_b": 48.1, "fmnist_c": 47.8, "fmnist_d": 41.8, "fmnist_e": 41.8}
+
 RESULTS = (
     _bench("fmnist_sweep", "--model fmnist --n-fd 0 --n-ref 256 --ref-steps 256", 22.4,
            f"--model fmnist --solvers euler --schedules polynomial gits_dev --nfe 4 --n-fd 0 {_SMOKE_NET}"),
@@ -100,6 +104,17 @@ RESULTS = (
          ("sd15_timestep_rounding.json",), 0.1,
          "{py} scripts/timestep_rounding.py --max-steps 4 --out {out}/sd15_timestep_rounding.json", "json",
          note="how far a timesteps= diffusers export moves SD 1.5 sigmas; no model run"),
+    *(Step(f"harness_{m}{part}", f"{{py}} scripts/harness.py --model {m}{size} --seeds {seeds} --n-headroom {head} "
+           f"--out {{out}}/harness_{m}{part}.json" + ref, (f"harness_{m}{part}.json",), HARNESS_MINUTES[m + part],
+           f"{{py}} scripts/harness.py --model {m}{' --kde-size 200' if m == 'kde' else ''} --n-eval 2 --seeds 0 "
+           f"--cells 'euler 3' --n-headroom {min(head, 1)} --n-warmup 40 --grid-points 9 "
+           + ("" if part == "" else "--methods polynomial gits ")
+           + f"--out {{out}}/harness_{m}{part}.json" + ref, "json",
+           note="every schedule search through one harness (chapter 8), split by warm-up seeds to run side by side")
+      for m, size, ref in (("kde", " --kde-size 5000 --n-eval 128", ""),
+                           ("fmnist", " --n-eval 64", " --reference-from {out}/fmnist_sweep"))
+      for part, seeds, head in ((("", "0 2", 32), ("_b", "3", 0), ("_c", "4 5", 0)) if m == "kde" else
+                                (("", "0", 16), ("_b", "3", 0), ("_c", "5", 0), ("_d", "2", 0), ("_e", "4", 0)))),
     _bench("kde", "--model kde --solvers euler ipndm --schedules polynomial gits_dev gits_l2 --nfe 5 6 8 10 --n-fd 0 "
            "--n-ref 64 --ref-steps 128 --n-warmup 64 --batch-size 64", 37.6,
            "--model kde --kde-size 200 --solvers euler --schedules gits_dev --nfe 4 --n-fd 0 --n-ref 2 "
