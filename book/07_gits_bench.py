@@ -634,12 +634,13 @@ gs.report.verdict(v_kde)
 # %% [markdown]
 # ### Beyond GITS, by FD
 #
-# {doc}`08_optimal` scores schedule searches by the error against the exact ODE solution. Its best
-# cheap search, the student-state DP, is also scored here by FD (Fashion-MNIST classifier features,
-# not Inception FID) on the shipped network: 2,000 samples from the same latents for the
-# polynomial, GITS-dev and student-DP schedules, with paired 95 % bootstrap intervals of each FD
-# against GITS's (`results/fmnist_fd_searched.json`, written by `scripts/fd_searched.py`), in
-# {numref}`tab-bench-searched`.
+# {doc}`08_optimal` compares every schedule search in one harness, over five warm-up seeds, by the
+# error against the exact ODE solution. One of them, the student-state DP, is also scored here by FD
+# (Fashion-MNIST classifier features, not Inception FID) on the shipped network: 2,000 samples from
+# the same latents for the polynomial, GITS-dev and student-DP schedules, with paired 95 % bootstrap
+# intervals of each FD against GITS's (`results/fmnist_fd_searched.json`, written by
+# `scripts/fd_searched.py`), in {numref}`tab-bench-searched`. These schedules were searched on one
+# warm-up seed (0), so these intervals resample the samples only, not the search.
 
 # %% tags=["hide-input", "nbval-check-output"]
 searched = gs.results.load_json("fmnist_fd_searched.json", P.results)
