@@ -14,7 +14,7 @@ import torch
 
 from . import __version__, sampling
 from .checks import check_allocation, check_disk_space, human_bytes, resolve_device
-from .gits import METRICS, SearchConfig, search_info, teacher_grid
+from .gits import INTERACTIVE, METRICS, SearchConfig, search_info, teacher_grid
 from .checkpoints import check_export, is_run_file
 from .files import atomic_path, atomic_write_bytes, check_output_dir, check_output_file, check_same_file
 from .export import FORMATS, format_schedule, read_schedule
@@ -425,7 +425,7 @@ def _model_name(text):
     """--model: a registered name, or package.module:name (a user's denoiser)."""
     if text in MODELS or is_user_model(text):
         return text
-    raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from {', '.join(MODELS)}, "
+    raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from {', '.join(map(repr, MODELS))}, "
                                      "or package.module:name for your own denoiser)")
 
 
@@ -476,11 +476,12 @@ def _model_args(p):
 
 def _gits_args(p, title="GITS search (Chen et al. 2024, Sec. 4)"):
     g = p.add_argument_group(title)
-    d = SearchConfig()  # the defaults, written once in gitscore.gits.SearchConfig
+    d = INTERACTIVE  # the defaults, written once in gitscore.gits (SearchConfig, with 64 warm-up trajectories)
     g.add_argument("--teacher", choices=sorted(SOLVERS), default=d.teacher,
                    help=f"solver run on the fine grid during warm-up (default: {d.teacher})")
     g.add_argument("--n-warmup", type=_int_at_least(1), default=d.n_warmup, metavar="N",
-                   help=f"warm-up trajectories (default: {d.n_warmup})")
+                   help=f"warm-up trajectories (default: {d.n_warmup}; the library's and `gitscore bench`'s "
+                        f"{SearchConfig.n_warmup}: benchmarks/bench_search.py measures the difference)")
     g.add_argument("--grid-points", type=_int_at_least(2), default=d.grid_points, metavar="M",
                    help=f"points of the polynomial (rho={d.grid_rho:g}) teacher grid (default: {d.grid_points})")
     g.add_argument("--metric", choices=METRICS, default=d.metric, help=f"step cost (default: {d.metric})")
@@ -645,6 +646,8 @@ def main(argv=None) -> int:
         _check_args(args)  # every path and option, before any work
         return args.func(args) or 0
     except (ValueError, OSError, EOFError) as e:  # bad arguments, files, data or checkpoint: a message, no traceback
+        parser.exit(2, f"gitscore {args.command}: error: {e}\n")
+    except ImportError as e:  # a package this environment lacks: the message names what to install
         parser.exit(2, f"gitscore {args.command}: error: {e}\n")
     except FloatingPointError as e:
         parser.exit(1, f"gitscore {args.command}: sampling diverged: {e}\n")

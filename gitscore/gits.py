@@ -25,7 +25,7 @@ from .solvers import SOLVERS
 
 __all__ = ["METRICS", "SearchConfig", "search_config", "Warmup", "GITSResult", "teacher_grid", "model_grid", "latents",
            "warmup", "warmup_for", "cost_matrix", "dp", "from_warmup", "search_info", "search", "ABLATIONS",
-           "ablations"]
+           "ablations", "INTERACTIVE"]
 
 METRICS = ("dev", "l2", "l1")
 
@@ -83,6 +83,13 @@ class SearchConfig:
         if denoiser is None:
             return teacher_grid(self.grid_points, rho=self.grid_rho)
         return model_grid(denoiser, self.grid_points, self.grid_rho)
+
+
+# The search `gitscore search` and `gitscore sample --schedule gits` run unless told otherwise: the official
+# defaults with 64 warm-up trajectories instead of 256, 4x fewer model calls for an interactive command. What that
+# changes in the schedule and its reference error is measured by benchmarks/bench_search.py (README, "From the
+# shell"); the library, `gitscore bench`, the scripts and the book keep SearchConfig's 256.
+INTERACTIVE = SearchConfig(n_warmup=64)
 
 
 def search_config(config: SearchConfig | None = None, **settings) -> SearchConfig:

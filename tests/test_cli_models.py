@@ -236,3 +236,38 @@ def test_schedule_outside_the_range_is_refused_where_the_cli_prints_it():
     cli._check_in_range(torch.tensor([10.0, 1.0, 0.1, 0.0], dtype=torch.float64), model, "x")  # the final 0 is fine
     with pytest.raises(ValueError, match="sigma 80 is outside the model's range"):
         cli._check_in_range(torch.tensor([80.0, 1.0, 0.1], dtype=torch.float64), model, "the schedule")
+
+
+# ---------------------------------------------------------------- the library's own errors
+
+class ConvDenoiser(torch.nn.Module):
+    """A 2-D convolution as a (bad) denoiser of 3x4x4 images: fails on a 5-D batch, as a real UNet does."""
+    sigma_min, sigma_max = 0.01, 20.0
+
+    def __init__(self, shape=None):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 3, 3, padding=1)
+        if shape is not None:
+            self.shape = shape
+
+    def forward(self, x, sigma):
+        return self.conv(x)
+
+
+@pytest.mark.parametrize("declared, match", [((3, 4, 4), "includes a batch dimension: give one sample's shape"),
+                                             (None, "if \\(1, 3, 4, 4\\) includes the batch dimension, drop it")])
+def test_a_shape_with_the_batch_dimension_is_a_clear_error(declared, match):
+    D = ConvDenoiser(declared).requires_grad_(False)
+    with pytest.raises(ValueError, match=match):
+        gs.sampling.sample(D, "euler", gs.schedules.polynomial(3, 0.01, 20.0), 2, seed=0, shape=(1, 3, 4, 4))
+    with pytest.raises(ValueError, match=match):
+        gs.gits.search(D, (1, 3, 4, 4), 2, n_warmup=2, grid_points=5)
+    assert gs.gits.search(D, (3, 4, 4), 2, n_warmup=2, grid_points=5)[0] == 20.0  # one sample's shape: runs
+
+
+def test_a_denoiser_without_a_sigma_range_is_a_clear_error():
+    with pytest.raises(ValueError, match="no sigma_min / sigma_max attributes, so its sigma range is unknown"):
+        gs.gits.search(lambda x, sigma: x, (2,), 2, n_warmup=2)
+    # Given a grid, nothing is assumed: it runs.
+    s = gs.gits.search(lambda x, sigma: 0 * x, (2,), 2, n_warmup=2, grid=gs.gits.teacher_grid(5, 0.1, 10.0))
+    assert s[0] == 10.0 and s[-1] == 0.1
