@@ -29,8 +29,8 @@ from .gits import SearchConfig
 from .schedules import SCHEDULES, SIGMA_MAX, SIGMA_MIN, get_schedule
 from .solvers import SOLVER_INFO, SOLVERS, calls_per_step
 
-__all__ = ["BenchConfig", "run_bench", "markdown_table", "read_state", "INT_FIELDS", "GITS_PREFIX", "FD_BOOT",
-           "BENCH_MODELS"]
+__all__ = ["BenchConfig", "run_bench", "markdown_table", "read_state", "INT_FIELDS", "FIELD_HELP", "GITS_PREFIX",
+           "FD_BOOT", "BENCH_MODELS"]
 
 GITS_PREFIX = "gits_"
 
@@ -117,6 +117,20 @@ BENCH_MODELS = ("fmnist", "kde", *models.DATA_MODELS)  # the models a bench runs
 # Integer fields and their smallest allowed value.
 INT_FIELDS = {"n_fd": 0, "n_ref": 1, "ref_steps": 1, "eval_seed": 0, "warmup_seed": 0, "n_warmup": 1,
               "grid_points": 2, "kde_size": 1, "batch_size": 1}
+# What each field means, for the CLI's help (`gitscore bench --help` adds the default).
+FIELD_HELP = {
+    "n_fd": "samples per configuration for the FD (Fashion-MNIST classifier features; fmnist only); 0: no FD",
+    "n_ref": "samples per configuration for the RMSE against the reference ODE solution",
+    "ref_steps": "Heun steps of the reference solution (checked against twice as many)",
+    "eval_seed": "seed of the evaluation latents (keep it apart from --warmup-seed)",
+    "warmup_seed": "seed of the GITS warm-up latents",
+    "n_warmup": "GITS warm-up trajectories",
+    "grid_points": "points of GITS's teacher grid",
+    "kde_size": "kde: training images in the exact denoiser (a permutation seeded with 0)",
+    "batch_size": "samples per denoiser batch",
+    "teacher": "solver GITS runs on its teacher grid during the warm-up",
+    "coeff": "GITS's DP weight growth per step",
+}
 
 
 @contextlib.contextmanager
@@ -276,17 +290,21 @@ def _gits_schedules(denoiser, cfg: BenchConfig, shape, state: dict) -> dict:
 
 
 def run_bench(cfg: BenchConfig, out, progress: bool = True, command: str | None = None,
-              reference_from=None) -> dict:
-    """Run (or resume) the sweep; returns the results dict also written to OUT/results.json."""
+              reference_from=None, *, device=None, checkpoint=None) -> dict:
+    """Run (or resume) the sweep; returns the results dict also written to OUT/results.json.
+
+    `device`: where the model computes (None or "auto": CUDA when available); `checkpoint`: for model fmnist,
+    a network from `gitscore train` instead of the shipped one (its sha256 is recorded and checked on resume)."""
     cfg.validate()
     out = check_output_dir(out, "--out")
     out.mkdir(parents=True, exist_ok=True)
     command = command or " ".join(sys.argv)
     with locked(out, command):
-        return _run_locked(cfg, out, progress, command, reference_from)
+        return _run_locked(cfg, out, progress, command, reference_from, device, checkpoint)
 
 
-def _run_locked(cfg: BenchConfig, out: Path, progress: bool, command: str, reference_from) -> dict:
+def _run_locked(cfg: BenchConfig, out: Path, progress: bool, command: str, reference_from, device=None,
+                checkpoint=None) -> dict:
     from tqdm import tqdm
     path = out / "results.json"
     state = read_state(path)
@@ -297,7 +315,8 @@ def _run_locked(cfg: BenchConfig, out: Path, progress: bool, command: str, refer
     state["command"] = command
     state["git_commit"] = _git_commit()
     t_start = time.perf_counter() - state.get("wall_time_s", 0.0)
-    model = models.load_model(cfg.model, kde_size=cfg.kde_size if cfg.model == "kde" else None)
+    model = models.load_model(cfg.model, checkpoint=checkpoint, kde_size=cfg.kde_size if cfg.model == "kde" else None,
+                              device=device)
     denoiser, shape = model.denoiser, model.shape
     if ("reference" in state or state["rows"]) and state.get("weights_sha256") != model.weights_sha256:
         raise ValueError(f"{path} holds a run of other weights (sha256 {state.get('weights_sha256')}, the "

@@ -40,16 +40,20 @@ def check_choice(name: str, value, allowed):
 
 
 def resolve_device(device=None):
-    """The torch.device to compute on: None or "auto" -> CUDA when available, else the CPU; anything else as
-    torch.device(device) (ValueError naming `device` if torch does not know it)."""
+    """The torch.device to compute on: None or "auto" -> CUDA when available, else Apple's MPS when this torch
+    has it and it is available, else the CPU; anything else as torch.device(device) (ValueError naming
+    `device` if torch does not know it)."""
     import torch
 
     if device is None or (isinstance(device, str) and device == "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)  # absent from some builds
+        return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
     try:
         return torch.device(device)
     except (RuntimeError, TypeError):
-        raise ValueError(f"device must be auto, cpu, cuda or cuda:N (or a torch.device), got {device!r}") from None
+        raise ValueError(f"device must be auto, cpu, cuda, cuda:N or mps (or a torch.device), got {device!r}") from None
 
 
 def float64_vector(value):

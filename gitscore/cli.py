@@ -14,12 +14,12 @@ import torch
 
 from . import __version__, sampling
 from .checks import check_allocation, check_disk_space, human_bytes, resolve_device
-from .gits import METRICS, SearchConfig, search_info, teacher_grid
+from .gits import INTERACTIVE, METRICS, SearchConfig, search_info, teacher_grid
 from .checkpoints import check_export, is_run_file
 from .files import atomic_path, atomic_write_bytes, check_output_dir, check_output_file, check_same_file
 from .export import FORMATS, format_schedule, read_schedule
-from .models import MODELS, Model, fmnist_images, kde_size_ok, load_model, sample_spec
-from .report import image_grid, png_bytes, scatter_image
+from .models import (MODELS, Model, diffusers_model, fmnist_images, is_user_model, kde_size_ok, load_model,
+                     sample_spec, user_model)
 from .schedules import SCHEDULES, SIGMA_MAX, SIGMA_MIN, get_schedule
 from .solvers import MULTISTEP, SOLVERS
 
@@ -31,6 +31,8 @@ examples:
   gitscore search --model gmm-toy --steps 4 --n-warmup 64           # a GITS schedule on a 2-D toy, JSON on stdout
   gitscore search --model fmnist --steps 6 --format comfyui         # shipped Fashion-MNIST model, ComfyUI sigmas
   gitscore search --model kde --kde-size 2000 --steps 5 --out s.json
+  gitscore search --diffusers ./my-sd --prompt "a cat" --steps 8 --format diffusers   # your pipeline folder
+  gitscore search --model mypkg.mymodel:make_denoiser --steps 8                     # your D(x, sigma)
   gitscore sample --model fmnist --solver ipndm --sigmas-file s.json --out grid.png
   gitscore sample --model fmnist --solver dpmpp --schedule polynomial --steps 10 --n 64
   gitscore train --out runs/mine --steps 20000 --export runs/mine/model.safetensors
@@ -39,7 +41,7 @@ examples:
 
 
 def _device(name) -> torch.device:
-    """--device: auto, cpu, cuda or cuda:N; ValueError naming --device if it does not exist here."""
+    """--device: auto, cpu, cuda, cuda:N or mps; ValueError naming --device if it does not exist here."""
     if isinstance(name, torch.device):
         return name
     if name == "auto":
@@ -48,8 +50,10 @@ def _device(name) -> torch.device:
         dev = torch.device(name)
     except (RuntimeError, TypeError):
         dev = None
-    if dev is None or dev.type not in ("cpu", "cuda"):
-        raise ValueError(f"--device must be auto, cpu, cuda or cuda:N, got {name!r}")
+    if dev is None or dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"--device must be auto, cpu, cuda, cuda:N or mps, got {name!r}")
+    if dev.type == "mps" and not _mps_available():
+        raise ValueError(f"--device {name}: Apple's MPS is not available here; use --device cpu or auto")
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             raise ValueError(f"--device {name}: CUDA is not available (this torch build or machine has no GPU); "
@@ -59,20 +63,58 @@ def _device(name) -> torch.device:
     return dev
 
 
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
 def _short(sigmas) -> str:
     return ", ".join(f"{float(s):.4g}" for s in sigmas)
 
 
 # ---------------------------------------------------------------- search
 
+def _users_model(args) -> bool:
+    """Whether the options name a user's model (--diffusers DIR or --model package.module:name)."""
+    return args.diffusers is not None or is_user_model(args.model)
+
+
 def _model_from_args(args) -> Model:
-    return load_model(args.model, checkpoint=args.checkpoint, kde_size=args.kde_size, device=_device(args.device))
+    """The model of --model / --diffusers; a user's model takes its range and shape from the flags where it
+    does not say them itself (gitscore.models.user_model / diffusers_model)."""
+    dev = _device(args.device)
+    user = dict(shape=args.shape, sigma_min=args.sigma_min, sigma_max=args.sigma_max, device=dev)
+    if args.diffusers is not None:
+        return diffusers_model(args.diffusers, prompt=args.prompt, negative_prompt=args.negative_prompt,
+                               guidance_scale=args.guidance_scale, progress=args.progress, **user)
+    if is_user_model(args.model):
+        return user_model(args.model, **user)
+    return load_model(args.model, checkpoint=args.checkpoint, kde_size=args.kde_size, device=dev)
 
 
 def _sigma_range(args, model: Model) -> tuple[float, float]:
-    """--sigma-min / --sigma-max, each defaulting to the model's own."""
-    return (model.sigma_min if args.sigma_min is None else args.sigma_min,
-            model.sigma_max if args.sigma_max is None else args.sigma_max)
+    """--sigma-min / --sigma-max, each defaulting to the model's own; refused outside the model's range."""
+    lo = model.sigma_min if args.sigma_min is None else args.sigma_min
+    hi = model.sigma_max if args.sigma_max is None else args.sigma_max
+    for value, flag in ((lo, "--sigma-min"), (hi, "--sigma-max")):
+        if not model.sigma_min * (1 - 1e-9) <= value <= model.sigma_max * (1 + 1e-9):
+            raise ValueError(f"{flag} {value:g} is outside the model's range [{model.sigma_min:g}, "
+                             f"{model.sigma_max:g}] ({model.label})")
+    if not lo < hi:
+        raise ValueError(f"--sigma-min ({lo:g}) must be smaller than --sigma-max ({hi:g})")
+    return lo, hi
+
+
+def _check_in_range(sigmas, model: Model, what: str) -> None:
+    """Every sigma of a schedule inside the model's own range (where the model was trained): else ValueError."""
+    s = torch.as_tensor(sigmas, dtype=torch.float64)
+    s = s[s > 0]  # a trailing 0 (the formats that end in it) is the final denoise, not a noise level
+    lo, hi = model.sigma_min * (1 - 1e-9), model.sigma_max * (1 + 1e-9)
+    outside = s[(s < lo) | (s > hi)]
+    if len(outside):
+        raise ValueError(f"{what}: sigma {float(outside[0]):.6g} is outside the model's range "
+                         f"[{model.sigma_min:.6g}, {model.sigma_max:.6g}] ({model.label}); a sampler would clamp "
+                         "or extrapolate it")
 
 
 def _search_config(args, model: Model, seed: int) -> SearchConfig:
@@ -163,12 +205,15 @@ def cmd_search(args) -> int:
     if args.published is not None:
         return _published(args)
     model = _model_from_args(args)
+    if _users_model(args):  # the size checks that need the model's shape, now that it is known
+        _check_search_size(args, model.shape, model.dtype)
     if args.method == "gits":
         sigmas, meta = _gits(args, model, args.steps, args.seed)
     elif args.method in HARNESS_METHODS:
         sigmas, meta = _harness(args, model)
     else:
         sigmas, meta = _beyond_gits(args, model)
+    _check_in_range(sigmas, model, "the schedule")  # printed in the model's own range, or not at all
     text = format_schedule(sigmas, args.format, meta) + "\n"
     print(f"sigmas: {_short(sigmas)}", file=sys.stderr)
     if args.out is not None:
@@ -185,7 +230,9 @@ GRID_MAX = 256       # images in the PNG grid (the first ones); the .npy holds a
 SCATTER_MAX = 10000  # points in the scatter plot
 
 
-def _check_sample_args(args) -> None:
+def _check_sample_args(args, model: Model | None = None) -> None:
+    """The paths and sizes of `gitscore sample`; the sizes once the sample's shape is known (a user's model:
+    after loading it)."""
     out = Path(args.out)
     if out.suffix.lower() != ".png":
         raise ValueError(f"--out must be a .png path (the array goes next to it as .npy), got {args.out}")
@@ -194,7 +241,9 @@ def _check_sample_args(args) -> None:
     check_same_file({"PNG": out, ".npy array": out.with_suffix(".npy")}, "--out")
     if args.order is not None and args.solver not in MULTISTEP:
         raise ValueError(f"--order applies to the solvers {list(MULTISTEP)}, not {args.solver!r}")
-    shape, dtype = sample_spec(args.model)
+    if model is None and _users_model(args):
+        return
+    shape = model.shape if model is not None else sample_spec(args.model)[0]
     per_sample = math.prod(shape) * 4  # the .npy holds float32
     check_disk_space(f"--n {args.n} ({human_bytes(per_sample)} per sample in {out.with_suffix('.npy')})",
                      out.parent, args.n * per_sample + 128)
@@ -202,9 +251,12 @@ def _check_sample_args(args) -> None:
     check_allocation(f"--n {args.n} with --batch-size {batch}", 4 * min(args.n, batch) * per_sample)
 
 
-def _check_search_size(args) -> None:
+def _check_search_size(args, shape=None, dtype=None) -> None:
     """The GITS warm-up keeps every teacher step of its samples (two tensors of grid points x samples)."""
-    shape, dtype = sample_spec(args.model)
+    if shape is None:
+        if _users_model(args):
+            return  # checked once the model says its shape
+        shape, dtype = sample_spec(args.model)
     item = torch.empty((), dtype=dtype).element_size()
     nbytes = 2 * args.grid_points * args.n_warmup * math.prod(shape) * item + 8 * args.grid_points ** 2
     check_allocation(f"--grid-points {args.grid_points} with --n-warmup {args.n_warmup}", nbytes)
@@ -233,12 +285,19 @@ def _reserve(path) -> None:
 def cmd_sample(args) -> int:
     out = Path(args.out)
     schedule = read_schedule(args.sigmas_file) if args.sigmas_file is not None else None
-    if schedule is not None:
+    if schedule is not None and not _users_model(args):
         _check_schedule_range(schedule[0], sample_spec(args.model)[1], f"--sigmas-file {args.sigmas_file}")
     model = _model_from_args(args)
+    if _users_model(args):
+        _check_sample_args(args, model)
+        if schedule is not None:
+            _check_schedule_range(schedule[0], model.dtype, f"--sigmas-file {args.sigmas_file}")
+        if args.schedule == "gits" and not args.sigmas_file:
+            _check_search_size(args, model.shape, model.dtype)
     if schedule is not None:
         sigmas, meta = schedule
         to_zero = bool(meta.get("to_zero"))  # an export's sampler form: its last step goes to 0
+        _check_in_range(sigmas, model, f"--sigmas-file {args.sigmas_file}")
         if args.steps is not None and args.steps != len(sigmas) - 1 + to_zero:
             raise ValueError(f"--steps {args.steps} disagrees with {args.sigmas_file}, "
                              f"which has {len(sigmas) - 1 + to_zero} steps")
@@ -252,6 +311,8 @@ def cmd_sample(args) -> int:
         what, to_zero = args.schedule, False
     print(f"sigmas: {_short(sigmas)}" + (", 0" if to_zero else ""))
 
+    from .report import image_grid, png_bytes, scatter_image  # here: `search` starts faster without them
+
     options = {k: v for k, v in (("order", args.order), ("afs", args.afs or None)) if v is not None}
     batch = args.batch_size or min(args.n, 256)
     # Batches go straight into the .npy (a memory map): memory does not grow with --n.
@@ -264,6 +325,10 @@ def cmd_sample(args) -> int:
         samples.flush()
         image = samples.ndim == 4
         shown = np.array(samples[:GRID_MAX if image else SCATTER_MAX])
+        if model.decode is not None:  # latents: the picture shows them decoded (the .npy keeps the latents)
+            with torch.no_grad():
+                shown = np.concatenate([model.decode(torch.from_numpy(shown[i:i + 16]).to(model.device)).cpu().numpy()
+                                        for i in range(0, len(shown), 16)])
         del samples
     pixels = image_grid(shown) if image else scatter_image(shown.reshape(len(shown), -1))
     atomic_write_bytes(out, png_bytes(pixels))
@@ -294,7 +359,7 @@ def cmd_train(args) -> int:
                          checkpoint_every=args.checkpoint_every, snapshot_every=args.snapshot_every,
                          lr_decay_from=args.lr_decay_from)
     images = fmnist_images("train")
-    _, step = train(images, args.out, config, device=_device(args.device), progress=not args.quiet,
+    _, step = train(images, args.out, config, device=_device(args.device), progress=args.progress,
                     allow_config_change=args.allow_config_change)
     print(f"trained to step {step}; checkpoints in {args.out} (rerun the same command to resume)")
     if args.export is not None:
@@ -306,7 +371,7 @@ def cmd_train(args) -> int:
 
 def _bench_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The options of `gitscore bench` (the CLI's subparser), one per BenchConfig field, plus --out."""
-    from .bench import BENCH_MODELS, GITS_PREFIX, INT_FIELDS, BenchConfig
+    from .bench import BENCH_MODELS, FIELD_HELP, GITS_PREFIX, INT_FIELDS, BenchConfig
 
     d = BenchConfig()
     p.add_argument("--model", choices=BENCH_MODELS, default=d.model,
@@ -319,13 +384,19 @@ def _bench_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help=f"among {valid}")
     p.add_argument("--nfe", nargs="+", type=int, default=d.nfes, help="NFE values (odd ones are skipped for heun/dpm2)")
     for name in INT_FIELDS:
-        p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))
-    p.add_argument("--teacher", choices=sorted(SOLVERS), default=d.teacher)
-    p.add_argument("--coeff", type=float, default=d.coeff)
+        p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name),
+                       help=f"{FIELD_HELP[name]} (default: {getattr(d, name)})")
+    p.add_argument("--teacher", choices=sorted(SOLVERS), default=d.teacher,
+                   help=f"{FIELD_HELP['teacher']} (default: {d.teacher})")
+    p.add_argument("--coeff", type=float, default=d.coeff, help=f"{FIELD_HELP['coeff']} (default: {d.coeff})")
+    p.add_argument("--checkpoint", metavar="PATH",
+                   help="--model fmnist: a .safetensors from `gitscore train` instead of the shipped network")
+    p.add_argument("--device", default="auto",
+                   help="auto (cuda, else mps, else cpu), cpu, cuda, cuda:1, mps (default: auto)")
     p.add_argument("--out", required=True, help="folder for results.json / results.csv (resumed if present)")
     p.add_argument("--reference-from", default=None, metavar="DIR",
                    help="reuse the reference solutions of an earlier run in DIR (same model, eval seed, ref steps)")
-    p.add_argument("--no-progress", action="store_true")
+    _progress_arg(p)
     return p
 
 
@@ -353,8 +424,9 @@ def cmd_bench(args) -> int:
                              "(results.json and reference.safetensors)")
     dist.init()
     try:
-        state = bench.run_bench(cfg, args.out, progress=not args.no_progress, command=command,
-                          reference_from=args.reference_from)
+        state = bench.run_bench(cfg, args.out, progress=args.progress, command=command,
+                                reference_from=args.reference_from, device=_device(args.device),
+                                checkpoint=args.checkpoint)
     finally:
         dist.close()
     if dist.is_main():
@@ -400,31 +472,67 @@ def _positive_float(text):
     return value
 
 
+def _model_name(text):
+    """--model: a registered name, or package.module:name (a user's denoiser)."""
+    if text in MODELS or is_user_model(text):
+        return text
+    raise argparse.ArgumentTypeError(f"invalid choice: {text!r} (choose from {', '.join(map(repr, MODELS))}, "
+                                     "or package.module:name for your own denoiser)")
+
+
+def _progress_arg(p):
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bars on stderr (default: on when stderr is a terminal)")
+
+
 def _model_args(p):
     g = p.add_argument_group("model")
-    g.add_argument("--model", choices=MODELS, default="fmnist",
-                   help="fmnist: the shipped EDM net (or --checkpoint); fmnist-rough: the first shipped net (rough "
-                        "in sigma); kde: exact denoiser of Fashion-MNIST (slow; see --kde-size); class-gmm: one "
-                        "Gaussian per class; gmm-toy: 8 Gaussians in 2-D, exact and instant (default: fmnist)")
+    which = g.add_mutually_exclusive_group()
+    which.add_argument("--model", type=_model_name, default="fmnist", metavar="MODEL",
+                       help="fmnist: the shipped EDM net (or --checkpoint); fmnist-rough: the first shipped net "
+                            "(rough in sigma); kde: exact denoiser of Fashion-MNIST (slow; see --kde-size); "
+                            "class-gmm: one Gaussian per class; gmm-toy: 8 Gaussians in 2-D, exact and instant; "
+                            "package.module:name: your denoiser D(x, sigma), or a factory (class or function without "
+                            "required arguments) returning one, imported from the current folder or PYTHONPATH; "
+                            "its sigma_min / sigma_max / shape attributes, else --sigma-min/--sigma-max/--shape, "
+                            "say its range and sample shape (default: fmnist)")
+    which.add_argument("--diffusers", metavar="DIR",
+                       help="a diffusers pipeline folder (save_pretrained), loaded offline: its UNet and scheduler "
+                            "(range and latent shape from their configs) as the denoiser; text pipelines need "
+                            "--prompt (pip install 'gitscore[diffusers]')")
+    g.add_argument("--prompt", help="--diffusers text pipelines: the prompt the schedule is searched (or sampled) for")
+    g.add_argument("--negative-prompt", metavar="TEXT",
+                   help="--diffusers text pipelines: the negative prompt of classifier-free guidance (default: empty)")
+    g.add_argument("--guidance-scale", type=_positive_float, metavar="W",
+                   help="--diffusers text pipelines: classifier-free guidance scale, 1 = none (default: the "
+                        "pipeline's own, 7.5 for Stable Diffusion)")
+    g.add_argument("--shape", type=_int_at_least(1), nargs="+", metavar="N",
+                   help="one sample's shape without the batch dimension, e.g. --shape 4 64 64 (default: the "
+                        "model's own: the denoiser's `shape` attribute or the UNet's latent size); required for a "
+                        "--model package.module:name that has no `shape`")
     g.add_argument("--checkpoint", metavar="PATH",
                    help="fmnist: a .safetensors from `gitscore train` (checkpoint or --export)")
     g.add_argument("--kde-size", type=_int_at_least(1), metavar="N",
                    help="kde: N training images picked by a permutation seeded with 0, the rule of `gitscore bench` "
                         "(default: all 60000)")
-    g.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:1, ... (default: auto)")
+    g.add_argument("--device", default="auto",
+                   help="auto (cuda, else mps, else cpu), cpu, cuda, cuda:1, mps (default: auto)")
     g.add_argument("--sigma-min", type=_positive_float, metavar="SIGMA",
-                   help=f"smallest sigma (default: the model's, {SIGMA_MIN:g})")
+                   help=f"smallest sigma, inside the model's range (default: the model's own, {SIGMA_MIN:g} for "
+                        "the shipped models; required for a denoiser without sigma_min)")
     g.add_argument("--sigma-max", type=_positive_float, metavar="SIGMA",
-                   help=f"largest sigma (default: the model's, {SIGMA_MAX:g})")
+                   help=f"largest sigma, inside the model's range (default: the model's own, {SIGMA_MAX:g} for "
+                        "the shipped models; required for a denoiser without sigma_max)")
 
 
 def _gits_args(p, title="GITS search (Chen et al. 2024, Sec. 4)"):
     g = p.add_argument_group(title)
-    d = SearchConfig()  # the defaults, written once in gitscore.gits.SearchConfig
+    d = INTERACTIVE  # the defaults, written once in gitscore.gits (SearchConfig, with 64 warm-up trajectories)
     g.add_argument("--teacher", choices=sorted(SOLVERS), default=d.teacher,
                    help=f"solver run on the fine grid during warm-up (default: {d.teacher})")
     g.add_argument("--n-warmup", type=_int_at_least(1), default=d.n_warmup, metavar="N",
-                   help=f"warm-up trajectories (default: {d.n_warmup})")
+                   help=f"warm-up trajectories (default: {d.n_warmup}; the library's and `gitscore bench`'s "
+                        f"{SearchConfig.n_warmup}: benchmarks/bench_search.py measures the difference)")
     g.add_argument("--grid-points", type=_int_at_least(2), default=d.grid_points, metavar="M",
                    help=f"points of the polynomial (rho={d.grid_rho:g}) teacher grid (default: {d.grid_points})")
     g.add_argument("--metric", choices=METRICS, default=d.metric, help=f"step cost (default: {d.metric})")
@@ -432,7 +540,6 @@ def _gits_args(p, title="GITS search (Chen et al. 2024, Sec. 4)"):
                    help=f"DP weight growth per step (default: {d.coeff})")
     g.add_argument("--batch-size", type=_int_at_least(1), metavar="B",
                    help="samples per denoiser batch (default: all, at most 256)")
-    g.add_argument("--progress", action="store_true", help="show progress bars")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -474,6 +581,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--published", metavar="NAME",
                    help="print a GITS schedule the paper's authors publish (gitscore.published) for --steps in "
                         "--format, running no model; `--published list` lists them")
+    _progress_arg(p)
     _gits_args(p)
     p.set_defaults(func=cmd_search)
 
@@ -498,6 +606,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="--schedule gits: seed of the warm-up latents (default: 0)")
     p.add_argument("--out", default="grid.png", metavar="FILE.png",
                    help="PNG path; the array goes to FILE.npy (default: grid.png)")
+    _progress_arg(p)
     _gits_args(p, "GITS search (with --schedule gits)")
     p.set_defaults(func=cmd_sample)
 
@@ -530,7 +639,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-config-change", action="store_true",
                    help="resume even though hyperparameters other than --steps / --checkpoint-every / "
                         "--snapshot-every differ from the checkpoint's (recorded in its config)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _progress_arg(p)
     p.set_defaults(func=cmd_train)
 
     from . import bench
@@ -540,6 +649,21 @@ def build_parser() -> argparse.ArgumentParser:
     _bench_arguments(p)
     p.set_defaults(func=cmd_bench)
     return parser
+
+
+def _check_model_options(args) -> None:
+    """Options that apply to some models only: refused with the others instead of ignored."""
+    model = "--diffusers" if args.diffusers is not None else f"--model {args.model}"
+    if args.diffusers is None:
+        for flag in ("prompt", "negative_prompt", "guidance_scale"):
+            if getattr(args, flag) is not None:
+                raise ValueError(f"--{flag.replace('_', '-')} applies to --diffusers text pipelines, not {model}")
+    if args.shape is not None and not _users_model(args):
+        raise ValueError(f"--shape applies to --diffusers and --model package.module:name; {model} has its shape")
+    if args.checkpoint is not None and (args.diffusers is not None or args.model != "fmnist"):
+        raise ValueError(f"--checkpoint applies to --model fmnist, not {model}")
+    if args.kde_size is not None and (args.diffusers is not None or args.model != "kde"):
+        raise ValueError(f"--kde-size applies to --model kde, not {model}")
 
 
 def _check_args(args) -> None:
@@ -552,6 +676,8 @@ def _check_args(args) -> None:
         _check_sample_args(args)
     if args.command == "train":
         _check_train_args(args)
+    if hasattr(args, "diffusers"):
+        _check_model_options(args)
     if (args.command == "search" and args.published is None) or (
             args.command == "sample" and args.schedule == "gits" and not args.sigmas_file):
         _check_search_size(args)
@@ -574,10 +700,14 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.command_line = " ".join(["gitscore", *argv])  # recorded by bench in its results
+    if args.progress is None:  # --progress / --no-progress, else bars where someone watches
+        args.progress = sys.stderr.isatty()
     try:
         _check_args(args)  # every path and option, before any work
         return args.func(args) or 0
     except (ValueError, OSError, EOFError) as e:  # bad arguments, files, data or checkpoint: a message, no traceback
+        parser.exit(2, f"gitscore {args.command}: error: {e}\n")
+    except ImportError as e:  # a package this environment lacks: the message names what to install
         parser.exit(2, f"gitscore {args.command}: error: {e}\n")
     except FloatingPointError as e:
         parser.exit(1, f"gitscore {args.command}: sampling diverged: {e}\n")

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from .denoisers import as_sigma
+from .schedules import SIGMA_MAX, SIGMA_MIN
 
 __all__ = ["NullDenoiser", "HybridDenoiser", "random_cost_schedule"]
 
@@ -46,6 +47,8 @@ class NullDenoiser:
     by NumPy's PCG64 seeded with (seed, the float64 bits of sigma, b), so it repeats exactly across
     calls, devices and batch sizes for the same row b.
     """
+
+    sigma_min, sigma_max = SIGMA_MIN, SIGMA_MAX  # it ignores sigma: the range of the models it stands in for
 
     def __init__(self, data: torch.Tensor, seed: int = 0):
         if not isinstance(data, torch.Tensor) or data.ndim < 2 or len(data) < 2:
@@ -80,6 +83,9 @@ class HybridDenoiser:
         if not isinstance(sigma_c, (int, float)) or isinstance(sigma_c, bool) or not sigma_c > 0:
             raise ValueError(f"sigma_c must be a number > 0, got {sigma_c!r}")
         self.high, self.low, self.sigma_c = high, low, float(sigma_c)
+        # Its range: from the low part's sigma_min to the high part's sigma_max, where they say them.
+        if hasattr(low, "sigma_min") and hasattr(high, "sigma_max"):
+            self.sigma_min, self.sigma_max = low.sigma_min, high.sigma_max
 
     def __call__(self, x: torch.Tensor, sigma) -> torch.Tensor:
         s = as_sigma(sigma, x).reshape(-1)

@@ -35,6 +35,8 @@ class GaussianDenoiser:
     (d, d) covariance matrix; `mean` has the sample shape (or is broadcastable to it).
     """
 
+    sigma_min, sigma_max = SIGMA_MIN, SIGMA_MAX  # exact at every sigma: EDM's range, the searches' default
+
     def __init__(self, mean, var):
         self.mean = torch.as_tensor(mean, dtype=torch.float64)
         var = torch.as_tensor(var, dtype=torch.float64)

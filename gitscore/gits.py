@@ -25,7 +25,7 @@ from .solvers import SOLVERS
 
 __all__ = ["METRICS", "SearchConfig", "search_config", "Warmup", "GITSResult", "teacher_grid", "model_grid", "latents",
            "warmup", "warmup_for", "cost_matrix", "dp", "from_warmup", "search_info", "search", "ABLATIONS",
-           "ablations"]
+           "ablations", "INTERACTIVE"]
 
 METRICS = ("dev", "l2", "l1")
 
@@ -83,6 +83,13 @@ class SearchConfig:
         if denoiser is None:
             return teacher_grid(self.grid_points, rho=self.grid_rho)
         return model_grid(denoiser, self.grid_points, self.grid_rho)
+
+
+# The search `gitscore search` and `gitscore sample --schedule gits` run unless told otherwise: the official
+# defaults with 64 warm-up trajectories instead of 256, 4x fewer model calls for an interactive command. What that
+# changes in the schedule and its reference error is measured by benchmarks/bench_search.py (README, "From the
+# shell"); the library, `gitscore bench`, the scripts and the book keep SearchConfig's 256.
+INTERACTIVE = SearchConfig(n_warmup=64)
 
 
 def search_config(config: SearchConfig | None = None, **settings) -> SearchConfig:
@@ -152,9 +159,16 @@ def teacher_grid(n_points: int = SearchConfig.grid_points, sigma_min: float = SI
 
 
 def model_grid(denoiser, n_points: int = SearchConfig.grid_points, rho: float = SearchConfig.grid_rho) -> torch.Tensor:
-    """The teacher grid over the denoiser's own range: its `sigma_min` / `sigma_max` attributes where it has
-    them (a diffusers model: the sigmas of its first and last timestep), else EDM's [SIGMA_MIN, SIGMA_MAX]."""
-    lo, hi = getattr(denoiser, "sigma_min", SIGMA_MIN), getattr(denoiser, "sigma_max", SIGMA_MAX)
+    """The teacher grid over the denoiser's own range, its `sigma_min` / `sigma_max` attributes (a diffusers
+    model: the sigmas of its first and last timestep; gitscore's EDM models: [SIGMA_MIN, SIGMA_MAX]).
+
+    A denoiser without them is a ValueError: a range silently assumed (EDM's [0.002, 80]) would put the
+    schedule where the model was never trained (e.g. outside Stable Diffusion's [0.029, 14.6])."""
+    if not (hasattr(denoiser, "sigma_min") and hasattr(denoiser, "sigma_max")):
+        raise ValueError(f"the denoiser ({type(denoiser).__name__}) has no sigma_min / sigma_max attributes, so "
+                         "its sigma range is unknown: set them (the range it was trained on), or pass "
+                         "grid=teacher_grid(n_points, sigma_min, sigma_max)")
+    lo, hi = denoiser.sigma_min, denoiser.sigma_max
     try:
         ok = not isinstance(lo, bool) and not isinstance(hi, bool) and 0 < float(lo) < float(hi) < math.inf
     except (TypeError, ValueError, RuntimeError):

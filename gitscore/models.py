@@ -9,12 +9,18 @@
                   emoji32, emoji64 (colour, d = 768 .. 12,288), emoji16-grey .. emoji64-grey, glyphs16 ..
                   glyphs64 (grey, d = 256 .. 4,096); DATA_MODELS maps each name to (data set, size, colour)
 
+Users' models, for the CLI's `--model package.module:name` and `--diffusers DIR` (`user_model`,
+`diffusers_model`): the sigma range and one sample's shape come from the model (a denoiser's `sigma_min`,
+`sigma_max` and `shape` attributes; a pipeline's scheduler and UNet config) or, where it does not say, from
+the caller; a ValueError says which is missing.
+
 The KDE subset rule: `kde_size` images chosen by a seeded permutation (seed 0) of the training
 set, all of them (in order) when kde_size is None or the whole set, the rule of the committed
 benchmark runs in results/.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
@@ -23,7 +29,7 @@ import torch
 from .checks import check_int, resolve_device
 
 __all__ = ["Model", "MODELS", "DATA_MODELS", "data_images", "load_model", "toy_gmm", "class_gmm", "kde_subset",
-           "fmnist_images", "sample_spec", "kde_size_ok", "IMAGE"]
+           "fmnist_images", "sample_spec", "kde_size_ok", "IMAGE", "user_model", "diffusers_model", "is_user_model"]
 
 # KDE denoisers of the data sets of gitscore.data at several resolutions: name -> (data set, size, colour)
 DATA_MODELS = {f"{data}{size}{suffix}": (data, size, colour)
@@ -46,6 +52,7 @@ class Model:
     sigma_max: float
     label: str            # recorded in results and schedule metadata
     weights_sha256: str | None = None  # a network's weights file (results record it); None: closed form
+    decode: object = None  # latents -> images in [-1, 1] for pictures (a pipeline's VAE); None: samples are images
 
 
 def sample_spec(name: str) -> tuple[tuple, torch.dtype]:
@@ -184,3 +191,197 @@ def _network(name, checkpoint, dev) -> Model:
     label = f"fmnist ({checkpoint})" if checkpoint is not None else f"{name} (shipped {shipped})"
     sha = sha256_file(WEIGHTS_DIR / f"{shipped}.safetensors" if checkpoint is None else checkpoint)
     return Model(D, IMAGE, torch.float32, dev, D.sigma_min, D.sigma_max, label, sha)
+
+
+# ---------------------------------------------------------------- users' models
+
+def is_user_model(name) -> bool:
+    """Whether `name` names a user's denoiser (package.module:name) rather than a registered model."""
+    return isinstance(name, str) and ":" in name
+
+
+def _sigma_range(what: str, declared_min, declared_max, sigma_min, sigma_max, flags) -> tuple[float, float]:
+    """The sigma range of a model: what it declares, narrowed by the caller's; ValueError naming `flags`."""
+    lo = declared_min if sigma_min is None else sigma_min
+    hi = declared_max if sigma_max is None else sigma_max
+    if lo is None or hi is None:
+        raise ValueError(f"{what} does not say its sigma range (no sigma_min / sigma_max attributes): give "
+                         f"{flags[0]} and {flags[1]}, the range it was trained on")
+    try:
+        lo, hi = float(lo), float(hi)
+    except (TypeError, ValueError):
+        raise ValueError(f"{what}: sigma_min / sigma_max must be numbers, got {lo!r}, {hi!r}") from None
+    if not 0 < lo < hi < math.inf:
+        raise ValueError(f"{what}: the sigma range must satisfy 0 < {flags[0]} < {flags[1]} < inf, "
+                         f"got [{lo:g}, {hi:g}]")
+    if declared_min is not None and declared_max is not None:
+        own = float(declared_min), float(declared_max)
+        for given, name in ((lo, flags[0]), (hi, flags[1])):
+            if not own[0] * (1 - 1e-9) <= given <= own[1] * (1 + 1e-9):
+                raise ValueError(f"{name} {given:g} is outside {what}'s own range [{own[0]:g}, {own[1]:g}]")
+    return lo, hi
+
+
+def _shape(what: str, declared, shape, flag: str) -> tuple:
+    """One sample's shape: the caller's, else the model's; ValueError naming `flag` if neither says."""
+    from .checks import check_shape
+
+    got = shape if shape is not None else declared
+    if got is None:
+        raise ValueError(f"{what} does not say one sample's shape (no `shape` attribute): give {flag}, e.g. "
+                         f"{flag} 4 64 64 (channels, height, width; no batch dimension)")
+    return check_shape(flag if shape is not None else f"{what}'s shape", got)
+
+
+def _import_object(spec: str):
+    """The object `package.module:name` names (name may be dotted); the current folder is searched first."""
+    import importlib
+    import os
+    import sys
+
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ValueError(f"--model {spec!r}: expected package.module:name (a denoiser D(x, sigma) or a factory "
+                         f"returning one), or one of {list(MODELS)}")
+    if os.getcwd() not in sys.path and "" not in sys.path:  # as `python -m` does: the user's folder first
+        sys.path.insert(0, os.getcwd())
+    try:
+        obj = importlib.import_module(module_name)
+    except ImportError as e:
+        raise ValueError(f"--model {spec}: cannot import {module_name} ({e}); run from the folder that holds it "
+                         "or add that folder to PYTHONPATH") from None
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ValueError(f"--model {spec}: {module_name} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    return obj
+
+
+def _is_factory(obj) -> bool:
+    """A class, or a function callable with no arguments, is a factory; anything else callable is D itself."""
+    import inspect
+
+    if inspect.isclass(obj):
+        return True
+    if not (inspect.isfunction(obj) or inspect.ismethod(obj)):
+        return False
+    try:
+        params = inspect.signature(obj).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return all(p.default is not p.empty or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params)
+
+
+def user_model(spec: str, *, shape=None, sigma_min=None, sigma_max=None, device=None,
+               dtype: torch.dtype = torch.float32) -> Model:
+    """A user's denoiser `package.module:name`: a callable D(x, sigma), or a factory (a class, or a function
+    taking no arguments or only `device=`) returning one. Its `sigma_min` / `sigma_max` / `shape` attributes
+    give the range and one sample's shape unless `sigma_min` / `sigma_max` (inside its range) / `shape` are given;
+    where it has none they must be given (ValueError naming --sigma-min / --sigma-max / --shape)."""
+    import inspect
+
+    dev = resolve_device(device)
+    obj = _import_object(spec)
+    if _is_factory(obj):
+        takes_device = "device" in inspect.signature(obj).parameters
+        obj = obj(device=dev) if takes_device else obj()
+    if not callable(obj):
+        raise ValueError(f"--model {spec} is a {type(obj).__name__}, not a denoiser D(x, sigma) or a factory "
+                         "returning one")
+    if isinstance(obj, torch.nn.Module):
+        obj = obj.to(dev).eval()
+    what = f"--model {spec}"
+    lo, hi = _sigma_range(what, getattr(obj, "sigma_min", None), getattr(obj, "sigma_max", None), sigma_min,
+                          sigma_max, ("--sigma-min", "--sigma-max"))
+    sample_shape = _shape(what, getattr(obj, "shape", None), shape, "--shape")
+    return Model(obj, sample_shape, dtype, dev, lo, hi, spec)
+
+
+@contextlib.contextmanager
+def _quiet_loading(progress: bool):
+    """diffusers' and transformers' loading bars and advice (e.g. "install accelerate") off unless `progress`."""
+    libs = [m for m in (_try_import("diffusers.utils.logging"), _try_import("transformers.utils.logging")) if m]
+    if progress:
+        yield
+        return
+    saved = [(m, m.get_verbosity(), m.is_progress_bar_enabled()) for m in libs]
+    for m, _, _ in saved:
+        m.set_verbosity_error()
+        m.disable_progress_bar()
+    try:
+        yield
+    finally:
+        for m, level, bars in saved:
+            m.set_verbosity(level)
+            if bars:
+                m.enable_progress_bar()
+
+
+def _try_import(name):
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
+def diffusers_model(folder, *, prompt: str | None = None, negative_prompt: str | None = None,
+                    guidance_scale: float | None = None, shape=None, sigma_min=None, sigma_max=None,
+                    device=None, progress: bool = False) -> Model:
+    """A diffusers pipeline saved in `folder` (save_pretrained), loaded offline, as an EDM denoiser
+    (gitscore.adapters.from_pipeline): the range is the scheduler's, one sample's shape the UNet's latent
+    (in_channels, sample_size, sample_size) unless `shape` is given. Text pipelines need `prompt`."""
+    from pathlib import Path
+
+    folder = Path(folder)
+    if not (folder / "model_index.json").is_file():
+        raise ValueError(f"--diffusers {folder} is not a diffusers pipeline folder (no model_index.json; "
+                         "write one with pipe.save_pretrained(folder))")
+    try:
+        import diffusers
+    except ImportError:
+        raise ValueError("--diffusers needs the diffusers package: pip install 'gitscore[diffusers]'") from None
+    from .adapters import from_pipeline
+
+    dev = resolve_device(device)
+    try:
+        with _quiet_loading(progress):
+            pipe = diffusers.DiffusionPipeline.from_pretrained(folder, local_files_only=True)
+    except ImportError as e:  # e.g. a text pipeline without transformers
+        raise ValueError(f"--diffusers {folder}: {e}; pip install 'gitscore[diffusers]'") from None
+    except OSError as e:
+        raise ValueError(f"--diffusers {folder} cannot be loaded offline ({str(e).splitlines()[0]})") from None
+    pipe = pipe.to(dev)
+    if hasattr(pipe, "set_progress_bar_config"):
+        pipe.set_progress_bar_config(disable=True)
+    text = hasattr(pipe, "encode_prompt")
+    if text and prompt is None:
+        raise ValueError(f"--diffusers {folder} is a text pipeline ({type(pipe).__name__}): give --prompt")
+    if not text and (prompt is not None or negative_prompt is not None):
+        raise ValueError(f"--diffusers {folder} ({type(pipe).__name__}) takes no prompt: drop --prompt / "
+                         "--negative-prompt")
+    if negative_prompt is not None and prompt is None:
+        raise ValueError("--negative-prompt needs --prompt")
+    try:
+        D = from_pipeline(pipe, prompt, negative_prompt=negative_prompt, guidance_scale=guidance_scale)
+    except TypeError as e:
+        raise ValueError(f"--diffusers {folder}: {e}") from None
+    D.requires_grad_(False)
+    what = f"--diffusers {folder}"
+    lo, hi = _sigma_range(what, D.sigma_min, D.sigma_max, sigma_min, sigma_max, ("--sigma-min", "--sigma-max"))
+    cfg = getattr(pipe.unet, "config", None)
+    size = getattr(cfg, "sample_size", None)
+    hw = (size, size) if isinstance(size, int) else tuple(size) if size is not None else None
+    declared = (cfg.in_channels, *hw) if hw is not None and hasattr(cfg, "in_channels") else None
+    sample_shape = _shape(what, declared, shape, "--shape")
+    dtype = next(pipe.unet.parameters()).dtype
+    label = f"diffusers {type(pipe).__name__} ({folder})" + (f", prompt {prompt!r}" if prompt is not None else "")
+    vae = getattr(pipe, "vae", None)
+    decode = None
+    if vae is not None:  # latent pipelines: pictures through the VAE, as the pipeline's own output
+        scale = getattr(vae.config, "scaling_factor", 1.0)
+        decode = lambda z: vae.decode(z.to(next(vae.parameters()).dtype) / scale).sample.float()
+    return Model(D, sample_shape, torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype, dev, lo, hi,
+                 label, decode=decode)
+

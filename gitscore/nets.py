@@ -45,7 +45,10 @@ class FourierEmbedding(nn.Module):
         half = dim // 2
         denom = half - 1 if kind == "positional" else half
         self.kind, self.scale = kind, 1.0 if kind == "positional" else 1000.0
-        self.register_buffer("freqs", torch.exp(-math.log(max_period) * torch.arange(half) / denom), persistent=False)
+        # Computed on the CPU even under `with torch.device("meta")` (the shape check of a loaded config): meta
+        # kernels of exp/arange would import torch's Python reference ops, seconds of start-up.
+        freqs = torch.exp(-math.log(max_period) * torch.arange(half, device="cpu") / denom)
+        self.register_buffer("freqs", freqs, persistent=False)
 
     def forward(self, c_noise):
         arg = self.scale * c_noise[:, None] * self.freqs[None]

@@ -170,8 +170,8 @@ def _coordinate_descent(f, sigmas, sweeps, max_evals):
     try:
         from scipy.optimize import minimize_scalar
     except ImportError:
-        raise ImportError("sweeps > 0 needs scipy (bounded Brent search per sigma): pip install 'gitscore[tune]' "
-                          "or pip install scipy; sweeps=0 needs nothing beyond the core") from None
+        raise ImportError("sweeps > 0 needs scipy (bounded Brent search per sigma), a dependency of gitscore that "
+                          "this environment lacks: pip install scipy") from None
 
     s, best = sigmas.clone(), f(sigmas)
     for _ in range(sweeps):

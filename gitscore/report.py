@@ -447,7 +447,8 @@ def png_bytes(pixels: np.ndarray) -> bytes:
     try:
         from PIL import Image
     except ImportError:
-        raise ValueError("writing the PNG needs Pillow: pip install pillow (the .npy was written)") from None
+        raise ValueError("writing the PNG needs Pillow, a dependency of gitscore that this environment lacks: "
+                         "pip install pillow (the .npy was written)") from None
     buf = io.BytesIO()
     Image.fromarray(pixels).save(buf, format="PNG")
     return buf.getvalue()

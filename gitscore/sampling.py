@@ -17,7 +17,7 @@ from . import dist
 from .checks import check_int, check_shape, check_sigmas_arg
 from .solvers import SOLVERS, calls_per_step
 
-__all__ = ["latents", "default_device", "sample", "nfe"]
+__all__ = ["latents", "default_device", "sample", "nfe", "check_sample_shape"]
 
 
 def latents(shape, seed: int, start: int, stop: int, dtype=torch.float64) -> torch.Tensor:
@@ -28,6 +28,19 @@ def latents(shape, seed: int, start: int, stop: int, dtype=torch.float64) -> tor
         s = int(np.random.SeedSequence([seed, j]).generate_state(1, dtype=np.uint64)[0])
         z[row] = torch.randn(tuple(shape), generator=torch.Generator().manual_seed(s), dtype=torch.float64)
     return z.to(dtype)
+
+
+def check_sample_shape(denoiser, shape) -> None:
+    """ValueError if `shape` is the denoiser's declared one-sample `shape` attribute with a batch dimension added."""
+    declared = getattr(denoiser, "shape", None)
+    try:
+        declared = None if declared is None else tuple(int(d) for d in declared)
+    except (TypeError, ValueError):
+        return
+    shape = tuple(shape)
+    if declared is not None and shape != declared and shape[1:] == declared:
+        raise ValueError(f"shape {shape} includes a batch dimension: give one sample's shape {declared} "
+                         "(the batch is n / batch_size)")
 
 
 def default_device(denoiser) -> torch.device:
@@ -74,6 +87,7 @@ def sample(denoiser, solver: str, sigmas, n: int, *, seed: int, shape, batch_siz
     if into is not None and dist.rank_world()[1] > 1:
         raise ValueError("sample(into=...) writes in one process; under torchrun gather the result instead")
     shape, _ = check_shape("shape", shape), check_sigmas_arg(sigmas)
+    check_sample_shape(denoiser, shape)
     device = default_device(denoiser) if device is None else torch.device(device)
     start, stop = dist.shard(n, batch_size=batch_size)  # this process's whole batches
     starts = range(start, stop, batch_size)
@@ -82,8 +96,15 @@ def sample(denoiser, solver: str, sigmas, n: int, *, seed: int, shape, batch_siz
         e = min(b + batch_size, stop)
         x = float(sigmas[0]) * latents(shape, seed, b, e, dtype).to(device)
         hook = None if callback is None else (lambda info, b=b, e=e: callback(dict(info, start=b, stop=e)))
-        x = SOLVERS[solver](denoiser, x, sigmas, callback=hook, progress=progress and len(starts) == 1,
-                            **options)
+        try:
+            x = SOLVERS[solver](denoiser, x, sigmas, callback=hook, progress=progress and len(starts) == 1,
+                                **options)
+        except RuntimeError as err:  # a shape with the batch in it fails deep inside the model: say so
+            if b == starts[0] and len(shape) >= 4:
+                raise ValueError(f"the denoiser failed on a batch of shape {(e - b, *shape)} "
+                                 f"({str(err).splitlines()[0][:200]}); shape is one sample's shape: if {shape} "
+                                 "includes the batch dimension, drop it") from err
+            raise
         if to_zero:
             x = _denoise(denoiser, x, float(sigmas[-1]))
         x = x.cpu()

@@ -213,7 +213,10 @@ def test_search_stays_inside_the_model_range():
     torch.testing.assert_close(model_grid(D), teacher_grid(61, D.sigma_min, D.sigma_max), rtol=0, atol=0)
     s = search(D, (1, 2, 2), n_steps=4, n_warmup=4)
     assert s[0] == D.sigma_max and s[-1] == D.sigma_min and ((s >= D.sigma_min) & (s <= D.sigma_max)).all()
-    assert model_grid(lambda x, sigma: x)[0] == 80.0  # no attributes: EDM's range
+    with pytest.raises(ValueError, match="no sigma_min / sigma_max attributes"):  # no range assumed (issue 30)
+        model_grid(lambda x, sigma: x)
+    with pytest.raises(ValueError, match="no sigma_min / sigma_max attributes"):
+        search(lambda x, sigma: x, (1, 2, 2), n_steps=2, n_warmup=2)
     bad = lambda x, sigma: x
     bad.sigma_min, bad.sigma_max = 5.0, 1.0
     with pytest.raises(ValueError, match="sigma_min"):

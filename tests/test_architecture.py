@@ -57,9 +57,12 @@ def test_gits_coeff_default_is_written_once():
 
 def test_every_layer_takes_its_search_defaults_from_search_config():
     d = gits.SearchConfig()
-    args = cli.build_parser().parse_args(["search"])
-    assert (args.n_warmup, args.grid_points, args.teacher, args.metric, args.coeff, args.seed) == (
-        d.n_warmup, d.grid_points, d.teacher, d.metric, d.coeff, d.seed)
+    # The command line: the interactive preset, SearchConfig's defaults but its own (smaller) warm-up (issue 30).
+    assert gits.INTERACTIVE == d.replace(n_warmup=gits.INTERACTIVE.n_warmup) and gits.INTERACTIVE.n_warmup < d.n_warmup
+    for argv in (["search"], ["sample"]):
+        args = cli.build_parser().parse_args(argv)
+        assert (args.n_warmup, args.grid_points, args.teacher, args.metric, args.coeff, args.seed) == (
+            gits.INTERACTIVE.n_warmup, d.grid_points, d.teacher, d.metric, d.coeff, d.seed)
     b = bench.BenchConfig()
     assert (b.n_warmup, b.grid_points, b.teacher, b.coeff, b.warmup_seed) == (
         d.n_warmup, d.grid_points, d.teacher, d.coeff, d.seed)

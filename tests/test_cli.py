@@ -185,7 +185,7 @@ def test_train_wiring(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(gitscore.train, "export_ema", lambda ckpt, out: calls.update(export=(ckpt, out)))
     code, out, _ = run(capsys, "train", "--out", str(tmp_path), "--steps", "7", "--batch-size", "4", "--lr", "2e-4",
                        "--seed", "3", "--checkpoint-every", "5", "--export", str(tmp_path / "m.safetensors"),
-                       "--device", "cpu", "--quiet")
+                       "--device", "cpu", "--no-progress")
     assert code == 0 and "step 7" in out and calls["data"] is images and calls["progress"] is False
     c = calls["config"]
     assert (c.steps, c.batch_size, c.lr, c.seed, c.checkpoint_every) == (7, 4, 2e-4, 3, 5)

@@ -378,5 +378,5 @@ def test_scipy_is_needed_only_for_coordinate_sweeps(monkeypatch):
             "print('ok')")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "ok"
     monkeypatch.setitem(sys.modules, "scipy.optimize", None)
-    with pytest.raises(ImportError, match=r"sweeps > 0 needs scipy.*gitscore\[tune\]"):
+    with pytest.raises(ImportError, match=r"sweeps > 0 needs scipy.*pip install scipy"):
         optimal._coordinate_descent(lambda s: 0.0, torch.tensor([80.0, 1.0, 0.002], dtype=torch.float64), 1, 4)

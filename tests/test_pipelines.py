@@ -162,10 +162,18 @@ def test_readme_unconditional_pipeline():
     n_steps = len(sigmas) - 1
     assert n_steps == 6 and sigmas[0] == D.sigma_max and sigmas[-1] == D.sigma_min
     assert calls[0] == 60  # warm-up: 60 teacher steps, one batch
-    assert calls[1] == n_steps + 1  # ipndm: one call per step, plus the final denoise
+    assert calls[1] == n_steps  # 6 steps, 6 calls: the last step goes to 0 (the denoiser's output), as exports do
     # The schedule is the GITS result of the library call itself (seeded, default grid).
     torch.testing.assert_close(sigmas, gs.gits.search(D, ns["shape"], n_steps=6, n_warmup=64), rtol=0, atol=0)
     assert images.shape == (16, 1, 8, 8) and images.abs().max() <= 1
+    assert images.numpy().shape == (16, 1, 8, 8)  # no grad attached: the tensor converts as written (issue 30)
+
+
+def test_every_python_block_of_the_readme_is_run_here():
+    """The two sections above run their blocks as written; no python block of the README lies elsewhere."""
+    text = README.read_text()
+    every = re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M)
+    assert sorted(every) == sorted(readme_blocks(TEXT_HEADING) + readme_blocks(UNCOND_HEADING))
 
 
 # ---------------------------------------------------------------- our Euler = the pipeline's Euler

@@ -433,7 +433,7 @@ def _bad_inputs(tmp_path):
          "--out /proc/gitscore-test.json: cannot write in /proc"),
         (["sample", *TOY, "--out", tmp_path / "null.png"], "--out .*symlink to /dev/null.* not a regular file"),
         (["sample", *TOY, "--out", tmp_path / "folder" / "g.npy"], "--out must be a .png"),
-        (["search", *TOY, "--device", "foo"], "--device must be auto, cpu, cuda or cuda:N, got 'foo'"),
+        (["search", *TOY, "--device", "foo"], "--device must be auto, cpu, cuda, cuda:N or mps, got 'foo'"),
         (["sample", *TOY, "--sigmas-file", tmp_path / "folder", "--out", tmp_path / "g.png"],
          "--sigmas-file .* is a folder"),
         (["sample", "--model", "fmnist", "--checkpoint", tmp_path / "folder", "--out", tmp_path / "g.png"],
