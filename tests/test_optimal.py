@@ -256,7 +256,7 @@ def test_cli_search_methods(tmp_path, capsys):
         assert len(s) == 4 and s[0] == 80.0 and s[-1] == 0.002 and bool((s[1:] < s[:-1]).all())
     capsys.readouterr()
     with pytest.raises(SystemExit):
-        main(tiny + ["--method", "ld3"])
+        main(tiny + ["--method", "no-such-method"])
 
 
 def test_search_reuses_a_warmup():
