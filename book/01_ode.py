@@ -58,7 +58,7 @@
 #   retrains from scratch: 262 min on 2 CPU cores (its recorded time, `results/README.md`)
 # :::
 
-# %% tags=["hide-input", "nbval-ignore-output"]
+# %% tags=["hide-output", "hide-input", "nbval-ignore-output"]
 from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
@@ -159,7 +159,7 @@ models = {
 # image at small $\sigma$ it returns the nearest training image (an error of about 0.24 per pixel
 # that no $\sigma$ removes). This memorisation is the subject of Chapter 4.
 
-# %% tags=["hide-input", "nbval-check-output"]
+# %% tags=["hide-output", "hide-input", "nbval-check-output"]
 test_images, _ = gs.data.fashion_mnist("test")
 x0 = test_images[:P.n_traj].double()
 eps = gs.sampling.latents(shape, P.seed + 1, 0, P.n_traj)
@@ -186,9 +186,11 @@ print(f"KDE at sigma_min: max |D - nearest training image| < 1e-3: {gap < 1e-3}"
 assert gap < 1e-3
 
 # %% [markdown]
+# ::::{dropdown} Table: RMS error of each solver (click to open)
 # ```{glue:md} tab-ode-rms
 # :format: myst
 # ```
+# ::::
 #
 # The ODE itself: for the Gaussian, the exact flow map is known, so the right-hand side
 # $(x - D(x;\sigma))/\sigma$ must equal its derivative in $\sigma$. A central difference of
@@ -229,7 +231,7 @@ assert rel < 1e-6
 # - `time_uniform` — uniform in the time $t$ of the VP-SDE (DDIM's choice), mapped to $\sigma(t)$;
 # - `time_quadratic` — uniform in $\sqrt{t}$ (the same with $\rho = 2$).
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-output", "nbval-check-output"]
 schedules = {
     name: gs.schedules.get_schedule(
         name, P.n_steps, P.sigma_min, P.sigma_max
@@ -328,9 +330,11 @@ assert nfe_per_step == {
 }
 
 # %% [markdown]
+# ::::{dropdown} Table: denoiser calls per step (click to open)
 # ```{glue:md} tab-ode-nfe
 # :format: myst
 # ```
+# ::::
 
 # %% [markdown]
 # (solver-orders)=
@@ -349,7 +353,7 @@ assert nfe_per_step == {
 # fit is redone on the mean errors of each resample). The control is Euler's own fitted order, run
 # through the same statistic: a first-order solver must fail an order-2 test.
 
-# %% tags=["hide-input", "nbval-check-output"]
+# %% tags=["hide-output", "hide-input", "nbval-check-output"]
 exact = gauss.exact_solution(x_T, P.sigma_max, P.sigma_min)
 errors = {}  # per starting point: (n_order, len(nfes))
 for name, sampler in gs.solvers.SOLVERS.items():
@@ -383,9 +387,11 @@ print(f"rule ({v_orders.claim.statistic} {v_orders.claim.rule}):", v_orders.text
 gs.report.glue_text("ode-orders-verdict", v_orders.word)
 
 # %% [markdown]
+# ::::{dropdown} Table: measured convergence orders (click to open)
 # ```{glue:md} tab-ode-orders
 # :format: myst
 # ```
+# ::::
 #
 # **Why iPNDM measures order 2, not 4.** iPNDM uses the Adams–Bashforth coefficients of *equal*
 # steps on any grid, and EDM's polynomial grid has unequal steps. The coefficients are then exact
@@ -483,7 +489,7 @@ with torch.no_grad():
         # control: Heun steps, same check
         heun[name] = gs.controls.heun_convexity_residual(D, x, sigmas)
 
-# %% tags=["hide-input", "nbval-check-output"]
+# %% tags=["hide-output", "hide-input", "nbval-check-output"]
 n_checked = P.n_traj * P.n_steps
 v_euler = gs.claims.verdict(
     "prop41_euler_convex",
@@ -529,7 +535,7 @@ print("rule:", v_euler.text)
 # whose weight is constant by construction. The rule measures the control's separation from 0.5, the
 # fraction of a sequence that rises and falls at random.
 
-# %% tags=["hide-input", "nbval-check-output"]
+# %% tags=["hide-output", "hide-input", "nbval-check-output"]
 weight = {
     name: (1 - s[1:] / s[:-1]).numpy() for name, s in schedules.items()
 }

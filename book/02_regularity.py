@@ -345,9 +345,11 @@ gs.report.glue_table("tab-regularity-variance", pd.DataFrame(rows),
 )
 
 # %% [markdown]
+# ::::{dropdown} Table: variance explained per principal component (click to open)
 # ```{glue:md} tab-regularity-variance
 # :format: myst
 # ```
+# ::::
 
 # %% tags=["remove-input", "nbval-ignore-output"]
 fig, axes = plt.subplots(1, 2, figsize=(6.6, 3.4), layout="constrained")

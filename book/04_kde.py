@@ -211,7 +211,7 @@ assert (tweedie_err["KDE, 60k images, float32"] < 1e-5).all() and (tweedie_err["
 # the null model `gs.controls.NullDenoiser` (an unrelated training image at every $\sigma$ and every
 # sample, independent of $x$) from the same latents, as a control for the checks below.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 x_T = 80 * gs.sampling.latents(
     gs.models.IMAGE, P.seed, 0, P.n_samples, dtype=torch.float32
 )
@@ -456,9 +456,11 @@ gs.report.glue_table("tab-kde-gaps", table, "{:.3g}",
 )
 
 # %% [markdown]
+# ::::{dropdown} Table: the gap between the KDE and the network at each sigma (click to open)
 # ```{glue:md} tab-kde-gaps
 # :format: myst
 # ```
+# ::::
 #
 # {numref}`tab-kde-gaps` is summarised below: the noise level where the KDE chooses its training
 # image, and how much of the final gap between the two samples builds up before, during and after

@@ -317,7 +317,7 @@ gs.report.figure(fig, "fig-meanshift-1")
 # ```
 # :::
 
-# %% tags=["hide-input", "nbval-check-output"]
+# %% tags=["hide-output", "hide-input", "nbval-check-output"]
 weights = 1 - sigmas[1:] / sigmas[:-1]
 print(
     "weight of the mean-shift target, 1 - sigma_{n+1}/sigma_n:",
@@ -365,7 +365,7 @@ for name, tr in runs.items():
 # uniform on the sphere (`gs.controls.random_direction_step`), scored the same way: a statistic that
 # such a step passes cannot see that mean shift moves uphill.
 
-# %% tags=["hide-input", "nbval-check-output"]
+# %% tags=["hide-output", "hide-input", "nbval-check-output"]
 ll, fractions, step_up, random_up = {}, {}, {}, {}
 for name, kde in kdes.items():
     tr, shape = runs[name], models[name][1]
@@ -523,9 +523,11 @@ gs.report.glue_table("tab-meanshift-length", pd.DataFrame(table),
 )
 
 # %% [markdown]
+# ::::{dropdown} Table: sampling length against sigma_T sqrt(d) (click to open)
 # ```{glue:md} tab-meanshift-length
 # :format: myst
 # ```
+# ::::
 
 # %% [markdown]
 # The registry's two claims, each against the null model on the model's own data (the 28x28 null
@@ -534,7 +536,7 @@ gs.report.glue_table("tab-meanshift-length", pd.DataFrame(table),
 # along each trajectory, averaged over trajectories, against 0.1; intervals by bootstrap over
 # trajectories.
 
-# %% tags=["hide-input", "nbval-check-output"]
+# %% tags=["hide-output", "hide-input", "nbval-check-output"]
 high = sigmas[:-1] >= 1.0
 v = P.gmm_var
 own_null = {m: "28x28 KDE" if m == "28x28 network" else m for m in rows}  # the null model on the model's data

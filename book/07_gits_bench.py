@@ -531,6 +531,7 @@ print(f"times best over all {sum(count.values())} (solver, NFE) cells: "
       + ", ".join(f"{sc} {n}" for sc, n in sorted(count.items(), key=lambda kv: -kv[1])))
 
 # %% [markdown]
+# :::::{dropdown} Table: the best schedule per solver and NFE in the sweep (click to open)
 # ````{table} The sweep, per solver: the schedule with the lowest reference error at each NFE (Heun and DPM-Solver-2: even NFE only), and where GITS-dev beats or loses to the polynomial schedule (paired 95 % interval over 256 latents).
 # :name: tab-bench-best
 # :class: gs-table
@@ -539,6 +540,7 @@ print(f"times best over all {sum(count.values())} (solver, NFE) cells: "
 # :format: myst
 # ```
 # ````
+# :::::
 #
 # ### GITS over five warm-up seeds
 #

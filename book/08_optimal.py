@@ -55,7 +55,7 @@
 #   seeds or methods extend them)
 # :::
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 from dataclasses import replace
 from pathlib import Path
 
@@ -93,7 +93,7 @@ print({label: [str(Path(p).name) for p in paths] for label, paths in FILES.items
 # a shared 2-core CPU, are printed below: the exact KDE denoiser is built on a 5,000-image subset
 # of the training set, and the searches other than GITS fit on a handful of warm-up trajectories.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 for label, res in R.items():
     s, cfg = res["settings"], res["settings"]["config"]
     seeds = sorted({int(k) for c in res["cells"].values() for v in c.values() for k in v.get("seeds", {})})
@@ -137,7 +137,7 @@ print("search sizes:", {k: v for k, v in R["KDE"]["settings"]["config"].items() 
 # solver and OSS and the student DP step it inside their programme, so they run for Euler and
 # iPNDM only.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 def method_table(res):
     """Rows: methods; per cell the mean error [95 % interval] and the cost relative to GITS."""
     rows = {}
@@ -173,7 +173,7 @@ for k, (label, res) in enumerate(R.items()):
 # `holdout`'s cost against GITS's. The side is where that interval lies against the goal's
 # threshold of $-10\,\%$, as the claims registry's rule reads it.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 GAIN, NEAR, CONTROL = C.get("harness_gain"), C.get("gits_near_best"), {}
 gain_iv, near_iv, gain_ctl, near_ctl, rows = {}, {}, {}, {}, []
 for label, res in R.items():
@@ -207,7 +207,7 @@ display(gs.report.html_table(gains.set_index(["denoiser", "cell"]), index=True,
 # {numref}`fig-opt-1` draws every method's schedule at the largest NFE of the goal (searched ones from
 # their first warm-up seed): $\sigma_i$ on a log scale against the step.
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["hide-input", "nbval-ignore-output"]
 style = {"polynomial": ("0.5", ":"), "logsnr": ("0.3", "--"), "time_uniform": ("0.7", "-."),
          "ays_gaussian": ("tab:olive", ":"), "ays": ("tab:olive", "-"), "gits": ("tab:blue", "-"),
          "refine": ("tab:cyan", "-"), "student_dp": ("tab:green", "-"), "oss": ("tab:purple", "-"),
@@ -252,7 +252,7 @@ gs.report.figure(fig, "fig-opt-1")
 # GITS's warm-up seeds against GITS itself: near-copies of one schedule, so what it gains is the
 # optimism of a per-latent minimum itself.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 HEAD = C.get("per_sample_headroom")
 head_iv, head_ctl, rows = {}, {}, []
 for label, res in R.items():
@@ -283,7 +283,7 @@ display(gs.report.html_table(pd.DataFrame(rows).set_index(["denoiser", "cell"]),
 # its control, the polynomial schedule, must not be. Ours wins if its error is at least 10 % below
 # the best of all the others; the polynomial schedule, fitted to nothing, is its control.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 for claim, ivs, ctl in ((NEAR, near_iv, near_ctl), (GAIN, gain_iv, gain_ctl), (HEAD, head_iv, head_ctl)):
     # the registry's claim on the cells measured so far (a run still being extended may lack some)
     here = replace(claim, models=tuple(m for m in claim.models if m in ivs))
@@ -309,7 +309,7 @@ _ = gs.report.glue_verdicts("08_optimal")
 # is meant to keep it so; the price is its search cost, the sum of the candidates' (Tables 8.1b
 # and 8.2b).
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 for label, res in R.items():
     for cell in GOAL:
         if cell not in res["cells"]:

@@ -74,6 +74,7 @@ for beyond, name in ((False, "tab-summary-paper"), (True, "tab-summary-beyond"))
 # ```
 # ````
 #
+# :::::{dropdown} Tests beyond the paper (not counted with the paper's claims): click to open the table
 # ````{table} Tests beyond the paper (not counted with the paper's claims).
 # :name: tab-summary-beyond
 # :class: gs-table
@@ -82,6 +83,7 @@ for beyond, name in ((False, "tab-summary-paper"), (True, "tab-summary-beyond"))
 # :format: myst
 # ```
 # ````
+# :::::
 
 # %% [markdown]
 # ## The verdicts, chapter by chapter

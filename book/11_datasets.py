@@ -75,11 +75,11 @@ C = gs.claims
 
 @dataclass
 class Params:
-    grid_per_set: int = 36            # images shown per data set in the sample grids
-    claim_sets: tuple = C.DATASET_MODELS   # the variants the per-data-set claims name
+    grid_per_set: int = 36            # images per data set in the grids
+    claim_sets: tuple = C.DATASET_MODELS   # variants the claims name
     gits_sets: tuple = C.GITS_DATASETS     # the variants GITS ran on
-    n_boot: int = 1000                # bootstrap replicates per interval (about 100 intervals: keeps the chapter quick)
-    results: str | None = None        # folder of datasets.json (None: the checkout's results/)
+    n_boot: int = 1000                # bootstrap replicates per interval
+    results: str | None = None        # folder of datasets.json
 
 
 P = Params()
@@ -94,20 +94,21 @@ gs.report.show_params(P)
 # (what `results/datasets.json` records) and, per channel, the mean and standard deviation of the
 # pixel values in $[-1, 1]$.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-output", "hide-input", "nbval-check-output"]
 cards, images = [], {}
 for name in gs.data.DATASETS:
     c = gs.data.card(name)
     images[name] = gs.data.load(name)
     x = images[name].double()
     chans = "RGB" if x.shape[1] == 3 else "L"
-    cards.append({"data set": name, "source": c["upstream"], "package": c["package"], "licence": c["licence"],
+    cards.append({"data set": name, "package": c["package"], "licence": c["licence"],
                   "images": c["count"],
                   "shape": "x".join(map(str, c["shape"])), "sha256": c["sha256"][:12],
                   "mean per channel": " ".join(f"{k} {v:+.2f}" for k, v in zip(chans, x.mean((0, 2, 3)).tolist())),
                   "std per channel": " ".join(f"{k} {v:.2f}" for k, v in zip(chans, x.std((0, 2, 3)).tolist()))})
     assert len(images[name]) == c["count"] and x.min() >= -1 and x.max() <= 1
-display(gs.report.html_table(pd.DataFrame(cards), caption="Data cards: source, licence, count, statistics"))
+cards = pd.DataFrame(cards).set_index("data set").T  # one column per data set: fits the page
+display(gs.report.html_table(cards, index=True, caption="Data cards: source, licence, count, statistics"))
 for name in gs.data.DATASETS:
     print(f"{name}: {gs.data.card(name)['content']}; sizes {list(gs.data.sizes(name))}")
 
@@ -136,7 +137,7 @@ gs.report.figure(fig, "fig-datasets-samples")
 # latents, and recorded every statistic of `gs.regularity.trajectory_statistics`. Loading the file
 # checks that it was made from these images.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-output", "hide-input", "nbval-check-output"]
 run = gs.datasets.load_runs(P.results)
 reg, st = run["regularity"], run["settings"]
 variants = sorted(reg, key=lambda v: (reg[v]["d"], v))
@@ -150,6 +151,13 @@ assert min(claim_d) == 784 and max(claim_d) == 12288 and len(variants) == 10
 
 # %% [markdown]
 # (datasets-claims)=
+# (datasets-deviation)=
+# (datasets-low-dim)=
+# (datasets-one-shape)=
+# (datasets-denoising-faster)=
+# (datasets-meanshift-identity)=
+# (datasets-meanshift-likelihood)=
+# (datasets-field-constant)=
 # ## Every regularity claim on every data set
 #
 # Each claim below is the registry's claim of Chapters 2, 3 or 5 with the same statistic, threshold
@@ -159,7 +167,7 @@ assert min(claim_d) == 784 and max(claim_d) == 12288 and len(variants) == 10
 # control is the null model, or for the mean-shift claims the control of Chapter 5 (a 1 % wrong
 # bandwidth; a step of the same length in a random direction).
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-output", "hide-input", "nbval-check-output"]
 V = gs.datasets.values
 R = gs.regularity
 specs = {  # claim: (key, the KDE's values -> interval, the control's key and model)
@@ -185,7 +193,7 @@ for cid, v in verdicts.items():
     print(f"    control ({v.claim.control}) at {v.control.closest}: {v.claim.show(v.control.interval)}, "
           f"{v.control.side}, separation {v.control.margin}")
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 for v in verdicts.values():
     gs.report.verdict(v)
 sides = pd.DataFrame({v.claim.statistic: dict(v.sides) for v in verdicts.values()})
@@ -224,6 +232,8 @@ gs.report.figure(fig, "fig-datasets-boomerang")
 # data set, grey or colour, from $d$ = 784 to 12,288.
 #
 # (datasets-scaling)=
+# (datasets-length-exponent)=
+# (datasets-field-exponent)=
 # ## The scaling laws as exponents
 #
 # The paper says the sampling length is about $\sigma_T \sqrt d$ and the field magnitude
@@ -233,7 +243,7 @@ gs.report.figure(fig, "fig-datasets-boomerang")
 # index at every $d$, so they are resampled together; `gs.regularity.exponent`). The claim is
 # $\lvert b - 1/2 \rvert < 0.05$; the null model's exponent is the control.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 d = np.array([reg[v]["d"] for v in variants], dtype=float)
 exps = {}
 for key, cid in (("length_ratio", "datasets_length_exponent"), ("field_mean", "datasets_field_exponent")):
@@ -277,6 +287,7 @@ gs.report.figure(fig, "fig-datasets-scaling")
 # than $\sqrt d$ (printed above), while the KDE's stays on $\sqrt d$.
 #
 # (datasets-gits)=
+# (datasets-gits-ref-error)=
 # ## GITS on each data set
 #
 # On four data sets, GITS (64 warm-up trajectories of the iPNDM teacher on the 61-point grid, on each
@@ -288,7 +299,7 @@ gs.report.figure(fig, "fig-datasets-scaling")
 # reference is checked against Heun on half the steps: the gap must stay under a thousandth of the
 # smallest mean error it scores (asserted below).
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 cells = [(s, n) for s in st["solvers"] for n in st["nfes"]]
 gits_iv = {(m, s, n): {k: gs.datasets.gits_change(run, m, f"{s} {n}", k, n_boot=P.n_boot)
                        for k in ("gits", "random_dp")}
@@ -303,8 +314,6 @@ t_gits = pd.DataFrame([{"data set": m, "solver": s, "NFE": n,
                         "random-DP change %": 100 * c["random_dp"].estimate,
                         "random-DP 95 % CI": c["random_dp"].bounds(100, "{:+.0f}")}
                        for (m, s, n), c in gits_iv.items()]).set_index(["data set", "solver", "NFE"])
-display(gs.report.html_table(t_gits, index=True, caption="Reference error: GITS and the random-cost DP against "
-                             "polynomial, 95 % intervals over 5 warm-up seeds and 64 latents"))
 smallest = {m: min(np.mean(gs.datasets.gits_values(run, m, k, f"{s} {n}"), -1).min()
                   for k in ("polynomial", "gits") for s, n in cells) for m in P.gits_sets}
 assert all(run["gits"][m]["reference_check"] < 1e-3 * smallest[m] for m in P.gits_sets), "reference not converged"
@@ -315,6 +324,10 @@ v_gits = C.verdict("datasets_gits_ref_error", {f"{m} {s} NFE {n}": c["gits"] for
                    control={f"{m} {s} NFE {n}": c["random_dp"] for (m, s, n), c in gits_iv.items()})
 verdicts["datasets_gits_ref_error"] = v_gits
 gs.report.verdict(v_gits)
+
+# %% tags=["hide-input", "hide-output", "nbval-check-output"]
+display(gs.report.html_table(t_gits, index=True, caption="Reference error: GITS and the random-cost DP against "
+                             "polynomial, 95 % intervals over 5 warm-up seeds and 64 latents"))
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, len(P.gits_sets), figsize=(7, 2.8), sharey=True)
@@ -352,6 +365,7 @@ gs.report.figure(fig, "fig-datasets-gits")
 # larger the images are, 64-pixel emoji above 32-pixel emoji.
 #
 # (datasets-transfer)=
+# (datasets-gits-transfer)=
 # ## Does the schedule found on one data set serve another?
 #
 # If every data set's trajectories share one shape, a schedule fitted to one should serve the others.
@@ -360,7 +374,7 @@ gs.report.figure(fig, "fig-datasets-gits")
 # eight (solver, NFE) cells and the latents, paired by warm-up seed (`gs.datasets.transfer_loss`); the
 # last row is the polynomial schedule, fitted to no data set: the control.
 
-# %% tags=["nbval-check-output"]
+# %% tags=["hide-input", "nbval-check-output"]
 loss = {(a, b): gs.datasets.transfer_loss(run, a, b, n_boot=P.n_boot) for a in P.gits_sets for b in P.gits_sets
         if a != b}
 poly = {b: gs.datasets.transfer_loss(run, None, b, n_boot=P.n_boot) for b in P.gits_sets}

@@ -204,7 +204,7 @@ def diffusers_document(sigmas, model=None, *, scheduler=None) -> dict:
 
 
 def timestep_rounding(sigmas, model) -> float:
-    """The largest relative change |sigma_t / sigma - 1| over sigma_0..sigma_{N-1} when a timesteps export puts
+    """The largest relative change abs(sigma_t / sigma - 1) over sigma_0..sigma_{N-1} when a timesteps export puts
     them on the model's training grid (nearest_timesteps; the last step goes to 0 either way)."""
     s = _schedule(sigmas)[:-1]
     if len(s) < 2:
@@ -228,7 +228,7 @@ def to_comfyui(sigmas) -> torch.Tensor:
 def comfyui_string(sigmas, digits: int = COMFYUI_DIGITS) -> str:
     """sampler_sigmas as comma-separated plain decimals with `digits` significant digits (no exponent): the
     text ComfyUI's ManualSigmas node reads, one number per value. Each value reads back within half a unit in
-    its last digit: |parsed / sigma - 1| <= 5 * 10**-digits."""
+    its last digit: abs(parsed / sigma - 1) <= 5 * 10**-digits."""
     if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 17:
         raise ValueError(f"digits must be an int in [1, 17], got {digits!r}")
     return ", ".join(np.format_float_positional(float(v), precision=digits, unique=False, fractional=False,

@@ -1,4 +1,4 @@
-"""Named models: one registry of the denoisers the CLI, the benchmarks and the book run.
+"""Named models: one registry of the denoisers the CLI, the benchmarks and the book run::
 
     fmnist        the shipped EDM network trained on Fashion-MNIST (`fmnist_edm`), or a --checkpoint
     fmnist-rough  the first shipped network (`fmnist_edm_rough`), rough in sigma: the book's control

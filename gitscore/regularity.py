@@ -136,7 +136,7 @@ def exponent(d, values, target: float | None = None, **bootstrap) -> stats.Inter
     """The exponent b of mean(values) ~ d^b, with a bootstrap interval over the rows of values.
 
     d: (V,) dimensions; values: (n, V), column v the per-latent values at d[v], row j one latent (the same
-    latent index at every d, so rows are resampled together). With target, the interval is of |b - target|.
+    latent index at every d, so rows are resampled together). With target, the interval is of abs(b - target).
     `bootstrap`: keywords of gitscore.stats.bootstrap (n_boot, seed, level).
     """
     d = np.asarray(d, dtype=np.float64)
