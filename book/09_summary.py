@@ -86,6 +86,14 @@ for beyond, name in ((False, "tab-summary-paper"), (True, "tab-summary-beyond"))
 # :::::
 
 # %% [markdown]
+# The regularity claims on every data set of {doc}`11_datasets` (three kinds of image, $d$ = 784
+# to 12,288), one row per data set: where each data set's 95 % interval lies against the claim's
+# threshold (the verdicts themselves are in the table above and in that chapter).
+#
+# ```{glue} datasets-sides
+# :doc: 11_datasets.ipynb
+# ```
+#
 # ## The verdicts, chapter by chapter
 #
 # The same verdicts as each chapter glued them, with links to the measurements (click a chapter to

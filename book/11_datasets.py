@@ -65,6 +65,7 @@ import numpy as np
 import pandas as pd
 import torch
 from IPython.display import display
+from myst_nb import glue
 
 import gitscore as gs
 
@@ -198,8 +199,10 @@ for v in verdicts.values():
     gs.report.verdict(v)
 sides = pd.DataFrame({v.claim.statistic: dict(v.sides) for v in verdicts.values()})
 sides.index.name = "data set"
-display(gs.report.html_table(sides, index=True, caption="Each data set's interval against each claim's threshold "
-                             "(one row per data set)"))
+sides_table = gs.report.html_table(sides, index=True, caption="Each data set's interval against each claim's "
+                                   "threshold (one row per data set)")
+display(sides_table)
+glue("datasets-sides", sides_table, display=False)  # the summary pastes it
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, len(P.claim_sets), figsize=(7, 2.4), sharey=True)
