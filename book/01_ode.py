@@ -48,7 +48,7 @@
 # Every algorithm used here lives in the library `gitscore`; the chapter only calls it and plots.
 #
 # :::{admonition} Rerun this chapter
-# :class: note
+# :class: note dropdown
 #
 # - **command:** `OMP_NUM_THREADS=1 .venv/bin/jupytext --to ipynb --execute book/01_ode.py`
 #   (or `make book`, which re-executes changed chapters)
@@ -515,7 +515,7 @@ gs.report.glue_text("ode-euler-verdict", v_euler.word)
 # The residuals themselves are round-off (their exact values depend on the machine, so they are
 # printed but not checked), and so is the separation of the control from them:
 
-# %% tags=["hide-input", "nbval-ignore-output"]
+# %% tags=["hide-output", "hide-input", "nbval-ignore-output"]
 for name, r in residual.items():
     print(f"{name:>18}: max {r.max().item():.1e}, median {r.median().item():.1e}")
 print("rule:", v_euler.text)
@@ -682,10 +682,10 @@ gs.report.figure(fig, "fig-ode-5")
 # The registry's rule, applied to each claim's interval and its control (the residuals of
 # Prop. 4.1 are round-off, whose digits depend on the machine: that box is shown but not checked).
 
-# %% tags=["nbval-ignore-output"]
+# %% tags=["remove-input", "nbval-ignore-output"]
 gs.report.verdict(v_euler)
 
-# %% tags=["nbval-check-output"]
+# %% tags=["remove-input", "nbval-check-output"]
 gs.report.verdict(v_orders)
 gs.report.verdict(v_weight)
 _ = gs.report.glue_verdicts("01_ode")

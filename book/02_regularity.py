@@ -35,7 +35,7 @@
 # solvers). The geometry functions come from `gitscore.trajectory`.
 #
 # :::{admonition} Rerun this chapter
-# :class: note
+# :class: note dropdown
 #
 # - **command:** `OMP_NUM_THREADS=1 .venv/bin/jupytext --to ipynb --execute book/02_regularity.py`
 #   (or `make book`, which re-executes changed chapters)

@@ -37,7 +37,7 @@
 # curves come from `gitscore.trajectory`.
 #
 # :::{admonition} Rerun this chapter
-# :class: note
+# :class: note dropdown
 #
 # - **command:** `OMP_NUM_THREADS=1 .venv/bin/jupytext --to ipynb --execute book/03_denoising.py`
 #   (or `make book`, which re-executes changed chapters)

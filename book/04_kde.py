@@ -44,7 +44,7 @@
 # Chapter 2 (deviation, reconstruction error, the boomerang frame).
 #
 # :::{admonition} Rerun this chapter
-# :class: note
+# :class: note dropdown
 #
 # - **command:** `OMP_NUM_THREADS=1 .venv/bin/jupytext --to ipynb --execute book/04_kde.py`
 #   (or `make book`, which re-executes changed chapters)

@@ -45,7 +45,7 @@
 # Chapter 4 (the KDE denoiser).
 #
 # :::{admonition} Rerun this chapter
-# :class: note
+# :class: note dropdown
 #
 # - **command:** `OMP_NUM_THREADS=1 .venv/bin/jupytext --to ipynb --execute book/05_meanshift.py`
 #   (or `make book`, which re-executes changed chapters)

@@ -48,7 +48,7 @@
 # `results/<run>/results.json`.
 #
 # :::{admonition} Rerun this chapter
-# :class: note
+# :class: note dropdown
 #
 # - **command:** `OMP_NUM_THREADS=1 .venv/bin/jupytext --to ipynb --execute book/06_gits.py`
 #   (or `make book`, which re-executes changed chapters)

@@ -39,7 +39,7 @@
 # `results/<run>/results.json`, listed in `results/README.md`.
 #
 # :::{admonition} Rerun this chapter
-# :class: note
+# :class: note dropdown
 #
 # - **command:** `OMP_NUM_THREADS=1 .venv/bin/jupytext --to ipynb --execute book/07_gits_bench.py`
 #   (or `make book`, which re-executes changed chapters)

@@ -46,7 +46,7 @@
 # {doc}`07_gits_bench` (two-level intervals over warm-up seeds).
 #
 # :::{admonition} Rerun this chapter
-# :class: note
+# :class: note dropdown
 #
 # - **command:** `OMP_NUM_THREADS=1 .venv/bin/jupytext --to ipynb --execute book/08_optimal.py`
 # - **run time:** about 1 min (reads results, samples nothing)

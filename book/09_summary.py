@@ -37,7 +37,7 @@
 # own table and never counted with the paper's claims.
 #
 # :::{admonition} Rerun this chapter
-# :class: note
+# :class: note dropdown
 #
 # - **command:** `OMP_NUM_THREADS=1 .venv/bin/jupytext --to ipynb --execute book/09_summary.py`
 #   (or `make book`, which re-executes changed chapters)

@@ -36,7 +36,7 @@
 # same way, last section): **FD (Fashion-MNIST classifier features)**, not Inception FID.
 #
 # :::{admonition} Rerun this chapter
-# :class: note
+# :class: note dropdown
 #
 # - **command:** `OMP_NUM_THREADS=1 .venv/bin/jupytext --to ipynb --execute book/10_model_card.py`
 #   (or `make book`, which re-executes changed chapters)

@@ -46,7 +46,7 @@
 # change).
 #
 # :::{admonition} Rerun this chapter
-# :class: note
+# :class: note dropdown
 #
 # - **command:** `OMP_NUM_THREADS=1 .venv/bin/jupytext --to ipynb --execute book/11_datasets.py`
 #   (or `make book`, which re-executes changed chapters)
@@ -195,14 +195,20 @@ for cid, v in verdicts.items():
           f"{v.control.side}, separation {v.control.margin}")
 
 # %% tags=["hide-input", "nbval-check-output"]
-for v in verdicts.values():
-    gs.report.verdict(v)
 sides = pd.DataFrame({v.claim.statistic: dict(v.sides) for v in verdicts.values()})
 sides.index.name = "data set"
 sides_table = gs.report.html_table(sides, index=True, caption="Each data set's interval against each claim's "
                                    "threshold (one row per data set)")
 display(sides_table)
 glue("datasets-sides", sides_table, display=False)  # the summary pastes it
+
+# %% [markdown]
+# The seven verdicts, one box per claim with every data set's interval and the control (the
+# chapter's summary lists their words):
+
+# %% tags=["hide-input", "hide-output", "nbval-check-output"]
+for v in verdicts.values():
+    gs.report.verdict(v)
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, len(P.claim_sets), figsize=(7, 2.4), sharey=True)

@@ -44,10 +44,6 @@ WIDTH, HEIGHT = 1280, 900
 MAX_SHOT_HEIGHT = 16000  # keeps a screenshot's PNG a few MB; longer pages are cut there
 MAX_PAGE_HEIGHT = int(os.environ.get("MAX_PAGE_HEIGHT", 12000))  # px at 1280 px wide: a chapter reads as an argument
 TALL_PAGES = {"book/api"}  # the API reference: a reference list, not read top to bottom
-# Pages still over MAX_PAGE_HEIGHT, each held to the height measured when it was listed (a ratchet: it may shrink,
-# not grow). Not done: chapter 1 (12,451 px) and chapter 11 (12,795 px, eleven verdicts over five data sets) are
-# to be cut to MAX_PAGE_HEIGHT.
-OVER_HEIGHT = {"book/01_ode": 12_500, "book/11_datasets": 12_850}
 BOOK = ROOT / "book"
 
 # Text no reader should meet: paths of the machine that built the book, and words of the process that wrote it.
@@ -488,7 +484,7 @@ def test_page_in_chromium(page, server, browser):
         problems.append(f"shown code wider than its column (fold the lines or hide the cell): {report['wide_code']}")
     if report["page_width"] > report["window_width"]:
         problems.append(f"page {report['page_width']} px wide in a {report['window_width']} px window")
-    if page not in TALL_PAGES and report["height"] > OVER_HEIGHT.get(page, MAX_PAGE_HEIGHT):
+    if page not in TALL_PAGES and report["height"] > MAX_PAGE_HEIGHT:
         problems.append(f"page {report['height']} px tall at {WIDTH} px (at most {MAX_PAGE_HEIGHT}): hide cells that "
                         "only compute or format, move computation into the library")
     assert not problems, f"{page}:\n  " + "\n  ".join(problems)

@@ -32,7 +32,7 @@ def _check_positive(name, value):
 
 @torch.no_grad()
 def sigma_roughness(denoiser, x: torch.Tensor, sigma: float, half_width: float = 0.1, n_points: int = 21) -> float:
-    """max_i ||D(x, s_i) - q(s_i)|| / ||D(x, s_last) - D(x, s_first)|| over ln s_i in ln sigma +- half_width.
+    """max_i norm(D(x, s_i) - q(s_i)) / norm(D(x, s_last) - D(x, s_first)) over ln s_i in ln sigma +- half_width.
 
     q is the least-squares quadratic in ln s through the n_points values (one per element of x), so a
     denoiser smooth on the interval scores ~0 and one that ripples scores the ripple's size as a

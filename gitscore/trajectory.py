@@ -339,14 +339,15 @@ def project_3d(xs, normalize: bool = False) -> torch.Tensor:
 # Vector field and the denoising trajectory (Sec. 4, Fig. 5).
 
 def field_magnitude(xs, sigmas=None) -> torch.Tensor:
-    """Finite-difference ``||dx/dsigma|| = ||x_{n+1} - x_n|| / |sigma_{n+1} - sigma_n|`` per step, (B, N)."""
+    """Finite-difference norm of dx/dsigma, ``norm(x_{n+1} - x_n) / abs(sigma_{n+1} - sigma_n)`` per step, (B, N)."""
     P = _points(xs)
     s = _sigmas(sigmas, xs, P.shape[1])
     return _norm(P[:, 1:] - P[:, :-1]) / (s[1:] - s[:-1]).abs()
 
 
 def field_magnitude_exact(xs, denoised=None, sigmas=None) -> torch.Tensor:
-    """||dx/dsigma|| = ||x_n - D(x_n; sigma_n)|| / sigma_n at the grid points that have a denoising output, (B, N)."""
+    """The norm of dx/dsigma, norm(x_n - D(x_n; sigma_n)) / sigma_n, at the grid points that have a denoising
+    output, (B, N)."""
     P = _points(xs)
     s = _sigmas(sigmas, xs, P.shape[1])
     D = _denoised(denoised, xs, P.shape[0], P.shape[2])
