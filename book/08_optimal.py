@@ -192,9 +192,10 @@ for label, res in R.items():
         rows.append({"denoiser": label, "cell": cell, "best other": other,
                      "holdout vs it": pct(*(100 * np.array(tuple(gain_iv[model])))),
                      "side": C.side(GAIN, gain_iv[model]),
-                     "holdout chose": ", ".join(sorted({r["chosen"] for r in
-                                                        res["cells"][cell][OURS]["seeds"].values()})),
-                     "cost x GITS": f"{H.cost(res, cell, OURS)[0] / H.cost(res, cell, 'gits')[0]:.2f}",
+                     "holdout chose": ", ".join(sorted(
+                         {r["chosen"] for r in res["cells"][cell][OURS]["seeds"].values()})),
+                     "cost x GITS":
+                         f"{H.cost(res, cell, OURS)[0] / H.cost(res, cell, 'gits')[0]:.2f}",
                      "GITS vs best": pct(*(100 * np.array(tuple(near_iv[model]))))})
 gains = pd.DataFrame(rows)
 display(gs.report.html_table(gains.set_index(["denoiser", "cell"]), index=True,
@@ -220,7 +221,8 @@ for row, (label, res) in zip(axes, R.items()):
         for m, (color, ls) in style.items():
             v = res["cells"].get(cell, {}).get(m)
             if v is not None:
-                s = v["sigmas"] if "seeds" not in v else v["seeds"][min(v["seeds"], key=int)]["sigmas"]
+                s = (v["sigmas"] if "seeds" not in v
+                     else v["seeds"][min(v["seeds"], key=int)]["sigmas"])
                 ax.semilogy(range(len(s)), s, color=color, ls=ls, marker=".", ms=3,
                             lw=2.0 if m == OURS else 1.1, label=m)
         ax.set_title(f"{label}, {cell.replace(' ', ', NFE ')}", fontsize=9)
@@ -284,7 +286,8 @@ display(gs.report.html_table(pd.DataFrame(rows).set_index(["denoiser", "cell"]),
 # the best of all the others; the polynomial schedule, fitted to nothing, is its control.
 
 # %% tags=["hide-input", "nbval-check-output"]
-for claim, ivs, ctl in ((NEAR, near_iv, near_ctl), (GAIN, gain_iv, gain_ctl), (HEAD, head_iv, head_ctl)):
+for claim, ivs, ctl in ((NEAR, near_iv, near_ctl), (GAIN, gain_iv, gain_ctl),
+                        (HEAD, head_iv, head_ctl)):
     # the registry's claim on the cells measured so far (a run still being extended may lack some)
     here = replace(claim, models=tuple(m for m in claim.models if m in ivs))
     print(f"{claim.id}: cells not measured: {[m for m in claim.models if m not in ivs] or 'none'}")

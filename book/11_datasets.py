@@ -345,15 +345,18 @@ for ax, m in zip(axes, P.gits_sets):
         for k, style, dx in (("gits", "o-", -0.12), ("random_dp", "x:", 0.12)):
             iv = [gits_iv[m, s, n][k] for n in st["nfes"]]
             est = 100 * np.array([i.estimate for i in iv])
-            err = 100 * np.array([[i.estimate - i.low for i in iv], [i.high - i.estimate for i in iv]])
-            ax.errorbar(np.array(st["nfes"]) + dx, est, yerr=err, fmt=style, color=color, ms=3, lw=0.8,
+            err = 100 * np.array([[i.estimate - i.low for i in iv],
+                                  [i.high - i.estimate for i in iv]])
+            ax.errorbar(np.array(st["nfes"]) + dx, est, yerr=err, fmt=style, color=color,
+                        ms=3, lw=0.8,
                         label=f"{s} {'GITS' if k == 'gits' else 'random DP'}")
     ax.axhline(0, color="k", lw=0.6)
     ax.set_title(m, fontsize=8)
     ax.set_xlabel("NFE")
     ax.tick_params(labelsize=7)
 axes[0].set_ylabel("change vs\npolynomial (%)")
-fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center", ncol=4, fontsize=7, frameon=False)
+fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center", ncol=4, fontsize=7,
+           frameon=False)
 fig.tight_layout(rect=(0, 0, 1, 0.9))
 gs.report.figure(fig, "fig-datasets-gits")
 

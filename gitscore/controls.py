@@ -164,7 +164,7 @@ def taylor_convex_residual(gauss, x: torch.Tensor, sigma_from: float, sigma_to: 
 
     With h = sigma_to - sigma_from and r = sigma_to / sigma_from, the step T_k = `taylor_step` equals
     r x + (1 - r) D~ with the generalised denoising output D~ = D(x) - sigma_from sum_{i=2..k} h^{i-1} / i! x^(i).
-    Returns ||T_k - (r x + (1 - r) D~)|| / ||T_k - x|| per sample: round-off. plain=True (the control) uses
+    Returns norm(T_k - (r x + (1 - r) D~)) / norm(T_k - x) per sample: round-off. plain=True (the control) uses
     the plain D(x) in place of D~: the same for k = 1, the missing Taylor terms for k >= 2.
     """
     _check_gauss(gauss, k)

@@ -91,7 +91,7 @@ def settling_ratio(sxd) -> float:
 
 def meanshift_identity(kde, check_sigmas=(0.3, 3.0, 30.0), n_points: int = 4, seed: int = 0,
                        bandwidth: float = 1.0) -> float:
-    """max over queries of ||m_h(x) - D*(x; sigma)|| / ||D* - x||, m_h the mean-shift step at h = bandwidth *
+    """max over queries of norm(m_h(x) - D*(x; sigma)) / norm(D* - x), m_h the mean-shift step at h = bandwidth *
     sigma (gitscore.controls.mean_shift_step): n_points data points noised at each sigma of check_sigmas."""
     from .sampling import latents
 
