@@ -75,7 +75,7 @@ R = {label: H.read(paths) for label, paths in FILES.items()}
 NAME = {"KDE": "KDE", "network": C.NET}   # the claims registry's model names
 GOAL = ["euler 5", "euler 6", "ipndm 5", "ipndm 6"]   # the cells the goal is judged on
 OURS = "holdout"
-pct = "{:+.1f} % [{:+.1f}, {:+.1f}]".format  # a change and its interval, in percent
+pct = lambda *v: "{:+.1f} % [{:+.1f}, {:+.1f}]".format(*(round(x, 1) + 0.0 for x in v))  # no -0.0
 OTHERS = [m for m in H.METHODS if m != OURS]
 print({label: [str(Path(p).name) for p in paths] for label, paths in FILES.items()})
 
@@ -152,16 +152,30 @@ def method_table(res):
     return pd.DataFrame(list(rows.values())).set_index("method").fillna("")
 
 
-for k, (label, res) in enumerate(R.items()):
-    if not res["cells"]:
-        print(f"{label}: no cell complete yet")
-        continue
+for label, res in R.items():
     t = method_table(res)
-    display(gs.report.html_table(t[[c for c in t.columns if not c.endswith("cost")]], index=True,
-                                 caption=f"Table 8.{k + 1}a: {label}, mean reference error [95 % interval]"))
-    display(gs.report.html_table(t[[c for c in t.columns if c.endswith("cost")]], index=True,
-                                 caption=f"Table 8.{k + 1}b: {label}, search cost in denoiser evaluations, "
-                                         "x GITS's"))
+    key = label.lower()
+    gs.report.glue_table(f"tab-opt-{key}-error", t[[c for c in t.columns if not c.endswith("cost")]],
+                         index=True, caption=f"{label}: mean reference error [95 % interval] per method")
+    gs.report.glue_table(f"tab-opt-{key}-cost", t[[c for c in t.columns if c.endswith("cost")]],
+                         index=True, caption=f"{label}: search cost in denoiser evaluations, x GITS's")
+
+# %% [markdown]
+# ```{glue:md} tab-opt-kde-error
+# :format: myst
+# ```
+#
+# ```{glue:md} tab-opt-kde-cost
+# :format: myst
+# ```
+#
+# ```{glue:md} tab-opt-network-error
+# :format: myst
+# ```
+#
+# ```{glue:md} tab-opt-network-cost
+# :format: myst
+# ```
 
 # %% [markdown]
 # (opt-gain)=
@@ -198,8 +212,13 @@ for label, res in R.items():
                          f"{H.cost(res, cell, OURS)[0] / H.cost(res, cell, 'gits')[0]:.2f}",
                      "GITS vs best": pct(*(100 * np.array(tuple(near_iv[model]))))})
 gains = pd.DataFrame(rows)
-display(gs.report.html_table(gains.set_index(["denoiser", "cell"]), index=True,
-                             caption="Table 8.3: holdout against the best other method, per cell"))
+gs.report.glue_table("tab-opt-gain", gains.set_index(["denoiser", "cell"]), index=True,
+                     caption="holdout against the best other method, per cell")
+
+# %% [markdown]
+# ```{glue:md} tab-opt-gain
+# :format: myst
+# ```
 
 # %% [markdown]
 # (opt-schedules)=
@@ -273,8 +292,13 @@ for label, res in R.items():
                      "per sample vs it": pct(*(100 * np.array(tuple(head_iv[model])))),
                      "least of GITS seeds vs GITS": pct(*(100 * np.array(tuple(head_ctl[model])))),
                      "own DP on": f"{h['n']} latents" if h else "none"})
-display(gs.report.html_table(pd.DataFrame(rows).set_index(["denoiser", "cell"]), index=True,
-                             caption="Table 8.4: per-sample schedules against the best single one"))
+gs.report.glue_table("tab-opt-headroom", pd.DataFrame(rows).set_index(["denoiser", "cell"]), index=True,
+                     caption="per-sample schedules against the best single one")
+
+# %% [markdown]
+# ```{glue:md} tab-opt-headroom
+# :format: myst
+# ```
 
 # %% [markdown]
 # (opt-verdicts)=
@@ -336,8 +360,8 @@ for label, res in R.items():
 #   KLUB search, GITS, LD3, OSS, and our refine, student-state DP, oracle and held-out selection)
 #   on the same denoiser, solver, NFE, evaluation latents and five warm-up seeds, with each
 #   search's cost (Tables 8.1 and 8.2);
-# - compared ours with the best of all the others per cell, with two-level intervals (Table 8.3,
+# - compared ours with the best of all the others per cell, with two-level intervals ({numref}`tab-opt-gain`,
 #   the verdicts above), and drew every schedule ({numref}`fig-opt-1`);
-# - measured what choosing a schedule per sample would gain over the best single one (Table 8.4).
+# - measured what choosing a schedule per sample would gain over the best single one ({numref}`tab-opt-headroom`).
 #
 # **What's next.** {doc}`09_summary` collects the verdicts of every chapter.

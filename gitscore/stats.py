@@ -93,7 +93,7 @@ class Interval:
 
     def format(self, scale: float = 1.0, fmt: str = "{:.3g}", unit: str = "") -> str:
         """'estimate unit [low, high] (95 %, S seeds x N samples)', the values multiplied by scale."""
-        e, lo, hi = (fmt.format(v * scale) for v in (self.estimate, self.low, self.high))
+        e, lo, hi = (_number(fmt, v * scale) for v in (self.estimate, self.low, self.high))
         if self.method == "exact":
             return f"{e}{unit} (exact)"
         cover = " x ".join(([f"{self.n_seeds} seeds"] if self.n_seeds > 1 else [])
@@ -106,7 +106,7 @@ class Interval:
 
     def bounds(self, scale: float = 1.0, fmt: str = "{:.3g}") -> str:
         """'[low, high]', the values multiplied by scale (for a table column beside the estimate)."""
-        return f"[{fmt.format(self.low * scale)}, {fmt.format(self.high * scale)}]"
+        return f"[{_number(fmt, self.low * scale)}, {_number(fmt, self.high * scale)}]"
 
     def percent(self) -> str:
         """'+5 % [+2, +8]': the estimate and bounds in whole percent (a value just below 0 reads +0, not -0)."""
@@ -115,6 +115,14 @@ class Interval:
 
     def __str__(self) -> str:
         return self.format()
+
+
+def _number(fmt: str, value: float) -> str:
+    """fmt.format(value), except that a value which rounds to zero reads 0 (or +0), never -0."""
+    text = fmt.format(value)
+    if text.lstrip().startswith("-") and not any(c in "123456789" for c in text.split("e")[0]):
+        text = fmt.format(0.0)
+    return text
 
 
 def _check_level(level) -> float:

@@ -186,3 +186,11 @@ def test_paired_ratio_is_the_paired_change_plus_one_and_unpacks():
     q, lo, hi = r
     assert q == pytest.approx(b.mean() / a.mean()) and (lo, hi) == pytest.approx((1 + c.low, 1 + c.high))
     assert lo <= q <= hi and r.n_samples == 50
+
+
+def test_a_value_that_rounds_to_zero_never_reads_minus_zero():
+    iv = stats.Interval(-0.0004, -0.008, 0.008, n_samples=64)
+    assert iv.format(100, "{:+.1f}", " %").startswith("+0.0 % [-0.8, +0.8]")
+    assert iv.bounds(1000, "{:+.0f}") == "[-8, +8]"
+    assert stats.Interval(-1e-9, -2e-9, 0.0).format().startswith("-1e-09")  # small but not zero: kept
+    assert stats.Interval(-0.0, -0.0, 0.0).bounds() == "[0, 0]"
