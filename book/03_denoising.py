@@ -52,6 +52,7 @@ from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import seaborn as sns
 import torch
 
@@ -222,25 +223,34 @@ def settling_sigma(curve, grid, eps):
     return torch.where(never, 0.0, grid[(last_above + 1).clamp(max=len(grid) - 1)])
 
 
-curves, settle = {}, {}
+curves, settle, rows = {}, {}, []
 for name, tr in {**trajs, "null model": null_tr}.items():
     x_0 = tr.xs[:, -1]
     s = T.convergence_curve(tr.denoised, target=x_0, normalize=False)[:, 0]   # ||D(x_T) - x_0||
     curves[name] = {"x": T.convergence_curve(tr.xs, target=x_0, normalize=s),
                     "D": T.convergence_curve(tr.denoised, target=x_0, normalize=s)}
-    start_on_x_scale = (curves[name]["D"][:, 0] * s / T.sample_distance(tr)[:, 0]).median().item()
-    print(f"{name}: ||D(x_T) - x_0|| / ||x_T - x_0|| = {start_on_x_scale:.3f} (median); "
-          f"||x_T - x_0|| / s = {curves[name]['x'][:, 0].median().item():.0f} (median)")
+    start = (curves[name]["D"][:, 0] * s / T.sample_distance(tr)[:, 0]).median().item()
     own = settling_sigma(T.convergence_curve(tr.xs, target=x_0), sigmas, P.eps[0]).median().item()
-    print(f"    x_t within {P.eps[0]} of its own initial distance from sigma {own:.3g} (median)")
     for eps in P.eps:
         sx = settling_sigma(curves[name]["x"], sigmas, eps)
         sd = settling_sigma(curves[name]["D"], sigmas[:-1], eps)
         settle[name, eps] = (sx, sd)
-        print(f"    eps = {eps:<4}: settles at sigma (median) x_t {sx.median().item():.3g}, "
-              f"D(x_t) {sd.median().item():.3g} ({sd.median().item() / sx.median().item():.3g}x larger); "
-              f"D earlier on {(sd > sx).double().mean().item():.0%} of trajectories, "
-              f"never settles on {(sd == 0).double().mean().item():.0%}")
+        rows.append({"model": name, "eps": eps, "sigma x_t": f"{sx.median().item():.3g}",
+                     "sigma D(x_t)": f"{sd.median().item():.3g}",
+                     "ratio": f"{sd.median().item() / sx.median().item():.3g}",
+                     "D earlier": f"{(sd > sx).double().mean().item():.0%}",
+                     "D never": f"{(sd == 0).double().mean().item():.0%}",
+                     "start ratio": f"{start:.3f}", "x_t own": f"{own:.3g}"})
+gs.report.glue_table("tab-denoising-settle", pd.DataFrame(rows),
+                     caption="Median settling sigma of x_t and of D(x_t) at each tolerance eps (30 "
+                     "trajectories), their ratio, the share of trajectories whose D(x_t) settles earlier or "
+                     "never; start ratio: ||D(x_T) - x_0|| / ||x_T - x_0||; x_t own: where x_t comes within "
+                     f"{P.eps[0]} of its own initial distance (medians)")
+
+# %% [markdown]
+# ```{glue:md} tab-denoising-settle
+# :format: myst
+# ```
 
 # %% [markdown]
 # The null model's denoising outputs stay an image-to-image distance away from its final sample to
