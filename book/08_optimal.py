@@ -37,7 +37,7 @@
 #   `student_dp`, `oracle` (Adam through the solver) and `holdout`, which chooses among all of
 #   these candidates on warm-up latents *held out* from their fitting.
 #
-# The goal (issue 28): a search with at least 10 % lower error than the best of all the others,
+# The goal this chapter sets: a search with at least 10 % lower error than the best of all the others,
 # its interval excluding zero, at NFE 5 and 6 for Euler and iPNDM on both denoisers, at a search
 # cost within twice GITS's. The chapter also asks how much a schedule *per sample* would gain
 # over the best single schedule.
@@ -333,8 +333,8 @@ _ = gs.report.glue_verdicts("08_optimal")
 # each warm-up seed picks. What it can buy is robustness: to stay near the best method of every
 # cell, whichever that is, where each other search wins some cells and loses others (the rankings
 # below show whether it does). Choosing on held-out warm-up latents rather than on the fitting ones
-# is meant to keep it so; the price is its search cost, the sum of the candidates' (Tables 8.1b
-# and 8.2b).
+# is meant to keep it so; the price is its search cost, the sum of the candidates'
+# ({numref}`tab-opt-kde-cost` and {numref}`tab-opt-network-cost`).
 
 # %% tags=["hide-input", "nbval-check-output"]
 for label, res in R.items():
@@ -359,7 +359,7 @@ for label, res in R.items():
 # - ran every schedule search of `gitscore.harness` (fixed schedules, AYS's closed form and its
 #   KLUB search, GITS, LD3, OSS, and our refine, student-state DP, oracle and held-out selection)
 #   on the same denoiser, solver, NFE, evaluation latents and five warm-up seeds, with each
-#   search's cost (Tables 8.1 and 8.2);
+#   search's cost ({numref}`tab-opt-kde-error` to {numref}`tab-opt-network-cost`);
 # - compared ours with the best of all the others per cell, with two-level intervals ({numref}`tab-opt-gain`,
 #   the verdicts above), and drew every schedule ({numref}`fig-opt-1`);
 # - measured what choosing a schedule per sample would gain over the best single one ({numref}`tab-opt-headroom`).

@@ -50,7 +50,7 @@ BOOK = ROOT / "book"
 BUILDER_PATHS = re.compile(r"/work/|/home/|/root/|/tmp/|PosixPath\(|WindowsPath\(")
 PROCESS_WORDS = re.compile(r"\b(this|next|last|previous) round\b|\bround's\b|\bthe network issue\b|\bissue's\b|"
                            r"\bthis issue\b|\bsessions?\b|\bhelpers?\b|\bthe goal's\b|\bfor the goal\b|"
-                           r"\bthe lead\b|\bthe brief\b", re.I)
+                           r"\bthe lead\b|\bthe brief\b|\bissue \d+\b|\(issue\b", re.I)
 # What gitscore.report's layout check leaves on every figure it passed: a PNG text chunk named LAYOUT_MARKER (or the
 # name in the glued output's metadata).
 try:
