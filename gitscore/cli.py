@@ -157,6 +157,16 @@ def _beyond_gits(args, model: Model):
     return sigmas, _schedule_meta(args, model, config, **info)
 
 
+def _emit(args, text: str) -> int:
+    """A printed schedule to --out (atomically) or to stdout."""
+    if args.out is not None:
+        atomic_write_bytes(args.out, text.encode())
+        print(f"wrote {args.out} ({args.format})", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def _published(args) -> int:
     """--published NAME: print a published GITS schedule (gitscore.published) in --format; no model is run."""
     from . import published
@@ -175,12 +185,7 @@ def _published(args) -> int:
     text = format_schedule(sigmas, args.format, meta) + "\n"
     print(f"{entry.name}, {args.steps} steps ({entry.model}, coeff {entry.coeff:.2f}); from {entry.source}",
           file=sys.stderr)
-    if args.out is not None:
-        atomic_write_bytes(args.out, text.encode())
-        print(f"wrote {args.out} ({args.format})", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
-    return 0
+    return _emit(args, text)
 HARNESS_METHODS = ("ays", "ays_gaussian", "ld3", "oss", "holdout")  # searches of gitscore.harness only
 
 
@@ -216,12 +221,7 @@ def cmd_search(args) -> int:
     _check_in_range(sigmas, model, "the schedule")  # printed in the model's own range, or not at all
     text = format_schedule(sigmas, args.format, meta) + "\n"
     print(f"sigmas: {_short(sigmas)}", file=sys.stderr)
-    if args.out is not None:
-        atomic_write_bytes(args.out, text.encode())
-        print(f"wrote {args.out} ({args.format})", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
-    return 0
+    return _emit(args, text)
 
 
 # ---------------------------------------------------------------- sample

@@ -5,21 +5,14 @@ import numpy as np
 import pytest
 import torch
 
-from gitscore.cli import FORMATS, main, read_schedule
+from gitscore.cli import FORMATS, read_schedule
 from gitscore.models import toy_gmm
 from gitscore.gits import teacher_grid
+from cli_run import run
 
 TINY = ["--model", "gmm-toy", "--steps", "4", "--n-warmup", "16", "--grid-points", "13"]
 
 
-def run(capsys, *argv):
-    """main(argv) -> (exit code, stdout, stderr); argparse exits become codes."""
-    try:
-        code = main(list(argv))
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize("cmd", [[], ["search"], ["sample"], ["train"]])

@@ -22,19 +22,13 @@ from test_pipelines import UNetSpy, tiny_ddpm_pipeline, tiny_text_pipeline
 
 import gitscore as gs
 from gitscore import cli
+from cli_run import run
 
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ["--n-warmup", "4", "--grid-points", "21"]  # a small search: the plumbing, not the schedule's quality
 
-def run(capsys, *argv):
-    try:
-        code = cli.main([str(a) for a in argv])
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def run_subprocess(*argv, cwd=ROOT):

@@ -17,22 +17,14 @@ import torch
 from safetensors.torch import save
 
 from gitscore import bench, checkpoints, files, data, export, models, nets, sampling, schedules, solvers
-from gitscore.cli import main
 from gitscore.train import TrainConfig, train
+from cli_run import run
 
 TOY = ["--model", "gmm-toy", "--steps", "4", "--n-warmup", "16", "--grid-points", "13"]
 TINY_UNET = dict(channels=[8, 16], blocks=1, emb_dim=32, attention=False, patch=2)
 QUIET = dict(device="cpu", progress=False, log=lambda *_: None)
 
 
-def run(capsys, *argv):
-    """main(argv) -> (exit code, stdout, stderr); argparse exits become codes."""
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def one_line_error(err: str, *needles) -> None:

@@ -22,18 +22,12 @@ import torch
 from packaging.requirements import Requirement
 
 from gitscore import checks, cli
+from cli_run import run
 
 ROOT = Path(__file__).resolve().parents[1]
 TOY = ["--model", "gmm-toy", "--steps", "3", "--n-warmup", "8", "--grid-points", "9"]
 
 
-def run(capsys, *argv):
-    try:
-        code = cli.main([str(a) for a in argv])
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # ---------------------------------------------------------------- what pip install . brings

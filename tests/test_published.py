@@ -12,7 +12,7 @@ import pytest
 import torch
 
 import gitscore as gs
-from gitscore.cli import main
+from cli_run import run
 
 COMFYUI_NOISE_LEVELS = {
     1.15: [
@@ -109,13 +109,6 @@ def test_bad_names_and_steps():
         gs.published.schedule("cifar10-edm-gits", 0)
 
 
-def run(capsys, *argv):
-    try:
-        code = main(list(argv))
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_cli_prints_published_schedules_without_a_model(capsys, monkeypatch, tmp_path):
