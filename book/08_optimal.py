@@ -184,7 +184,7 @@ for label, res in R.items():
 # For each cell: the best of all methods but ours (least mean error on the evaluation latents, a
 # choice that favours them), `holdout`'s change against it with its interval (paired by latent
 # and, when the best other is searched, by warm-up seed), GITS's loss to the best of all, and
-# `holdout`'s cost against GITS's. The side is where that interval lies against the goal's
+# `holdout`'s cost against GITS's. The side is where that interval lies against the
 # threshold of $-10\,\%$, as the claims registry's rule reads it.
 
 # %% tags=["hide-input", "nbval-check-output"]
