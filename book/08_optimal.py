@@ -190,27 +190,22 @@ for label, res in R.items():
 # %% tags=["hide-input", "nbval-check-output"]
 GAIN, NEAR, CONTROL = C.get("harness_gain"), C.get("gits_near_best"), {}
 gain_iv, near_iv, gain_ctl, near_ctl, rows = {}, {}, {}, {}, []
-for label, res in R.items():
-    for cell in GOAL:
-        if cell not in res["cells"]:
-            continue
-        solver, nfe = cell.split()
-        model = f"{NAME[label]} {solver} NFE {nfe}"
-        other = H.best(res, cell, OTHERS)
-        top = H.best(res, cell, [m for m in OTHERS if m != "gits"])
-        base, top_e = H.errors(res, cell, other), H.errors(res, cell, top)
-        gain_iv[model] = H.change(base, H.errors(res, cell, OURS))
-        gain_ctl[model] = H.change(base, H.errors(res, cell, "polynomial"))
-        near_iv[model] = H.change(top_e, H.errors(res, cell, "gits"))
-        near_ctl[model] = H.change(top_e, H.errors(res, cell, "polynomial"))
-        rows.append({"denoiser": label, "cell": cell, "best other": other,
-                     "holdout vs it": pct(*(100 * np.array(tuple(gain_iv[model])))),
-                     "side": C.side(GAIN, gain_iv[model]),
-                     "holdout chose": ", ".join(sorted(
-                         {r["chosen"] for r in res["cells"][cell][OURS]["seeds"].values()})),
-                     "cost x GITS":
-                         f"{H.cost(res, cell, OURS)[0] / H.cost(res, cell, 'gits')[0]:.2f}",
-                     "GITS vs best": pct(*(100 * np.array(tuple(near_iv[model]))))})
+for label, res, cell, model in H.cells(R, GOAL, NAME):
+    other = H.best(res, cell, OTHERS)
+    top = H.best(res, cell, [m for m in OTHERS if m != "gits"])
+    base, top_e = H.errors(res, cell, other), H.errors(res, cell, top)
+    gain_iv[model] = H.change(base, H.errors(res, cell, OURS))
+    gain_ctl[model] = H.change(base, H.errors(res, cell, "polynomial"))
+    near_iv[model] = H.change(top_e, H.errors(res, cell, "gits"))
+    near_ctl[model] = H.change(top_e, H.errors(res, cell, "polynomial"))
+    rows.append({"denoiser": label, "cell": cell, "best other": other,
+                 "holdout vs it": pct(*(100 * np.array(tuple(gain_iv[model])))),
+                 "side": C.side(GAIN, gain_iv[model]),
+                 "holdout chose": ", ".join(sorted(
+                     {r["chosen"] for r in res["cells"][cell][OURS]["seeds"].values()})),
+                 "cost x GITS":
+                     f"{H.cost(res, cell, OURS)[0] / H.cost(res, cell, 'gits')[0]:.2f}",
+                 "GITS vs best": pct(*(100 * np.array(tuple(near_iv[model]))))})
 gains = pd.DataFrame(rows)
 gs.report.glue_table("tab-opt-gain", gains.set_index(["denoiser", "cell"]), index=True,
                      caption="holdout against the best other method, per cell")
@@ -276,22 +271,17 @@ gs.report.figure(fig, "fig-opt-1")
 # %% tags=["hide-input", "nbval-check-output"]
 HEAD = C.get("per_sample_headroom")
 head_iv, head_ctl, rows = {}, {}, []
-for label, res in R.items():
-    for cell in GOAL:
-        if cell not in res["cells"]:
-            continue
-        solver, nfe = cell.split()
-        model = f"{NAME[label]} {solver} NFE {nfe}"
-        single = H.best(res, cell, H.METHODS)
-        base = H.errors(res, cell, single)
-        head_iv[model] = H.change(base, H.per_sample_best(res, cell, H.METHODS))
-        g = H.errors(res, cell, "gits")
-        head_ctl[model] = H.change(g, g.min(axis=0))
-        h = res["headroom"].get(cell)
-        rows.append({"denoiser": label, "cell": cell, "best single": single,
-                     "per sample vs it": pct(*(100 * np.array(tuple(head_iv[model])))),
-                     "least of GITS seeds vs GITS": pct(*(100 * np.array(tuple(head_ctl[model])))),
-                     "own DP on": f"{h['n']} latents" if h else "none"})
+for label, res, cell, model in H.cells(R, GOAL, NAME):
+    single = H.best(res, cell, H.METHODS)
+    base = H.errors(res, cell, single)
+    head_iv[model] = H.change(base, H.per_sample_best(res, cell, H.METHODS))
+    g = H.errors(res, cell, "gits")
+    head_ctl[model] = H.change(g, g.min(axis=0))
+    h = res["headroom"].get(cell)
+    rows.append({"denoiser": label, "cell": cell, "best single": single,
+                 "per sample vs it": pct(*(100 * np.array(tuple(head_iv[model])))),
+                 "least of GITS seeds vs GITS": pct(*(100 * np.array(tuple(head_ctl[model])))),
+                 "own DP on": f"{h['n']} latents" if h else "none"})
 gs.report.glue_table("tab-opt-headroom", pd.DataFrame(rows).set_index(["denoiser", "cell"]), index=True,
                      caption="per-sample schedules against the best single one")
 
@@ -337,19 +327,14 @@ _ = gs.report.glue_verdicts("08_optimal")
 # ({numref}`tab-opt-kde-cost` and {numref}`tab-opt-network-cost`).
 
 # %% tags=["hide-input", "nbval-check-output"]
-for label, res in R.items():
-    for cell in GOAL:
-        if cell not in res["cells"]:
-            continue
-        solver, nfe = cell.split()
-        model = f"{NAME[label]} {solver} NFE {nfe}"
-        first = H.best(res, cell, H.METHODS)
-        rest = H.best(res, cell, [m for m in H.METHODS if m != first])
-        iv = H.change(H.errors(res, cell, rest), H.errors(res, cell, first))
-        print(f"{label} {cell}: best {first}, {iv.format(100, '{:+.1f}', ' %')} against {rest}; "
-              f"holdout's interval against the goal: {C.side(GAIN, gain_iv[model])}")
-        order = sorted(res["cells"][cell], key=lambda m: float(H.errors(res, cell, m).mean()))
-        print("  ranking, least mean error first: " + ", ".join(order))
+for label, res, cell, model in H.cells(R, GOAL, NAME):
+    first = H.best(res, cell, H.METHODS)
+    rest = H.best(res, cell, [m for m in H.METHODS if m != first])
+    iv = H.change(H.errors(res, cell, rest), H.errors(res, cell, first))
+    print(f"{label} {cell}: best {first}, {iv.format(100, '{:+.1f}', ' %')} against {rest}; "
+          f"holdout's interval against the goal: {C.side(GAIN, gain_iv[model])}")
+    order = sorted(res["cells"][cell], key=lambda m: float(H.errors(res, cell, m).mean()))
+    print("  ranking, least mean error first: " + ", ".join(order))
 
 # %% [markdown]
 # ## Summary

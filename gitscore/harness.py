@@ -42,7 +42,7 @@ from .schedules import get_schedule
 from .solvers import DIFFERENTIABLE, calls_per_step
 
 __all__ = ["HarnessConfig", "Searched", "Shared", "METHODS", "FIXED", "HOLDOUT", "run", "steps_for", "available",
-           "read", "errors", "cost", "mean_interval", "change", "best", "per_sample_best"]
+           "read", "errors", "cost", "mean_interval", "change", "best", "per_sample_best", "cells"]
 
 FIXED = ("polynomial", "logsnr", "time_uniform", "ays_gaussian")
 METHODS = FIXED + ("ays", "gits", "refine", "student_dp", "oss", "ld3", "oracle", "holdout")
@@ -278,6 +278,16 @@ def read(paths) -> dict:
 
 
 # ---------------------------------------------------------------- reading the results (chapter 8)
+
+def cells(runs: dict, wanted, names: dict):
+    """(label, results, cell, model) for every cell of `wanted` ("euler 5", ...) that each run of `runs`
+    (label -> results of `read`) has; model is "NAME solver NFE n", NAME = names[label] (the claims' model name)."""
+    for label, results in runs.items():
+        for cell in wanted:
+            if cell in results["cells"]:
+                solver, nfe = cell.split()
+                yield label, results, cell, f"{names[label]} {solver} NFE {nfe}"
+
 
 def errors(results: dict, cell: str, method: str) -> np.ndarray:
     """Per-latent errors of `method` in `cell` ('solver nfe'): (N,) for a fixed schedule, (S, N) for a searched
