@@ -26,7 +26,7 @@ __all__ = ["ReferenceScorer", "Classifier", "load_classifier", "CLASSIFIER_PATH"
            "fd_infinity", "FeatureStats", "image_features", "reference_features", "frechet_distance", "kid",
            "classifier_accuracy", "noise_floor", "rmse_per_sample", "reference_error", "reference_solution",
            "check_converged", "reference_grid", "REFERENCE_SOLVER",
-           "Convergence"]
+           "Convergence", "frechet_two_level"]
 
 FD_NAME = "FD (Fashion-MNIST classifier features)"
 KID_NAME = "KID (Fashion-MNIST classifier features)"
@@ -393,6 +393,53 @@ def fd_with_replicates(images, n_boot: int = 200, seed: int = 0) -> tuple[float,
     """FD of images (N, 1, 28, 28) in [-1, 1] against the test split and its bootstrap replicates."""
     feats = image_features(images.clamp(-1, 1))
     return frechet_distance(feats), frechet_bootstrap(feats, n_boot=n_boot, seed=seed)
+
+
+def frechet_two_level(sets: dict, statistic, reference="test", *, n_boot: int = 200, seed: int = 0,
+                      level: float = 0.95, few_seeds: bool = True):
+    """Two-level bootstrap interval of a statistic of FDs of searched schedules (seeds, then samples).
+
+    sets: {name: features (S, N, F)}, every set of the same shape: row k holds the classifier features of
+    the N samples that warm-up seed k's schedule (or, for a fixed schedule, that schedule) drew from the
+    k-th block of evaluation latents, so row k of every set comes from the SAME latents (design "nested":
+    each seed its own latents). statistic({name: FD}) -> float, e.g. ``lambda fd: fd["gits"] / fd["poly"] - 1``.
+    Every replicate draws S seeds with replacement, then N samples with replacement within each drawn
+    seed's block, and scores every set on those same (seed, sample) indices, so a change between sets is
+    paired by latent. The FD of each replicate is computed from float32 moments of the gathered features
+    (the full-sample estimate from the same code); the reference's moments are fixed (float64). The
+    interval is `gitscore.stats.two_level`'s, basic method (FD resamples sit above the full-sample FD),
+    with its few-seed correction. Needs S >= 2.
+    """
+    from . import stats
+    if not isinstance(sets, dict) or not sets:
+        raise ValueError("sets must be a non-empty dict {name: features (S, N, F)}")
+    if not callable(statistic):
+        raise TypeError(f"statistic must be callable, got {type(statistic).__name__}")
+    arrays = {k: torch.as_tensor(v, dtype=torch.float32) for k, v in sets.items()}
+    shapes = {k: tuple(a.shape) for k, a in arrays.items()}
+    first = next(iter(shapes.values()))
+    if len(first) != 3 or any(s != first for s in shapes.values()):
+        raise ValueError(f"every set must be features of one shape (S, N, F), got {shapes}")
+    n_seeds, n, d = first
+    real = _as_stats(reference, "reference", 500)
+    if real.features.shape[1] != d:
+        raise ValueError(f"reference features have width {real.features.shape[1]}, the sets {d}")
+    evals, evecs = torch.linalg.eigh(real.cov)
+    sqrt_cov2 = (evecs * evals.clamp(min=0).sqrt()) @ evecs.T
+    mu2 = real.mean
+
+    def fd_of(x, s, j):
+        rows = torch.as_tensor(s)[:, None]
+        cols = torch.as_tensor(j)
+        g = (x[rows, cols[None, :]] if cols.ndim == 1 else x[rows, cols]).reshape(-1, d)
+        mu = g.mean(0)
+        gc = g - mu
+        cov = (gc.T @ gc).double() / (len(g) - 1)
+        return float(_frechet_from_moments(mu.double(), cov, mu2, sqrt_cov2))
+
+    return stats.two_level(lambda s, j: statistic({k: fd_of(x, s, j) for k, x in arrays.items()}), n_seeds, n,
+                           design="nested", few_seeds=few_seeds, n_boot=n_boot, level=level, seed=seed,
+                           method="basic")
 
 
 def fd_infinity(ns, fds) -> tuple[float, float]:

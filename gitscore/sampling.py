@@ -60,9 +60,12 @@ def nfe(solver: str, steps: int, afs: bool = False, to_zero: bool = False) -> in
 @torch.no_grad()
 def sample(denoiser, solver: str, sigmas, n: int, *, seed: int, shape, batch_size: int | None = None,
            dtype=torch.float32, device=None, callback=None, into=None, progress: bool = False,
-           desc: str = "sampling", to_zero: bool = False, **options) -> torch.Tensor:
-    """Samples 0..n-1 from x_T = sigmas[0] * latents(shape, seed, j, j + 1), by `solver` with `options`.
+           desc: str = "sampling", to_zero: bool = False, first: int = 0, **options) -> torch.Tensor:
+    """Samples first..first+n-1 from x_T = sigmas[0] * latents(shape, seed, j, j + 1), by `solver` with `options`.
 
+    `first` (default 0): the index of the first latent, so a block of the evaluation latents can be sampled
+    alone: sample(..., n=2000, first=4000) equals rows 4000..5999 of sample(..., n=10000) (same batches
+    relative to `first`).
     Batches of `batch_size` (default: all n, at most 256), in `dtype` on `device` (default: the
     denoiser's); under torchrun each rank runs whole batches and the results are gathered in order, so
     any number of processes returns the single-process tensor bit for bit (on the CPU).
@@ -81,6 +84,7 @@ def sample(denoiser, solver: str, sigmas, n: int, *, seed: int, shape, batch_siz
         raise ValueError(f"solver must be one of {sorted(SOLVERS)}, got {solver!r}")
     n = check_int("n", n, 1)
     seed = check_int("seed", seed, 0)
+    first = check_int("first", first, 0)
     batch_size = min(n, 256) if batch_size is None else check_int("batch_size", batch_size, 1)
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be callable or None, got {type(callback).__name__}")
@@ -94,7 +98,7 @@ def sample(denoiser, solver: str, sigmas, n: int, *, seed: int, shape, batch_siz
     out = []
     for b in tqdm(starts, desc=desc, disable=not progress or len(starts) < 2):
         e = min(b + batch_size, stop)
-        x = float(sigmas[0]) * latents(shape, seed, b, e, dtype).to(device)
+        x = float(sigmas[0]) * latents(shape, seed, first + b, first + e, dtype).to(device)
         hook = None if callback is None else (lambda info, b=b, e=e: callback(dict(info, start=b, stop=e)))
         try:
             x = SOLVERS[solver](denoiser, x, sigmas, callback=hook, progress=progress and len(starts) == 1,

@@ -1,4 +1,5 @@
 """FD bootstrap: the fast moment formula against torchmetrics, replicates against brute force, pairing."""
+import numpy as np
 import pytest
 import torch
 
@@ -107,3 +108,65 @@ def test_fd_with_replicates_is_fd_and_bootstrap_of_the_clamped_images():
     assert torch.equal(reps, metrics.frechet_bootstrap(feats, n_boot=3))
     est, lo, hi = metrics.fd_ratio_change(2.0, 1.0, reps, reps)
     assert est == 1.0 and (lo, hi) == metrics.interval(torch.zeros(3, dtype=torch.float64), estimate=1.0)
+
+
+def _seed_sets(S=3, N=40, d=6, seed=0, shift=0.0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(S, N, d, generator=g, dtype=torch.float64) + shift
+
+
+def test_two_level_fd_estimate_and_replicates_are_brute_force_fds(monkeypatch):
+    from gitscore import stats
+    ref = _feats(500, 6, 9)
+    a, b = _seed_sets(seed=1, shift=0.4), _seed_sets(seed=2, shift=0.1)
+    seen = {}
+    real_two_level = stats.two_level
+
+    def spy(statistic, *args, **kw):
+        seen["stat"] = statistic
+        return real_two_level(statistic, *args, **kw)
+
+    monkeypatch.setattr(stats, "two_level", spy)
+    iv = metrics.frechet_two_level({"a": a, "b": b}, lambda fd: fd["a"] / fd["b"] - 1, ref, n_boot=20)
+    pooled = lambda x: x.reshape(-1, 6)
+    assert iv.estimate == pytest.approx(_fd_brute(pooled(a), ref.features) / _fd_brute(pooled(b), ref.features) - 1,
+                                        rel=1e-4)  # float32 moments
+    assert iv.n_seeds == 3 and iv.n_samples == 40 and iv.method.startswith("two-level basic")
+    # one replicate, drawn by hand: seeds (2, 2, 0), each with its own sample draw (nested)
+    s = np.array([2, 2, 0])
+    j = np.random.default_rng(5).integers(0, 40, size=(3, 40))
+    gathered = lambda x: torch.cat([x[k][j[r]] for r, k in enumerate(s)])
+    want = _fd_brute(gathered(a), ref.features) / _fd_brute(gathered(b), ref.features) - 1
+    assert seen["stat"](s, j) == pytest.approx(want, rel=1e-4)
+
+
+def test_two_level_fd_of_a_set_against_itself_is_exactly_zero():
+    ref = _feats(300, 6, 4)
+    a = _seed_sets(seed=3)
+    iv = metrics.frechet_two_level({"a": a, "b": a.clone()}, lambda fd: fd["a"] / fd["b"] - 1, ref, n_boot=10)
+    assert (iv.estimate, iv.low, iv.high) == (0.0, 0.0, 0.0)
+
+
+def test_two_level_fd_widens_with_the_seed_spread():
+    """Sets whose seeds differ (a searched schedule's warm-up randomness) get a wider interval than sets
+    whose seeds agree, at the same per-sample noise: the seed level is resampled."""
+    ref = _feats(400, 6, 5)
+    base = _seed_sets(S=5, N=60, seed=6)
+    calm = base + 0.5
+    wild = base + 0.5 + torch.tensor([0.0, 0.6, -0.6, 1.2, -1.2], dtype=torch.float64)[:, None, None]
+    stat = lambda fd: fd["x"] / fd["base"] - 1
+    w_calm = metrics.frechet_two_level({"x": calm, "base": base}, stat, ref, n_boot=100).width
+    w_wild = metrics.frechet_two_level({"x": wild, "base": base}, stat, ref, n_boot=100).width
+    assert w_wild > 2 * w_calm
+
+
+def test_two_level_fd_rejects_bad_input():
+    ref = _feats(100, 6, 4)
+    with pytest.raises(ValueError, match="one shape"):
+        metrics.frechet_two_level({"a": _seed_sets(), "b": _seed_sets(N=30)}, lambda fd: 0.0, ref)
+    with pytest.raises(ValueError, match="width"):
+        metrics.frechet_two_level({"a": _seed_sets(d=5)}, lambda fd: 0.0, ref)
+    with pytest.raises(ValueError, match="at least 2 warm-up seeds"):
+        metrics.frechet_two_level({"a": _seed_sets(S=1)}, lambda fd: fd["a"], ref)
+    with pytest.raises(ValueError, match="non-empty"):
+        metrics.frechet_two_level({}, lambda fd: 0.0, ref)

@@ -95,6 +95,21 @@ def test_batched_equals_one_batch_for_a_per_row_denoiser():
     assert torch.equal(one, SOLVERS["heun"](gauss, x_T, sigmas))
 
 
+def test_a_block_of_latents_is_the_same_rows_of_the_whole_run():
+    """sample(first=k) starts at latent k: a block sampled alone equals those rows of the whole set."""
+    net = TinyNet()
+    sigmas = schedules.polynomial(3)
+    whole = sampling.sample(net, "ipndm", sigmas, 12, seed=3, shape=(5,), batch_size=4)
+    for first, n in ((4, 4), (8, 4), (0, 12), (5, 3)):
+        block = sampling.sample(net, "ipndm", sigmas, n, seed=3, shape=(5,), batch_size=4, first=first)
+        if first % 4 == 0:
+            assert torch.equal(block, whole[first:first + n])  # the same batches: bit for bit
+        else:
+            torch.testing.assert_close(block, whole[first:first + n])  # other batches: float32 round-off
+    with pytest.raises(ValueError, match="first must be an integer >= 0"):
+        sampling.sample(net, "euler", sigmas, 2, seed=0, shape=(5,), first=-1)
+
+
 def test_sharded_ranks_concatenate_to_the_unsharded_result(monkeypatch):
     """Every sample is computed in the batch it has in one process, whatever the number of ranks."""
     seen = []
