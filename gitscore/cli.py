@@ -499,7 +499,7 @@ def _model_args(p):
     which.add_argument("--diffusers", metavar="DIR",
                        help="a diffusers pipeline folder (save_pretrained), loaded offline: its UNet and scheduler "
                             "(range and latent shape from their configs) as the denoiser; text pipelines need "
-                            "--prompt (pip install 'gitscore[diffusers]')")
+                            "--prompt")
     g.add_argument("--prompt", help="--diffusers text pipelines: the prompt the schedule is searched (or sampled) for")
     g.add_argument("--negative-prompt", metavar="TEXT",
                    help="--diffusers text pipelines: the negative prompt of classifier-free guidance (default: empty)")

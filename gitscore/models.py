@@ -341,7 +341,8 @@ def diffusers_model(folder, *, prompt: str | None = None, negative_prompt: str |
     try:
         import diffusers
     except ImportError:
-        raise ValueError("--diffusers needs the diffusers package: pip install 'gitscore[diffusers]'") from None
+        raise ValueError("--diffusers needs diffusers, a dependency of gitscore that this environment lacks: "
+                         "pip install 'diffusers>=0.28.0' 'transformers>=4.41'") from None
     from .adapters import from_pipeline
 
     dev = resolve_device(device)
@@ -349,7 +350,8 @@ def diffusers_model(folder, *, prompt: str | None = None, negative_prompt: str |
         with _quiet_loading(progress):
             pipe = diffusers.DiffusionPipeline.from_pretrained(folder, local_files_only=True)
     except ImportError as e:  # e.g. a text pipeline without transformers
-        raise ValueError(f"--diffusers {folder}: {e}; pip install 'gitscore[diffusers]'") from None
+        raise ValueError(f"--diffusers {folder}: {e}; gitscore depends on diffusers>=0.28.0 and transformers>=4.41: "
+                         "pip install 'diffusers>=0.28.0' 'transformers>=4.41'") from None
     except OSError as e:
         raise ValueError(f"--diffusers {folder} cannot be loaded offline ({str(e).splitlines()[0]})") from None
     pipe = pipe.to(dev)

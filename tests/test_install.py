@@ -86,10 +86,21 @@ def test_commands_need_only_core_dependencies(argv, tmp_path):
         assert "scipy" in needed
 
 
-def test_pillow_and_scipy_are_core_dependencies():
+def test_pillow_scipy_and_diffusers_are_core_dependencies():
+    """`pip install .` alone runs --diffusers on text pipelines (diffusers, transformers) too."""
     deps = {Requirement(d).name.lower() for d in
             tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]}
-    assert {"pillow", "scipy", "filelock"} <= deps
+    assert {"pillow", "scipy", "filelock", "diffusers", "transformers"} <= deps
+
+
+def test_hidden_diffusers_is_one_line(tmp_path, capsys, monkeypatch):
+    (tmp_path / "model_index.json").write_text("{}")
+    for name in [m for m in sys.modules if m == "diffusers" or m.startswith("diffusers.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "diffusers", None)
+    code, out, err = run(capsys, "search", "--diffusers", str(tmp_path), "--steps", "4")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert "needs diffusers" in err and "pip install 'diffusers>=0.28.0'" in err
 
 
 def test_hidden_pillow_is_one_line(tmp_path, capsys, monkeypatch):
@@ -110,10 +121,12 @@ def test_hidden_scipy_is_one_line(capsys, monkeypatch):
 
 
 def test_diffusers_lower_bound_is_stated():
-    """The diffusers extra's lower bound: the first release checked to run every call the project makes (issue 30)."""
-    extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["diffusers"]
-    bound = Requirement(next(r for r in extra if Requirement(r).name == "diffusers")).specifier
-    assert str(bound).startswith(">=") and not bound.contains("0.27.2")  # set_timesteps(sigmas=) came after 0.27.2
+    """diffusers' lower bound: the first release checked to run every call the project makes (issue 30), the same
+    in the core dependencies and in the old [diffusers] extra."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    for reqs in (project["dependencies"], project["optional-dependencies"]["diffusers"]):
+        bound = Requirement(next(r for r in reqs if Requirement(r).name == "diffusers")).specifier
+        assert str(bound) == ">=0.28.0" and not bound.contains("0.27.2")  # set_timesteps(sigmas=) came after 0.27.2
 
 
 # ---------------------------------------------------------------- devices
