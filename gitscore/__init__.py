@@ -8,8 +8,8 @@ train, metrics, bench, adapters, export, diagnostics (smoothness and accuracy of
 controls (null-model denoisers), report (verdicts, tables, figures), files (atomic writes), stats
 (intervals), claims (the claims registry and its verdict rule), regularity (every regularity statistic per
 trajectory, and the scaling exponents), datasets (results across data sets), published (the GITS schedules the
-paper's authors publish), ays / ld3 / oss (other schedule searches) and harness (every search behind one
-signature). Heavy modules are imported lazily:
+paper's authors publish), ays / ld3 / oss (other schedule searches), harness (every search behind one
+signature) and fdruns (FD of searched schedules over their warm-up seeds). Heavy modules are imported lazily:
 `gs.metrics` works.
 """
 import importlib
@@ -20,7 +20,7 @@ __all__ = ["schedules", "solvers", "denoisers", "trajectory", "gits", "data", "n
            "metrics", "bench", "adapters", "export", "dist", "report", "diagnostics", "controls", "optimal",
            "checkpoints", "files", "regularity", "datasets",
            "results", "sampling", "checks", "models", "stats", "claims", "published", "ays", "ld3", "oss",
-           "harness"]
+           "harness", "fdruns"]
 __version__ = "0.1.0"
 
 
