@@ -7,8 +7,8 @@ exact ODE solution on 64 latents. This scores the same schedules by FD on the sh
 (solver, NFE) and method, the schedule searched on the k-th warm-up seed samples the k-th block of `--n-per-seed`
 evaluation latents (seed `--eval-seed`), a fixed schedule samples every block
 (`gitscore.fdruns.BlockFeatures`), and each method's FD is set against GITS's on the same latents:
-FD(method) / FD(GITS) - 1 with a paired two-level interval (`metrics.frechet_two_level`: warm-up seeds,
-then samples). Resumable: features are cached under `--cache` (shared with scripts/fd_headline.py) and the
+FD(method) / FD(GITS) - 1 with a paired two-level interval (`fdruns.ratio_interval`: warm-up seeds, then
+samples, on the log scale). Resumable: features are cached under `--cache` (shared with scripts/fd_headline.py) and the
 JSON is rewritten after each method.
 """
 from __future__ import annotations
@@ -103,7 +103,7 @@ def main(argv=None) -> int:
             row = {"fd": gs.fdruns.pooled_fd(x), "fd_per_seed": [gs.fdruns.pooled_fd(f[None]) for f in x],
                    "searched": "seeds" in entries[m]}
             if m != "gits":
-                iv = gs.metrics.frechet_two_level({"x": x, "base": gits}, gs.fdruns.change, n_boot=args.n_boot)
+                iv = gs.fdruns.ratio_interval({"x": x, "base": gits}, n_boot=args.n_boot)
                 row["vs_gits"] = gs.fdruns.interval_dict(iv)
             out[m] = row
             save()

@@ -67,6 +67,7 @@ def _bench(name, options, minutes, smoke, **kw) -> Step:
 _SMOKE_NET = "--n-ref 4 --ref-steps 8 --n-warmup 4 --grid-points 9 --batch-size 4"
 
 # Wall minutes of each harness file (its own wall_time_s), eight processes side by side on 2 shared cores.
+HARNESS10_MINUTES = 0.9
 HARNESS_MINUTES = {"kde": 39.8, "kde_b": 22.7, "kde_c": 27.8, "fmnist": 48.7,
                    "fmnist_b": 48.1, "fmnist_c": 47.8, "fmnist_d": 41.8, "fmnist_e": 41.8}
 
@@ -90,6 +91,12 @@ RESULTS = (
          "{py} scripts/fd_searched.py --n 16 --n-boot 4 --n-warmup 4 --n-tune 2 --solvers euler --nfe 5 "
          "--out {out}/fmnist_fd_searched.json",
          "json"),
+    Step("fmnist_fd_headline", "{py} scripts/fd_headline.py --out {out}/fmnist_fd_headline.json",
+         ("fmnist_fd_headline.json",), 59.2,
+         "{py} scripts/fd_headline.py --n 20 --seeds 0 2 --control-seeds 0 1 --n-control 4 --n-warmup 8 --nfe 5 "
+         "--n-boot 5 --cache {out}/fd_cache --out {out}/fmnist_fd_headline.json", "json",
+         note="the paper's headline table by FD, GITS over five warm-up seeds (chapter 7); minutes of a run from "
+              "nothing (the committed file's wall_time_s is a rerun that read the sampled features back from the cache)"),
     Step("fmnist_gits_seeds", "{py} scripts/gits_seeds.py --reference-from {out}/fmnist_sweep "
          "--out {out}/fmnist_gits_seeds.json", ("fmnist_gits_seeds.json",), 26.3,
          "{py} scripts/gits_seeds.py --reference-from {out}/fmnist_sweep --seeds 0 2 --control-seeds 0 1 "
@@ -115,6 +122,12 @@ RESULTS = (
                            ("fmnist", " --n-eval 64", " --reference-from {out}/fmnist_sweep"))
       for part, seeds, head in ((("", "0 2", 32), ("_b", "3", 0), ("_c", "4 5", 0)) if m == "kde" else
                                 (("", "0", 16), ("_b", "3", 0), ("_c", "5", 0), ("_d", "2", 0), ("_e", "4", 0)))),
+    Step("harness10_fmnist", "{py} scripts/harness.py --model fmnist --n-eval 64 --seeds 0 --cells 'ipndm 10' "
+         "--n-headroom 0 --out {out}/harness10_fmnist.json --reference-from {out}/fmnist_sweep",
+         ("harness10_fmnist.json",), HARNESS10_MINUTES,
+         "{py} scripts/harness.py --model fmnist --n-eval 2 --seeds 0 --cells 'euler 3' --n-headroom 0 --n-warmup 40 "
+         "--grid-points 9 --out {out}/harness10_fmnist.json --reference-from {out}/fmnist_sweep", "json",
+         note="the harness at iPNDM NFE 10, warm-up seed 0: the best search in chapter 7's sample figure"),
     _bench("kde", "--model kde --solvers euler ipndm --schedules polynomial gits_dev gits_l2 --nfe 5 6 8 10 --n-fd 0 "
            "--n-ref 64 --ref-steps 128 --n-warmup 64 --batch-size 64", 37.6,
            "--model kde --kde-size 200 --solvers euler --schedules gits_dev --nfe 4 --n-fd 0 --n-ref 2 "
@@ -182,7 +195,8 @@ def complete(step: Step, out: Path) -> bool:
         return _bench_complete(paths[0].parent)
     if step.kind == "json":
         try:
-            return "wall_time_s" in json.loads(paths[0].read_text())
+            state = json.loads(paths[0].read_text())
+            return "wall_time_s" in state and not state.get("partial")  # a resumable script marks a partial file
         except ValueError:
             return False
     if step.kind == "csv":  # one row per snapshot of the run

@@ -1,4 +1,6 @@
-"""gitscore.fdruns: blocks of the evaluation latents, their cached features, the pooled FD."""
+"""gitscore.fdruns: blocks of the evaluation latents, their cached features, the pooled FD, ratio intervals."""
+import math
+
 import pytest
 import torch
 
@@ -51,7 +53,7 @@ def test_stack_puts_schedule_k_on_block_k_and_pooled_fd_is_the_fd_of_all(blocks)
     torch.testing.assert_close(st[1], blocks.features("euler", s2, 1, n=5))
     fd = fdruns.pooled_fd(st)
     assert fd == pytest.approx(metrics.frechet_distance(metrics.FeatureStats(st.reshape(10, 256).double())))
-    assert fdruns.change({"x": 3.0, "base": 2.0}) == pytest.approx(0.5)
+    assert fdruns.ratio({"x": 3.0, "base": 2.0}) == pytest.approx(1.5)
     iv = gs.stats.Interval(0.1, 0.0, 0.2, n_seeds=5, n_samples=10, n_boot=4, method="basic")
     assert gs.stats.Interval(**fdruns.interval_dict(iv)) == iv
 
@@ -65,3 +67,35 @@ def test_bad_arguments(blocks, tmp_path):
         blocks.features("euler", schedules.polynomial(3), -1)
     with pytest.raises(TypeError, match="tag must be a str"):
         fdruns.BlockFeatures(TinyImageNet(), (1, 28, 28), eval_seed=0, block=4, cache=tmp_path, tag=3)
+
+
+REF = metrics.FeatureStats(torch.randn(300, 4, generator=torch.Generator().manual_seed(9), dtype=torch.float64))
+
+
+def _sets(S, N, spread, seed=0, d=4):
+    g = torch.Generator().manual_seed(seed)
+    base = torch.randn(S, N, d, generator=g, dtype=torch.float64)
+    # x: each seed's samples shifted by a seed-level amount of very different sizes (a skewed seed level)
+    shift = spread * torch.linspace(0, 1, S, dtype=torch.float64) ** 3
+    return {"x": base + 0.3 + shift[:, None, None], "base": base}
+
+
+def test_ratio_interval_is_the_log_interval_mapped_back():
+    sets = _sets(5, 40, 3.0)
+    iv = fdruns.ratio_interval(sets, reference=REF, n_boot=50)
+    log_iv = metrics.frechet_two_level(sets, lambda fd: math.log(fd["x"] / fd["base"]), REF, n_boot=50)
+    lin_iv = metrics.frechet_two_level(sets, lambda fd: fd["x"] / fd["base"] - 1, REF, n_boot=50)
+    assert iv.estimate == pytest.approx(lin_iv.estimate, rel=1e-9)  # the same change
+    assert (iv.low, iv.high) == pytest.approx((math.expm1(log_iv.low), math.expm1(log_iv.high)), rel=1e-9)
+    assert iv.low > -1 and iv.method.endswith("log scale")
+    # the linear basic interval of this skewed seed level reaches below -100 %: the defect the log scale removes
+    assert lin_iv.low < -1
+
+
+def test_ratio_interval_of_a_best_of_statistic():
+    sets = _sets(3, 30, 0.5, d=256)  # pooled_fd goes through torchmetrics, which takes the classifier's width
+    sets["base2"] = sets["base"] + 0.1
+    ref = metrics.FeatureStats(torch.randn(400, 256, generator=torch.Generator().manual_seed(8), dtype=torch.float64))
+    iv = fdruns.ratio_interval(sets, lambda fd: fd["x"] / min(fd["base"], fd["base2"]), ref, n_boot=20)
+    fd = {k: fdruns.pooled_fd(v, ref) for k, v in sets.items()}
+    assert iv.estimate == pytest.approx(fd["x"] / min(fd["base"], fd["base2"]) - 1, rel=1e-3)  # float32 moments
