@@ -38,7 +38,7 @@ help:
 	@echo "make book           execute changed chapters and build the HTML (needs npm for MathJax: make mathjax)"
 	@echo "make book-stored    the HTML from the outputs stored in the notebooks, nothing executed"
 	@echo "make pdf            the whole book as one PDF from the stored outputs (TeX from Debian, ~150 MB)"
-	@echo "make results        regenerate results/ from the shipped weights (about 1.7 h; resumable; FORCE=1 redoes)"
+	@echo "make results        regenerate results/ from the shipped weights (about 10 h as timed; resumable; FORCE=1 redoes)"
 	@echo "make weights        retrain the shipped networks and the classifier from scratch (about 6.3 h on 2 cores)"
 	@echo "Python: $(PY) ($(ENV_KIND))"
 

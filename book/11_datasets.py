@@ -161,6 +161,9 @@ claim_d = [reg[m]["d"] for m in P.claim_sets]
 assert min(claim_d) == 784 and max(claim_d) == 12288 and len(variants) == 10
 
 # %% [markdown]
+# :::{admonition} The ten variants ({numref}`tab-datasets-variants`)
+# :class: dropdown
+#
 # ````{table} The ten variants the runs cover: shape, dimension d and number of images.
 # :name: tab-datasets-variants
 # :class: gs-table
@@ -169,6 +172,7 @@ assert min(claim_d) == 784 and max(claim_d) == 12288 and len(variants) == 10
 # :format: myst
 # ```
 # ````
+# :::
 
 # %% [markdown]
 # (datasets-claims)=
@@ -367,6 +371,9 @@ gs.report.verdict(v_gits)
 gs.report.glue_table("tab-datasets-gits", t_gits, index=True)
 
 # %% [markdown]
+# :::{admonition} Every data set's GITS and control changes ({numref}`tab-datasets-gits`)
+# :class: dropdown
+#
 # ````{table} Reference error: GITS and the random-cost DP against the polynomial schedule, change in % with 95 % two-level intervals over 5 warm-up seeds and 64 latents.
 # :name: tab-datasets-gits
 # :class: gs-table
@@ -375,6 +382,7 @@ gs.report.glue_table("tab-datasets-gits", t_gits, index=True)
 # :format: myst
 # ```
 # ````
+# :::
 
 # %% tags=["hide-input"]
 fig, axes = plt.subplots(1, len(P.gits_sets), figsize=(7, 2.8), sharey=True)
