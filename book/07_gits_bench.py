@@ -184,12 +184,12 @@ assert hs["weights_sha256"] == runs["fd"]["weights_sha256"], "headline run of ot
 assert hs["eval_seed"] not in head["warmup_seeds"] and len(head["warmup_seeds"]) >= 5
 FAST = ("euler", "ipndm", "dpmpp", "unipc", "deis")
 NAME = {"euler": "Euler", "ipndm": "iPNDM", "dpmpp": "DPM-Solver++(3M)", "unipc": "UniPC", "deis": "DEIS"}
-iv = lambda d: gs.stats.Interval(**d)
 rows, ci = [], {}
 for solver in FAST:
     for nfe in P.steps:
         r = head["rows"][f"{solver} {nfe}"]
-        c = ci[solver, nfe] = {"fd": iv(r["gits_vs_polynomial"]), "control": iv(r["random_dp_vs_polynomial"])}
+        c = ci[solver, nfe] = {"fd": gs.stats.Interval(**r["gits_vs_polynomial"]),
+                               "control": gs.stats.Interval(**r["random_dp_vs_polynomial"])}
         paper = P.paper_fid.get(solver, {}).get(nfe)
         rows.append({"solver": NAME[solver], "NFE": nfe, "FD poly": f"{r['fd']['polynomial']:.3g}",
                      "FD GITS": f"{r['fd']['gits']:.3g}", "ΔFD [95 % CI]": c["fd"].percent(),
@@ -243,24 +243,17 @@ gs.report.glue_text("headline_n", f"{hs['n']:,}")
 
 # %% tags=["hide-input", "nbval-check-output"]
 C = gs.claims
-REG = {"dpmpp": "dpmpp3m"}  # the registry's solver names
+ivs = {k: c["fd"] for k, c in ci.items()}
+ctl = {k: c["control"] for k, c in ci.items()}
 
 
 def model(s, n):
     return f"{C.NET} {s} NFE {n}"
 
 
-def fd_claim(claim_id, solvers):
-    """The claim's models are 'fmnist_edm NFE n' (one solver) or 'fmnist_edm SOLVER NFE n' (several)."""
-    key = lambda m: (solvers[0], int(m.split()[-1])) if len(solvers) == 1 else \
-        (next(s for s in solvers if REG.get(s, s) == m.split()[1]), int(m.split()[-1]))
-    models = C.get(claim_id).models
-    return C.verdict(claim_id, {m: ci[key(m)]["fd"] for m in models},
-                     control={m: ci[key(m)]["control"] for m in models})
-
-
-fd_verdicts = {s: fd_claim(f"gits_fd_{s}", (s,)) for s in ("euler", "ipndm")}
-fd_verdicts["others"] = fd_claim("gits_fd_other_solvers", ("dpmpp", "unipc", "deis"))
+# the claims' models are cells 'fmnist_edm NFE n' (one solver) or 'fmnist_edm SOLVER NFE n'
+fd_verdicts = {s: C.cells_verdict(f"gits_fd_{s}", ivs, ctl, solver=s) for s in ("euler", "ipndm")}
+fd_verdicts["others"] = C.cells_verdict("gits_fd_other_solvers", ivs, ctl, aliases={"dpmpp3m": "dpmpp"})
 for v in fd_verdicts.values():
     gs.report.verdict(v)
 
@@ -421,7 +414,8 @@ assert fd_rises["fmnist_edm_rough", "ipndm", "polynomial", 5, 6][0] > 5
 ipndm_rows, best_ci = [], {}
 for nfe in P.steps:
     b = head["best"][str(nfe)]
-    best_ci[nfe] = {"ipndm": iv(b["ipndm_gits_vs_best_other"]), "euler": iv(b["euler_gits_vs_best_other"])}
+    best_ci[nfe] = {"ipndm": gs.stats.Interval(**b["ipndm_gits_vs_best_other"]),
+                    "euler": gs.stats.Interval(**b["euler_gits_vs_best_other"])}
     paper_best_other = min(P.paper_baselines[o][P.steps.index(nfe)] for o in P.paper_baselines)
     ipndm_rows.append({"NFE": nfe, "best other (polynomial)": NAME[b["best_other"]],
                       "its FD": f"{b['fd_others'][b['best_other']]:.3g}",

@@ -50,7 +50,8 @@ from .stats import Interval
 
 __all__ = ["HOLDS", "HOLDS_ON_SOME", "NOT_DECIDED", "DOES_NOT_HOLD", "NOT_SEPARABLE", "VERDICTS", "CLEARS",
            "STRADDLES", "WRONG_SIDE", "CONTROL_FAILS", "SEPARATION_MIN", "Claim",
-           "ControlCheck", "Verdict", "REGISTRY", "get", "side", "check_control", "verdict", "evaluate", "tally",
+           "ControlCheck", "Verdict", "REGISTRY", "get", "side", "check_control", "verdict", "cells_verdict",
+           "evaluate", "tally",
            "table", "COLUMNS", "markdown", "PAPER_FID", "DIRECTIONS", "DATASET_MODELS", "GITS_DATASETS"]
 
 HOLDS = "holds"
@@ -311,6 +312,32 @@ def verdict(claim: Claim, results, control=None) -> Verdict:
     check = None if control is None else check_control(claim, control, dict(ivs))
     final = NOT_SEPARABLE if check is not None and not check.separable and word in (HOLDS, HOLDS_ON_SOME) else word
     return Verdict(claim, final, word, sides, ivs, check)
+
+
+def cells_verdict(claim, results: dict, control: dict | None = None, *, solver: str | None = None,
+                  aliases: dict | None = None) -> Verdict:
+    """`verdict` for a claim whose models are cells 'NET NFE n' or 'NET SOLVER NFE n' (see `_cells`).
+
+    results (and control): (solver, nfe) -> Interval, e.g. one per cell of a benchmark. solver: the solver of a
+    claim whose model names carry none; aliases: a model name's solver -> results' solver (e.g. the registry's
+    'dpmpp3m' -> the bench's 'dpmpp'). Example:
+    ``cells_verdict("gits_fd_euler", {("euler", 5): iv5, ...}, control={("euler", 5): ctl5, ...}, solver="euler")``.
+    """
+    claim, aliases = _claim(claim), dict(aliases or {})
+    keys = {}
+    for m in claim.models:
+        parts = m.split()
+        if len(parts) not in (3, 4) or parts[-2] != "NFE" or not parts[-1].isdigit():
+            raise ValueError(f"{claim.id}'s model {m!r} is not a cell 'NET [SOLVER ]NFE n'")
+        s = parts[1] if len(parts) == 4 else solver
+        if s is None:
+            raise ValueError(f"{claim.id}'s models name no solver: pass solver=")
+        keys[m] = (aliases.get(s, s), int(parts[-1]))
+    missing = sorted({k for k in keys.values() if k not in results or (control is not None and k not in control)})
+    if missing:
+        raise ValueError(f"results (and control) must hold every cell of {claim.id}: missing {missing}")
+    return verdict(claim, {m: results[k] for m, k in keys.items()},
+                   control=None if control is None else {m: control[k] for m, k in keys.items()})
 
 
 def evaluate(claim, values, control=None, *, statistic=None, n_boot: int = stats.N_BOOT, seed: int = 0) -> Verdict:

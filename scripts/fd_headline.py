@@ -16,7 +16,8 @@ and 10, each scored by the FD of `--n` samples against the test split:
   polynomial schedule) - 1, with Euler + GITS in place of iPNDM + GITS as its control.
 
 Every interval is `metrics.frechet_two_level`'s (warm-up seeds, then samples within each seed's block, the
-same draws for every set compared: paired), of the log of the FD ratio, mapped back (`fdruns.ratio_interval`). Features of every sampled set are cached under `--cache`
+same draws for every set compared: paired), of the log of the FD ratio, mapped back
+(`fdruns.ratio_interval`). Features of every sampled set are cached under `--cache`
 (`gitscore.fdruns.BlockFeatures`), and the JSON is rewritten after each NFE, so a killed run resumes.
 """
 from __future__ import annotations
@@ -55,7 +56,8 @@ def main(argv=None) -> int:
     p.add_argument("--n-boot", type=int, default=200, help="bootstrap replicates (default 200)")
     p.add_argument("--batch-size", type=int, default=500, help="sampling batch (default 500)")
     p.add_argument("--cache", type=Path, default=Path("runs/fd_cache"),
-                   help="where the features of each sampled set are kept (default runs/fd_cache, shared with scripts/fd_harness.py)")
+                   help="where the features of each sampled set are kept (default runs/fd_cache, shared with "
+                        "scripts/fd_harness.py)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = p.parse_args(argv)
     if args.threads:

@@ -96,7 +96,8 @@ RESULTS = (
          "{py} scripts/fd_headline.py --n 20 --seeds 0 2 --control-seeds 0 1 --n-control 4 --n-warmup 8 --nfe 5 "
          "--n-boot 5 --cache {out}/fd_cache --out {out}/fmnist_fd_headline.json", "json",
          note="the paper's headline table by FD, GITS over five warm-up seeds (chapter 7); minutes of a run from "
-              "nothing (the committed file's wall_time_s is a rerun that read the sampled features back from the cache)"),
+              "nothing (the committed file's wall_time_s is a rerun that read the sampled features back from the "
+              "cache)"),
     Step("fmnist_gits_seeds", "{py} scripts/gits_seeds.py --reference-from {out}/fmnist_sweep "
          "--out {out}/fmnist_gits_seeds.json", ("fmnist_gits_seeds.json",), 26.3,
          "{py} scripts/gits_seeds.py --reference-from {out}/fmnist_sweep --seeds 0 2 --control-seeds 0 1 "

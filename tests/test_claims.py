@@ -276,3 +276,26 @@ def test_control_is_set_against_the_models_where_the_claim_holds():
     # none clears: every model is compared, as before
     none = {"a": iv(0.8, 0.9), "b": iv(0.2, 0.4)}
     assert C.check_control(GT, iv(0.0, 0.1, 0.05), none).closest in none
+
+
+def test_cells_verdict_maps_cells_to_the_claims_models():
+    from gitscore.stats import Interval
+    neg, pos = Interval(-0.3, -0.4, -0.2), Interval(0.5, 0.3, 0.7)
+    cells = {(s, n): neg for s in ("euler", "dpmpp", "unipc", "deis") for n in (5, 6, 8, 10)}
+    ctl = dict.fromkeys(cells, pos)
+    v = C.cells_verdict("gits_fd_euler", cells, ctl, solver="euler")
+    assert v.word == C.HOLDS and [m for m, _ in v.intervals] == list(C.get("gits_fd_euler").models)
+    # the same as verdict() on the models named by hand
+    by_hand = C.verdict("gits_fd_euler", {m: neg for m in C.get("gits_fd_euler").models},
+                        control={m: pos for m in C.get("gits_fd_euler").models})
+    assert (v.word, v.sides) == (by_hand.word, by_hand.sides)
+    # several solvers in the model names, the registry's 'dpmpp3m' read as the bench's 'dpmpp'
+    cells["unipc", 8] = pos
+    v = C.cells_verdict("gits_fd_other_solvers", cells, ctl, aliases={"dpmpp3m": "dpmpp"})
+    assert v.word == C.HOLDS_ON_SOME and v.models_on(C.WRONG_SIDE) == ["fmnist_edm unipc NFE 8"]
+    with pytest.raises(ValueError, match="pass solver="):
+        C.cells_verdict("gits_fd_euler", cells)
+    with pytest.raises(ValueError, match="missing \\[\\('dpmpp3m', 5\\)"):
+        C.cells_verdict("gits_fd_other_solvers", cells)
+    with pytest.raises(ValueError, match="not a cell"):
+        C.cells_verdict("network_beats_mean", cells, solver="euler")
