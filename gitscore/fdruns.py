@@ -23,6 +23,7 @@ import torch
 from . import metrics, sampling
 from .checks import check_int
 from .files import atomic_write_bytes
+from .stats import Interval
 
 __all__ = ["BlockFeatures", "pooled_fd", "ratio", "ratio_interval", "interval_dict"]
 
@@ -99,7 +100,6 @@ def ratio_interval(sets: dict, ratio_of=ratio, reference="test", *, n_boot: int 
     """
     iv = metrics.frechet_two_level(sets, lambda fd: math.log(ratio_of(fd)), reference, n_boot=n_boot, seed=seed,
                                    level=level)
-    from .stats import Interval
     return Interval(math.expm1(iv.estimate), math.expm1(iv.low), math.expm1(iv.high), iv.level, iv.n_seeds,
                     iv.n_samples, iv.n_boot, iv.method + ", log scale")
 

@@ -339,6 +339,12 @@ def _frechet_from_moments(mu1, cov1, mu2, sqrt_cov2) -> torch.Tensor:
         + (sqrt_cov2 @ sqrt_cov2).trace() - 2 * tr_sqrt
 
 
+def _reference_moments(real: FeatureStats) -> tuple[torch.Tensor, torch.Tensor]:
+    """The fixed reference's mean and S_2^{1/2} (symmetric square root of its covariance), for the bootstraps."""
+    evals, evecs = torch.linalg.eigh(real.cov)
+    return real.mean, (evecs * evals.clamp(min=0).sqrt()) @ evecs.T
+
+
 def bootstrap_indices(n: int, n_boot: int = 200, seed: int = 0) -> torch.Tensor:
     """(n_boot, n) resampling indices with replacement; the same (n, n_boot, seed) gives the same draws,
     so replicates of two sample sets drawn from the SAME latents are paired (see frechet_bootstrap)."""
@@ -357,9 +363,8 @@ def frechet_bootstrap(samples, reference="test", n_boot: int = 200, seed: int = 
     differences give a paired interval for the FD change (`interval`), far tighter than two separate ones.
     """
     fake, real = _as_stats(samples, "samples", batch_size), _as_stats(reference, "reference", batch_size)
-    evals, evecs = torch.linalg.eigh(real.cov)
-    sqrt_cov2 = (evecs * evals.clamp(min=0).sqrt()) @ evecs.T
-    mu2, out = real.mean, []
+    mu2, sqrt_cov2 = _reference_moments(real)
+    out = []
     for idx in bootstrap_indices(fake.n, n_boot, seed):
         f = fake.features[idx]
         out.append(_frechet_from_moments(f.mean(0), torch.cov(f.T), mu2, sqrt_cov2))
@@ -424,9 +429,7 @@ def frechet_two_level(sets: dict, statistic, reference="test", *, n_boot: int = 
     real = _as_stats(reference, "reference", 500)
     if real.features.shape[1] != d:
         raise ValueError(f"reference features have width {real.features.shape[1]}, the sets {d}")
-    evals, evecs = torch.linalg.eigh(real.cov)
-    sqrt_cov2 = (evecs * evals.clamp(min=0).sqrt()) @ evecs.T
-    mu2 = real.mean
+    mu2, sqrt_cov2 = _reference_moments(real)
 
     def fd_of(x, s, j):
         rows = torch.as_tensor(s)[:, None]

@@ -93,11 +93,16 @@ def test_pillow_scipy_and_diffusers_are_core_dependencies():
     assert {"pillow", "scipy", "filelock", "diffusers", "transformers"} <= deps
 
 
+def hide(monkeypatch, package):
+    """Make `import package` (and its submodules) raise ImportError for this test."""
+    for name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, package, None)
+
+
 def test_hidden_diffusers_is_one_line(tmp_path, capsys, monkeypatch):
     (tmp_path / "model_index.json").write_text("{}")
-    for name in [m for m in sys.modules if m == "diffusers" or m.startswith("diffusers.")]:
-        monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setitem(sys.modules, "diffusers", None)
+    hide(monkeypatch, "diffusers")
     code, out, err = run(capsys, "search", "--diffusers", str(tmp_path), "--steps", "4")
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
     assert "needs diffusers" in err and "pip install 'diffusers>=0.28.0'" in err
@@ -112,9 +117,7 @@ def test_hidden_pillow_is_one_line(tmp_path, capsys, monkeypatch):
 
 
 def test_hidden_scipy_is_one_line(capsys, monkeypatch):
-    for name in [m for m in sys.modules if m == "scipy" or m.startswith("scipy.")]:
-        monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setitem(sys.modules, "scipy", None)
+    hide(monkeypatch, "scipy")
     code, out, err = run(capsys, "search", *TOY, "--method", "refine", "--solver", "euler")
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
     assert "needs scipy" in err and "pip install scipy" in err

@@ -18,6 +18,7 @@ from torch import nn
 from gitscore import bench, checkpoints, files, dist, gits, nets, schedules, solvers
 from gitscore.denoisers import GaussianDenoiser, KDEDenoiser
 from gitscore.train import TrainConfig, export_ema, train
+from cli_run import run
 
 TINY = dict(channels=[8, 16], blocks=1, emb_dim=32, attention=False, patch=2)
 QUIET = dict(device="cpu", progress=False, log=lambda *_: None)
@@ -401,16 +402,6 @@ def test_bench_config_is_checked(kw, match):
 
 # ---------------------------------------------------------------- 11: the CLI validates before any work
 
-def _run(capsys, *argv):
-    from gitscore.cli import main
-    try:
-        code = main([str(a) for a in argv])
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 TOY = ["--model", "gmm-toy", "--steps", "2", "--n-warmup", "4", "--grid-points", "5"]
 
 
@@ -453,7 +444,7 @@ def _bad_inputs(tmp_path):
 def test_bad_inputs_are_one_line_messages_before_any_work(tmp_path, capsys, no_work):
     import re
     for argv, match in _bad_inputs(tmp_path):
-        code, out, err = _run(capsys, *argv)
+        code, out, err = run(capsys, *argv)
         assert code == 2 and re.search(match, err), (argv, err)
         assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "b").exists() and not (tmp_path / "run").exists() and not (tmp_path / "g.npy").exists()
@@ -461,24 +452,24 @@ def test_bad_inputs_are_one_line_messages_before_any_work(tmp_path, capsys, no_w
 
 def test_bad_files_read_at_load_time_are_messages(tmp_path, capsys, monkeypatch):
     (tmp_path / "binary.json").write_bytes(bytes(range(256)))
-    code, _, err = _run(capsys, "sample", *TOY, "--sigmas-file", tmp_path / "binary.json", "--out", tmp_path / "g.png")
+    code, _, err = run(capsys, "sample", *TOY, "--sigmas-file", tmp_path / "binary.json", "--out", tmp_path / "g.png")
     assert code == 2 and "--sigmas-file" in err and "not a text file" in err
     # A checkpoint for another network.
     cfg = {"unet": dict(TINY, channels=[16, 32]), "sigma_data": 0.5}
     nets.save_weights(tmp_path / "other.safetensors", nets.build_denoiser({"unet": TINY}).state_dict(), cfg)
-    code, _, err = _run(capsys, "sample", "--model", "fmnist", "--checkpoint", tmp_path / "other.safetensors",
+    code, _, err = run(capsys, "sample", "--model", "fmnist", "--checkpoint", tmp_path / "other.safetensors",
                         "--device", "cpu", "--out", tmp_path / "g.png")
     assert code == 2 and "does not match its config" in err and len(err.strip().splitlines()) == 1
     # cuda on a build or machine without it.
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    code, _, err = _run(capsys, "search", *TOY, "--device", "cuda")
+    code, _, err = run(capsys, "search", *TOY, "--device", "cuda")
     assert code == 2 and "--device cuda: CUDA is not available" in err
     # A data file that is not gzip.
     for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
                  "t10k-labels-idx1-ubyte.gz"):
         (tmp_path / name).write_bytes(b"not gzip at all")
     monkeypatch.setenv("GITSCORE_DATA", str(tmp_path))
-    code, _, err = _run(capsys, "sample", "--model", "kde", "--kde-size", "5", "--out", tmp_path / "g.png")
+    code, _, err = run(capsys, "sample", "--model", "kde", "--kde-size", "5", "--out", tmp_path / "g.png")
     assert code == 2 and "GITSCORE_DATA" in err and "gzip" in err and "Traceback" not in err
 
 
@@ -504,12 +495,12 @@ def test_sample_draws_bounded_batches_into_the_npy(tmp_path, capsys, monkeypatch
         return model
 
     monkeypatch.setattr(cli, "load_model", counted)
-    code, out, _ = _run(capsys, "sample", "--model", "gmm-toy", "--solver", "euler", "--steps", "2", "--n", "600",
+    code, out, _ = run(capsys, "sample", "--model", "gmm-toy", "--solver", "euler", "--steps", "2", "--n", "600",
                         "--out", tmp_path / "big.png")
     assert code == 0 and max(sizes) == 256 and sum(sizes) == 2 * 600
     big = np.load(tmp_path / "big.npy")
     assert big.shape == (600, 2) and big.dtype == np.float32
-    _run(capsys, "sample", "--model", "gmm-toy", "--solver", "euler", "--steps", "2", "--n", "5", "--batch-size", "2",
+    run(capsys, "sample", "--model", "gmm-toy", "--solver", "euler", "--steps", "2", "--n", "5", "--batch-size", "2",
          "--out", tmp_path / "few.png")
     np.testing.assert_array_equal(np.load(tmp_path / "few.npy"), big[:5])  # sample j depends on (seed, j) only
     assert not list(tmp_path.glob("*.tmp"))
