@@ -11,12 +11,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import json
 import os
 import stat
 import tempfile
 from pathlib import Path
 
-__all__ = ["sha256_file", "atomic_write_bytes", "atomic_path", "check_output_file", "check_output_dir",
+__all__ = ["save_run_state", "sha256_file",
+           "atomic_write_bytes", "atomic_path", "check_output_file", "check_output_dir",
            "check_same_file", "write_error"]
 
 
@@ -145,6 +147,18 @@ def atomic_write_bytes(path, data: bytes) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
             f.write(data)
+
+
+def save_run_state(path, state: dict, seconds: float, done: bool = False) -> None:
+    """Write a resumable script's JSON state atomically, with its `wall_time_s` (seconds: this file's runs,
+    resumed ones added) and, until `done`, "partial": true, which the results pipeline reads as unfinished
+    (a killed run's file is then resumed, not taken as complete)."""
+    state["wall_time_s"] = round(float(seconds), 1)
+    if done:
+        state.pop("partial", None)
+    else:
+        state["partial"] = True
+    atomic_write_bytes(path, (json.dumps(state, indent=1) + "\n").encode())
 
 
 # ---------------------------------------------------------------- models: safetensors + config + manifest

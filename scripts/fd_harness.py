@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 import gitscore as gs  # noqa: E402
-from gitscore.files import atomic_write_bytes  # noqa: E402
+from gitscore.files import save_run_state  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,11 +72,7 @@ def main(argv=None) -> int:
     t0, prior = time.perf_counter(), state.get("wall_time_s", 0.0)
 
     def save(done=False):
-        state["wall_time_s"] = round(prior + time.perf_counter() - t0, 1)
-        state["partial"] = not done
-        if done:
-            del state["partial"]
-        atomic_write_bytes(args.out, (json.dumps(state, indent=1) + "\n").encode())
+        save_run_state(args.out, state, prior + time.perf_counter() - t0, done)
 
     n_max = max(len(s) for s in seeds.values())
     blocks = gs.fdruns.BlockFeatures(model.denoiser, model.shape, eval_seed=args.eval_seed, block=args.n_per_seed,

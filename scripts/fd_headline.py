@@ -32,7 +32,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 import gitscore as gs  # noqa: E402
-from gitscore.files import atomic_write_bytes  # noqa: E402
+from gitscore.files import save_run_state  # noqa: E402
 
 OTHERS = ("dpmpp", "unipc", "deis")  # the paper's other fast solvers (DPM-Solver++(3M), UniPC, DEIS-tAB3)
 
@@ -102,11 +102,7 @@ def main(argv=None) -> int:
     t0, prior = time.perf_counter(), state.get("wall_time_s", 0.0)
 
     def save(done=False):
-        state["wall_time_s"] = round(prior + time.perf_counter() - t0, 1)
-        state["partial"] = not done  # the results pipeline takes the file as complete only without it
-        if done:
-            del state["partial"]
-        atomic_write_bytes(args.out, (json.dumps(state, indent=1) + "\n").encode())
+        save_run_state(args.out, state, prior + time.perf_counter() - t0, done)
 
     # the schedules: one GITS search per warm-up seed gives every NFE (its DP on the same cost matrix)
     grid = config.teacher_grid(net)

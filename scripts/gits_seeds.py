@@ -26,7 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 import gitscore as gs  # noqa: E402
-from gitscore.files import atomic_write_bytes, sha256_file  # noqa: E402
+from gitscore.files import save_run_state, sha256_file  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -80,11 +80,10 @@ def main(argv=None) -> int:
     cells = [(s, n) for s in args.solvers for n in args.nfe if n % gs.solvers.calls_per_step(s) == 0]
     steps = lambda solver, nfe: nfe // gs.solvers.calls_per_step(solver)
 
-    def save():
-        state["wall_time_s"] = round(prior + time.perf_counter() - t0, 1)  # this file's runs, resumed ones added
+    def save(done=False):
         state["warmup_seeds"] = sorted(int(s) for s in state["gits"])
         state["control_seeds"] = sorted(int(s) for s in state["random_dp"])
-        atomic_write_bytes(args.out, (json.dumps(state, indent=1) + "\n").encode())
+        save_run_state(args.out, state, prior + time.perf_counter() - t0, done)
 
     t0, prior = time.perf_counter(), state.get("wall_time_s", 0.0)
     for solver, nfe in cells:
@@ -120,6 +119,7 @@ def main(argv=None) -> int:
         state["random_dp"][str(seed)] = out
         save()
         print(f"control seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
+    save(done=True)
     print(f"wrote {args.out}: {len(cells)} cells, warm-up seeds {state['warmup_seeds']}, "
           f"control seeds {state['control_seeds']}")
     return 0

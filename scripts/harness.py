@@ -29,7 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 import gitscore as gs  # noqa: E402
 from gitscore import harness as H  # noqa: E402
-from gitscore.files import atomic_write_bytes, sha256_file  # noqa: E402
+from gitscore.files import save_run_state, sha256_file  # noqa: E402
 
 FIRST = ["euler 5", "euler 6", "ipndm 5", "ipndm 6"]   # the cells the goal is judged on
 
@@ -104,9 +104,8 @@ def main(argv=None) -> int:
     ays_cache: dict = {}
     t0, prior = time.perf_counter(), state.get("wall_time_s", 0.0)
 
-    def save():
-        state["wall_time_s"] = round(prior + time.perf_counter() - t0, 1)
-        atomic_write_bytes(args.out, (json.dumps(state, indent=1) + "\n").encode())
+    def save(done=False):
+        save_run_state(args.out, state, prior + time.perf_counter() - t0, done)
 
     for solver, nfe in cells:
         key = f"{solver} {nfe}"
@@ -137,6 +136,7 @@ def main(argv=None) -> int:
             state["headroom"][key] = _headroom(D, shape, solver, nfe, args, config, score.reference)
             save()
             print(f"{key} headroom: {time.perf_counter() - t0:.0f} s", flush=True)
+    save(done=True)
     print(f"wrote {args.out}: cells {list(state['cells'])}, {state['wall_time_s']:.0f} s")
     return 0
 

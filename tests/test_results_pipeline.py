@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from gitscore import files
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -73,6 +75,14 @@ def test_incomplete_outputs_are_rerun(tmp_path):
     js = next(s for s in pipeline.RESULTS if s.name == "fmnist_fd_searched")
     (tmp_path / "fmnist_fd_searched.json").write_text(json.dumps({"rows": []}))  # no closing wall_time_s
     assert not pipeline.complete(js, tmp_path)
+    # a resumable script (files.save_run_state) marks its file partial until it is done
+    seeds = next(s for s in pipeline.RESULTS if s.name == "fmnist_gits_seeds")
+    state = {"gits": {}}
+    files.save_run_state(tmp_path / "fmnist_gits_seeds.json", state, 12.34)
+    assert json.loads((tmp_path / "fmnist_gits_seeds.json").read_text())["wall_time_s"] == 12.3
+    assert not pipeline.complete(seeds, tmp_path)
+    files.save_run_state(tmp_path / "fmnist_gits_seeds.json", state, 20.0, done=True)
+    assert "partial" not in state and pipeline.complete(seeds, tmp_path)
 
 
 def test_run_steps_skips_complete_and_reports(tmp_path):
