@@ -16,6 +16,10 @@ Variants:
   fused       torch's fused Adam kernel, multi-tensor EMA
   compile     foreach + torch.compile of the network (inductor; compile time not timed)
   batch128    foreach at batch 128 (images per second; the recipe's lr would have to change with it)
+  bf16        foreach with the forward and backward passes under bfloat16 autocast (TrainConfig.precision;
+              AMX / AVX512-BF16 CPUs)
+Every variant draws the same batches and noise at each step, so the mean loss over the timed steps (printed)
+tells whether a variant trains differently (batch128 sees other batches and differs for that reason).
 
 It also checks that a variant is bit-reproducible: two fresh runs of its first steps give identical weights.
 """
@@ -35,13 +39,14 @@ from gitscore.nets import build_denoiser  # noqa: E402
 from gitscore.train import TrainConfig, make_optimizer, train_step  # noqa: E402
 
 VARIANTS = {
-    # name: (optimizer impl, foreach EMA, memory format, compile, batch size)
+    # name: (optimizer impl, foreach EMA, memory format, compile, batch size[, precision])
     "loop": ("loop", False, torch.channels_last, False, 64),
     "contiguous": ("loop", False, torch.contiguous_format, False, 64),
     "foreach": ("foreach", True, torch.channels_last, False, 64),
     "fused": ("fused", True, torch.channels_last, False, 64),
     "compile": ("foreach", True, torch.channels_last, True, 64),
     "batch128": ("foreach", True, torch.channels_last, False, 128),
+    "bf16": ("foreach", True, torch.channels_last, False, 64, "bf16"),
 }
 
 
@@ -58,8 +63,8 @@ class Runner:
     """One variant's model, EMA and optimiser, stepping from a given step."""
 
     def __init__(self, name: str, init_state: dict, data: torch.Tensor, base: TrainConfig):
-        impl, self.foreach_ema, self.fmt, compiled, batch = VARIANTS[name]
-        self.config = replace(base, batch_size=batch)
+        impl, self.foreach_ema, self.fmt, compiled, batch, *precision = VARIANTS[name]
+        self.config = replace(base, batch_size=batch, precision=precision[0] if precision else "fp32")
         cfg = self.config.model_config() | {"unet": dict(self.config.unet, in_channels=data.shape[1])}
         self.model = build_denoiser(cfg)
         self.model.load_state_dict(init_state)
@@ -67,12 +72,14 @@ class Runner:
         self.ema = copy.deepcopy(self.model).requires_grad_(False)
         self.opt = make_optimizer(self.model, self.config, impl)
         self.net = torch.compile(self.model) if compiled else self.model
-        self.data, self.step = data, 0
+        self.data, self.step, self.losses = data, 0, []
 
     def run(self, n: int) -> float:
         t = time.perf_counter()
         for _ in range(n):
-            train_step(self.net, self.ema, self.opt, self.data, self.step, self.config, self.fmt, self.foreach_ema)
+            loss, _ = train_step(self.net, self.ema, self.opt, self.data, self.step, self.config, self.fmt,
+                                 self.foreach_ema)
+            self.losses.append(loss)
             self.step += 1
         return time.perf_counter() - t
 
@@ -111,13 +118,15 @@ def main(argv=None) -> int:
 
     ref = names[0]
     ips = {n: args.steps * runners[n].config.batch_size / best[n] for n in names}
-    print(f"\n{'variant':<11} {'batch':>5} {'s/step':>7} {'images/s':>9} {'vs ' + ref:>9}  bit-reproducible")
+    print(f"\n{'variant':<11} {'batch':>5} {'s/step':>7} {'images/s':>9} {'vs ' + ref:>9} {'mean loss':>9}  "
+          "bit-reproducible")
     for n in names:
         a, b = Runner(n, init, data, base), Runner(n, init, data, base)
         a.run(2), b.run(2)
         same = all(torch.equal(x, y) for x, y in zip(a.model.state_dict().values(), b.model.state_dict().values()))
         print(f"{n:<11} {runners[n].config.batch_size:>5} {best[n] / args.steps:>7.3f} {ips[n]:>9.1f} "
-              f"{ips[n] / ips[ref]:>8.2f}x  {'yes' if same else 'NO'}")
+              f"{ips[n] / ips[ref]:>8.2f}x {sum(runners[n].losses) / len(runners[n].losses):>9.4f}  "
+              f"{'yes' if same else 'NO'}")
     return 0
 
 

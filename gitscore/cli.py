@@ -357,7 +357,7 @@ def cmd_train(args) -> int:
 
     config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                          checkpoint_every=args.checkpoint_every, snapshot_every=args.snapshot_every,
-                         lr_decay_from=args.lr_decay_from)
+                         lr_decay_from=args.lr_decay_from, precision=args.precision)
     images = fmnist_images("train")
     _, step = train(images, args.out, config, device=_device(args.device), progress=args.progress,
                     allow_config_change=args.allow_config_change)
@@ -610,7 +610,7 @@ def build_parser() -> argparse.ArgumentParser:
     _gits_args(p, "GITS search (with --schedule gits)")
     p.set_defaults(func=cmd_sample)
 
-    from .train import TrainConfig  # light: torch and safetensors only
+    from .train import PRECISIONS, TrainConfig  # light: torch and safetensors only
 
     defaults = {f.name: f.default for f in fields(TrainConfig)}
     p = sub.add_parser("train", help="train the EDM model on Fashion-MNIST (resumable)",
@@ -627,6 +627,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr-decay-from", type=_int_at_least(0), default=defaults["lr_decay_from"], metavar="STEP",
                    help="after STEP, the learning rate falls as 1/sqrt(step/STEP) (EDM2; default: 0, constant)")
     p.add_argument("--seed", type=_int_at_least(0), default=defaults["seed"], help=f"(default: {defaults['seed']})")
+    p.add_argument("--precision", choices=PRECISIONS, default=defaults["precision"],
+                   help="bf16: mixed precision, convolutions in bfloat16 with float32 weights (faster on CPUs with "
+                        "AMX or AVX512-BF16 and on GPUs; benchmarks/bench_train.py measures it; "
+                        f"default: {defaults['precision']})")
     p.add_argument("--checkpoint-every", type=_int_at_least(1), default=defaults["checkpoint_every"], metavar="N",
                    help=f"steps between checkpoints (default: {defaults['checkpoint_every']})")
     p.add_argument("--snapshot-every", type=_int_at_least(0), default=defaults["snapshot_every"], metavar="N",

@@ -22,6 +22,9 @@ __all__ = ["TrainConfig", "edm_loss", "sample_train_sigma", "train", "train_step
            "export_ema"]
 
 
+PRECISIONS = ("fp32", "bf16")
+
+
 @dataclass
 class TrainConfig:
     steps: int = 10_000            # optimisation steps
@@ -40,6 +43,7 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 250
     snapshot_every: int = 0        # also keep the EMA weights every this many steps (snapshots/), 0: never
+    precision: str = "fp32"        # "bf16": the forward and backward passes under bfloat16 autocast (fp32 weights)
     unet: dict = field(default_factory=lambda: dict(channels=[32, 64, 128], blocks=1, emb_dim=128, attention=True,
                                                     patch=2, embedding="positional"))
 
@@ -51,6 +55,8 @@ class TrainConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)!r}")
         if self.snapshot_every < 0:
             raise ValueError(f"snapshot_every must be >= 0, got {self.snapshot_every!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr!r}")
         if not 0 <= self.ema_decay < 1:
@@ -148,8 +154,11 @@ def train_step(model, ema, opt, data: torch.Tensor, step: int, config: TrainConf
     lr = learning_rate(step, config)
     for group in opt.param_groups:
         group["lr"] = lr
-    loss = edm_loss(model, data[idx].contiguous(memory_format=memory_format), g, config.p_mean, config.p_std,
-                    config.sigma_data, config.p_uniform, config.sigma_min, config.sigma_max)
+    # bf16: mixed precision (weights, optimiser and loss reduction stay float32; convolutions and matmuls run in
+    # bfloat16, on AMX / AVX512-BF16 CPUs and on GPUs); the batch and noise are drawn in float32 as before.
+    with torch.autocast(data.device.type, dtype=torch.bfloat16, enabled=config.precision == "bf16"):
+        loss = edm_loss(model, data[idx].contiguous(memory_format=memory_format), g, config.p_mean, config.p_std,
+                        config.sigma_data, config.p_uniform, config.sigma_min, config.sigma_max)
     if not torch.isfinite(loss):
         raise FloatingPointError(f"training loss became {loss.item()} at step {step}")
     opt.zero_grad(set_to_none=True)
