@@ -178,10 +178,10 @@ def test_train_wiring(monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(gitscore.train, "export_ema", lambda ckpt, out: calls.update(export=(ckpt, out)))
     code, out, _ = run(capsys, "train", "--out", str(tmp_path), "--steps", "7", "--batch-size", "4", "--lr", "2e-4",
                        "--seed", "3", "--checkpoint-every", "5", "--export", str(tmp_path / "m.safetensors"),
-                       "--device", "cpu", "--no-progress")
+                       "--device", "cpu", "--no-progress", "--precision", "bf16")
     assert code == 0 and "step 7" in out and calls["data"] is images and calls["progress"] is False
     c = calls["config"]
-    assert (c.steps, c.batch_size, c.lr, c.seed, c.checkpoint_every) == (7, 4, 2e-4, 3, 5)
+    assert (c.steps, c.batch_size, c.lr, c.seed, c.checkpoint_every, c.precision) == (7, 4, 2e-4, 3, 5, "bf16")
     assert calls["export"] == (tmp_path, str(tmp_path / "m.safetensors"))  # the run folder: its newest checkpoint
 
 
@@ -208,6 +208,50 @@ def test_sample_from_checkpoints(tmp_path, capsys):
         arrays.append(np.load(png.with_suffix(".npy")))
     assert arrays[0].shape == (2, 1, 28, 28)
     np.testing.assert_array_equal(arrays[0], arrays[1])  # the EMA weights, not the zeroed model ones
+
+
+def test_search_precision_auto_is_bf16_only_for_our_unets_on_fast_devices(tmp_path, capsys, monkeypatch):
+    from gitscore.denoisers import Autocast
+    from gitscore.nets import build_denoiser, save_weights
+
+    def precision(*args):
+        out = tmp_path / "s.json"
+        code, _, err = run(capsys, "search", *args, "--format", "json", "--out", str(out))
+        assert code == 0, err
+        return json.loads(out.read_text())["precision"]
+
+    config = {"unet": {"channels": [8, 16], "blocks": 1, "emb_dim": 16, "attention": False, "patch": 2},
+              "sigma_data": 0.5}
+    torch.manual_seed(0)
+    save_weights(tmp_path / "model.safetensors", build_denoiser(config).state_dict(), config)
+    unet = ["--model", "fmnist", "--checkpoint", str(tmp_path / "model.safetensors"), "--device", "cpu",
+            "--steps", "3", "--n-warmup", "4", "--grid-points", "9"]
+    for fast in (True, False):
+        monkeypatch.setattr(Autocast, "fast_on", staticmethod(lambda device, fast=fast: fast))
+        assert precision(*unet) == ("bf16" if fast else "fp32")
+        assert precision(*TINY) == "fp32"  # a closed form (here the 2-D GMM) is never autocast
+        assert precision(*unet, "--precision", "fp32") == "fp32"
+        assert precision(*unet, "--precision", "bf16") == "bf16"
+
+
+def test_autocast_wrapper():
+    from gitscore.denoisers import Autocast
+    from gitscore.nets import build_denoiser
+
+    torch.manual_seed(0)
+    net = build_denoiser({"unet": {"channels": [8, 16], "blocks": 1, "emb_dim": 16, "attention": True, "patch": 2}})
+    for p in net.parameters():
+        p.data.normal_(0, 0.05)
+    x, sigma = torch.randn(4, 1, 28, 28), torch.tensor([0.1, 1.0, 5.0, 40.0])
+    with torch.no_grad():
+        want, got = net(x, sigma), Autocast(net)(x, sigma)
+    # float32 out, and float32's output up to bfloat16's rounding (8 mantissa bits)
+    assert got.dtype == torch.float32 and not torch.equal(got, want)
+    assert float((got - want).norm() / want.norm()) < 2 ** -5
+    assert (Autocast(net).sigma_min, Autocast(net).sigma_max) == (net.sigma_min, net.sigma_max)
+    with pytest.raises(ValueError, match="dtype must be one of torch.bfloat16, torch.float16"):
+        Autocast(net, torch.float64)
+    assert Autocast.fast_on("meta") is False
 
 
 def test_the_cli_starts_without_fcntl():
