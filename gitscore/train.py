@@ -19,7 +19,7 @@ from .files import atomic_write_bytes, write_error
 from .nets import build_denoiser
 
 __all__ = ["TrainConfig", "edm_loss", "sample_train_sigma", "train", "train_step", "make_optimizer", "ema_update",
-           "export_ema"]
+           "export_ema", "recipe_phases"]
 
 
 PRECISIONS = ("fp32", "bf16")
@@ -412,4 +412,23 @@ def export_ema(checkpoint_path, out_path) -> dict:
     config = dict(meta["model_config"])
     config["training"] = {"steps": meta["step"], "wall_time_s": round(meta["elapsed_s"], 1),
                           "train_config": meta["train_config"]}
+    if meta.get("config_changes"):  # hyperparameters changed on resume (--allow-config-change), with their steps
+        config["training"]["config_changes"] = meta["config_changes"]
     return save_weights(out_path, ema, config)
+
+
+def recipe_phases(training: dict) -> list[tuple[dict, int]]:
+    """The phases that retrain an exported network exactly: [(train_config fields, last step), ...].
+
+    `training` is the `training` entry of an exported network's config (export_ema): its final train_config
+    and the config_changes made on resume. Each phase trains with its config up to its last step, then the
+    next resumes (allow_config_change=True) from that step's checkpoint with the next config. Since a step's
+    batch and noise depend only on (seed, step), this reproduces the run that was changed on resume.
+    """
+    final = dict(training["train_config"])
+    changes = sorted(training.get("config_changes", []), key=lambda c: c["step"])
+    configs = [final]
+    for change in reversed(changes):  # the config before a change: the changed fields at their old values
+        configs.insert(0, configs[0] | {k: old for k, (old, _new) in change["changed"].items()})
+    stops = [c["step"] for c in changes] + [int(training.get("steps", final["steps"]))]
+    return [(cfg | {"steps": stop}, stop) for cfg, stop in zip(configs, stops)]

@@ -181,3 +181,28 @@ def test_bf16_mixed_precision_is_fp32_up_to_bfloat16_rounding_and_reproducible(t
     train(data, tmp_path, _cfg(steps=10), progress=False, log=lambda *a: None)
     with pytest.raises(ValueError, match="precision"):
         train(data, tmp_path, _cfg(steps=20, precision="bf16"), progress=False, log=lambda *a: None)
+
+
+def test_a_run_changed_on_resume_is_retrained_exactly_from_its_recorded_phases(tmp_path):
+    from dataclasses import asdict
+
+    from gitscore.checkpoints import load_weights
+    from gitscore.train import recipe_phases
+    data, quiet = _data(32), dict(progress=False, log=lambda *a: None)
+    # the original: 10 steps at lr 2e-3 in float32, then resumed with another lr and bf16 up to 20
+    train(data, tmp_path / "a", _cfg(steps=10), **quiet)
+    train(data, tmp_path / "a", _cfg(steps=20, lr=1e-3, precision="bf16"), allow_config_change=True, **quiet)
+    export_ema(tmp_path / "a", tmp_path / "a.safetensors")
+    training = json.loads((tmp_path / "a.json").read_text())["training"]
+    phases = recipe_phases(training)
+    assert [stop for _, stop in phases] == [10, 20]
+    assert phases[0][0] == asdict(_cfg(steps=10)) and phases[1][0] == asdict(_cfg(steps=20, lr=1e-3, precision="bf16"))
+    for k, (cfg, _) in enumerate(phases):  # the replay, as scripts/train_recipe.py does it
+        train(data, tmp_path / "b", TrainConfig(**cfg), allow_config_change=k > 0, **quiet)
+    export_ema(tmp_path / "b", tmp_path / "b.safetensors")
+    a, b = load_weights(tmp_path / "a.safetensors")[0], load_weights(tmp_path / "b.safetensors")[0]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    # a run never changed has one phase
+    train(data, tmp_path / "c", _cfg(steps=10), **quiet)
+    export_ema(tmp_path / "c", tmp_path / "c.safetensors")
+    assert len(recipe_phases(json.loads((tmp_path / "c.json").read_text())["training"])) == 1
