@@ -48,8 +48,8 @@
 # - **reads, and what regenerating it costs** (`make results`; each step's command and time, measured on
 #   2 CPU cores, in `results/README.md`): `fmnist_sweep/` 22 min, `fmnist_fd/` 16 min,
 #   `fmnist_fd_converged/` 7 min, `fmnist_fd_headline.json` 59 min, `kde/` 38 min,
-#   `fmnist_gits_seeds.json` 26 min, `fmnist_fd_searched.json` 6 min, `harness10_fmnist.json` 1 min:
-#   about **2 h 55 min** in all. The first network's
+#   `fmnist_gits_seeds.json` 26 min, `fmnist_fd_searched.json` 6 min, `harness10_fmnist.json` 1 min,
+#   `harness_show_kde.json` 6 min: about **3 h 1 min** in all. The first network's
 #   `fmnist_rough_fd/` and `fmnist_rough_fd_solvers/` are read as committed (made by the code of their time).
 # - **rests on** the shipped network `fmnist_edm` (trained for 4.4 h on 2 cores) and the FD classifier
 #   (6.5 min): `make weights` retrains both (about 6.3 h with the first network).
@@ -89,6 +89,7 @@ class Params:
     headline: str = "fmnist_fd_headline.json"  # the headline table by FD: 5 solvers, GITS over 5 warm-up seeds
     # Chapter 8's harness on the network, for the sample figure's best search: NFE -> its file
     harness_show: dict = field(default_factory=lambda: {5: "harness_fmnist.json", 10: "harness10_fmnist.json"})
+    harness_show_kde: str = "harness_show_kde.json"  # the same on the 60,000-image KDE (NFE 5 and 10)
     steps: tuple = (5, 6, 8, 10)     # step counts shown (= NFE for euler and ipndm)
     n_show: int = 8                  # latents of the sample figures (the first evaluation latents)
     show_solver: str = "ipndm"       # their solver
@@ -276,16 +277,19 @@ kde = gs.models.load_model("kde").denoiser
 sched_of = {name: {(r["solver"], r["schedule"], r["nfe"]):
                    torch.tensor(r["sigmas"], dtype=torch.float64) for r in run["rows"]}
             for name, run in (("net", sweep), ("kde", runs["kde"]))}
-sample_err, searched_best, best_sigmas = {}, {}, {}
-harness = {nfe: gs.harness.read([P.results / f]) for nfe, f in P.harness_show.items()}
-for nfe, res_h in harness.items():
+sample_err, searched_best = {}, {}  # (denoiser, NFE) -> (method, its seed-0 sigmas)
+harness = {("net", nfe): gs.harness.read([P.results / f]) for nfe, f in P.harness_show.items()}
+harness |= {("kde", nfe): gs.harness.read([P.results / P.harness_show_kde]) for nfe in P.show_nfes}
+for (name, nfe), res_h in harness.items():
     cell = f"{P.show_solver} {nfe}"
-    assert res_h["settings"]["weights_sha256"] == runs["fd"]["weights_sha256"], "other weights"
+    if name == "net":
+        assert res_h["settings"]["weights_sha256"] == runs["fd"]["weights_sha256"], "other weights"
+    else:  # searched on the sample figure's KDE itself (every training image)
+        assert res_h["settings"]["kde_size"] == kde.N, "another KDE"
     searches = [m for m in gs.harness.METHODS if m not in ("polynomial", "gits")]
     method = gs.harness.best(res_h, cell, searches)
-    searched_best[nfe] = (res_h, method)
     sig0 = res_h["cells"][cell][method]["seeds"]["0"]["sigmas"]
-    best_sigmas[nfe] = torch.tensor(sig0, dtype=torch.float64)
+    searched_best[name, nfe] = (method, torch.tensor(sig0, dtype=torch.float64))
 for name, D, run_name in (("net", net, P.sweep_run), ("kde", kde, P.kde_run)):
     run = load_run(run_name)
     x_T = 80.0 * gs.sampling.latents(shape, run["config"]["eval_seed"], 0, P.n_show).float()
@@ -295,9 +299,8 @@ for name, D, run_name in (("net", net, P.sweep_run), ("kde", kde, P.kde_run)):
     for nfe in P.show_nfes:
         shown_scheds = [(sc, label, sched_of[name][P.show_solver, sc, nfe])
                         for sc, label in (("polynomial", "polynomial"), ("gits_dev", "GITS-dev"))]
-        if name == "net":  # Chapter 8's best search in this cell (warm-up seed 0)
-            method = searched_best[nfe][1]
-            shown_scheds.append(("best", f"{method} (Ch. 8)", best_sigmas[nfe]))
+        method, best_sig = searched_best[name, nfe]  # the harness's best search in this cell (warm-up seed 0)
+        shown_scheds.append(("best", f"{method} (Ch. 8)", best_sig))
         for sched, label, sig in shown_scheds:
             with torch.no_grad():
                 x0 = gs.solvers.SOLVERS[P.show_solver](D, x_T, sig)
@@ -308,7 +311,7 @@ for name, D, run_name in (("net", net, P.sweep_run), ("kde", kde, P.kde_run)):
     if name == "kde":
         _, idx = kde.nearest(ref_show.double())
         rows_img["nearest training\nimage"] = kde.points(idx[:, 0]).float().numpy()
-    fig = gs.report.sample_rows(rows_img, label_width=1.6)
+    fig = gs.report.sample_rows(rows_img, label_width=2.0)
     gs.report.figure(fig, "fig-bench-samples" + ("-kde" if name == "kde" else ""))
 assert all(v > 0 for v in sample_err.values())
 
@@ -330,8 +333,8 @@ assert all(v > 0 for v in sample_err.values())
 # :name: fig-bench-samples-kde
 #
 # The same with the exact KDE denoiser over the 60,000 training images (its own GITS-dev schedules
-# and reference), and the training image nearest to each converged solution. (The harness searched
-# on a KDE of 5,000 images, so its schedules are not shown here.)
+# and reference; the best search of the harness run on this KDE itself, warm-up seed 0,
+# `results/harness_show_kde.json`), and the training image nearest to each converged solution.
 # ```
 # :::
 
