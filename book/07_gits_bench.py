@@ -299,7 +299,7 @@ for name, D, run_name in (("net", net, P.sweep_run), ("kde", kde, P.kde_run)):
     for nfe in P.show_nfes:
         shown_scheds = [(sc, label, sched_of[name][P.show_solver, sc, nfe])
                         for sc, label in (("polynomial", "polynomial"), ("gits_dev", "GITS-dev"))]
-        method, best_sig = searched_best[name, nfe]  # the harness's best search in this cell (warm-up seed 0)
+        method, best_sig = searched_best[name, nfe]  # the harness's best search here (seed 0)
         shown_scheds.append(("best", f"{method} (Ch. 8)", best_sig))
         for sched, label, sig in shown_scheds:
             with torch.no_grad():
