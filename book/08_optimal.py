@@ -53,9 +53,10 @@
 # - **reads:** `results/harness_kde*.json` and `results/harness_fmnist*.json`, written by
 #   `scripts/harness.py` (commands and wall time in `results/README.md`; resumable, so new cells,
 #   seeds or methods extend them). Regenerating them (`make results`): the KDE's four files
-#   about 1 h 40 min, the network's five about 3 h 48 min, as recorded with up to eight runs side
-#   by side on 2 cores; alone, one cell and one warm-up seed of the network took 55 s, and the KDE's
-#   sixteen further cells over five seeds 9.7 min
+#   about 1 h 40 min, the network's six about 4 h 25 min, as recorded, most with up to eight runs
+#   side by side on 2 cores; alone, one cell and one warm-up seed of the network took 55 s, and the
+#   sixteen further cells over five seeds 9.7 min on the KDE and 36 min on the network, each beside
+#   one other job
 # :::
 
 # %% tags=["hide-input", "nbval-ignore-output"]

@@ -70,7 +70,7 @@ _SMOKE_NET = "--n-ref 4 --ref-steps 8 --n-warmup 4 --grid-points 9 --batch-size 
 HARNESS10_MINUTES = 0.9
 HARNESS_MINUTES = {"kde": 39.8, "kde_b": 22.7, "kde_c": 27.8, "fmnist": 48.7,
                    "fmnist_b": 48.1, "fmnist_c": 47.8, "fmnist_d": 41.8, "fmnist_e": 41.8,
-                   "kde_more": 9.7, "show_kde": 5.8}
+                   "kde_more": 9.7, "show_kde": 5.8, "fmnist_more": 36.3}
 # The cells beyond the goal's (Euler and iPNDM at NFE 5 and 6): four solvers at NFE 4-10 (chapter 8).
 MORE_CELLS = " ".join(f"'{s} {n}'" for s in ("euler", "ipndm", "dpmpp", "unipc") for n in (4, 5, 6, 8, 10)
                       if not (s in ("euler", "ipndm") and n in (5, 6)))
@@ -134,6 +134,13 @@ RESULTS = (
          "--n-headroom 1 --n-warmup 40 --grid-points 9 --out {out}/harness_kde_more.json", "json",
          note="the harness's other cells on the KDE (chapter 8's every-cell table): DPM-Solver++(3M) and UniPC at "
               "NFE 4-10, Euler and iPNDM at 4, 8, 10; minutes measured beside another job"),
+    Step("harness_fmnist_more", "{py} scripts/harness.py --model fmnist --n-eval 64 --seeds 0 2 3 4 5 "
+         f"--n-headroom 16 --cells {MORE_CELLS} --out {{out}}/harness_fmnist_more.json "
+         "--reference-from {out}/fmnist_sweep", ("harness_fmnist_more.json",), HARNESS_MINUTES["fmnist_more"],
+         "{py} scripts/harness.py --model fmnist --n-eval 2 --seeds 0 --cells 'dpmpp 3' 'unipc 3' --n-headroom 1 "
+         "--n-warmup 40 --grid-points 9 --out {out}/harness_fmnist_more.json --reference-from {out}/fmnist_sweep",
+         "json", note="the harness's other cells on the network (chapter 8's every-cell table); minutes measured "
+                      "beside training"),
     Step("harness_show_kde", "{py} scripts/harness.py --model kde --kde-size 60000 --n-eval 64 --seeds 0 "
          "--cells 'ipndm 5' 'ipndm 10' --n-headroom 0 --out {out}/harness_show_kde.json", ("harness_show_kde.json",),
          HARNESS_MINUTES["show_kde"],
