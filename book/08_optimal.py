@@ -50,7 +50,8 @@
 #
 # - **command:** `OMP_NUM_THREADS=1 .venv/bin/jupytext --to ipynb --execute book/08_optimal.py`
 # - **run time:** about 1 min (reads results, samples nothing)
-# - **reads:** `results/harness_kde*.json` and `results/harness_fmnist*.json`, written by
+# - **reads:** `results/harness_kde*.json`, `results/harness_fmnist*.json` and
+#   `results/fmnist_fd_harness.json` (`scripts/fd_harness.py`, 33 min), the harness files written by
 #   `scripts/harness.py` (commands and wall time in `results/README.md`; resumable, so new cells,
 #   seeds or methods extend them). Regenerating them (`make results`): the KDE's four files
 #   about 1 h 40 min, the network's six about 4 h 25 min, as recorded, most with up to eight runs
@@ -60,6 +61,7 @@
 # :::
 
 # %% tags=["hide-input", "nbval-ignore-output"]
+import json
 from dataclasses import replace
 from pathlib import Path
 
@@ -225,6 +227,48 @@ gs.report.glue_table("tab-opt-gain", gains.set_index(["denoiser", "cell"]), inde
 # ```{glue:md} tab-opt-gain
 # :format: myst
 # ```
+
+# %% [markdown]
+# (opt-fd)=
+# ## The same schedules by FD
+#
+# The reference error scores a schedule by how close each sample lands to its own exact ODE
+# solution. {numref}`tab-opt-network-fd` scores the network's schedules of the goal cells by the
+# Fréchet distance of their samples to the test set, in our Fashion-MNIST classifier's features
+# (not Inception FID): the schedule searched on warm-up seed $k$ samples the $k$-th block of 2,000
+# evaluation latents, a fixed schedule samples every block (10,000 samples each), and each change
+# is against GITS on the same latents, with a paired two-level interval on the log scale
+# (`scripts/fd_harness.py`). Where the reference error and the FD disagree, {doc}`07_gits_bench`
+# shows why they can: the FD scores the set of samples, not each one's distance to its ODE solution.
+# The searches whose FD is below GITS's with the interval clear of zero: {glue:text}`opt-fd-better`;
+# above it: {glue:text}`opt-fd-worse`.
+
+# %% tags=["hide-input", "nbval-check-output"]
+FDH = json.loads((ROOT / "results/fmnist_fd_harness.json").read_text())
+assert FDH["settings"]["weights_sha256"] == R["network"]["settings"]["weights_sha256"], "other weights"
+fd_rows, side = {}, {"better": [], "worse": []}
+for cell, entries in FDH["cells"].items():
+    for m, r in entries.items():
+        v = r.get("vs_gits")
+        fd_rows.setdefault(m, {"method": m})[cell] = f"{r['fd']:.2f}" + (
+            "" if v is None else f" ({pct(100 * v['estimate'], 100 * v['low'], 100 * v['high'])})")
+        if v is not None and (v["high"] < 0 or v["low"] > 0):
+            side["better" if v["high"] < 0 else "worse"].append(f"{m} at {cell.replace(' ', ' NFE ')}")
+gs.report.glue_table("tab-opt-network-fd", pd.DataFrame(list(fd_rows.values())).set_index("method"), index=True,
+                     caption="network: FD of each method's samples (change against GITS's FD, 95 % interval)")
+n_fd = sum(len(e) - 1 for e in FDH["cells"].values())  # every method but GITS, per cell
+gs.report.glue_text("opt-fd-better", f"{len(side['better'])} of {n_fd}"
+                    + (f" ({'; '.join(side['better'])})" if side["better"] else ""))
+gs.report.glue_text("opt-fd-worse", f"{len(side['worse'])} of {n_fd}")
+
+# %% [markdown]
+# :::{admonition} FD of every method in the goal cells ({numref}`tab-opt-network-fd`)
+# :class: dropdown
+#
+# ```{glue:md} tab-opt-network-fd
+# :format: myst
+# ```
+# :::
 
 # %% [markdown]
 # (opt-schedules)=
@@ -404,7 +448,8 @@ for label, res in R.items():
 #   on the same denoiser, solver, NFE, evaluation latents and five warm-up seeds, with each
 #   search's cost ({numref}`tab-opt-kde-error` to {numref}`tab-opt-network-cost`);
 # - compared ours with the best of all the others per cell, with two-level intervals ({numref}`tab-opt-gain`,
-#   the verdicts above), and drew every schedule ({numref}`fig-opt-1`);
+#   the verdicts above), scored the network's schedules by FD ({numref}`tab-opt-network-fd`), and drew
+#   every schedule ({numref}`fig-opt-1`);
 # - found the best method of every cell of four solvers at NFE 4 to 10 where the files hold them
 #   ({numref}`tab-opt-kde-cells`, {numref}`tab-opt-network-cells`);
 # - measured what choosing a schedule per sample would gain over the best single one ({numref}`tab-opt-headroom`).

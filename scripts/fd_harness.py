@@ -58,8 +58,9 @@ def main(argv=None) -> int:
         p.error(f"every cell needs at least 2 warm-up seeds for the two-level interval, got {seeds}")
     if args.eval_seed in {k for s in seeds.values() for k in s}:
         p.error(f"--eval-seed {args.eval_seed} is a warm-up seed of the harness: pick another")
-    settings = {"model": "fmnist_edm", "weights_sha256": model.weights_sha256, "harness": [str(f) for f in
-                res["files"]], "eval_seed": args.eval_seed, "n_per_seed": args.n_per_seed, "n_boot": args.n_boot,
+    settings = {"model": "fmnist_edm", "weights_sha256": model.weights_sha256,
+                "harness": [Path(f).name for f in res["files"]], "eval_seed": args.eval_seed,
+                "n_per_seed": args.n_per_seed, "n_boot": args.n_boot,
                 "warmup_seeds": seeds}
     state = json.loads(args.out.read_text()) if args.out.exists() else {}
     if state and state.get("settings") != settings:
@@ -67,7 +68,8 @@ def main(argv=None) -> int:
     state.setdefault("settings", settings)
     state["note"] = ("FD on Fashion-MNIST classifier features, not Inception FID; each method's schedule of warm-up "
                      "seed k samples block k of the evaluation latents (fixed schedules every block); vs_gits: "
-                     "FD(method) / FD(GITS) - 1, paired two-level bootstrap (warm-up seeds, then samples), basic")
+                     "FD(method) / FD(GITS) - 1, paired two-level bootstrap (warm-up seeds, then samples) on the log "
+                     "scale")
     state.setdefault("cells", {})
     t0, prior = time.perf_counter(), state.get("wall_time_s", 0.0)
 

@@ -68,6 +68,7 @@ _SMOKE_NET = "--n-ref 4 --ref-steps 8 --n-warmup 4 --grid-points 9 --batch-size 
 
 # Wall minutes of each harness file (its own wall_time_s), eight processes side by side on 2 shared cores.
 HARNESS10_MINUTES = 0.9
+FD_HARNESS_MINUTES = 33.2
 HARNESS_MINUTES = {"kde": 39.8, "kde_b": 22.7, "kde_c": 27.8, "fmnist": 48.7,
                    "fmnist_b": 48.1, "fmnist_c": 47.8, "fmnist_d": 41.8, "fmnist_e": 41.8,
                    "kde_more": 9.7, "show_kde": 5.8, "fmnist_more": 36.3}
@@ -137,10 +138,18 @@ RESULTS = (
     Step("harness_fmnist_more", "{py} scripts/harness.py --model fmnist --n-eval 64 --seeds 0 2 3 4 5 "
          f"--n-headroom 16 --cells {MORE_CELLS} --out {{out}}/harness_fmnist_more.json "
          "--reference-from {out}/fmnist_sweep", ("harness_fmnist_more.json",), HARNESS_MINUTES["fmnist_more"],
-         "{py} scripts/harness.py --model fmnist --n-eval 2 --seeds 0 --cells 'dpmpp 3' 'unipc 3' --n-headroom 1 "
+         "{py} scripts/harness.py --model fmnist --n-eval 2 --seeds 0 2 --cells 'euler 3' 'unipc 3' --n-headroom 1 "
          "--n-warmup 40 --grid-points 9 --out {out}/harness_fmnist_more.json --reference-from {out}/fmnist_sweep",
          "json", note="the harness's other cells on the network (chapter 8's every-cell table); minutes measured "
                       "beside training"),
+    Step("fmnist_fd_harness", "{py} scripts/fd_harness.py --harness "
+         + " ".join(f"{{out}}/harness_fmnist{p}.json" for p in ("", "_b", "_c", "_d", "_e", "_more"))
+         + " --cells 'euler 5' 'euler 6' 'ipndm 5' 'ipndm 6' --out {out}/fmnist_fd_harness.json",
+         ("fmnist_fd_harness.json",), FD_HARNESS_MINUTES,
+         "{py} scripts/fd_harness.py --harness {out}/harness_fmnist_more.json --cells 'euler 3' --n-per-seed 4 "
+         "--n-boot 5 --cache {out}/fd_cache --out {out}/fmnist_fd_harness.json", "json",
+         note="chapter 8's goal cells on the network by FD, every method over five warm-up seeds; minutes of a "
+              "run that read GITS's and the polynomial schedule's features from the headline's cache"),
     Step("harness_show_kde", "{py} scripts/harness.py --model kde --kde-size 60000 --n-eval 64 --seeds 0 "
          "--cells 'ipndm 5' 'ipndm 10' --n-headroom 0 --out {out}/harness_show_kde.json", ("harness_show_kde.json",),
          HARNESS_MINUTES["show_kde"],
