@@ -402,14 +402,19 @@ class EDMPrecond(nn.Module):
         return c_skip * x + c_out * F.to(x.dtype)
 
 
+def _keep_range(wrapper, denoiser) -> None:
+    """A wrapper keeps the wrapped denoiser's sigma_min / sigma_max (where it has them): searches read them."""
+    for attr in ("sigma_min", "sigma_max"):
+        if hasattr(denoiser, attr):
+            setattr(wrapper, attr, getattr(denoiser, attr))
+
+
 class CallCounter:
     """Wraps a denoiser and counts its calls (NFE) and the samples it saw."""
 
     def __init__(self, denoiser):
         self.denoiser, self.calls, self.samples = denoiser, 0, 0
-        for attr in ("sigma_min", "sigma_max"):
-            if hasattr(denoiser, attr):
-                setattr(self, attr, getattr(denoiser, attr))
+        _keep_range(self, denoiser)
 
     def __call__(self, x, sigma):
         self.calls += 1
@@ -436,9 +441,7 @@ class Autocast:
         if dtype not in self.DTYPES:
             raise ValueError(f"dtype must be one of torch.bfloat16, torch.float16, got {dtype!r}")
         self.denoiser, self.dtype = denoiser, dtype
-        for attr in ("sigma_min", "sigma_max"):
-            if hasattr(denoiser, attr):
-                setattr(self, attr, getattr(denoiser, attr))
+        _keep_range(self, denoiser)
 
     def __call__(self, x, sigma):
         with torch.autocast(x.device.type, dtype=self.dtype):
